@@ -1,0 +1,76 @@
+/**
+ * The names and event filters every part of directdrop shares: the Pulumi program
+ * provisions these, the functions read them back from app settings, and local mode
+ * creates them in Azurite. Change a name here and all three follow.
+ */
+
+export const STORAGE_NAMES = {
+  /** Private container clients upload into, through a create-only SAS. */
+  landingContainer: 'uploads',
+  /** Private container holding processed variants and each upload's manifest. */
+  processedContainer: 'processed',
+  /** Where Event Grid dead-letters events it could not deliver to the queue. */
+  deadLetterContainer: 'event-deadletters',
+  /** Queue Event Grid delivers BlobCreated events into. */
+  eventsQueue: 'upload-events',
+} as const;
+
+/** The Functions queue extension moves a message here after maxDequeueCount failures. */
+export function poisonQueueName(queueName: string): string {
+  return `${queueName}-poison`;
+}
+
+/**
+ * App-setting prefix of the storage connection the functions use. In Azure it
+ * resolves to `<prefix>__blobServiceUri` / `__queueServiceUri` (managed identity),
+ * locally to a connection string under the bare name.
+ */
+export const STORAGE_CONNECTION = 'DirectdropStorage';
+
+export const BLOB_CREATED_EVENT_TYPE = 'Microsoft.Storage.BlobCreated';
+
+/**
+ * Storage APIs whose BlobCreated event means a blob is fully committed. PutBlock
+ * raises no event; FlushWithClose only occurs on hierarchical-namespace accounts.
+ * Source: learn.microsoft.com/azure/storage/blobs/storage-blob-event-overview.
+ */
+export const COMMITTED_BLOB_APIS = ['PutBlob', 'PutBlockList', 'CopyBlob', 'FlushWithClose'] as const;
+export type CommittedBlobApi = (typeof COMMITTED_BLOB_APIS)[number];
+
+/** Event Grid subject prefix matching every blob of one container and nothing else. */
+export function blobSubjectPrefix(containerName: string): string {
+  return `/blobServices/default/containers/${containerName}/blobs/`;
+}
+
+/** Name of the per-upload manifest in the processed container; written last. */
+export function manifestBlobName(uploadId: string): string {
+  return `${uploadId}/manifest.json`;
+}
+
+/** Blob CORS rule letting browsers PUT straight to storage from the given origins. */
+export interface BlobCorsRule {
+  allowedOrigins: string[];
+  allowedMethods: string[];
+  allowedHeaders: string[];
+  exposedHeaders: string[];
+  maxAgeInSeconds: number;
+}
+
+export function uploadCorsRule(allowedOrigins: readonly string[]): BlobCorsRule {
+  return {
+    allowedOrigins: [...allowedOrigins],
+    // GET/HEAD let pages display processed variants through their read SAS.
+    allowedMethods: ['PUT', 'OPTIONS', 'GET', 'HEAD'],
+    allowedHeaders: [
+      'content-type',
+      'content-length',
+      'x-ms-blob-type',
+      'x-ms-blob-content-type',
+      'x-ms-client-request-id',
+      'x-ms-version',
+      'x-ms-date',
+    ],
+    exposedHeaders: ['etag', 'x-ms-request-id', 'x-ms-version', 'x-ms-error-code'],
+    maxAgeInSeconds: 3600,
+  };
+}

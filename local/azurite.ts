@@ -1,0 +1,122 @@
+/**
+ * Starts Azurite (Blob + Queue) from the `azurite` npm package as a child process.
+ * Used by local mode and by the integration and e2e tests, so they run the same thing.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createConnection } from 'node:net';
+import { mkdir } from 'node:fs/promises';
+
+/** Azurite's well-known development account; public by design, not a secret. */
+export const DEV_ACCOUNT_NAME = 'devstoreaccount1';
+export const DEV_ACCOUNT_KEY =
+  'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFMxEGtT8BIHJQbFatNeQ==';
+
+export interface AzuriteOptions {
+  /** Folder Azurite keeps its data in. */
+  location: string;
+  host?: string;
+  blobPort?: number;
+  queuePort?: number;
+  /** HTTPS certificate and key (PEM); needed for OAuth and user delegation keys. */
+  cert?: string;
+  key?: string;
+  /** Enables Azurite's `--oauth basic` mode (requires cert and key). */
+  oauth?: boolean;
+  /** Where Azurite's own output goes; defaults to being discarded. */
+  stdio?: 'ignore' | 'inherit';
+}
+
+export interface RunningAzurite {
+  blobEndpoint: string;
+  queueEndpoint: string;
+  /** Connection string for the development account against this instance. */
+  connectionString: string;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+const AZURITE_BIN = require.resolve('azurite/dist/src/azurite.js');
+
+function waitForPort(host: string, port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      const socket = createConnection({ host, port });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve();
+      });
+      socket.once('error', () => {
+        socket.destroy();
+        if (Date.now() > deadline) reject(new Error(`Azurite did not listen on ${host}:${port} within ${timeoutMs} ms`));
+        else setTimeout(attempt, 50);
+      });
+    };
+    attempt();
+  });
+}
+
+/** True when something already accepts connections on host:port. */
+export function isPortInUse(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host, port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+export async function startAzurite(options: AzuriteOptions): Promise<RunningAzurite> {
+  const host = options.host ?? '127.0.0.1';
+  const blobPort = options.blobPort ?? 10000;
+  const queuePort = options.queuePort ?? 10001;
+  await mkdir(options.location, { recursive: true });
+  const args = [
+    AZURITE_BIN,
+    '--silent',
+    '--location', options.location,
+    '--blobHost', host,
+    '--blobPort', String(blobPort),
+    '--queueHost', host,
+    '--queuePort', String(queuePort),
+    // Tables are unused; keep Azurite's table server off the default port 10002 clash-free.
+    '--tableHost', host,
+    '--tablePort', String(queuePort + 1),
+    // The storage SDKs send a newer x-ms-version than Azurite knows; without this every call is a 400.
+    '--skipApiVersionCheck',
+    '--disableTelemetry',
+  ];
+  if (options.cert && options.key) args.push('--cert', options.cert, '--key', options.key);
+  if (options.oauth) args.push('--oauth', 'basic');
+
+  const child = spawn(process.execPath, args, { stdio: options.stdio ?? 'ignore' });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let earlyExit: Error | undefined;
+  child.once('exit', (code) => {
+    earlyExit = new Error(`Azurite exited with code ${code}`);
+  });
+  try {
+    await Promise.all([waitForPort(host, blobPort, 15_000), waitForPort(host, queuePort, 15_000)]);
+  } catch (error) {
+    child.kill();
+    throw earlyExit ?? error;
+  }
+
+  const scheme = options.cert ? 'https' : 'http';
+  const blobEndpoint = `${scheme}://${host}:${blobPort}/${DEV_ACCOUNT_NAME}`;
+  const queueEndpoint = `${scheme}://${host}:${queuePort}/${DEV_ACCOUNT_NAME}`;
+  return {
+    blobEndpoint,
+    queueEndpoint,
+    connectionString:
+      `DefaultEndpointsProtocol=${scheme};AccountName=${DEV_ACCOUNT_NAME};AccountKey=${DEV_ACCOUNT_KEY};` +
+      `BlobEndpoint=${blobEndpoint};QueueEndpoint=${queueEndpoint};`,
+    process: child,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
