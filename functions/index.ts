@@ -1,8 +1,10 @@
 /** Entry point the Azure Functions host loads (package.json "main"). */
 import { app } from '@azure/functions';
+import { getRuntime } from './adapters/runtime';
 import { registrations } from './registrations';
 
-app.setup({ enableHttpStream: false });
+// Fail at startup, naming the setting, rather than on the first request.
+getRuntime();
 
 for (const registration of registrations) {
   if (registration.kind === 'http') {

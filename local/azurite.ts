@@ -9,7 +9,7 @@ import { mkdir } from 'node:fs/promises';
 /** Azurite's well-known development account; public by design, not a secret. */
 export const DEV_ACCOUNT_NAME = 'devstoreaccount1';
 export const DEV_ACCOUNT_KEY =
-  'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFMxEGtT8BIHJQbFatNeQ==';
+  'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
 export interface AzuriteOptions {
   /** Folder Azurite keeps its data in. */
@@ -48,7 +48,8 @@ function waitForPort(host: string, port: number, timeoutMs: number): Promise<voi
       });
       socket.once('error', () => {
         socket.destroy();
-        if (Date.now() > deadline) reject(new Error(`Azurite did not listen on ${host}:${port} within ${timeoutMs} ms`));
+        if (Date.now() > deadline)
+          reject(new Error(`Azurite did not listen on ${host}:${port} within ${timeoutMs} ms`));
         else setTimeout(attempt, 50);
       });
     };
@@ -76,14 +77,21 @@ export async function startAzurite(options: AzuriteOptions): Promise<RunningAzur
   const args = [
     AZURITE_BIN,
     '--silent',
-    '--location', options.location,
-    '--blobHost', host,
-    '--blobPort', String(blobPort),
-    '--queueHost', host,
-    '--queuePort', String(queuePort),
+    '--location',
+    options.location,
+    '--blobHost',
+    host,
+    '--blobPort',
+    String(blobPort),
+    '--queueHost',
+    host,
+    '--queuePort',
+    String(queuePort),
     // Tables are unused; keep Azurite's table server off the default port 10002 clash-free.
-    '--tableHost', host,
-    '--tablePort', String(queuePort + 1),
+    '--tableHost',
+    host,
+    '--tablePort',
+    String(queuePort + 1),
     // The storage SDKs send a newer x-ms-version than Azurite knows; without this every call is a 400.
     '--skipApiVersionCheck',
     '--disableTelemetry',

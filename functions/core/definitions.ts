@@ -34,7 +34,12 @@ export const BLOB_CREATED_EVENT_TYPE = 'Microsoft.Storage.BlobCreated';
  * raises no event; FlushWithClose only occurs on hierarchical-namespace accounts.
  * Source: learn.microsoft.com/azure/storage/blobs/storage-blob-event-overview.
  */
-export const COMMITTED_BLOB_APIS = ['PutBlob', 'PutBlockList', 'CopyBlob', 'FlushWithClose'] as const;
+export const COMMITTED_BLOB_APIS = [
+  'PutBlob',
+  'PutBlockList',
+  'CopyBlob',
+  'FlushWithClose',
+] as const;
 export type CommittedBlobApi = (typeof COMMITTED_BLOB_APIS)[number];
 
 /** Event Grid subject prefix matching every blob of one container and nothing else. */

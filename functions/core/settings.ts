@@ -36,7 +36,7 @@ export interface DirectdropSettings {
 
 export const MIB = 1024 * 1024;
 
-export const DEFAULT_SETTINGS: Readonly<DirectdropSettings> = Object.freeze({
+export const DEFAULT_SETTINGS: Readonly<DirectdropSettings> = {
   landingContainer: STORAGE_NAMES.landingContainer,
   processedContainer: STORAGE_NAMES.processedContainer,
   eventsQueue: STORAGE_NAMES.eventsQueue,
@@ -58,7 +58,7 @@ export const DEFAULT_SETTINGS: Readonly<DirectdropSettings> = Object.freeze({
   ],
   uploadUrlTtlSeconds: 600,
   readUrlTtlSeconds: 900,
-});
+};
 
 /** Allowed ranges, shared with the Pulumi config validation. */
 export const SETTING_LIMITS = {
@@ -104,7 +104,10 @@ function readName(env: Env, field: 'landingContainer' | 'processedContainer' | '
   const key = SETTING_KEYS[field];
   const value = env[key] ?? DEFAULT_SETTINGS[field];
   if (!CONTAINER_NAME.test(value)) {
-    throw new SettingsError(key, `"${value}" is not a valid container or queue name (3-63 of a-z, 0-9, -)`);
+    throw new SettingsError(
+      key,
+      `"${value}" is not a valid container or queue name (3-63 of a-z, 0-9, -)`,
+    );
   }
   return value;
 }
@@ -126,7 +129,8 @@ function readInteger(
 
 export function validateContentTypes(values: readonly string[], setting: string): string[] {
   const normalised = values.map((v) => v.trim().toLowerCase()).filter((v) => v !== '');
-  if (normalised.length === 0) throw new SettingsError(setting, 'at least one content type is required');
+  if (normalised.length === 0)
+    throw new SettingsError(setting, 'at least one content type is required');
   const bad = normalised.find((v) => !CONTENT_TYPE.test(v));
   if (bad) throw new SettingsError(setting, `"${bad}" is not a content type like image/jpeg`);
   return [...new Set(normalised)];
@@ -145,22 +149,47 @@ export function validateVariants(value: unknown, setting: string): VariantSpec[]
     const v = (item ?? {}) as Record<string, unknown>;
     const where = `variant ${index + 1}`;
     if (typeof v.name !== 'string' || !VARIANT_NAME.test(v.name) || v.name === 'manifest') {
-      throw new SettingsError(setting, `${where}: name must match ${VARIANT_NAME} and not be "manifest"`);
+      throw new SettingsError(
+        setting,
+        `${where}: name must match ${VARIANT_NAME} and not be "manifest"`,
+      );
     }
     if (names.has(v.name)) throw new SettingsError(setting, `${where}: duplicate name "${v.name}"`);
     names.add(v.name);
-    if (!Number.isInteger(v.width) || (v.width as number) < variantWidth.min || (v.width as number) > variantWidth.max) {
-      throw new SettingsError(setting, `${where}: width must be an integer from ${variantWidth.min} to ${variantWidth.max}`);
+    if (
+      !Number.isInteger(v.width) ||
+      (v.width as number) < variantWidth.min ||
+      (v.width as number) > variantWidth.max
+    ) {
+      throw new SettingsError(
+        setting,
+        `${where}: width must be an integer from ${variantWidth.min} to ${variantWidth.max}`,
+      );
     }
     const format = v.format ?? 'webp';
     if (!OUTPUT_FORMATS.includes(format as OutputFormat)) {
-      throw new SettingsError(setting, `${where}: format must be one of ${OUTPUT_FORMATS.join(', ')}`);
+      throw new SettingsError(
+        setting,
+        `${where}: format must be one of ${OUTPUT_FORMATS.join(', ')}`,
+      );
     }
     const quality = v.quality ?? 80;
-    if (!Number.isInteger(quality) || (quality as number) < variantQuality.min || (quality as number) > variantQuality.max) {
-      throw new SettingsError(setting, `${where}: quality must be an integer from ${variantQuality.min} to ${variantQuality.max}`);
+    if (
+      !Number.isInteger(quality) ||
+      (quality as number) < variantQuality.min ||
+      (quality as number) > variantQuality.max
+    ) {
+      throw new SettingsError(
+        setting,
+        `${where}: quality must be an integer from ${variantQuality.min} to ${variantQuality.max}`,
+      );
     }
-    return { name: v.name, width: v.width as number, format: format as OutputFormat, quality: quality as number };
+    return {
+      name: v.name,
+      width: v.width as number,
+      format: format as OutputFormat,
+      quality: quality as number,
+    };
   });
 }
 

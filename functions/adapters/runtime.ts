@@ -1,0 +1,86 @@
+/**
+ * Builds what the handlers need from app settings, once per process: validated
+ * settings, blob clients and the SAS signer the connection calls for.
+ */
+import {
+  DefaultAzureCredential,
+  ManagedIdentityCredential,
+  type TokenCredential,
+} from '@azure/identity';
+import {
+  BlobServiceClient,
+  type ContainerClient,
+  StorageSharedKeyCredential,
+} from '@azure/storage-blob';
+import { STORAGE_CONNECTION } from '../core/definitions';
+import { type DirectdropSettings, SettingsError, parseSettings } from '../core/settings';
+import { AccountKeySasSigner, type BlobSasSigner, UserDelegationSasSigner } from './sas-signer';
+
+export interface Runtime {
+  settings: DirectdropSettings;
+  landing: ContainerClient;
+  processed: ContainerClient;
+  signer: BlobSasSigner;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function identityCredential(env: Env, prefix: string): TokenCredential {
+  const clientId = env[`${prefix}__clientId`];
+  // An explicit managed identity skips DefaultAzureCredential's probing of other sources.
+  if (env[`${prefix}__credential`] === 'managedidentity') {
+    return clientId ? new ManagedIdentityCredential({ clientId }) : new ManagedIdentityCredential();
+  }
+  return new DefaultAzureCredential(clientId ? { managedIdentityClientId: clientId } : {});
+}
+
+/**
+ * A connection string under the bare prefix (Azurite, development) signs with the
+ * account key; `<prefix>__blobServiceUri` (Azure) signs with a user delegation key.
+ */
+export function connectStorage(
+  env: Env,
+  prefix = STORAGE_CONNECTION,
+): { service: BlobServiceClient; signer: BlobSasSigner } {
+  const connectionString = env[prefix];
+  if (connectionString) {
+    let service: BlobServiceClient;
+    try {
+      service = BlobServiceClient.fromConnectionString(connectionString);
+    } catch {
+      // The value is a secret; name the setting, never echo it.
+      throw new SettingsError(prefix, 'is not a valid storage connection string');
+    }
+    if (!(service.credential instanceof StorageSharedKeyCredential)) {
+      throw new SettingsError(prefix, 'must include an AccountKey so upload URLs can be signed');
+    }
+    return { service, signer: new AccountKeySasSigner(service.url, service.credential) };
+  }
+  const serviceUri = env[`${prefix}__blobServiceUri`] ?? env[`${prefix}__serviceUri`];
+  if (!serviceUri) {
+    throw new SettingsError(
+      prefix,
+      `set either ${prefix} (a connection string) or ${prefix}__blobServiceUri`,
+    );
+  }
+  const service = new BlobServiceClient(serviceUri, identityCredential(env, prefix));
+  return { service, signer: new UserDelegationSasSigner(service) };
+}
+
+export function createRuntime(env: Env, storage = connectStorage(env)): Runtime {
+  const settings = parseSettings(env);
+  return {
+    settings,
+    landing: storage.service.getContainerClient(settings.landingContainer),
+    processed: storage.service.getContainerClient(settings.processedContainer),
+    signer: storage.signer,
+  };
+}
+
+let shared: Runtime | undefined;
+
+/** The process-wide runtime, built from the app settings on first use. */
+export function getRuntime(): Runtime {
+  shared ??= createRuntime(process.env);
+  return shared;
+}

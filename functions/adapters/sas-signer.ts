@@ -1,0 +1,134 @@
+/**
+ * Signs blob SAS URLs. Two implementations behind one interface: the account key
+ * (Azurite and development) and a user delegation key obtained with the app's
+ * managed identity (Azure, where shared keys are disabled).
+ */
+import {
+  BlobSASPermissions,
+  type BlobServiceClient,
+  SASProtocol,
+  StorageSharedKeyCredential,
+  type UserDelegationKey,
+  generateBlobSASQueryParameters,
+} from '@azure/storage-blob';
+import type { SasPolicy } from '../core/sas-policy';
+
+export interface BlobSasSigner {
+  readonly kind: 'account-key' | 'user-delegation';
+  /** The blob's URL with a SAS granting exactly `policy` on that one blob. */
+  signBlobUrl(containerName: string, blobName: string, policy: SasPolicy): Promise<string>;
+}
+
+function blobUrl(serviceUrl: string, containerName: string, blobName: string): string {
+  const path = blobName.split('/').map(encodeURIComponent).join('/');
+  return `${serviceUrl.replace(/\/$/, '')}/${containerName}/${path}`;
+}
+
+/** HTTPS-only wherever the endpoint is HTTPS; plain HTTP is only ever Azurite. */
+function protocolFor(serviceUrl: string): SASProtocol {
+  return serviceUrl.startsWith('https:') ? SASProtocol.Https : SASProtocol.HttpsAndHttp;
+}
+
+export class AccountKeySasSigner implements BlobSasSigner {
+  readonly kind = 'account-key';
+  private readonly protocol: SASProtocol;
+
+  constructor(
+    private readonly serviceUrl: string,
+    private readonly credential: StorageSharedKeyCredential,
+  ) {
+    this.protocol = protocolFor(serviceUrl);
+  }
+
+  async signBlobUrl(containerName: string, blobName: string, policy: SasPolicy): Promise<string> {
+    const sas = generateBlobSASQueryParameters(
+      {
+        containerName,
+        blobName,
+        permissions: BlobSASPermissions.parse(policy.permissions),
+        startsOn: policy.startsOn,
+        expiresOn: policy.expiresOn,
+        protocol: this.protocol,
+      },
+      this.credential,
+    );
+    return `${blobUrl(this.serviceUrl, containerName, blobName)}?${sas.toString()}`;
+  }
+}
+
+export interface UserDelegationOptions {
+  /** How long each requested key is valid (Azure allows up to 7 days). */
+  keyLifetimeMs?: number;
+  /** Fetch a new key once less than this remains, well before any SAS could outlive it. */
+  refreshMarginMs?: number;
+  /** Pins the SAS service version; only tests against Azurite need this. */
+  sasVersion?: string;
+  now?: () => Date;
+}
+
+const HOUR_MS = 60 * 60 * 1000;
+
+export class UserDelegationSasSigner implements BlobSasSigner {
+  readonly kind = 'user-delegation';
+  private key?: UserDelegationKey;
+  private pendingKey?: Promise<UserDelegationKey>;
+  private readonly keyLifetimeMs: number;
+  private readonly refreshMarginMs: number;
+  private readonly now: () => Date;
+  private readonly protocol: SASProtocol;
+  /** Number of keys fetched so far; observable so tests can prove the cache works. */
+  keyFetches = 0;
+
+  constructor(
+    private readonly service: BlobServiceClient,
+    private readonly options: UserDelegationOptions = {},
+  ) {
+    this.keyLifetimeMs = options.keyLifetimeMs ?? 6 * HOUR_MS;
+    this.refreshMarginMs = options.refreshMarginMs ?? 2 * HOUR_MS;
+    this.now = options.now ?? (() => new Date());
+    this.protocol = protocolFor(service.url);
+  }
+
+  private async fetchKey(): Promise<UserDelegationKey> {
+    const now = this.now();
+    // Back-dated like the SAS itself, for clock skew.
+    const startsOn = new Date(now.getTime() - 5 * 60 * 1000);
+    const expiresOn = new Date(now.getTime() + this.keyLifetimeMs);
+    this.keyFetches += 1;
+    const key = await this.service.getUserDelegationKey(startsOn, expiresOn);
+    this.key = key;
+    return key;
+  }
+
+  /** One fetch at a time; concurrent callers share it. */
+  private async currentKey(policyExpiresOn: Date): Promise<UserDelegationKey> {
+    const key = this.key;
+    const fresh =
+      key !== undefined &&
+      key.signedExpiresOn.getTime() - this.now().getTime() > this.refreshMarginMs &&
+      key.signedExpiresOn.getTime() >= policyExpiresOn.getTime();
+    if (fresh) return key;
+    this.pendingKey ??= this.fetchKey().finally(() => {
+      this.pendingKey = undefined;
+    });
+    return this.pendingKey;
+  }
+
+  async signBlobUrl(containerName: string, blobName: string, policy: SasPolicy): Promise<string> {
+    const key = await this.currentKey(policy.expiresOn);
+    const sas = generateBlobSASQueryParameters(
+      {
+        containerName,
+        blobName,
+        permissions: BlobSASPermissions.parse(policy.permissions),
+        startsOn: policy.startsOn,
+        expiresOn: policy.expiresOn,
+        protocol: this.protocol,
+        version: this.options.sasVersion,
+      },
+      key,
+      this.service.accountName,
+    );
+    return `${blobUrl(this.service.url, containerName, blobName)}?${sas.toString()}`;
+  }
+}

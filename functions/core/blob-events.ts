@@ -1,0 +1,118 @@
+/**
+ * Turns what Event Grid writes to the queue into a committed-blob fact, or says why
+ * the message is ignored. Accepts EventGridSchema and CloudEvents 1.0, one event or
+ * an array, as an object or as JSON text (the Functions library parses JSON for us).
+ */
+import {
+  BLOB_CREATED_EVENT_TYPE,
+  COMMITTED_BLOB_APIS,
+  type CommittedBlobApi,
+  blobSubjectPrefix,
+} from './definitions';
+
+export interface BlobCommit {
+  eventId: string;
+  container: string;
+  blobName: string;
+  api: CommittedBlobApi;
+  eTag: string;
+  sequencer: string;
+  /** As declared by the uploader; untrusted. */
+  contentLength: number;
+  contentType: string;
+}
+
+export type ParsedEvent =
+  | { kind: 'commit'; commit: BlobCommit }
+  | { kind: 'ignored'; reason: string }
+  | { kind: 'malformed'; reason: string };
+
+type Json = Record<string, unknown>;
+
+const isObject = (value: unknown): value is Json =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function decodeBlobName(encoded: string): string | undefined {
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    return undefined;
+  }
+}
+
+function parseOne(event: unknown, landingContainer: string): ParsedEvent {
+  if (!isObject(event)) return { kind: 'malformed', reason: 'event is not an object' };
+  // EventGridSchema uses eventType, CloudEvents 1.0 uses type.
+  const eventType = event.eventType ?? event.type;
+  if (typeof eventType !== 'string') return { kind: 'malformed', reason: 'event has no eventType' };
+  if (eventType !== BLOB_CREATED_EVENT_TYPE)
+    return { kind: 'ignored', reason: `event type ${eventType.slice(0, 80)}` };
+
+  const { subject, data, id } = event;
+  if (typeof subject !== 'string' || !isObject(data) || typeof id !== 'string') {
+    return { kind: 'malformed', reason: 'BlobCreated event lacks subject, data or id' };
+  }
+  const prefix = blobSubjectPrefix(landingContainer);
+  if (!subject.startsWith(prefix))
+    return { kind: 'ignored', reason: 'blob outside the landing container' };
+  const blobName = decodeBlobName(subject.slice(prefix.length));
+  if (!blobName) return { kind: 'malformed', reason: 'subject has no valid blob name' };
+
+  const { api, eTag, sequencer, contentLength, contentType } = data;
+  if (typeof api !== 'string') return { kind: 'malformed', reason: 'data.api missing' };
+  if (!(COMMITTED_BLOB_APIS as readonly string[]).includes(api)) {
+    return { kind: 'ignored', reason: `api ${api.slice(0, 40)} does not commit a blob` };
+  }
+  if (
+    typeof eTag !== 'string' ||
+    eTag === '' ||
+    typeof sequencer !== 'string' ||
+    sequencer === ''
+  ) {
+    return { kind: 'malformed', reason: 'data.eTag or data.sequencer missing' };
+  }
+  if (
+    typeof contentLength !== 'number' ||
+    !Number.isSafeInteger(contentLength) ||
+    contentLength < 0
+  ) {
+    return { kind: 'malformed', reason: 'data.contentLength is not a byte count' };
+  }
+  return {
+    kind: 'commit',
+    commit: {
+      eventId: id,
+      container: landingContainer,
+      blobName,
+      api: api as CommittedBlobApi,
+      eTag,
+      sequencer,
+      contentLength,
+      contentType: typeof contentType === 'string' ? contentType : '',
+    },
+  };
+}
+
+/** Parses one queue message into events; a message is normally one event, arrays are tolerated. */
+export function parseBlobEvents(message: unknown, landingContainer: string): ParsedEvent[] {
+  let payload = message;
+  if (typeof payload === 'string' || Buffer.isBuffer(payload)) {
+    try {
+      payload = JSON.parse(payload.toString());
+    } catch {
+      return [{ kind: 'malformed', reason: 'message is not JSON' }];
+    }
+  }
+  const events = Array.isArray(payload) ? payload : [payload];
+  if (events.length === 0) return [{ kind: 'malformed', reason: 'message holds an empty array' }];
+  return events.map((event) => parseOne(event, landingContainer));
+}
+
+/**
+ * Orders two sequencers of the same blob. Azure's are fixed-width hex strings, so a
+ * plain string comparison works; the length check keeps shorter (older-format) ones first.
+ */
+export function compareSequencers(a: string, b: string): number {
+  if (a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
+}

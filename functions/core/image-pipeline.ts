@@ -1,0 +1,153 @@
+/**
+ * The image pipeline: sniff the real format, enforce limits, auto-orient, and make
+ * every variant with all metadata (EXIF, GPS, XMP, ICC) stripped. Pure: bytes in,
+ * encoded variants or a rejection reason out.
+ */
+import sharp from 'sharp';
+import type { RejectReason } from './manifest';
+import type { OutputFormat, VariantSpec } from './settings';
+
+export interface ImageLimits {
+  maxInputPixels: number;
+  allowedContentTypes: readonly string[];
+}
+
+export interface EncodedVariant {
+  name: string;
+  data: Buffer;
+  width: number;
+  height: number;
+  contentType: string;
+  extension: string;
+}
+
+export type ImageResult =
+  | {
+      ok: true;
+      original: { format: string; width: number; height: number };
+      variants: EncodedVariant[];
+    }
+  | { ok: false; reason: RejectReason; message: string };
+
+const OUTPUT_CONTENT_TYPES: Record<OutputFormat, string> = {
+  webp: 'image/webp',
+  avif: 'image/avif',
+  jpeg: 'image/jpeg',
+  png: 'image/png',
+};
+
+/** Media type of a sniffed input, as compared against the allowed content types. */
+function sniffedContentType(metadata: sharp.Metadata): string {
+  if (metadata.format === 'heif')
+    return metadata.compression === 'av1' ? 'image/avif' : 'image/heic';
+  if (metadata.format === 'svg') return 'image/svg+xml';
+  if (metadata.format === 'jp2') return 'image/jp2';
+  return `image/${metadata.format}`;
+}
+
+function reject(reason: RejectReason, message: string): ImageResult {
+  return { ok: false, reason, message };
+}
+
+/** Everything libvips reports about a bad input is a property of the bytes, so retrying cannot help. */
+function classifyDecodeError(error: unknown): ImageResult {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/pixel limit/i.test(message))
+    return reject('too-many-pixels', 'The image has more pixels than allowed.');
+  if (/unsupported image format/i.test(message))
+    return reject('not-an-image', 'The file is not a supported image.');
+  return reject('corrupt', 'The image could not be decoded; it may be truncated or damaged.');
+}
+
+function encoder(pipeline: sharp.Sharp, variant: VariantSpec): sharp.Sharp {
+  const { format, quality } = variant;
+  switch (format) {
+    case 'webp':
+      return pipeline.webp({ quality, effort: 2 });
+    case 'avif':
+      return pipeline.avif({ quality, effort: 2 });
+    case 'jpeg':
+      return pipeline.jpeg({ quality, mozjpeg: true });
+    case 'png':
+      return pipeline.png({ compressionLevel: 6 });
+  }
+}
+
+/**
+ * Decodes once, at the size of the largest variant (JPEG shrink-on-load makes that
+ * cheap), then derives every variant from those pixels rather than decoding again.
+ */
+export async function processImage(
+  input: Buffer,
+  variants: readonly VariantSpec[],
+  limits: ImageLimits,
+): Promise<ImageResult> {
+  // 'truncated' rejects cut-off files yet tolerates the benign warnings real cameras produce.
+  const inputOptions: sharp.SharpOptions = {
+    limitInputPixels: limits.maxInputPixels,
+    failOn: 'truncated',
+  };
+  let metadata: sharp.Metadata;
+  try {
+    metadata = await sharp(input, inputOptions).metadata();
+  } catch (error) {
+    return classifyDecodeError(error);
+  }
+  const contentType = sniffedContentType(metadata);
+  if (!limits.allowedContentTypes.includes(contentType)) {
+    return reject('type-not-allowed', `Images of type ${contentType} are not accepted.`);
+  }
+  const { width, height } = metadata;
+  if (!width || !height) return reject('corrupt', 'The image has no dimensions.');
+  if (width * height > limits.maxInputPixels)
+    return reject('too-many-pixels', 'The image has more pixels than allowed.');
+  if (metadata.format === 'heif' && metadata.compression === 'hevc') {
+    // sharp's prebuilt libvips decodes AVIF but not HEVC-coded HEIC (patent licensing).
+    return reject(
+      'unsupported-codec',
+      'HEIC photos encoded with HEVC cannot be processed; upload JPEG or AVIF.',
+    );
+  }
+
+  const largestWidth = Math.max(...variants.map((v) => v.width));
+  let base: { data: Buffer; info: sharp.OutputInfo };
+  try {
+    base = await sharp(input, inputOptions)
+      .rotate() // auto-orient from EXIF before the orientation tag is dropped
+      .resize({ width: largestWidth, withoutEnlargement: true })
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+  } catch (error) {
+    return classifyDecodeError(error);
+  }
+  const raw = { width: base.info.width, height: base.info.height, channels: base.info.channels };
+
+  const encoded = await Promise.all(
+    variants.map(async (variant) => {
+      const pipeline = sharp(base.data, { raw }).resize({
+        width: variant.width,
+        withoutEnlargement: true,
+      });
+      const { data, info } = await encoder(pipeline, variant).toBuffer({ resolveWithObject: true });
+      return {
+        name: variant.name,
+        data,
+        width: info.width,
+        height: info.height,
+        contentType: OUTPUT_CONTENT_TYPES[variant.format],
+        extension: variant.format === 'jpeg' ? 'jpg' : variant.format,
+      };
+    }),
+  );
+  // EXIF orientations 5-8 swap the axes; report the image as people see it.
+  const turned = (metadata.orientation ?? 1) >= 5;
+  return {
+    ok: true,
+    original: {
+      format: contentType,
+      width: turned ? height : width,
+      height: turned ? width : height,
+    },
+    variants: encoded,
+  };
+}

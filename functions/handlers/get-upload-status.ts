@@ -1,0 +1,64 @@
+/** `GET /api/uploads/{uploadId}`: what became of an upload, with read URLs for its outputs. */
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { readSasPolicy } from '../core/sas-policy';
+import { isUploadId } from '../core/upload-request';
+import { readManifest } from '../adapters/manifest-store';
+import { type Runtime, getRuntime } from '../adapters/runtime';
+import { errorResponse, jsonResponse } from './http-responses';
+
+export function getUploadStatusHandler(runtime: () => Runtime) {
+  return async function getUploadStatus(
+    request: HttpRequest,
+    _context: InvocationContext,
+  ): Promise<HttpResponseInit> {
+    const { settings, landing, processed, signer } = runtime();
+    const uploadId = (request.params.uploadId ?? '').toLowerCase();
+    if (!isUploadId(uploadId)) {
+      return errorResponse(
+        400,
+        'invalid-upload-id',
+        'uploadId must be the UUID returned by POST /api/uploads.',
+      );
+    }
+
+    const stored = await readManifest(processed, uploadId);
+    if (stored) {
+      const { manifest } = stored;
+      if (manifest.status !== 'processed') {
+        const { status, reason, message, completedAt } = manifest;
+        return jsonResponse(200, { uploadId, status, reason, message, completedAt });
+      }
+      const policy = readSasPolicy(new Date(), settings.readUrlTtlSeconds);
+      const outputs = await Promise.all(
+        manifest.outputs.map(async ({ name, blobName, width, height, contentType, size }) => ({
+          name,
+          width,
+          height,
+          contentType,
+          size,
+          url: await signer.signBlobUrl(settings.processedContainer, blobName, policy),
+        })),
+      );
+      return jsonResponse(200, {
+        uploadId,
+        status: 'processed',
+        original: manifest.original,
+        outputs,
+        urlsExpireOn: policy.expiresOn.toISOString(),
+        completedAt: manifest.completedAt,
+      });
+    }
+
+    // No outcome yet: the upload is pending if its blob has landed.
+    const landed = await landing
+      .listBlobsFlat({ prefix: `${uploadId}/` })
+      .byPage({ maxPageSize: 1 })
+      .next();
+    if (!landed.done && landed.value.segment.blobItems.length > 0) {
+      return jsonResponse(200, { uploadId, status: 'pending' });
+    }
+    return errorResponse(404, 'upload-not-found', 'No upload with this id has been received.');
+  };
+}
+
+export const getUploadStatus = getUploadStatusHandler(getRuntime);

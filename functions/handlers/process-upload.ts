@@ -1,0 +1,164 @@
+/**
+ * Queue trigger on the events queue: turns one committed upload into its variants and
+ * manifest. Rejections are outcomes, not errors; only infrastructure failures throw,
+ * so the host retries them and finally moves the message to the poison queue.
+ */
+import type { InvocationContext } from '@azure/functions';
+import { type BlobCommit, parseBlobEvents } from '../core/blob-events';
+import { processImage } from '../core/image-pipeline';
+import {
+  type RejectReason,
+  type UploadManifest,
+  decideAgainstManifest,
+  outputFolder,
+} from '../core/manifest';
+import { uploadIdOfBlob } from '../core/upload-request';
+import { isStatus, readManifest, writeManifest } from '../adapters/manifest-store';
+import { BodyTooLargeError, readBody } from '../adapters/read-body';
+import { type Runtime, getRuntime } from '../adapters/runtime';
+
+/** Event Grid reports eTags with or without quotes; storage conditions want them quoted. */
+export function quotedETag(eTag: string): string {
+  return eTag.startsWith('"') ? eTag : `"${eTag}"`;
+}
+
+type Outcome =
+  | { status: 'processed'; manifest: UploadManifest; folder: string }
+  | { status: 'rejected'; manifest: UploadManifest }
+  | { status: 'stale' };
+
+async function produceOutcome(
+  runtime: Runtime,
+  commit: BlobCommit,
+  uploadId: string,
+): Promise<Outcome> {
+  const { settings, landing, processed } = runtime;
+  const eTag = quotedETag(commit.eTag);
+  const base = {
+    version: 1 as const,
+    uploadId,
+    source: { blobName: commit.blobName, eTag, sequencer: commit.sequencer },
+    completedAt: new Date().toISOString(),
+  };
+  const rejected = (reason: RejectReason, message: string): Outcome => ({
+    status: 'rejected',
+    manifest: { ...base, status: 'rejected', reason, message },
+  });
+  const tooLarge = () =>
+    rejected('too-large', `The upload is larger than ${settings.maxUploadBytes} bytes.`);
+
+  // The declared length is untrusted for acceptance but sufficient for refusal.
+  if (commit.contentLength > settings.maxUploadBytes) return tooLarge();
+
+  let bytes: Buffer;
+  try {
+    // If-Match pins the exact version the event announced; one byte past the limit proves excess.
+    const response = await landing
+      .getBlobClient(commit.blobName)
+      .download(0, settings.maxUploadBytes + 1, { conditions: { ifMatch: eTag } });
+    bytes = await readBody(response.readableStreamBody, settings.maxUploadBytes);
+  } catch (error) {
+    if (error instanceof BodyTooLargeError) return tooLarge();
+    if (isStatus(error, 412)) return { status: 'stale' };
+    throw error;
+  }
+
+  const result = await processImage(bytes, settings.variants, settings);
+  if (!result.ok) return rejected(result.reason, result.message);
+
+  const folder = outputFolder(uploadId, eTag);
+  const outputs = await Promise.all(
+    result.variants.map(async (variant) => {
+      const blobName = `${folder}/${variant.name}.${variant.extension}`;
+      await processed.getBlockBlobClient(blobName).uploadData(variant.data, {
+        blobHTTPHeaders: {
+          blobContentType: variant.contentType,
+          // Each blob version gets its own folder, so outputs never change once written.
+          blobCacheControl: 'private, max-age=31536000, immutable',
+        },
+      });
+      const { name, width, height, contentType } = variant;
+      return { name, blobName, width, height, contentType, size: variant.data.length };
+    }),
+  );
+  return {
+    status: 'processed',
+    folder,
+    manifest: { ...base, status: 'processed', original: result.original, outputs },
+  };
+}
+
+async function deleteFolder(runtime: Runtime, folder: string): Promise<void> {
+  for await (const blob of runtime.processed.listBlobsFlat({ prefix: `${folder}/` })) {
+    await runtime.processed.deleteBlob(blob.name).catch((error) => {
+      if (!isStatus(error, 404)) throw error;
+    });
+  }
+}
+
+async function processCommit(
+  runtime: Runtime,
+  commit: BlobCommit,
+  context: InvocationContext,
+): Promise<void> {
+  const uploadId = uploadIdOfBlob(commit.blobName);
+  if (!uploadId) {
+    context.warn(`Ignored blob not named by directdrop (event ${commit.eventId})`);
+    return;
+  }
+  const existing = await readManifest(runtime.processed, uploadId);
+  const decision = decideAgainstManifest(existing?.manifest, {
+    ...commit,
+    eTag: quotedETag(commit.eTag),
+  });
+  if (decision !== 'process') {
+    context.info(`Upload ${uploadId}: event ${commit.eventId} is ${decision}; nothing to do`);
+    return;
+  }
+
+  const outcome = await produceOutcome(runtime, commit, uploadId);
+  if (outcome.status === 'stale') {
+    context.info(
+      `Upload ${uploadId}: blob changed since event ${commit.eventId}; a newer event follows`,
+    );
+    return;
+  }
+  if (await writeManifest(runtime.processed, outcome.manifest, existing)) {
+    const detail = outcome.manifest.status === 'rejected' ? ` (${outcome.manifest.reason})` : '';
+    context.info(`Upload ${uploadId}: ${outcome.manifest.status}${detail}`);
+    return;
+  }
+
+  // Another delivery wrote the manifest meanwhile: keep whichever describes the newer version.
+  const current = await readManifest(runtime.processed, uploadId);
+  if (
+    decideAgainstManifest(current?.manifest, { ...commit, eTag: quotedETag(commit.eTag) }) ===
+    'process'
+  ) {
+    throw new Error(`Upload ${uploadId}: manifest changed concurrently; retrying`);
+  }
+  const currentFolder =
+    current?.manifest.status === 'processed'
+      ? outputFolder(uploadId, current.manifest.source.eTag)
+      : undefined;
+  if (outcome.status === 'processed' && outcome.folder !== currentFolder)
+    await deleteFolder(runtime, outcome.folder);
+  context.info(`Upload ${uploadId}: a concurrent delivery already recorded the outcome`);
+}
+
+export function processUploadEventHandler(runtime: () => Runtime) {
+  return async function processUploadEvent(
+    message: unknown,
+    context: InvocationContext,
+  ): Promise<void> {
+    const rt = runtime();
+    for (const event of parseBlobEvents(message, rt.settings.landingContainer)) {
+      if (event.kind === 'malformed')
+        context.warn(`Dropped a malformed event message: ${event.reason}`);
+      else if (event.kind === 'ignored') context.info(`Ignored event: ${event.reason}`);
+      else await processCommit(rt, event.commit, context);
+    }
+  };
+}
+
+export const processUploadEvent = processUploadEventHandler(getRuntime);

@@ -1,0 +1,54 @@
+/** Real image bytes generated on demand, so fixtures stay out of the repository. */
+import sharp from 'sharp';
+
+/**
+ * A landscape JPEG stored sideways: EXIF orientation 6 says "rotate 90° clockwise",
+ * and it carries GPS and camera tags the pipeline must strip.
+ */
+export async function sidewaysPhotoWithGps(width = 1200, height = 800): Promise<Buffer> {
+  // Left half red, right half blue, so rotation is visible in the output pixels.
+  const half = Math.floor(width / 2);
+  const blue = await sharp({
+    create: { width: width - half, height, channels: 3, background: '#0000ff' },
+  })
+    .png()
+    .toBuffer();
+  return sharp({ create: { width, height, channels: 3, background: '#ff0000' } })
+    .composite([{ input: blue, left: half, top: 0 }])
+    .jpeg({ quality: 90 })
+    .withExif({
+      IFD0: { Make: 'DirectdropCam', Model: 'Test 1' },
+      IFD3: {
+        GPSLatitudeRef: 'N',
+        GPSLatitude: '51/1 30/1 0/1',
+        GPSLongitudeRef: 'W',
+        GPSLongitude: '0/1 7/1 0/1',
+      },
+    })
+    .withMetadata({ orientation: 6 })
+    .toBuffer();
+}
+
+export async function pngImage(width: number, height: number): Promise<Buffer> {
+  return sharp({
+    create: { width, height, channels: 4, background: { r: 10, g: 200, b: 30, alpha: 0.5 } },
+  })
+    .png()
+    .toBuffer();
+}
+
+/** A small file whose pixel count is enormous: a decompression bomb. */
+export async function pixelBomb(side = 10_000): Promise<Buffer> {
+  return sharp({ create: { width: side, height: side, channels: 3, background: '#000000' } })
+    .png({ compressionLevel: 9 })
+    .toBuffer();
+}
+
+export async function truncatedJpeg(): Promise<Buffer> {
+  const whole = await sidewaysPhotoWithGps(800, 600);
+  return whole.subarray(0, Math.floor(whole.length / 2));
+}
+
+export const textPretendingToBeJpeg = Buffer.from(
+  'This is a plain text file, not a photo.\n'.repeat(20),
+);

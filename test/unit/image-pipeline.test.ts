@@ -1,0 +1,88 @@
+import { expect } from 'chai';
+import sharp from 'sharp';
+import { processImage } from '../../functions/core/image-pipeline';
+import { DEFAULT_SETTINGS } from '../../functions/core/settings';
+import {
+  pixelBomb,
+  pngImage,
+  sidewaysPhotoWithGps,
+  textPretendingToBeJpeg,
+  truncatedJpeg,
+} from '../helpers/images';
+
+const { variants, maxInputPixels, allowedContentTypes } = DEFAULT_SETTINGS;
+const limits = { maxInputPixels, allowedContentTypes };
+
+describe('image-pipeline', () => {
+  it('makes every variant auto-oriented, at its width, as WebP, with no metadata', async () => {
+    // 1200×800 stored sideways (orientation 6) is a 800×1200 portrait photo.
+    const result = await processImage(await sidewaysPhotoWithGps(1200, 800), variants, limits);
+    if (!result.ok) throw new Error(`rejected: ${result.reason}`);
+    expect(result.original).to.deep.equal({ format: 'image/jpeg', width: 800, height: 1200 });
+    const [thumb, display] = result.variants;
+    expect([thumb.name, thumb.width, thumb.height]).to.deep.equal(['thumb', 320, 480]);
+    // The display width (1600) exceeds the source: never enlarged.
+    expect([display.name, display.width, display.height]).to.deep.equal(['display', 800, 1200]);
+    for (const variant of result.variants) {
+      const metadata = await sharp(variant.data).metadata();
+      expect(metadata.format).to.equal('webp');
+      expect(variant.contentType).to.equal('image/webp');
+      expect([metadata.width, metadata.height]).to.deep.equal([variant.width, variant.height]);
+      expect(metadata.exif, 'EXIF (incl. GPS) stripped').to.equal(undefined);
+      expect(metadata.xmp, 'XMP stripped').to.equal(undefined);
+      expect(metadata.orientation ?? 1).to.equal(1);
+    }
+    // Rotated clockwise: the red left half of the stored image is now the top.
+    const { data } = await sharp(display.data).raw().toBuffer({ resolveWithObject: true });
+    const topLeft = [data[0], data[1], data[2]];
+    expect(topLeft[0]).to.be.greaterThan(200);
+    expect(topLeft[2]).to.be.lessThan(60);
+  });
+
+  it('keeps transparency and honours other output formats', async () => {
+    const result = await processImage(
+      await pngImage(640, 480),
+      [{ name: 'small', width: 100, format: 'png', quality: 80 }],
+      limits,
+    );
+    if (!result.ok) throw new Error(`rejected: ${result.reason}`);
+    const metadata = await sharp(result.variants[0].data).metadata();
+    expect([metadata.format, metadata.hasAlpha, metadata.width]).to.deep.equal(['png', true, 100]);
+  });
+
+  it('rejects a text file with not-an-image', async () => {
+    expect(await processImage(textPretendingToBeJpeg, variants, limits)).to.include({
+      ok: false,
+      reason: 'not-an-image',
+    });
+  });
+
+  it('rejects a truncated JPEG as corrupt', async () => {
+    expect(await processImage(await truncatedJpeg(), variants, limits)).to.include({
+      ok: false,
+      reason: 'corrupt',
+    });
+  });
+
+  it('rejects a decompression bomb before decoding it', async () => {
+    const bomb = await pixelBomb();
+    expect(bomb.length).to.be.lessThan(1024 * 1024);
+    expect(await processImage(bomb, variants, limits)).to.include({
+      ok: false,
+      reason: 'too-many-pixels',
+    });
+  });
+
+  it('judges the type by the bytes, not by any declared type', async () => {
+    const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>');
+    expect(await processImage(svg, variants, limits)).to.include({
+      ok: false,
+      reason: 'type-not-allowed',
+    });
+    const jpegOnly = { ...limits, allowedContentTypes: ['image/jpeg'] };
+    expect(await processImage(await pngImage(50, 50), variants, jpegOnly)).to.include({
+      ok: false,
+      reason: 'type-not-allowed',
+    });
+  });
+});

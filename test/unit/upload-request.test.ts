@@ -1,0 +1,105 @@
+import { expect } from 'chai';
+import { DEFAULT_SETTINGS } from '../../functions/core/settings';
+import {
+  isUploadId,
+  landingBlobName,
+  parseUploadRequest,
+  sanitiseFileName,
+  uploadIdOfBlob,
+} from '../../functions/core/upload-request';
+
+const settings = { ...DEFAULT_SETTINGS };
+const body = (value: unknown) => JSON.stringify(value);
+
+describe('upload-request', () => {
+  it('accepts a valid request and normalises the content type', () => {
+    const result = parseUploadRequest(
+      body({ fileName: 'a.jpg', contentType: 'Image/JPEG; charset=x', size: 10 }),
+      settings,
+    );
+    expect(result).to.deep.equal({
+      ok: true,
+      value: { fileName: 'a.jpg', contentType: 'image/jpeg', size: 10 },
+    });
+  });
+
+  it('accepts exactly the maximum size and refuses one byte more with 413', () => {
+    const at = parseUploadRequest(
+      body({ fileName: 'a.png', contentType: 'image/png', size: settings.maxUploadBytes }),
+      settings,
+    );
+    expect(at.ok).to.equal(true);
+    const over = parseUploadRequest(
+      body({ fileName: 'a.png', contentType: 'image/png', size: settings.maxUploadBytes + 1 }),
+      settings,
+    );
+    expect(over).to.deep.include({ ok: false });
+    expect(!over.ok && over.error).to.include({ status: 413, code: 'file-too-large' });
+  });
+
+  it('answers 415 for a well-formed but disallowed content type', () => {
+    const result = parseUploadRequest(
+      body({ fileName: 'a.svg', contentType: 'image/svg+xml', size: 5 }),
+      settings,
+    );
+    expect(!result.ok && result.error).to.include({
+      status: 415,
+      code: 'content-type-not-allowed',
+    });
+  });
+
+  it('follows configured content types rather than the defaults', () => {
+    const pngOnly = { ...settings, allowedContentTypes: ['image/png'] };
+    const result = parseUploadRequest(
+      body({ fileName: 'a.jpg', contentType: 'image/jpeg', size: 5 }),
+      pngOnly,
+    );
+    expect(!result.ok && result.error.code).to.equal('content-type-not-allowed');
+  });
+
+  describe('sanitiseFileName', () => {
+    const cases: Array<[string, string]> = [
+      ['holiday.jpg', 'holiday.jpg'],
+      ['../../etc/passwd', 'passwd'],
+      ['C:\\Users\\me\\photo one.JPG', 'photo_one.JPG'],
+      ['.hidden.png', 'hidden.png'],
+      ['a/b/c/', 'upload'],
+      ['ünïcödé café.jpg', 'ünïcödé_café.jpg'],
+      ['what?*<>|"name.png', 'what_name.png'],
+      ['...', 'upload'],
+    ];
+    for (const [input, expected] of cases) {
+      it(`turns ${JSON.stringify(input)} into ${JSON.stringify(expected)}`, () => {
+        expect(sanitiseFileName(input)).to.equal(expected);
+      });
+    }
+
+    it('keeps at most 100 characters, from the end so the extension survives', () => {
+      const result = sanitiseFileName(`${'x'.repeat(180)}.jpeg`);
+      expect(result).to.have.length(100);
+      expect(result.endsWith('.jpeg')).to.equal(true);
+    });
+  });
+
+  it('names the landing blob <uploadId>/<sanitised name> and maps it back', () => {
+    const id = '3f2b8c1e-9d4a-4b6f-8e2a-1c3d5e7f9a0b';
+    const name = landingBlobName(id, '../evil dir/pic.jpg');
+    expect(name).to.equal(`${id}/pic.jpg`);
+    expect(uploadIdOfBlob(name)).to.equal(id);
+  });
+
+  it('recognises only blobs directdrop named', () => {
+    expect(uploadIdOfBlob('not-a-uuid/pic.jpg')).to.equal(undefined);
+    expect(uploadIdOfBlob('3f2b8c1e-9d4a-4b6f-8e2a-1c3d5e7f9a0b/extra/pic.jpg')).to.equal(
+      undefined,
+    );
+    expect(uploadIdOfBlob('3f2b8c1e-9d4a-4b6f-8e2a-1c3d5e7f9a0b')).to.equal(undefined);
+  });
+
+  it('accepts only lower-case version-4 UUIDs as upload ids', () => {
+    expect(isUploadId('3f2b8c1e-9d4a-4b6f-8e2a-1c3d5e7f9a0b')).to.equal(true);
+    expect(isUploadId('3F2B8C1E-9D4A-4B6F-8E2A-1C3D5E7F9A0B')).to.equal(false);
+    expect(isUploadId('3f2b8c1e-9d4a-1b6f-8e2a-1c3d5e7f9a0b')).to.equal(false);
+    expect(isUploadId('../../x')).to.equal(false);
+  });
+});
