@@ -50,16 +50,18 @@ async function produceOutcome(
   // The declared length is untrusted for acceptance but sufficient for refusal.
   if (commit.contentLength > settings.maxUploadBytes) return tooLarge();
 
+  const blob = landing.getBlobClient(commit.blobName);
   let bytes: Buffer;
   try {
     // If-Match pins the exact version the event announced; one byte past the limit proves excess.
-    const response = await landing
-      .getBlobClient(commit.blobName)
-      .download(0, settings.maxUploadBytes + 1, { conditions: { ifMatch: eTag } });
+    const response = await blob.download(0, settings.maxUploadBytes + 1, {
+      conditions: { ifMatch: eTag },
+    });
     bytes = await readBody(response.readableStreamBody, settings.maxUploadBytes);
   } catch (error) {
     if (error instanceof BodyTooLargeError) return tooLarge();
-    if (isStatus(error, 412)) return { status: 'stale' };
+    // A changed blob has a newer event on its way; a vanished one fails through the retries.
+    if (isStatus(error, 412) && (await blob.exists())) return { status: 'stale' };
     throw error;
   }
 

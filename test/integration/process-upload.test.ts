@@ -1,0 +1,248 @@
+import { expect } from 'chai';
+import sharp from 'sharp';
+import { processUploadEventHandler } from '../../functions/handlers/process-upload';
+import { getUploadStatusHandler } from '../../functions/handlers/get-upload-status';
+import { createUploadHandler } from '../../functions/handlers/create-upload';
+import type { Runtime } from '../../functions/adapters/runtime';
+import { SETTING_KEYS } from '../../functions/core/settings';
+import { type AzuriteFixture, startAzuriteFixture } from '../helpers/azurite-fixture';
+import { blobCreatedEvent } from '../helpers/events';
+import {
+  type LoggedLine,
+  bodyOf,
+  getStatus,
+  invocationContext,
+  postJson,
+  runtimeFor,
+} from '../helpers/functions';
+import {
+  pixelBomb,
+  sidewaysPhotoWithGps,
+  textPretendingToBeJpeg,
+  truncatedJpeg,
+} from '../helpers/images';
+
+describe('process-upload (against Azurite)', function () {
+  this.timeout(60_000);
+  let fixture: AzuriteFixture;
+  let runtime: Runtime;
+  const log: LoggedLine[] = [];
+  let processUploadEvent: ReturnType<typeof processUploadEventHandler>;
+  let getUploadStatus: ReturnType<typeof getUploadStatusHandler>;
+  let createUpload: ReturnType<typeof createUploadHandler>;
+
+  before(async () => {
+    fixture = await startAzuriteFixture();
+    // A small byte limit lets a real oversize blob be cheap to make.
+    runtime = runtimeFor({
+      ...fixture.env,
+      [SETTING_KEYS.maxUploadBytes]: String(2 * 1024 * 1024),
+    });
+    processUploadEvent = processUploadEventHandler(() => runtime);
+    getUploadStatus = getUploadStatusHandler(() => runtime);
+    createUpload = createUploadHandler(() => runtime);
+  });
+  after(() => fixture.stop());
+
+  /** Issues an upload URL, PUTs the bytes with plain HTTP, returns the id and landing blob name. */
+  async function upload(bytes: Buffer, fileName = 'photo.jpg') {
+    const issued = bodyOf(
+      await createUpload(
+        postJson(
+          JSON.stringify({
+            fileName,
+            contentType: 'image/jpeg',
+            size: Math.min(bytes.length, 1024),
+          }),
+        ),
+        invocationContext('createUpload'),
+      ),
+    );
+    const put = await fetch(issued.uploadUrl as string, {
+      method: 'PUT',
+      headers: issued.headers as Record<string, string>,
+      body: bytes,
+    });
+    expect(put.status).to.equal(201);
+    const uploadId = issued.uploadId as string;
+    return { uploadId, blobName: `${uploadId}/${fileName}` };
+  }
+
+  const deliver = (event: unknown) =>
+    processUploadEvent(event, invocationContext('processUploadEvent', log));
+  const status = async (uploadId: string) => {
+    const response = await getUploadStatus(
+      getStatus(uploadId),
+      invocationContext('getUploadStatus'),
+    );
+    return { code: response.status, body: bodyOf(response) };
+  };
+  const outputBlobs = async (uploadId: string) => {
+    const names: string[] = [];
+    for await (const blob of runtime.processed.listBlobsFlat({ prefix: `${uploadId}/` }))
+      names.push(blob.name);
+    return names.sort();
+  };
+
+  it('turns a real upload into oriented, metadata-free variants that the status endpoint serves', async () => {
+    const { uploadId, blobName } = await upload(await sidewaysPhotoWithGps(2400, 1600));
+    expect((await status(uploadId)).body).to.deep.equal({ uploadId, status: 'pending' });
+
+    await deliver(await blobCreatedEvent(runtime.landing, blobName));
+
+    const { code, body } = await status(uploadId);
+    expect(code).to.equal(200);
+    expect(body.status).to.equal('processed');
+    expect(body.original).to.deep.equal({ format: 'image/jpeg', width: 1600, height: 2400 });
+    const outputs = body.outputs as Array<Record<string, unknown>>;
+    expect(outputs.map((o) => [o.name, o.width, o.height])).to.deep.equal([
+      ['thumb', 320, 480],
+      ['display', 1600, 2400],
+    ]);
+    for (const output of outputs) {
+      const response = await fetch(output.url as string);
+      expect(response.status).to.equal(200);
+      expect(response.headers.get('content-type')).to.equal('image/webp');
+      const bytes = Buffer.from(await response.arrayBuffer());
+      expect(bytes.length).to.equal(output.size);
+      const metadata = await sharp(bytes).metadata();
+      expect([metadata.format, metadata.width, metadata.height]).to.deep.equal([
+        'webp',
+        output.width,
+        output.height,
+      ]);
+      expect(metadata.exif).to.equal(undefined);
+      // The read URL is read-only: it cannot replace the output.
+      expect(
+        (
+          await fetch(output.url as string, {
+            method: 'PUT',
+            body: 'x',
+            headers: { 'x-ms-blob-type': 'BlockBlob' },
+          })
+        ).status,
+      ).to.equal(403);
+    }
+  });
+
+  it('does no work twice for a duplicate event and leaves exactly one set of outputs', async () => {
+    const { uploadId, blobName } = await upload(await sidewaysPhotoWithGps(800, 600));
+    const event = await blobCreatedEvent(runtime.landing, blobName);
+    await deliver(event);
+    const before = await runtime.processed
+      .getBlobClient(`${uploadId}/manifest.json`)
+      .getProperties();
+    await deliver(event);
+    await deliver([event]);
+    const after = await runtime.processed
+      .getBlobClient(`${uploadId}/manifest.json`)
+      .getProperties();
+    expect(after.etag).to.equal(before.etag);
+    expect(await outputBlobs(uploadId)).to.have.length(3);
+  });
+
+  it('never lets an out-of-order older event replace the newer outcome', async () => {
+    const { uploadId, blobName } = await upload(await sidewaysPhotoWithGps(800, 600));
+    const older = await blobCreatedEvent(runtime.landing, blobName);
+    // A second version of the same blob (possible with CopyBlob, never through our create-only SAS).
+    const newer = await sidewaysPhotoWithGps(640, 480);
+    await runtime.landing.getBlockBlobClient(blobName).uploadData(newer);
+    const newerEvent = await blobCreatedEvent(runtime.landing, blobName);
+
+    await deliver(newerEvent);
+    await deliver(older);
+    const { body } = await status(uploadId);
+    expect((body.original as Record<string, number>).width).to.equal(480);
+    expect(await outputBlobs(uploadId)).to.have.length(3);
+
+    // The stale event, delivered alone first, also leaves only the newer version's outputs.
+    await deliver(older);
+    expect(await outputBlobs(uploadId)).to.have.length(3);
+  });
+
+  it('skips an event whose blob version has since changed, since the newer event follows', async () => {
+    const { uploadId, blobName } = await upload(await sidewaysPhotoWithGps(800, 600));
+    const older = await blobCreatedEvent(runtime.landing, blobName);
+    await runtime.landing
+      .getBlockBlobClient(blobName)
+      .uploadData(await sidewaysPhotoWithGps(640, 480));
+    await deliver(older);
+    expect((await status(uploadId)).body.status).to.equal('pending');
+    expect(await outputBlobs(uploadId)).to.deep.equal([]);
+  });
+
+  const rejections: Array<[string, () => Promise<Buffer>, string]> = [
+    ['a text file named .jpg', async () => textPretendingToBeJpeg, 'not-an-image'],
+    ['a truncated JPEG', truncatedJpeg, 'corrupt'],
+    ['a pixel bomb', () => pixelBomb(), 'too-many-pixels'],
+    ['an oversize blob', async () => Buffer.alloc(2 * 1024 * 1024 + 10, 0xff), 'too-large'],
+  ];
+  for (const [what, bytes, reason] of rejections) {
+    it(`rejects ${what} with ${reason}, then keeps processing the next message`, async () => {
+      const bad = await upload(await bytes());
+      await deliver(await blobCreatedEvent(runtime.landing, bad.blobName));
+      const { body } = await status(bad.uploadId);
+      expect(body).to.include({ uploadId: bad.uploadId, status: 'rejected', reason });
+      expect(body.message).to.be.a('string');
+      expect(await outputBlobs(bad.uploadId)).to.deep.equal([`${bad.uploadId}/manifest.json`]);
+
+      const good = await upload(await sidewaysPhotoWithGps(400, 300));
+      await deliver(await blobCreatedEvent(runtime.landing, good.blobName));
+      expect((await status(good.uploadId)).body.status).to.equal('processed');
+    });
+  }
+
+  it('rejects on the declared length alone, before downloading, when the event says too large', async () => {
+    const { uploadId, blobName } = await upload(await sidewaysPhotoWithGps(400, 300));
+    const event = await blobCreatedEvent(runtime.landing, blobName);
+    event.data.contentLength = 50 * 1024 * 1024;
+    await deliver(event);
+    expect((await status(uploadId)).body).to.include({ status: 'rejected', reason: 'too-large' });
+  });
+
+  it('reads at most the byte limit even when the event understates the size', async () => {
+    const { uploadId, blobName } = await upload(Buffer.alloc(3 * 1024 * 1024, 1));
+    const event = await blobCreatedEvent(runtime.landing, blobName);
+    event.data.contentLength = 100;
+    await deliver(event);
+    expect((await status(uploadId)).body).to.include({ status: 'rejected', reason: 'too-large' });
+  });
+
+  it('logs and drops malformed messages without throwing', async () => {
+    const before = log.length;
+    await deliver('definitely not an event');
+    await deliver({ eventType: 'Microsoft.Storage.BlobCreated', subject: 42 });
+    await deliver(null);
+    const lines = log.slice(before);
+    expect(lines.filter((l) => l.level === 'warning')).to.have.length(3);
+  });
+
+  it('ignores events for other containers and for APIs that commit nothing', async () => {
+    const { uploadId, blobName } = await upload(await sidewaysPhotoWithGps(400, 300));
+    const event = await blobCreatedEvent(runtime.landing, blobName);
+    await deliver({ ...event, data: { ...event.data, api: 'PutBlock' } });
+    await deliver({ ...event, subject: event.subject.replace('/uploads/', '/processed/') });
+    expect((await status(uploadId)).body.status).to.equal('pending');
+  });
+
+  it('throws, so the host retries, when the announced blob cannot be read', async () => {
+    const { uploadId, blobName } = await upload(await sidewaysPhotoWithGps(400, 300));
+    const event = await blobCreatedEvent(runtime.landing, blobName);
+    await runtime.landing.deleteBlob(blobName);
+    let thrown: unknown;
+    try {
+      await deliver(event);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).to.be.instanceOf(Error);
+    expect(await outputBlobs(uploadId)).to.deep.equal([]);
+  });
+
+  it('answers 400 for a malformed id and 404 for an unknown one, as JSON', async () => {
+    expect(await status('not-a-uuid')).to.deep.include({ code: 400 });
+    const unknown = await status(crypto.randomUUID());
+    expect(unknown.code).to.equal(404);
+    expect(unknown.body).to.have.nested.property('error.code', 'upload-not-found');
+  });
+});
