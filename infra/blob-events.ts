@@ -1,0 +1,132 @@
+/**
+ * Event Grid from the upload account to the events queue: a system topic whose own
+ * managed identity delivers committed-blob events from the landing container and
+ * dead-letters what it cannot deliver. No keys anywhere: the account has none.
+ */
+import * as pulumi from '@pulumi/pulumi';
+import * as eventgrid from '@pulumi/azure-native/eventgrid';
+import {
+  BLOB_CREATED_EVENT_TYPE,
+  COMMITTED_BLOB_APIS,
+  blobSubjectPrefix,
+} from '../functions/core/definitions';
+import { containerScope, grantRoles, queueScope } from './roles';
+
+export interface BlobEventsArgs {
+  resourceGroupName: pulumi.Input<string>;
+  location: pulumi.Input<string>;
+  storageAccountId: pulumi.Input<string>;
+  /** Only blobs committed in this container raise events. */
+  landingContainer: string;
+  eventsQueueName: pulumi.Input<string>;
+  deadLetterContainerName: pulumi.Input<string>;
+  tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+}
+
+/**
+ * Event Grid's defaults, set explicitly: 30 tries over 24 hours, then dead-letter.
+ * Documented ranges: 1–30 attempts, 1–1440 minutes.
+ */
+export const EVENT_RETRY_POLICY = {
+  maxDeliveryAttempts: 30,
+  eventTimeToLiveInMinutes: 1440,
+} as const;
+
+/** -1: queued events never expire (Microsoft's own Event Grid → queue sample does the same). */
+export const QUEUE_MESSAGE_TTL_SECONDS = -1;
+
+export class BlobEvents extends pulumi.ComponentResource {
+  readonly systemTopicName: pulumi.Output<string>;
+  readonly subscriptionName: pulumi.Output<string>;
+
+  constructor(name: string, args: BlobEventsArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('directdrop:index:BlobEvents', name, {}, opts);
+    const child = { parent: this };
+
+    const topic = new eventgrid.SystemTopic(
+      `${name}-topic`,
+      {
+        resourceGroupName: args.resourceGroupName,
+        location: args.location,
+        tags: args.tags,
+        source: args.storageAccountId,
+        topicType: 'Microsoft.Storage.StorageAccounts',
+        identity: { type: eventgrid.IdentityType.SystemAssigned },
+      },
+      child,
+    );
+    const topicPrincipalId = topic.identity.apply((identity) => {
+      if (!identity?.principalId)
+        throw new Error('The Event Grid system topic has no system-assigned identity');
+      return identity.principalId;
+    });
+
+    // Roles from learn.microsoft.com event-grid add-identity-roles: Message Sender for a queue
+    // destination, Blob Data Contributor for a dead-letter container; each on that one resource.
+    const roleAssignments = grantRoles(
+      `${name}-topic`,
+      topicPrincipalId,
+      [
+        {
+          role: 'storageQueueDataMessageSender',
+          target: 'events-queue',
+          scope: queueScope(args.storageAccountId, args.eventsQueueName),
+          reason: 'Event Grid delivers BlobCreated events to the directdrop events queue',
+        },
+        {
+          role: 'storageBlobDataContributor',
+          target: 'dead-letters',
+          scope: containerScope(args.storageAccountId, args.deadLetterContainerName),
+          reason: 'Event Grid writes undeliverable directdrop events to the dead-letter container',
+        },
+      ],
+      child,
+    );
+
+    const withTopicIdentity = { type: eventgrid.EventSubscriptionIdentityType.SystemAssigned };
+    const subscription = new eventgrid.SystemTopicEventSubscription(
+      `${name}-blob-created`,
+      {
+        resourceGroupName: args.resourceGroupName,
+        systemTopicName: topic.name,
+        eventDeliverySchema: eventgrid.EventDeliverySchema.EventGridSchema,
+        filter: {
+          includedEventTypes: [BLOB_CREATED_EVENT_TYPE],
+          subjectBeginsWith: blobSubjectPrefix(args.landingContainer),
+          // Only fully committed blobs: PutBlock raises nothing, PutBlockList closes a block upload.
+          advancedFilters: [
+            { operatorType: 'StringIn', key: 'data.api', values: [...COMMITTED_BLOB_APIS] },
+          ],
+        },
+        deliveryWithResourceIdentity: {
+          identity: withTopicIdentity,
+          destination: {
+            endpointType: 'StorageQueue',
+            // The account's ID; the queue goes in queueName.
+            resourceId: args.storageAccountId,
+            queueName: args.eventsQueueName,
+            queueMessageTimeToLiveInSeconds: QUEUE_MESSAGE_TTL_SECONDS,
+          },
+        },
+        retryPolicy: { ...EVENT_RETRY_POLICY },
+        deadLetterWithResourceIdentity: {
+          identity: withTopicIdentity,
+          deadLetterDestination: {
+            endpointType: 'StorageBlob',
+            resourceId: args.storageAccountId,
+            blobContainerName: args.deadLetterContainerName,
+          },
+        },
+      },
+      // A subscription created before its identity holds these roles fails validation or retries.
+      { ...child, dependsOn: roleAssignments },
+    );
+
+    this.systemTopicName = topic.name;
+    this.subscriptionName = subscription.name;
+    this.registerOutputs({
+      systemTopicName: this.systemTopicName,
+      subscriptionName: this.subscriptionName,
+    });
+  }
+}

@@ -1,0 +1,303 @@
+/**
+ * Loads and validates every stack config key at runtime. Pulumi's own checks stop at
+ * the types declared in Pulumi.yaml (and `requireObject` checks nothing), so each key
+ * is checked here and a bad one fails the preview with its name and allowed range.
+ */
+import { existsSync } from 'node:fs';
+import * as pulumi from '@pulumi/pulumi';
+import {
+  DEFAULT_SETTINGS,
+  type DirectdropSettings,
+  SETTING_LIMITS,
+  SettingsError,
+  type VariantSpec,
+  validateContentTypes,
+  validateVariants,
+} from '../functions/core/settings';
+import { HOST_JSON_QUEUE_SETTINGS, type QueueHostSettings } from './host-json';
+
+/** The project name in Pulumi.yaml, which namespaces every key (`directdrop:<key>`). */
+export const CONFIG_NAMESPACE = 'directdrop';
+
+/** What config.ts needs from `pulumi.Config`; tests pass a plain reader. */
+export interface ConfigSource {
+  /** The raw value: plain text, or JSON for lists and objects. */
+  get(key: string): string | undefined;
+}
+
+export const ENVIRONMENTS = ['development', 'production'] as const;
+export type Environment = (typeof ENVIRONMENTS)[number];
+
+/** Node versions Flex Consumption offers for Functions v4 (Microsoft's Flex samples allow 20 and 22). */
+export const NODE_VERSIONS = ['20', '22'] as const;
+export type NodeVersion = (typeof NODE_VERSIONS)[number];
+
+/** Flex Consumption instance sizes (Microsoft's Flex samples: 512, 2048, 4096). */
+export const INSTANCE_MEMORY_SIZES_MB = [512, 2048, 4096] as const;
+export type InstanceMemoryMB = (typeof INSTANCE_MEMORY_SIZES_MB)[number];
+
+export const CONFIG_LIMITS = {
+  maxUploadBytes: SETTING_LIMITS.maxUploadBytes,
+  maxInputPixels: SETTING_LIMITS.maxInputPixels,
+  uploadUrlTtlSeconds: SETTING_LIMITS.uploadUrlTtlSeconds,
+  readUrlTtlSeconds: SETTING_LIMITS.readUrlTtlSeconds,
+  /** QueuesOptions.MaxBatchSize is 32. */
+  queueBatchSize: { min: 1, max: 32 },
+  /** No documented maximum; past 32 more images would be in flight than an instance's memory holds. */
+  queueNewBatchThreshold: { min: 0, max: 32 },
+  /** At least one try; past 20 a broken upload only takes longer to reach the poison queue. */
+  queueMaxDequeueCount: { min: 1, max: 20 },
+  /** Microsoft's Flex samples use @minValue(40) @maxValue(1000); lower values are unconfirmed. */
+  maximumInstanceCount: { min: 40, max: 1000 },
+  uploadRetentionDays: { min: 1, max: 365 },
+  deadLetterRetentionDays: { min: 1, max: 365 },
+  /** Log Analytics pay-as-you-go retention range. */
+  logRetentionDays: { min: 30, max: 730 },
+} as const;
+
+type IntegerKey = keyof typeof CONFIG_LIMITS;
+
+/** Defaults for every optional key; Pulumi.yaml repeats them and a test keeps the two equal. */
+export const CONFIG_DEFAULTS = {
+  location: 'eastus',
+  environment: 'development' as Environment,
+  maxUploadBytes: DEFAULT_SETTINGS.maxUploadBytes,
+  maxInputPixels: DEFAULT_SETTINGS.maxInputPixels,
+  allowedContentTypes: DEFAULT_SETTINGS.allowedContentTypes,
+  variants: DEFAULT_SETTINGS.variants,
+  uploadUrlTtlSeconds: DEFAULT_SETTINGS.uploadUrlTtlSeconds,
+  readUrlTtlSeconds: DEFAULT_SETTINGS.readUrlTtlSeconds,
+  queueBatchSize: HOST_JSON_QUEUE_SETTINGS.batchSize,
+  queueNewBatchThreshold: HOST_JSON_QUEUE_SETTINGS.newBatchThreshold,
+  queueMaxDequeueCount: HOST_JSON_QUEUE_SETTINGS.maxDequeueCount,
+  nodeVersion: '22' as NodeVersion,
+  maximumInstanceCount: 40,
+  instanceMemoryMB: 2048 as InstanceMemoryMB,
+  uploadRetentionDays: 7,
+  deadLetterRetentionDays: 30,
+  logRetentionDays: 30,
+  functionPackagePath: '',
+} as const;
+
+/** Every key the program reads; `allowedCorsOrigins` alone has no default. */
+export const CONFIG_KEYS = [
+  'allowedCorsOrigins',
+  ...Object.keys(CONFIG_DEFAULTS),
+] as readonly string[];
+
+export interface InfraConfig {
+  location: string;
+  environment: Environment;
+  allowedCorsOrigins: string[];
+  /** Names and limits handed to the functions as app settings. */
+  app: DirectdropSettings;
+  queue: QueueHostSettings;
+  functionApp: {
+    nodeVersion: NodeVersion;
+    maximumInstanceCount: number;
+    instanceMemoryMB: InstanceMemoryMB;
+  };
+  retention: {
+    uploadDays: number;
+    deadLetterDays: number;
+    logDays: number;
+  };
+  /** A prebuilt function package; undefined means build one from source. */
+  functionPackagePath?: string;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly key: string,
+    message: string,
+  ) {
+    super(`Invalid config ${CONFIG_NAMESPACE}:${key}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function isSet(raw: string | undefined): raw is string {
+  return raw !== undefined && raw !== '';
+}
+
+function readInteger(source: ConfigSource, key: IntegerKey): number {
+  const raw = source.get(key);
+  if (!isSet(raw)) return CONFIG_DEFAULTS[key];
+  const value = Number(raw);
+  const { min, max } = CONFIG_LIMITS[key];
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(key, `"${raw}" must be an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function readChoice<T extends string | number>(
+  source: ConfigSource,
+  key: keyof typeof CONFIG_DEFAULTS,
+  choices: readonly T[],
+  fallback: T,
+): T {
+  const raw = source.get(key);
+  if (!isSet(raw)) return fallback;
+  const choice = choices.find((c) => String(c) === raw);
+  if (choice === undefined)
+    throw new ConfigError(key, `"${raw}" must be one of ${choices.join(', ')}`);
+  return choice;
+}
+
+/** Lists arrive as JSON text (a YAML list in the stack file, or `pulumi config set --path`). */
+function readJson(source: ConfigSource, key: string, expected: string): unknown {
+  const raw = source.get(key);
+  if (!isSet(raw)) return undefined;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    throw new ConfigError(key, `must be ${expected}, not "${raw}"`);
+  }
+}
+
+function readStringList(source: ConfigSource, key: string, example: string): string[] | undefined {
+  const expected = `a list of strings like ["${example}"]`;
+  const value = readJson(source, key, expected);
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || value.some((item) => typeof item !== 'string')) {
+    throw new ConfigError(key, `must be ${expected}`);
+  }
+  return value as string[];
+}
+
+/** Re-raises a shared validator's error under the config key instead of the app setting. */
+function asConfigError<T>(key: string, validate: () => T): T {
+  try {
+    return validate();
+  } catch (error) {
+    if (!(error instanceof SettingsError)) throw error;
+    throw new ConfigError(key, error.message.replace(`Invalid app setting ${key}: `, ''));
+  }
+}
+
+// Origins as Azure Storage CORS takes them: scheme and host (optional port), no path. A
+// wildcard may only be a leading "*." label: Event Grid subscriptions fail to create on
+// accounts with other wildcard origins (learn.microsoft.com storage-blob-event-overview).
+const ORIGIN =
+  /^https?:\/\/(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d{1,5})?$/;
+const MAX_ORIGIN_LENGTH = 256;
+
+function readCorsOrigins(source: ConfigSource, environment: Environment): string[] {
+  const key = 'allowedCorsOrigins';
+  const origins = readStringList(source, key, 'https://app.example.com');
+  if (origins === undefined || origins.length === 0) {
+    throw new ConfigError(key, 'at least one origin is required, e.g. ["https://app.example.com"]');
+  }
+  for (const origin of origins) {
+    if (origin === '*') {
+      if (environment === 'production') {
+        throw new ConfigError(
+          key,
+          '"*" is not allowed in production; list the origins that upload',
+        );
+      }
+      continue;
+    }
+    if (origin.length > MAX_ORIGIN_LENGTH || !ORIGIN.test(origin)) {
+      throw new ConfigError(
+        key,
+        `"${origin}" must be "*" or an origin like https://app.example.com or https://*.example.com (lower case, no path, at most ${MAX_ORIGIN_LENGTH} characters)`,
+      );
+    }
+    if (environment === 'production' && !origin.startsWith('https://')) {
+      throw new ConfigError(key, `"${origin}" must use https:// in production`);
+    }
+  }
+  return [...new Set(origins)];
+}
+
+function readLocation(source: ConfigSource): string {
+  const raw = source.get('location');
+  if (!isSet(raw)) return CONFIG_DEFAULTS.location;
+  if (!/^[a-z][a-z0-9]{1,39}$/.test(raw)) {
+    throw new ConfigError(
+      'location',
+      `"${raw}" must be an Azure region name like eastus or swedencentral`,
+    );
+  }
+  return raw;
+}
+
+function readFunctionPackagePath(source: ConfigSource): string | undefined {
+  const raw = source.get('functionPackagePath');
+  if (!isSet(raw)) return undefined;
+  if (!raw.endsWith('.zip') || !existsSync(raw)) {
+    throw new ConfigError(
+      'functionPackagePath',
+      `"${raw}" must be an existing .zip built by npm run package:functions`,
+    );
+  }
+  return raw;
+}
+
+function readVariants(source: ConfigSource): VariantSpec[] {
+  const value = readJson(
+    source,
+    'variants',
+    'a list of variants like [{"name":"thumb","width":320}]',
+  );
+  if (value === undefined) return CONFIG_DEFAULTS.variants.map((variant) => ({ ...variant }));
+  return asConfigError('variants', () => validateVariants(value, 'variants'));
+}
+
+function readContentTypes(source: ConfigSource): string[] {
+  const types = readStringList(source, 'allowedContentTypes', 'image/jpeg');
+  if (types === undefined) return [...CONFIG_DEFAULTS.allowedContentTypes];
+  return asConfigError('allowedContentTypes', () =>
+    validateContentTypes(types, 'allowedContentTypes'),
+  );
+}
+
+/** Reads the stack's config; throws a ConfigError naming the first bad key. */
+export function loadConfig(
+  source: ConfigSource = new pulumi.Config(CONFIG_NAMESPACE),
+): InfraConfig {
+  const environment = readChoice(source, 'environment', ENVIRONMENTS, CONFIG_DEFAULTS.environment);
+  const uploadDays = readInteger(source, 'uploadRetentionDays');
+  const deadLetterDays = readInteger(source, 'deadLetterRetentionDays');
+  if (deadLetterDays < uploadDays) {
+    throw new ConfigError(
+      'deadLetterRetentionDays',
+      `${deadLetterDays} must be at least uploadRetentionDays (${uploadDays}): dead letters explain uploads, so they outlive them`,
+    );
+  }
+  return {
+    location: readLocation(source),
+    environment,
+    allowedCorsOrigins: readCorsOrigins(source, environment),
+    app: {
+      landingContainer: DEFAULT_SETTINGS.landingContainer,
+      processedContainer: DEFAULT_SETTINGS.processedContainer,
+      eventsQueue: DEFAULT_SETTINGS.eventsQueue,
+      maxUploadBytes: readInteger(source, 'maxUploadBytes'),
+      maxInputPixels: readInteger(source, 'maxInputPixels'),
+      allowedContentTypes: readContentTypes(source),
+      variants: readVariants(source),
+      uploadUrlTtlSeconds: readInteger(source, 'uploadUrlTtlSeconds'),
+      readUrlTtlSeconds: readInteger(source, 'readUrlTtlSeconds'),
+    },
+    queue: {
+      batchSize: readInteger(source, 'queueBatchSize'),
+      newBatchThreshold: readInteger(source, 'queueNewBatchThreshold'),
+      maxDequeueCount: readInteger(source, 'queueMaxDequeueCount'),
+    },
+    functionApp: {
+      nodeVersion: readChoice(source, 'nodeVersion', NODE_VERSIONS, CONFIG_DEFAULTS.nodeVersion),
+      maximumInstanceCount: readInteger(source, 'maximumInstanceCount'),
+      instanceMemoryMB: readChoice(
+        source,
+        'instanceMemoryMB',
+        INSTANCE_MEMORY_SIZES_MB,
+        CONFIG_DEFAULTS.instanceMemoryMB,
+      ),
+    },
+    retention: { uploadDays, deadLetterDays, logDays: readInteger(source, 'logRetentionDays') },
+    functionPackagePath: readFunctionPackagePath(source),
+  };
+}

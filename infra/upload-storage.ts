@@ -1,0 +1,126 @@
+/**
+ * The upload data plane: one Entra-only storage account holding the private landing,
+ * processed and dead-letter containers, the events queue and its poison queue, the
+ * CORS rule for browser PUTs, and the lifecycle rules that clear old uploads.
+ */
+import * as pulumi from '@pulumi/pulumi';
+import * as storage from '@pulumi/azure-native/storage';
+import { poisonQueueName, uploadCorsRule } from '../functions/core/definitions';
+import { createSecureStorageAccount } from './secure-storage-account';
+
+export interface UploadStorageArgs {
+  resourceGroupName: pulumi.Input<string>;
+  location: pulumi.Input<string>;
+  /** Origins whose pages may PUT uploads straight to Blob Storage. */
+  allowedCorsOrigins: string[];
+  landingContainer: string;
+  processedContainer: string;
+  deadLetterContainer: string;
+  eventsQueue: string;
+  /** Landing blobs older than this are deleted: abandoned and rejected uploads. */
+  uploadRetentionDays: number;
+  /** Event Grid dead letters older than this are deleted. */
+  deadLetterRetentionDays: number;
+  tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+}
+
+export class UploadStorage extends pulumi.ComponentResource {
+  readonly accountName: pulumi.Output<string>;
+  readonly accountId: pulumi.Output<string>;
+  /** e.g. https://<account>.blob.core.windows.net, no trailing slash. */
+  readonly blobServiceUri: pulumi.Output<string>;
+  readonly queueServiceUri: pulumi.Output<string>;
+  readonly landingContainerName: pulumi.Output<string>;
+  readonly processedContainerName: pulumi.Output<string>;
+  readonly deadLetterContainerName: pulumi.Output<string>;
+  readonly eventsQueueName: pulumi.Output<string>;
+  readonly poisonQueueName: pulumi.Output<string>;
+
+  constructor(name: string, args: UploadStorageArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('directdrop:index:UploadStorage', name, {}, opts);
+    const child = { parent: this };
+
+    const account = createSecureStorageAccount(
+      `${name}account`,
+      { resourceGroupName: args.resourceGroupName, location: args.location, tags: args.tags },
+      child,
+    );
+    const onAccount = { resourceGroupName: args.resourceGroupName, accountName: account.name };
+
+    new storage.BlobServiceProperties(
+      `${name}-blob-service`,
+      {
+        ...onAccount,
+        blobServicesName: 'default',
+        cors: { corsRules: [uploadCorsRule(args.allowedCorsOrigins)] },
+      },
+      child,
+    );
+
+    const container = (containerName: string) =>
+      new storage.BlobContainer(
+        `${name}-${containerName}`,
+        { ...onAccount, containerName, publicAccess: storage.PublicAccess.None },
+        child,
+      );
+    const landing = container(args.landingContainer);
+    const processed = container(args.processedContainer);
+    const deadLetters = container(args.deadLetterContainer);
+
+    const queue = (queueName: string) =>
+      new storage.Queue(`${name}-${queueName}`, { ...onAccount, queueName }, child);
+    const events = queue(args.eventsQueue);
+    // Created up front so the app only needs to send to it, not create queues on the account.
+    const poison = queue(poisonQueueName(args.eventsQueue));
+
+    // Lifecycle runs about once a day, so blobs live up to a day past these ages.
+    const deleteAfter = (ruleName: string, containerName: pulumi.Input<string>, days: number) => ({
+      name: ruleName,
+      enabled: true,
+      type: storage.RuleType.Lifecycle,
+      definition: {
+        filters: { blobTypes: ['blockBlob'], prefixMatch: [pulumi.interpolate`${containerName}/`] },
+        actions: { baseBlob: { delete: { daysAfterModificationGreaterThan: days } } },
+      },
+    });
+    new storage.ManagementPolicy(
+      `${name}-lifecycle`,
+      {
+        ...onAccount,
+        managementPolicyName: 'default',
+        policy: {
+          rules: [
+            deleteAfter('expire-uploads', landing.name, args.uploadRetentionDays),
+            deleteAfter('expire-dead-letters', deadLetters.name, args.deadLetterRetentionDays),
+          ],
+        },
+      },
+      child,
+    );
+
+    this.accountName = account.name;
+    this.accountId = account.id;
+    this.blobServiceUri = account.primaryEndpoints.blob.apply(withoutTrailingSlash);
+    this.queueServiceUri = account.primaryEndpoints.queue.apply(withoutTrailingSlash);
+    this.landingContainerName = landing.name;
+    this.processedContainerName = processed.name;
+    this.deadLetterContainerName = deadLetters.name;
+    this.eventsQueueName = events.name;
+    this.poisonQueueName = poison.name;
+    this.registerOutputs({
+      accountName: this.accountName,
+      accountId: this.accountId,
+      blobServiceUri: this.blobServiceUri,
+      queueServiceUri: this.queueServiceUri,
+      landingContainerName: this.landingContainerName,
+      processedContainerName: this.processedContainerName,
+      deadLetterContainerName: this.deadLetterContainerName,
+      eventsQueueName: this.eventsQueueName,
+      poisonQueueName: this.poisonQueueName,
+    });
+  }
+}
+
+function withoutTrailingSlash(url: string): string {
+  return url.replace(/\/+$/, '');
+}
