@@ -1,0 +1,136 @@
+import { expect } from 'chai';
+import {
+  BLOB_CREATED_EVENT_TYPE,
+  COMMITTED_BLOB_APIS,
+  STORAGE_NAMES,
+  blobSubjectPrefix,
+} from '../../functions/core/definitions';
+import { BlobEvents, EVENT_RETRY_POLICY } from '../../infra/blob-events';
+import { roleDefinitionId } from '../../infra/roles';
+import {
+  TEST_SUBSCRIPTION_ID,
+  type RecordedResource,
+  ofType,
+  optionsRecorder,
+  principalIdOf,
+  resetRecorded,
+  settle,
+  single,
+  useMocks,
+} from './helpers/pulumi-mocks';
+
+const ACCOUNT_ID =
+  '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/uploads';
+
+describe('infra BlobEvents', () => {
+  const options = optionsRecorder();
+  let topic: RecordedResource;
+  let subscription: RecordedResource;
+  let assignments: RecordedResource[];
+
+  before(async () => {
+    await useMocks();
+    resetRecorded();
+    new BlobEvents(
+      'ev',
+      {
+        resourceGroupName: 'rg',
+        location: 'swedencentral',
+        storageAccountId: ACCOUNT_ID,
+        landingContainer: STORAGE_NAMES.landingContainer,
+        eventsQueueName: STORAGE_NAMES.eventsQueue,
+        deadLetterContainerName: STORAGE_NAMES.deadLetterContainer,
+      },
+      { transformations: options.transformations },
+    );
+    await settle();
+    topic = single('eventgrid:SystemTopic');
+    subscription = single('eventgrid:SystemTopicEventSubscription');
+    assignments = ofType('authorization:RoleAssignment');
+  });
+
+  it('registers as a directdrop:index:BlobEvents component', () => {
+    expect(ofType('directdrop:index:BlobEvents').map((r) => r.name)).to.deep.equal(['ev']);
+  });
+
+  it('puts a system topic with a system-assigned identity on the upload account', () => {
+    expect(topic.inputs).to.deep.include({
+      source: ACCOUNT_ID,
+      topicType: 'Microsoft.Storage.StorageAccounts',
+      identity: { type: 'SystemAssigned' },
+    });
+  });
+
+  it('subscribes to committed BlobCreated events of the landing container only', () => {
+    expect(subscription.inputs.systemTopicName).to.equal(topic.name);
+    expect(subscription.inputs.eventDeliverySchema).to.equal('EventGridSchema');
+    expect(subscription.inputs.filter).to.deep.include({
+      includedEventTypes: [BLOB_CREATED_EVENT_TYPE],
+      subjectBeginsWith: blobSubjectPrefix(STORAGE_NAMES.landingContainer),
+      advancedFilters: [
+        { operatorType: 'StringIn', key: 'data.api', values: [...COMMITTED_BLOB_APIS] },
+      ],
+    });
+  });
+
+  it('delivers to the events queue with the topic identity, never a key', () => {
+    expect(subscription.inputs).not.to.have.property('destination');
+    expect(subscription.inputs.deliveryWithResourceIdentity).to.deep.equal({
+      identity: { type: 'SystemAssigned' },
+      destination: {
+        endpointType: 'StorageQueue',
+        resourceId: ACCOUNT_ID,
+        queueName: STORAGE_NAMES.eventsQueue,
+        queueMessageTimeToLiveInSeconds: -1,
+      },
+    });
+  });
+
+  it('retries, then dead-letters to the dead-letter container with the topic identity', () => {
+    expect(subscription.inputs.retryPolicy).to.deep.equal({ ...EVENT_RETRY_POLICY });
+    expect(EVENT_RETRY_POLICY).to.deep.equal({
+      maxDeliveryAttempts: 30,
+      eventTimeToLiveInMinutes: 1440,
+    });
+    expect(subscription.inputs).not.to.have.property('deadLetterDestination');
+    expect(subscription.inputs.deadLetterWithResourceIdentity).to.deep.equal({
+      identity: { type: 'SystemAssigned' },
+      deadLetterDestination: {
+        endpointType: 'StorageBlob',
+        resourceId: ACCOUNT_ID,
+        blobContainerName: STORAGE_NAMES.deadLetterContainer,
+      },
+    });
+  });
+
+  it("grants the topic's identity Message Sender on the queue and Blob Data Contributor on the dead-letter container", () => {
+    const grants = assignments.map((a) => ({
+      role: a.inputs.roleDefinitionId,
+      scope: a.inputs.scope,
+    }));
+    expect(grants).to.have.deep.members([
+      {
+        role: roleDefinitionId(TEST_SUBSCRIPTION_ID, 'storageQueueDataMessageSender'),
+        scope: `${ACCOUNT_ID}/queueServices/default/queues/${STORAGE_NAMES.eventsQueue}`,
+      },
+      {
+        role: roleDefinitionId(TEST_SUBSCRIPTION_ID, 'storageBlobDataContributor'),
+        scope: `${ACCOUNT_ID}/blobServices/default/containers/${STORAGE_NAMES.deadLetterContainer}`,
+      },
+    ]);
+    for (const assignment of assignments) {
+      expect(assignment.inputs.principalId).to.equal(principalIdOf(topic.name));
+      expect(assignment.inputs.principalType).to.equal('ServicePrincipal');
+    }
+  });
+
+  it('creates the subscription only after both role assignments (explicit dependsOn)', async () => {
+    const urns = await options.dependsOnUrns(subscription.name);
+    expect(urns).to.have.length(2);
+    for (const name of assignments.map((a) => a.name)) {
+      expect(
+        urns.some((urn) => urn.endsWith(`azure-native:authorization:RoleAssignment::${name}`)),
+      ).to.equal(true);
+    }
+  });
+});

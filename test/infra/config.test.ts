@@ -1,0 +1,239 @@
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { DEFAULT_SETTINGS } from '../../functions/core/settings';
+import { CONFIG_DEFAULTS, ConfigError, type ConfigSource, loadConfig } from '../../infra/config';
+import { HOST_JSON_QUEUE_SETTINGS } from '../../infra/host-json';
+import { useMocks } from './helpers/pulumi-mocks';
+
+const ORIGINS = JSON.stringify(['https://app.example.com']);
+
+function source(values: Record<string, string>): ConfigSource {
+  return { get: (key) => values[key] };
+}
+
+function load(values: Record<string, string>) {
+  return loadConfig(source({ allowedCorsOrigins: ORIGINS, ...values }));
+}
+
+/** The error loadConfig throws for these values; fails the test when it throws none. */
+function rejection(values: Record<string, string>): ConfigError {
+  try {
+    load(values);
+  } catch (error) {
+    expect(error).to.be.instanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error(`expected ${JSON.stringify(values)} to be rejected`);
+}
+
+describe('infra config', () => {
+  it('fills every optional key from the code defaults', () => {
+    const config = load({});
+    expect(config.location).to.equal(CONFIG_DEFAULTS.location);
+    expect(config.environment).to.equal('development');
+    expect(config.allowedCorsOrigins).to.deep.equal(['https://app.example.com']);
+    expect(config.app).to.deep.equal({ ...DEFAULT_SETTINGS });
+    expect(config.queue).to.deep.equal(HOST_JSON_QUEUE_SETTINGS);
+    expect(config.functionApp).to.deep.equal({
+      nodeVersion: '22',
+      maximumInstanceCount: 40,
+      instanceMemoryMB: 2048,
+    });
+    expect(config.retention).to.deep.equal({ uploadDays: 7, deadLetterDays: 30, logDays: 30 });
+    expect(config.functionPackagePath).to.equal(undefined);
+  });
+
+  it('reads integers, choices, lists and variants as Pulumi hands them over (text, JSON for lists)', () => {
+    const config = load({
+      location: 'westeurope',
+      environment: 'production',
+      maxUploadBytes: '1048576',
+      allowedContentTypes: '["image/png","IMAGE/JPEG"]',
+      variants: '[{"name":"small","width":200,"format":"avif","quality":50}]',
+      queueBatchSize: '32',
+      queueNewBatchThreshold: '0',
+      queueMaxDequeueCount: '1',
+      nodeVersion: '20',
+      instanceMemoryMB: '4096',
+      maximumInstanceCount: '1000',
+    });
+    expect(config.location).to.equal('westeurope');
+    expect(config.environment).to.equal('production');
+    expect(config.app.maxUploadBytes).to.equal(1048576);
+    expect(config.app.allowedContentTypes).to.deep.equal(['image/png', 'image/jpeg']);
+    expect(config.app.variants).to.deep.equal([
+      { name: 'small', width: 200, format: 'avif', quality: 50 },
+    ]);
+    expect(config.queue).to.deep.equal({ batchSize: 32, newBatchThreshold: 0, maxDequeueCount: 1 });
+    expect(config.functionApp).to.deep.equal({
+      nodeVersion: '20',
+      maximumInstanceCount: 1000,
+      instanceMemoryMB: 4096,
+    });
+  });
+
+  it('accepts top-level wildcard, port and localhost origins', () => {
+    const origins = [
+      'https://*.example.com',
+      'http://localhost:7071',
+      'https://app.example.com:8443',
+    ];
+    expect(load({ allowedCorsOrigins: JSON.stringify(origins) }).allowedCorsOrigins).to.deep.equal(
+      origins,
+    );
+  });
+
+  it('reads the stack config through pulumi.Config by default', async () => {
+    await useMocks({ allowedCorsOrigins: ORIGINS, queueBatchSize: '8' });
+    const config = loadConfig();
+    expect(config.queue.batchSize).to.equal(8);
+    expect(config.allowedCorsOrigins).to.deep.equal(['https://app.example.com']);
+  });
+
+  describe('rejects, naming the key and what is allowed', () => {
+    for (const batchSize of ['0', '64', '4.5', 'four', '-1']) {
+      it(`queueBatchSize ${batchSize}`, () => {
+        const error = rejection({ queueBatchSize: batchSize });
+        expect(error.key).to.equal('queueBatchSize');
+        expect(error.message).to.equal(
+          `Invalid config directdrop:queueBatchSize: "${batchSize}" must be an integer from 1 to 32`,
+        );
+      });
+    }
+
+    it('a negative SAS TTL', () => {
+      expect(rejection({ uploadUrlTtlSeconds: '-60' }).message).to.equal(
+        'Invalid config directdrop:uploadUrlTtlSeconds: "-60" must be an integer from 30 to 604800',
+      );
+      expect(rejection({ readUrlTtlSeconds: '0' }).key).to.equal('readUrlTtlSeconds');
+    });
+
+    it('origin "*" in production, but not in development', () => {
+      const error = rejection({ environment: 'production', allowedCorsOrigins: '["*"]' });
+      expect(error.message).to.match(
+        /^Invalid config directdrop:allowedCorsOrigins: "\*" is not allowed in production/,
+      );
+      expect(load({ allowedCorsOrigins: '["*"]' }).allowedCorsOrigins).to.deep.equal(['*']);
+    });
+
+    it('http:// origins in production', () => {
+      const error = rejection({
+        environment: 'production',
+        allowedCorsOrigins: '["http://app.example.com"]',
+      });
+      expect(error.message)
+        .to.contain('directdrop:allowedCorsOrigins')
+        .and.contain('must use https://');
+    });
+
+    it('a missing or empty origin list', () => {
+      expect(loadConfigError({})).to.contain(
+        'directdrop:allowedCorsOrigins: at least one origin is required',
+      );
+      expect(rejection({ allowedCorsOrigins: '[]' }).key).to.equal('allowedCorsOrigins');
+      expect(rejection({ allowedCorsOrigins: 'https://app.example.com' }).message).to.contain(
+        'must be a list of strings',
+      );
+    });
+
+    for (const origin of [
+      'https://app.example.com/',
+      'https://app.example.com/upload',
+      'https://App.Example.com',
+      'app.example.com',
+      'https://app.*.example.com',
+      'ftp://app.example.com',
+      `https://${'a'.repeat(250)}.example.com`,
+    ]) {
+      it(`origin ${origin.length > 40 ? `${origin.slice(0, 40)}...` : origin}`, () => {
+        const error = rejection({ allowedCorsOrigins: JSON.stringify([origin]) });
+        expect(error.key).to.equal('allowedCorsOrigins');
+        expect(error.message).to.contain('must be "*" or an origin like https://app.example.com');
+      });
+    }
+
+    const outOfRange: [string, string, string][] = [
+      ['maxUploadBytes', '0', 'from 1 to 268435456'],
+      ['maxInputPixels', '1000000001', 'from 1 to 1000000000'],
+      ['queueNewBatchThreshold', '-1', 'from 0 to 32'],
+      ['queueMaxDequeueCount', '0', 'from 1 to 20'],
+      ['maximumInstanceCount', '10', 'from 40 to 1000'],
+      ['uploadRetentionDays', '0', 'from 1 to 365'],
+      ['deadLetterRetentionDays', '400', 'from 1 to 365'],
+      ['logRetentionDays', '7', 'from 30 to 730'],
+    ];
+    for (const [key, value, range] of outOfRange) {
+      it(`${key} ${value}`, () => {
+        const error = rejection({ [key]: value });
+        expect(error.key).to.equal(key);
+        expect(error.message).to.equal(
+          `Invalid config directdrop:${key}: "${value}" must be an integer ${range}`,
+        );
+      });
+    }
+
+    const badChoices: [string, string, string][] = [
+      ['environment', 'staging', 'development, production'],
+      ['nodeVersion', '18', '20, 22'],
+      ['instanceMemoryMB', '1024', '512, 2048, 4096'],
+    ];
+    for (const [key, value, choices] of badChoices) {
+      it(`${key} ${value}`, () => {
+        expect(rejection({ [key]: value }).message).to.equal(
+          `Invalid config directdrop:${key}: "${value}" must be one of ${choices}`,
+        );
+      });
+    }
+
+    it('a location that is not a region name', () => {
+      expect(rejection({ location: 'West Europe' }).message).to.contain(
+        'directdrop:location: "West Europe" must be an Azure region',
+      );
+    });
+
+    it('dead letters kept for less time than uploads', () => {
+      const error = rejection({ uploadRetentionDays: '14', deadLetterRetentionDays: '7' });
+      expect(error.key).to.equal('deadLetterRetentionDays');
+      expect(error.message).to.contain('must be at least uploadRetentionDays (14)');
+    });
+
+    it('bad variants, through the validator the functions use, under the config key', () => {
+      const error = rejection({ variants: '[{"name":"thumb","width":5}]' });
+      expect(error.message).to.equal(
+        'Invalid config directdrop:variants: variant 1: width must be an integer from 16 to 8192',
+      );
+      expect(rejection({ variants: '{"name":"thumb"}' }).message).to.contain(
+        'directdrop:variants: must be a list of 1 to 8',
+      );
+      expect(rejection({ variants: 'thumb' }).message).to.contain(
+        'directdrop:variants: must be a list of variants',
+      );
+    });
+
+    it('bad content types', () => {
+      expect(rejection({ allowedContentTypes: '["jpeg"]' }).message).to.equal(
+        'Invalid config directdrop:allowedContentTypes: "jpeg" is not a content type like image/jpeg',
+      );
+    });
+
+    it('a function package that does not exist, and takes one that does', () => {
+      expect(rejection({ functionPackagePath: '/nonexistent/functions.zip' }).key).to.equal(
+        'functionPackagePath',
+      );
+      const zip = join(mkdtempSync(join(tmpdir(), 'directdrop-')), 'functions.zip');
+      writeFileSync(zip, 'zip');
+      expect(load({ functionPackagePath: zip }).functionPackagePath).to.equal(zip);
+    });
+  });
+});
+
+function loadConfigError(values: Record<string, string>): string {
+  try {
+    loadConfig(source(values));
+  } catch (error) {
+    return (error as Error).message;
+  }
+  return 'no error';
+}

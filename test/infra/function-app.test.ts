@@ -1,0 +1,236 @@
+import { expect } from 'chai';
+import {
+  STORAGE_CONNECTION,
+  STORAGE_NAMES,
+  poisonQueueName,
+} from '../../functions/core/definitions';
+import { DEFAULT_SETTINGS, toAppSettings } from '../../functions/core/settings';
+import { DEPLOYMENT_CONTAINER, FunctionApp } from '../../infra/function-app';
+import { HOST_JSON_QUEUE_SETTINGS, queueHostOverrides } from '../../infra/host-json';
+import { type BuiltInRole, roleDefinitionId } from '../../infra/roles';
+import {
+  TEST_SUBSCRIPTION_ID,
+  type RecordedResource,
+  ofType,
+  optionsRecorder,
+  principalIdOf,
+  resetRecorded,
+  settle,
+  single,
+  useMocks,
+  valueOf,
+} from './helpers/pulumi-mocks';
+
+const UPLOAD_ACCOUNT_ID =
+  '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/uploads';
+const APP_INSIGHTS_ID =
+  '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Insights/components/insights';
+const CONNECTION_STRING =
+  'InstrumentationKey=abc;IngestionEndpoint=https://example.in.applicationinsights.azure.com/';
+const FUNCTION_PACKAGE = {
+  zipPath: '/packages/directdrop functions.zip',
+  sha256: 'f00d',
+  bytes: 4,
+};
+const OVERRIDES = queueHostOverrides({ ...HOST_JSON_QUEUE_SETTINGS, batchSize: 8 });
+
+/** Settings the Flex Consumption plan rejects or replaces with functionAppConfig. */
+const FORBIDDEN_ON_FLEX = [
+  'FUNCTIONS_WORKER_RUNTIME',
+  'FUNCTIONS_EXTENSION_VERSION',
+  'FUNCTIONS_WORKER_RUNTIME_VERSION',
+  'WEBSITE_RUN_FROM_PACKAGE',
+  'WEBSITE_NODE_DEFAULT_VERSION',
+  'WEBSITE_CONTENTSHARE',
+  'WEBSITE_CONTENTAZUREFILECONNECTIONSTRING',
+  'WEBSITE_MAX_DYNAMIC_APPLICATION_SCALE_OUT',
+  'SCM_DO_BUILD_DURING_DEPLOYMENT',
+  'ENABLE_ORYX_BUILD',
+];
+
+describe('infra FunctionApp', () => {
+  const options = optionsRecorder();
+  let functionApp: FunctionApp;
+  let app: RecordedResource;
+  let hostAccount: RecordedResource;
+  let settings: Record<string, string>;
+
+  before(async () => {
+    await useMocks();
+    resetRecorded();
+    functionApp = new FunctionApp(
+      'fn',
+      {
+        resourceGroupName: 'rg',
+        location: 'swedencentral',
+        nodeVersion: '22',
+        maximumInstanceCount: 60,
+        instanceMemoryMB: 4096,
+        uploads: {
+          accountId: UPLOAD_ACCOUNT_ID,
+          blobServiceUri: 'https://uploads.blob.core.windows.net',
+          queueServiceUri: 'https://uploads.queue.core.windows.net',
+          landingContainerName: STORAGE_NAMES.landingContainer,
+          processedContainerName: STORAGE_NAMES.processedContainer,
+          eventsQueueName: STORAGE_NAMES.eventsQueue,
+          poisonQueueName: poisonQueueName(STORAGE_NAMES.eventsQueue),
+        },
+        appSettings: { ...toAppSettings(DEFAULT_SETTINGS), ...OVERRIDES },
+        appInsights: { id: APP_INSIGHTS_ID, connectionString: CONNECTION_STRING },
+        allowedCorsOrigins: ['https://app.example.com'],
+        functionPackage: FUNCTION_PACKAGE,
+      },
+      { transformations: options.transformations },
+    );
+    await settle();
+    app = single('web:WebApp');
+    hostAccount = single('storage:StorageAccount');
+    const siteConfig = app.inputs.siteConfig as { appSettings: { name: string; value: string }[] };
+    settings = Object.fromEntries(siteConfig.appSettings.map(({ name, value }) => [name, value]));
+  });
+
+  it('registers as a directdrop:index:FunctionApp component', () => {
+    expect(ofType('directdrop:index:FunctionApp').map((r) => r.name)).to.deep.equal(['fn']);
+  });
+
+  it('runs on a Flex Consumption (FC1) Linux plan', () => {
+    const plan = single('web:AppServicePlan');
+    expect(plan.inputs).to.deep.include({
+      kind: 'functionapp',
+      reserved: true,
+      sku: { name: 'FC1', tier: 'FlexConsumption' },
+    });
+    expect(app.inputs).to.deep.include({
+      kind: 'functionapp,linux',
+      serverFarmId: plan.id,
+      httpsOnly: true,
+      identity: { type: 'SystemAssigned' },
+    });
+  });
+
+  it('configures deployment storage with identity auth, the Node runtime and scale from args', () => {
+    expect(app.inputs.functionAppConfig).to.deep.equal({
+      deployment: {
+        storage: {
+          type: 'blobContainer',
+          value: `https://${hostAccount.name}.blob.core.windows.net/${DEPLOYMENT_CONTAINER}`,
+          authentication: { type: 'SystemAssignedIdentity' },
+        },
+      },
+      runtime: { name: 'node', version: '22' },
+      scaleAndConcurrency: { maximumInstanceCount: 60, instanceMemoryMB: 4096 },
+    });
+    const deploymentContainer = single('storage:BlobContainer');
+    expect(deploymentContainer.inputs).to.deep.include({
+      accountName: hostAccount.name,
+      containerName: DEPLOYMENT_CONTAINER,
+      publicAccess: 'None',
+    });
+  });
+
+  it('keeps its host storage in its own locked-down account', () => {
+    expect(hostAccount.id).not.to.equal(UPLOAD_ACCOUNT_ID);
+    expect(hostAccount.inputs).to.deep.include({
+      allowBlobPublicAccess: false,
+      allowSharedKeyAccess: false,
+      defaultToOAuthAuthentication: true,
+      minimumTlsVersion: 'TLS1_2',
+      enableHttpsTrafficOnly: true,
+    });
+  });
+
+  it('connects to storage and App Insights with its identity', () => {
+    expect(settings).to.deep.include({
+      AzureWebJobsStorage__accountName: hostAccount.name,
+      AzureWebJobsStorage__credential: 'managedidentity',
+      [`${STORAGE_CONNECTION}__blobServiceUri`]: 'https://uploads.blob.core.windows.net',
+      [`${STORAGE_CONNECTION}__queueServiceUri`]: 'https://uploads.queue.core.windows.net',
+      [`${STORAGE_CONNECTION}__credential`]: 'managedidentity',
+      APPLICATIONINSIGHTS_CONNECTION_STRING: CONNECTION_STRING,
+      APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD',
+    });
+  });
+
+  it('hands the functions every name and limit they read', () => {
+    expect(settings).to.deep.include(toAppSettings(DEFAULT_SETTINGS));
+  });
+
+  it('writes host.json overrides as AzureFunctionsJobHost__ settings', () => {
+    expect(settings).to.deep.include({ AzureFunctionsJobHost__extensions__queues__batchSize: '8' });
+    expect(settings).not.to.have.property(
+      'AzureFunctionsJobHost__extensions__queues__newBatchThreshold',
+    );
+  });
+
+  it('sets none of the settings Flex rejects, and no keys or connection strings', () => {
+    for (const name of FORBIDDEN_ON_FLEX) expect(settings, name).not.to.have.property(name);
+    expect(settings).not.to.have.property('AzureWebJobsStorage');
+    expect(settings).not.to.have.property(STORAGE_CONNECTION);
+    for (const [name, value] of Object.entries(settings)) {
+      expect(value, name).not.to.match(/AccountKey=|SharedAccessSignature=|[?&]sig=|ClientSecret/i);
+    }
+  });
+
+  it('hardens the site and lets the configured origins call the API', () => {
+    expect(app.inputs.siteConfig).to.deep.include({
+      cors: { allowedOrigins: ['https://app.example.com'] },
+      minTlsVersion: '1.2',
+      ftpsState: 'Disabled',
+    });
+  });
+
+  it('grants its identity exactly the roles the functions use, each at the narrowest scope', () => {
+    const container = (name: string) =>
+      `${UPLOAD_ACCOUNT_ID}/blobServices/default/containers/${name}`;
+    const queue = (name: string) => `${UPLOAD_ACCOUNT_ID}/queueServices/default/queues/${name}`;
+    const poison = poisonQueueName(STORAGE_NAMES.eventsQueue);
+    const expected: [BuiltInRole, string][] = [
+      ['storageBlobDataOwner', hostAccount.id],
+      ['storageBlobDataContributor', container(STORAGE_NAMES.landingContainer)],
+      ['storageBlobDataContributor', container(STORAGE_NAMES.processedContainer)],
+      ['storageBlobDelegator', UPLOAD_ACCOUNT_ID],
+      ['storageQueueDataReader', queue(STORAGE_NAMES.eventsQueue)],
+      ['storageQueueDataMessageProcessor', queue(STORAGE_NAMES.eventsQueue)],
+      ['storageQueueDataReader', queue(poison)],
+      ['storageQueueDataMessageProcessor', queue(poison)],
+      ['storageQueueDataMessageSender', queue(poison)],
+      ['monitoringMetricsPublisher', APP_INSIGHTS_ID],
+    ];
+    const assignments = ofType('authorization:RoleAssignment');
+    expect(
+      assignments.map((a) => ({ role: a.inputs.roleDefinitionId, scope: a.inputs.scope })),
+    ).to.have.deep.members(
+      expected.map(([role, scope]) => ({
+        role: roleDefinitionId(TEST_SUBSCRIPTION_ID, role),
+        scope,
+      })),
+    );
+    for (const assignment of assignments) {
+      expect(assignment.inputs.principalId).to.equal(principalIdOf(app.name));
+      expect(assignment.inputs.principalType).to.equal('ServicePrincipal');
+    }
+  });
+
+  it('deploys the package with One Deploy, again only when its hash changes, after the roles exist', async () => {
+    const deploy = single('command:local:Command');
+    expect(deploy.inputs.create).to.equal(
+      `az functionapp deployment source config-zip --resource-group "rg" --name "${app.name}" --src "${FUNCTION_PACKAGE.zipPath}"`,
+    );
+    expect(deploy.inputs.triggers).to.deep.equal([FUNCTION_PACKAGE.sha256]);
+    const urns = await options.dependsOnUrns(deploy.name);
+    const assignments = ofType('authorization:RoleAssignment');
+    expect(urns).to.have.length(assignments.length);
+    for (const { name } of assignments)
+      expect(
+        urns.some((urn) => urn.endsWith(`::${name}`)),
+        name,
+      ).to.equal(true);
+  });
+
+  it('exposes the API base URL and app name', async () => {
+    expect(await valueOf(functionApp.apiBaseUrl)).to.equal(
+      `https://${app.name}.azurewebsites.net/api`,
+    );
+    expect(await valueOf(functionApp.name)).to.equal(app.name);
+  });
+});
