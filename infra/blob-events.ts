@@ -33,7 +33,7 @@ export const EVENT_RETRY_POLICY = {
 } as const;
 
 /** -1: queued events never expire (Microsoft's own Event Grid → queue sample does the same). */
-export const QUEUE_MESSAGE_TTL_SECONDS = -1;
+const QUEUE_MESSAGE_TTL_SECONDS = -1;
 
 export class BlobEvents extends pulumi.ComponentResource {
   readonly systemTopicName: pulumi.Output<string>;

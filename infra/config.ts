@@ -28,7 +28,10 @@ export interface ConfigSource {
 export const ENVIRONMENTS = ['development', 'production'] as const;
 export type Environment = (typeof ENVIRONMENTS)[number];
 
-/** Node versions Flex Consumption offers for Functions v4 (Microsoft's Flex samples allow 20 and 22). */
+/**
+ * Node versions for Functions v4 on Flex Consumption: 22 is Azure's Flex default
+ * (Get-AzFunctionAppFlexConsumptionRuntime); 20 reached end of life in April 2026.
+ */
 export const NODE_VERSIONS = ['20', '22'] as const;
 export type NodeVersion = (typeof NODE_VERSIONS)[number];
 

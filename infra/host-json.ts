@@ -19,7 +19,7 @@ export const HOST_JSON_QUEUE_SETTINGS: Readonly<QueueHostSettings> = Object.free
 });
 
 /** Functions reads `AzureFunctionsJobHost__<path>` app settings as host.json overrides. */
-export function queueOverrideSettingName(setting: keyof QueueHostSettings): string {
+function queueOverrideSettingName(setting: keyof QueueHostSettings): string {
   return `AzureFunctionsJobHost__extensions__queues__${setting}`;
 }
 
