@@ -12,11 +12,22 @@ export interface SecureStorageAccountArgs {
   tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
 
+/**
+ * azure-native names the account `<name><8 random hex>` (no separator, case kept), and Azure
+ * takes 3-24 lower-case letters and digits: so `name` must be those, at most 16 long.
+ */
+const ACCOUNT_NAME_PREFIX = /^[a-z0-9]{3,16}$/;
+
 export function createSecureStorageAccount(
   name: string,
   args: SecureStorageAccountArgs,
   opts: pulumi.CustomResourceOptions,
 ): storage.StorageAccount {
+  if (!ACCOUNT_NAME_PREFIX.test(name)) {
+    throw new Error(
+      `Storage account name prefix "${name}" must be 3-16 lower-case letters and digits`,
+    );
+  }
   return new storage.StorageAccount(
     name,
     {

@@ -17,6 +17,17 @@ import {
 } from './helpers/pulumi-mocks';
 
 const ORIGINS = ['https://app.example.com', 'https://*.example.org'];
+const ARGS = {
+  resourceGroupName: 'rg',
+  location: 'swedencentral',
+  allowedCorsOrigins: ORIGINS,
+  landingContainer: STORAGE_NAMES.landingContainer,
+  processedContainer: STORAGE_NAMES.processedContainer,
+  deadLetterContainer: STORAGE_NAMES.deadLetterContainer,
+  eventsQueue: STORAGE_NAMES.eventsQueue,
+  uploadRetentionDays: 3,
+  deadLetterRetentionDays: 21,
+};
 
 describe('infra UploadStorage', () => {
   let uploads: UploadStorage;
@@ -25,17 +36,7 @@ describe('infra UploadStorage', () => {
   before(async () => {
     await useMocks();
     resetRecorded();
-    uploads = new UploadStorage('up', {
-      resourceGroupName: 'rg',
-      location: 'swedencentral',
-      allowedCorsOrigins: ORIGINS,
-      landingContainer: STORAGE_NAMES.landingContainer,
-      processedContainer: STORAGE_NAMES.processedContainer,
-      deadLetterContainer: STORAGE_NAMES.deadLetterContainer,
-      eventsQueue: STORAGE_NAMES.eventsQueue,
-      uploadRetentionDays: 3,
-      deadLetterRetentionDays: 21,
-    });
+    uploads = new UploadStorage('up', ARGS);
     await settle();
     account = single('storage:StorageAccount');
   });
@@ -126,6 +127,12 @@ describe('infra UploadStorage', () => {
     expect(await valueOf(uploads.landingContainerName)).to.equal(STORAGE_NAMES.landingContainer);
     expect(await valueOf(uploads.poisonQueueName)).to.equal(
       poisonQueueName(STORAGE_NAMES.eventsQueue),
+    );
+  });
+
+  it('refuses a component name that cannot prefix a storage account name', () => {
+    expect(() => new UploadStorage('Up-Loads', { ...ARGS })).to.throw(
+      'Storage account name prefix "Up-Loadsaccount" must be 3-16 lower-case letters and digits',
     );
   });
 });
