@@ -1,0 +1,322 @@
+/**
+ * `directdrop upload <files...> --api <url>`: uploads files through the client library,
+ * a few at a time, with a progress bar per file on stderr and the results on stdout.
+ * Run through client/bin.cjs (`npx directdrop`, `npm run directdrop --`).
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { MultiBar, Presets, type SingleBar } from 'cli-progress';
+import { DirectdropError, type UploadResult, formatBytes, uploadFile } from './node';
+
+/** Exit codes, also listed in `--help`. */
+export const EXIT = {
+  ok: 0,
+  /** At least one file was refused locally, rejected, failed or timed out. */
+  fileFailed: 1,
+  /** The command line was wrong: unknown option, bad --api, missing files. */
+  usage: 2,
+  /** The API or storage could not be reached. */
+  network: 3,
+  /** Interrupted with Ctrl-C; uploads in flight were cancelled. */
+  interrupted: 130,
+} as const;
+
+interface UploadCommandOptions {
+  api: string;
+  key?: string;
+  header: string[];
+  concurrency: number;
+  timeout: number;
+  json: boolean;
+  progress: boolean;
+}
+
+type FileOutcome =
+  | { file: string; ok: true; result: UploadResult }
+  | { file: string; ok: false; error: DirectdropError };
+
+function positiveInteger(max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1 || n > max) {
+      throw new InvalidArgumentError(`must be a whole number from 1 to ${max}.`);
+    }
+    return n;
+  };
+}
+
+function positiveSeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new InvalidArgumentError('must be a number of seconds above 0.');
+  return n;
+}
+
+function collectHeader(value: string, previous: string[]): string[] {
+  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+:/.test(value)) {
+    throw new InvalidArgumentError('must look like "name: value".');
+  }
+  return [...previous, value];
+}
+
+function parseHeaders(options: UploadCommandOptions): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const line of options.header) {
+    const colon = line.indexOf(':');
+    headers[line.slice(0, colon).trim()] = line.slice(colon + 1).trim();
+  }
+  if (options.key) headers['x-functions-key'] = options.key;
+  return headers;
+}
+
+/** Checks --api before any file is touched, so a typo fails fast with exit code 2. */
+function checkApiUrl(api: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(api);
+  } catch {
+    return `--api "${api}" is not a URL; expected e.g. http://localhost:7071/api.`;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    return `--api must be an http:// or https:// URL, not ${url.protocol}.`;
+  }
+  return undefined;
+}
+
+function toDirectdropError(error: unknown, file: string): DirectdropError {
+  if (error instanceof DirectdropError) return error;
+  const code = (error as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOENT') {
+    return new DirectdropError({
+      code: 'file-not-found',
+      stage: 'validate',
+      message: `${file}: no such file.`,
+    });
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new DirectdropError({
+    code: 'unexpected',
+    stage: 'validate',
+    message: `${file}: ${message}`,
+    cause: error,
+  });
+}
+
+function shortName(file: string, width = 28): string {
+  const name = file.split(/[\\/]/).pop() ?? file;
+  return name.length > width ? `${name.slice(0, width - 1)}…` : name.padEnd(width);
+}
+
+/** Runs `items` through `worker` with at most `limit` in flight, keeping input order. */
+async function mapPool<T, R>(
+  items: T[],
+  limit: number,
+  worker: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await worker(items[index]);
+    }
+  });
+  await Promise.all(lanes);
+  return results;
+}
+
+function describeOutcome(outcome: FileOutcome): string {
+  if (outcome.ok) {
+    const { result } = outcome;
+    const lines = [
+      `✔ ${outcome.file}: processed (upload ${result.uploadId}, ${(result.timings.totalMs / 1000).toFixed(1)} s)`,
+    ];
+    for (const o of result.outputs) {
+      lines.push(
+        `    ${o.name.padEnd(8)} ${`${o.width}×${o.height}`.padEnd(10)} ${o.contentType.padEnd(11)} ${formatBytes(o.size).padStart(9)}  ${o.url}`,
+      );
+    }
+    return lines.join('\n');
+  }
+  const { error } = outcome;
+  const what =
+    error.code === 'rejected'
+      ? `rejected (${error.reason ?? 'no reason given'})`
+      : `failed (${error.code}${error.stage === 'validate' ? ', checked locally' : ''})`;
+  return `✖ ${outcome.file}: ${what}: ${error.message}`;
+}
+
+function outcomeJson(outcome: FileOutcome) {
+  if (outcome.ok) return { file: outcome.file, ok: true, ...outcome.result };
+  const { code, stage, status, reason, uploadId, retryable, message } = outcome.error;
+  return {
+    file: outcome.file,
+    ok: false,
+    error: { code, stage, status, reason, uploadId, retryable, message },
+  };
+}
+
+function exitCodeFor(outcomes: FileOutcome[], interrupted: boolean): number {
+  if (interrupted) return EXIT.interrupted;
+  const failures = outcomes.flatMap((o) => (o.ok ? [] : [o.error]));
+  if (failures.length === 0) return EXIT.ok;
+  if (failures.some((e) => e.code === 'network-error')) return EXIT.network;
+  return EXIT.fileFailed;
+}
+
+async function runUpload(files: string[], options: UploadCommandOptions): Promise<number> {
+  const apiProblem = checkApiUrl(options.api);
+  if (apiProblem) {
+    process.stderr.write(`directdrop: ${apiProblem}\n`);
+    return EXIT.usage;
+  }
+  const headers = parseHeaders(options);
+  const controller = new AbortController();
+  const onSigint = () => controller.abort();
+  process.once('SIGINT', onSigint);
+
+  // Bars go to stderr so stdout stays clean for results and --json; no TTY, no bars.
+  const bars =
+    options.progress && process.stderr.isTTY
+      ? new MultiBar(
+          {
+            stream: process.stderr,
+            format: ' {bar} {percentage}% | {file} | {stage}',
+            hideCursor: true,
+            clearOnComplete: false,
+            autopadding: true,
+          },
+          Presets.shades_classic,
+        )
+      : undefined;
+
+  const outcomes = await mapPool(files, options.concurrency, async (file): Promise<FileOutcome> => {
+    let bar: SingleBar | undefined;
+    const showBar = () => (bar ??= bars?.create(100, 0, { file: shortName(file), stage: '' }));
+    let outcome: FileOutcome;
+    try {
+      const result = await uploadFile(file, {
+        apiBaseUrl: options.api,
+        headers,
+        signal: controller.signal,
+        pollTimeoutMs: options.timeout * 1000,
+        onProgress: (p) => showBar()?.update(p.percent, { stage: p.stage }),
+      });
+      outcome = { file, ok: true, result };
+    } catch (error) {
+      outcome = { file, ok: false, error: toDirectdropError(error, file) };
+    }
+    // The bar's last word is the outcome, so a glance at the bars tells what happened.
+    showBar()?.update({ stage: outcome.ok ? 'processed' : outcome.error.code });
+    return outcome;
+  });
+  bars?.stop();
+  process.removeListener('SIGINT', onSigint);
+
+  const processed = outcomes.filter((o) => o.ok).length;
+  if (options.json) {
+    process.stdout.write(
+      `${JSON.stringify({ processed, failed: outcomes.length - processed, results: outcomes.map(outcomeJson) }, null, 2)}\n`,
+    );
+  } else {
+    process.stdout.write(`${outcomes.map(describeOutcome).join('\n')}\n`);
+  }
+  process.stderr.write(
+    controller.signal.aborted
+      ? 'directdrop: interrupted; uploads in flight were cancelled.\n'
+      : `directdrop: ${processed} of ${outcomes.length} file${outcomes.length === 1 ? '' : 's'} processed.\n`,
+  );
+  return exitCodeFor(outcomes, controller.signal.aborted);
+}
+
+export function buildProgram(onDone: (code: number) => void): Command {
+  const program = new Command()
+    .name('directdrop')
+    .description(
+      'Upload images straight to Azure Blob Storage through a directdrop API and wait for the processed variants.',
+    )
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  program
+    .command('upload')
+    .description(
+      'Upload files, a few at a time, and print each result: the status and the URLs of the processed variants.',
+    )
+    .argument(
+      '<files...>',
+      'image files to upload (JPEG, PNG, WebP, AVIF, GIF, TIFF, HEIC; up to 25 MiB each)',
+    )
+    .addOption(
+      new Option('--api <url>', 'API base URL, e.g. http://localhost:7071/api')
+        .env('DIRECTDROP_API')
+        .makeOptionMandatory(),
+    )
+    .addOption(
+      new Option(
+        '--key <key>',
+        'Azure Functions key, sent as x-functions-key (not needed in local mode)',
+      ).env('DIRECTDROP_FUNCTIONS_KEY'),
+    )
+    .option(
+      '-H, --header <header>',
+      'extra header for API calls, "name: value"; repeatable',
+      collectHeader,
+      [],
+    )
+    .option(
+      '-c, --concurrency <n>',
+      'files uploaded at the same time (1-16)',
+      positiveInteger(16),
+      4,
+    )
+    .option(
+      '--timeout <seconds>',
+      'how long to wait for each file to be processed',
+      positiveSeconds,
+      120,
+    )
+    .option('--json', 'print one JSON document with every result on stdout', false)
+    .option('--no-progress', 'no progress bars (they are also off when stderr is not a terminal)')
+    .addHelpText(
+      'after',
+      `
+Progress bars go to stderr; results (or --json) go to stdout. Storage never sees
+your --key or --header values: they are sent to the API only.
+
+Exit codes:
+  0    every file was processed
+  1    at least one file was refused locally, rejected, failed or timed out
+  2    usage error: unknown option, missing files, bad --api
+  3    the API or storage could not be reached
+  130  interrupted (Ctrl-C); uploads in flight were cancelled
+
+Examples:
+  $ directdrop upload photos/*.jpg --api http://localhost:7071/api
+  $ DIRECTDROP_API=https://myapp.azurewebsites.net/api DIRECTDROP_FUNCTIONS_KEY=... directdrop upload a.heic
+  $ directdrop upload a.jpg b.png --api http://localhost:7071/api --json > results.json`,
+    )
+    .action(async (files: string[], options: UploadCommandOptions) =>
+      onDone(await runUpload(files, options)),
+    );
+  return program;
+}
+
+/** Parses argv (node, script, ...args) and resolves with the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let code: number = EXIT.ok;
+  const program = buildProgram((c) => (code = c));
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version exit 0; every other parse error is a usage error.
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    throw error;
+  }
+  return code;
+}
+
+if (require.main === module) {
+  main(process.argv).then((code) => (process.exitCode = code));
+}

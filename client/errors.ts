@@ -1,0 +1,106 @@
+/**
+ * The one error type the client rejects with. `code` says what went wrong in a form a
+ * program can switch on; `message` is a sentence a person can read.
+ */
+
+/** Where in the upload an error happened. */
+export type UploadStage = 'validate' | 'request' | 'upload' | 'processing';
+
+/** Why the processor turned a file down (the status endpoint's `reason`). */
+export type RejectReason =
+  | 'too-large'
+  | 'not-an-image'
+  | 'type-not-allowed'
+  | 'too-many-pixels'
+  | 'corrupt'
+  | 'unsupported-codec';
+
+/** Codes the client produces itself. */
+export type ClientErrorCode =
+  /** The options were unusable, e.g. `apiBaseUrl` is not an http(s) URL. */
+  | 'invalid-options'
+  /** Checked locally before any request: same meaning as the server's codes. */
+  | 'invalid-size'
+  | 'file-too-large'
+  | 'content-type-not-allowed'
+  | 'invalid-file-name'
+  /** The API or storage could not be reached (DNS, refused, reset, offline). */
+  | 'network-error'
+  /** The caller's AbortSignal fired. */
+  | 'aborted'
+  /** The API answered with something that is not the documented contract. */
+  | 'invalid-response'
+  /** The API answered an error without a `{ error: { code } }` body. */
+  | 'http-error'
+  /** Storage refused the upload (expired or invalid upload URL). */
+  | 'upload-forbidden'
+  /** Storage failed the upload for another reason. */
+  | 'upload-failed'
+  /** The file was processed and rejected; see `reason`. */
+  | 'rejected'
+  /** Processing failed on the server side; retrying the upload may help. */
+  | 'processing-failed'
+  /** No terminal status within `pollTimeoutMs`. */
+  | 'timeout'
+  /** The status endpoint never found the upload after it was sent. */
+  | 'upload-not-found';
+
+/**
+ * A client code, or an error code the API returned (e.g. `body-too-large`); the
+ * server is the authority and may add codes, so unknown strings pass through.
+ */
+export type DirectdropErrorCode = ClientErrorCode | (string & {});
+
+export interface DirectdropErrorInit {
+  code: DirectdropErrorCode;
+  stage: UploadStage;
+  message: string;
+  /** HTTP status of the response that caused the error, if any. */
+  status?: number;
+  reason?: RejectReason | (string & {});
+  uploadId?: string;
+  /** True when trying the same upload again later may succeed. */
+  retryable?: boolean;
+  cause?: unknown;
+}
+
+export class DirectdropError extends Error {
+  readonly code: DirectdropErrorCode;
+  readonly stage: UploadStage;
+  readonly status?: number;
+  readonly reason?: RejectReason | (string & {});
+  readonly uploadId?: string;
+  readonly retryable: boolean;
+
+  constructor(init: DirectdropErrorInit) {
+    super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
+    this.name = 'DirectdropError';
+    this.code = init.code;
+    this.stage = init.stage;
+    this.status = init.status;
+    this.reason = init.reason;
+    this.uploadId = init.uploadId;
+    this.retryable = init.retryable ?? false;
+  }
+}
+
+export function isDirectdropError(value: unknown): value is DirectdropError {
+  return value instanceof DirectdropError;
+}
+
+/** Sentences for people, used when the server sends a reason without a message. */
+export const REJECT_REASON_MESSAGES: Readonly<Record<RejectReason, string>> = {
+  'too-large': 'The file is larger than the upload limit.',
+  'not-an-image': 'The file is not an image.',
+  'type-not-allowed': 'This image format is not accepted.',
+  'too-many-pixels': 'The image has too many pixels to process.',
+  corrupt: 'The image is damaged and cannot be read.',
+  'unsupported-codec': 'The image uses an encoding that cannot be decoded.',
+};
+
+export function describeRejectReason(reason: string | undefined): string {
+  return (
+    REJECT_REASON_MESSAGES[reason as RejectReason] ??
+    `The file was rejected${reason ? ` (${reason})` : ''}.`
+  );
+}

@@ -1,0 +1,170 @@
+/**
+ * The local-mode upload page: pick or drop photos, watch each upload, see the
+ * processed thumbnail (click it for the display size). Bundled to app.js by build.ts.
+ */
+import { type ProcessedOutput, DirectdropError, upload } from '../upload';
+
+/** Uploads at once; more files wait their turn. */
+const PARALLEL_UPLOADS = 3;
+
+// `?api=` lets the page talk to an API elsewhere; by default the page's own origin serves it.
+const apiBaseUrl = new URLSearchParams(location.search).get('api') ?? '/api';
+
+const dropZone = document.getElementById('drop-zone') as HTMLLabelElement;
+const input = document.getElementById('file-input') as HTMLInputElement;
+const list = document.getElementById('uploads') as HTMLUListElement;
+const viewer = document.getElementById('viewer') as HTMLDialogElement;
+const viewerTitle = document.getElementById('viewer-title') as HTMLParagraphElement;
+const viewerImage = document.getElementById('viewer-image') as HTMLImageElement;
+
+type State =
+  'queued' | 'uploading' | 'processing' | 'processed' | 'rejected' | 'error' | 'cancelled';
+
+function element<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  props: Partial<HTMLElementTagNameMap[K]> = {},
+): HTMLElementTagNameMap[K] {
+  return Object.assign(document.createElement(tag), props);
+}
+
+function uploadItem(file: File) {
+  const item = element('li', { className: 'upload' });
+  const name = element('span', { className: 'name', textContent: file.name });
+  const cancel = element('button', { type: 'button', textContent: 'Cancel' });
+  cancel.setAttribute('aria-label', `Cancel upload of ${file.name}`);
+  const progress = element('progress', { max: 100, value: 0 });
+  progress.setAttribute('aria-label', `${file.name} upload progress`);
+  const status = element('p', { className: 'status', textContent: 'Waiting…' });
+  status.setAttribute('role', 'status');
+  item.append(name, cancel, progress, status);
+  list.prepend(item);
+
+  const setState = (state: State, text: string) => {
+    item.dataset.state = state;
+    item.classList.toggle('rejected', state === 'rejected');
+    item.classList.toggle('error', state === 'error');
+    status.textContent = text;
+    if (state !== 'queued' && state !== 'uploading' && state !== 'processing') cancel.remove();
+  };
+  setState('queued', 'Waiting…');
+  return { item, cancel, progress, setState };
+}
+
+function showResult(item: HTMLLIElement, fileName: string, outputs: ProcessedOutput[]) {
+  const bySize = [...outputs].sort((a, b) => a.width - b.width);
+  const thumb = outputs.find((o) => o.name === 'thumb') ?? bySize[0];
+  const display = outputs.find((o) => o.name === 'display') ?? bySize[bySize.length - 1];
+  const figure = element('figure');
+  const open = element('button', { type: 'button' });
+  open.setAttribute('aria-label', `Show ${fileName} at ${display.width} × ${display.height}`);
+  open.append(
+    element('img', {
+      src: thumb.url,
+      alt: `Thumbnail of ${fileName}`,
+      width: thumb.width,
+      height: thumb.height,
+    }),
+  );
+  open.addEventListener('click', () => {
+    viewerTitle.textContent = `${fileName}, ${display.width} × ${display.height}`;
+    viewerImage.src = display.url;
+    viewerImage.alt = `${fileName} at display size`;
+    viewer.showModal();
+  });
+  figure.append(
+    open,
+    element('figcaption', {
+      className: 'hint',
+      textContent: outputs.map((o) => `${o.name} ${o.width} × ${o.height}`).join(', '),
+    }),
+  );
+  item.append(figure);
+}
+
+async function uploadOne(file: File) {
+  const { item, cancel, progress, setState } = uploadItem(file);
+  const controller = new AbortController();
+  cancel.addEventListener('click', () => controller.abort());
+  try {
+    await slots.acquire(controller.signal);
+  } catch {
+    setState('cancelled', 'Cancelled.');
+    return;
+  }
+  try {
+    setState('uploading', 'Starting…');
+    const result = await upload(file, {
+      apiBaseUrl,
+      signal: controller.signal,
+      onProgress: (p) => {
+        progress.value = p.percent;
+        if (p.stage === 'uploading') setState('uploading', `Uploading… ${p.percent} %`);
+        if (p.stage === 'processing') setState('processing', 'Uploaded. Processing…');
+      },
+    });
+    setState('processed', 'Ready.');
+    showResult(item, file.name, result.outputs);
+  } catch (error) {
+    if (error instanceof DirectdropError && error.code === 'aborted') {
+      setState('cancelled', 'Cancelled.');
+    } else if (error instanceof DirectdropError && error.code === 'rejected') {
+      setState('rejected', `Rejected: ${error.message}`);
+    } else {
+      setState('error', `Failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  } finally {
+    slots.release();
+  }
+}
+
+/** A counting semaphore, so a drop of 50 photos does not open 50 uploads at once. */
+const slots = (() => {
+  let free = PARALLEL_UPLOADS;
+  const waiting: (() => void)[] = [];
+  return {
+    acquire(signal: AbortSignal): Promise<void> {
+      if (free > 0) {
+        free--;
+        return Promise.resolve();
+      }
+      return new Promise((resolve, reject) => {
+        const take = () => resolve();
+        waiting.push(take);
+        signal.addEventListener('abort', () => {
+          const index = waiting.indexOf(take);
+          if (index < 0) return; // already holds a slot; upload() sees the abort
+          waiting.splice(index, 1);
+          reject(signal.reason);
+        });
+      });
+    },
+    release() {
+      const next = waiting.shift();
+      if (next) next();
+      else free++;
+    },
+  };
+})();
+
+function addFiles(files: FileList | null) {
+  for (const file of files ?? []) void uploadOne(file);
+}
+
+input.addEventListener('change', () => {
+  addFiles(input.files);
+  input.value = ''; // choosing the same file again should upload it again
+});
+
+dropZone.addEventListener('dragover', (event) => {
+  event.preventDefault();
+  dropZone.classList.add('dragging');
+});
+dropZone.addEventListener('dragleave', () => dropZone.classList.remove('dragging'));
+dropZone.addEventListener('drop', (event) => {
+  event.preventDefault();
+  dropZone.classList.remove('dragging');
+  addFiles(event.dataTransfer?.files ?? null);
+});
+// A photo dropped beside the zone would otherwise replace the page with the photo.
+window.addEventListener('dragover', (event) => event.preventDefault());
+window.addEventListener('drop', (event) => event.preventDefault());
