@@ -5,6 +5,7 @@
  */
 import * as pulumi from '@pulumi/pulumi';
 import * as command from '@pulumi/command';
+import * as authorization from '@pulumi/azure-native/authorization';
 import * as storage from '@pulumi/azure-native/storage';
 import * as web from '@pulumi/azure-native/web';
 import { STORAGE_CONNECTION } from '../functions/core/definitions';
@@ -170,10 +171,12 @@ export class FunctionApp extends pulumi.ComponentResource {
     // azure-native has no onedeploy resource, and a storage.Blob cannot be written to an
     // account without shared keys (pulumi/pulumi-azure-native#2015). `triggers` re-runs the
     // command exactly when the package hash changes (or a new app or package path appears).
+    const { subscriptionId } = authorization.getClientConfigOutput({ parent: this });
     new command.local.Command(
       `${name}-deploy-code`,
       {
-        create: pulumi.interpolate`az functionapp deployment source config-zip --resource-group "${args.resourceGroupName}" --name "${app.name}" --src "${args.functionPackage.zipPath}"`,
+        // --subscription: the one Pulumi deploys to, whatever az's own default is.
+        create: pulumi.interpolate`az functionapp deployment source config-zip --subscription "${subscriptionId}" --resource-group "${args.resourceGroupName}" --name "${app.name}" --src "${args.functionPackage.zipPath}"`,
         triggers: [args.functionPackage.sha256],
       },
       // The app writes the package with its identity: the host storage role must exist first.

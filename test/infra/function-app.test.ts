@@ -214,7 +214,7 @@ describe('infra FunctionApp', () => {
   it('deploys the package with One Deploy, again only when its hash changes, after the roles exist', async () => {
     const deploy = single('command:local:Command');
     expect(deploy.inputs.create).to.equal(
-      `az functionapp deployment source config-zip --resource-group "rg" --name "${app.name}" --src "${FUNCTION_PACKAGE.zipPath}"`,
+      `az functionapp deployment source config-zip --subscription "${TEST_SUBSCRIPTION_ID}" --resource-group "rg" --name "${app.name}" --src "${FUNCTION_PACKAGE.zipPath}"`,
     );
     expect(deploy.inputs.triggers).to.deep.equal([FUNCTION_PACKAGE.sha256]);
     const urns = await options.dependsOnUrns(deploy.name);
