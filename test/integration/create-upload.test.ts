@@ -69,7 +69,7 @@ describe('create-upload (against Azurite)', () => {
     const put = await fetch(url, {
       method: 'PUT',
       headers: body.headers as Record<string, string>,
-      body: photo,
+      body: new Uint8Array(photo),
     });
     expect(put.status).to.equal(201);
     const stored = await fixture.blobService

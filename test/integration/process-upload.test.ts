@@ -61,7 +61,7 @@ describe('process-upload (against Azurite)', function () {
     const put = await fetch(issued.uploadUrl as string, {
       method: 'PUT',
       headers: issued.headers as Record<string, string>,
-      body: bytes,
+      body: new Uint8Array(bytes),
     });
     expect(put.status).to.equal(201);
     const uploadId = issued.uploadId as string;
