@@ -77,7 +77,7 @@ function checkApiUrl(api: string): string | undefined {
     return `--api "${api}" is not a URL; expected e.g. http://localhost:7071/api.`;
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    return `--api must be an http:// or https:// URL, not ${url.protocol}.`;
+    return `--api "${api}" must start with http:// or https://, e.g. http://localhost:7071/api.`;
   }
   return undefined;
 }

@@ -224,7 +224,7 @@ function apiUrl(options: ApiOptions, path: string): URL {
     throw new DirectdropError({
       code: 'invalid-options',
       stage: 'request',
-      message: `apiBaseUrl must be an http(s) URL, not ${base.protocol}.`,
+      message: `apiBaseUrl "${String(options.apiBaseUrl)}" must start with http:// or https://.`,
     });
   }
   return new URL(path, base.href.endsWith('/') ? base.href : `${base.href}/`);
@@ -411,6 +411,12 @@ export async function requestUpload(
     options.contentType || source.type || contentTypeForName(source.name),
   );
   validateLocally(source, contentType, options);
+  options.onProgress?.({
+    stage: 'requesting',
+    loadedBytes: 0,
+    totalBytes: source.size,
+    percent: 0,
+  });
   const url = apiUrl(options, 'uploads');
   const init: RequestInit = {
     method: 'POST',

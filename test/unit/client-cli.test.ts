@@ -1,0 +1,242 @@
+/**
+ * The `directdrop` command run as users run it (a child process through client/bin.mjs)
+ * against a scripted API and a real Azurite: exit codes, output, --json, concurrency.
+ * The CLI against local mode's real processing is in the integration tests.
+ */
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { type AzuriteFixture, freePort, startAzuriteFixture } from '../helpers/azurite-fixture';
+import type { UploadTicket } from '../../client/upload';
+import { type Reply, ScriptedApi, processed } from './client-scripted-api';
+
+const BIN = resolve(__dirname, '../../client/bin.mjs');
+
+interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Asynchronous on purpose: the scripted API answers from this same process. */
+function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  return new Promise((resolvePromise, reject) => {
+    // The caller's own DIRECTDROP_* settings must not leak into the test.
+    const base = { ...process.env };
+    delete base.DIRECTDROP_API;
+    delete base.DIRECTDROP_FUNCTIONS_KEY;
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...base, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.once('error', reject);
+    child.once('close', (code) => resolvePromise({ code, stdout, stderr }));
+  });
+}
+
+describe('directdrop CLI (scripted API, real Azurite)', function () {
+  this.timeout(60_000);
+  let storage: AzuriteFixture;
+  let api: ScriptedApi;
+  let dir: string;
+  const file = (name: string) => join(dir, name);
+
+  before(async function () {
+    storage = await startAzuriteFixture();
+    api = new ScriptedApi(storage);
+    await api.start();
+    dir = await mkdtemp(join(tmpdir(), 'directdrop-cli-'));
+    for (const name of ['a.jpg', 'b.jpg', 'c.png', 'd.jpg', 'e.webp', 'fake.jpg']) {
+      await writeFile(file(name), Buffer.alloc(64 * 1024, name.charCodeAt(0)));
+    }
+    await writeFile(file('notes.txt'), 'not an image');
+  });
+  after(async function () {
+    await api?.stop();
+    await storage?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Uploads named fake.* come back rejected; the rest processed after two pending polls. */
+  function scriptOutcomes() {
+    const fileOf = new Map<string, string>();
+    const polls = new Map<string, number>();
+    api.onCreate = (body) => {
+      const reply = api.issue(body.fileName, body.contentType);
+      fileOf.set((reply.json as UploadTicket).uploadId, body.fileName);
+      return reply;
+    };
+    api.onStatus = (uploadId): Reply => {
+      const n = (polls.get(uploadId) ?? 0) + 1;
+      polls.set(uploadId, n);
+      if (n < 3) return { status: 200, json: { uploadId, status: 'pending' } };
+      if (fileOf.get(uploadId)?.startsWith('fake')) {
+        const message = 'The file is not a supported image.';
+        return {
+          status: 200,
+          json: { uploadId, status: 'rejected', reason: 'not-an-image', message },
+        };
+      }
+      return processed(uploadId);
+    };
+  }
+  beforeEach(function () {
+    api.reset();
+    scriptOutcomes();
+  });
+
+  it('documents every option, the environment variables and the exit codes in --help', async function () {
+    const { code, stdout } = await runCli(['upload', '--help']);
+    expect(code).to.equal(0);
+    for (const text of [
+      '--api <url>',
+      'DIRECTDROP_API',
+      '--key <key>',
+      'DIRECTDROP_FUNCTIONS_KEY',
+      '--header',
+      '--concurrency',
+      '--timeout',
+      '--json',
+      '--no-progress',
+      'Exit codes',
+      '130',
+    ]) {
+      expect(stdout).to.contain(text);
+    }
+  });
+
+  it('exits 0 and prints each variant URL when every file is processed', async function () {
+    const { code, stdout, stderr } = await runCli([
+      'upload',
+      file('a.jpg'),
+      file('c.png'),
+      '--api',
+      api.baseUrl,
+    ]);
+    expect(code, stderr).to.equal(0);
+    expect(stdout)
+      .to.match(/✔ .*a\.jpg: processed/)
+      .and.match(/✔ .*c\.png: processed/);
+    expect(stdout.match(/thumb +320×240 +image\/webp .* http:\/\/x\/t/g)).to.have.length(2);
+    expect(stderr).to.contain('2 of 2 files processed');
+    expect(stdout + stderr, 'never prints the upload SAS').not.to.contain('sig=');
+  });
+
+  it('exits 1 with a reason per file when files are rejected, refused locally or missing', async function () {
+    const { code, stdout } = await runCli([
+      'upload',
+      file('a.jpg'),
+      file('fake.jpg'),
+      file('notes.txt'),
+      file('missing.jpg'),
+      '--api',
+      api.baseUrl,
+    ]);
+    expect(code).to.equal(1);
+    expect(stdout).to.match(/✔ .*a\.jpg: processed/);
+    expect(stdout).to.match(
+      /✖ .*fake\.jpg: rejected \(not-an-image\): The file is not a supported image\./,
+    );
+    expect(stdout).to.match(/✖ .*notes\.txt: failed \(content-type-not-allowed, checked locally\)/);
+    expect(stdout).to.match(/✖ .*missing\.jpg: failed \(file-not-found/);
+  });
+
+  it('prints one JSON document with --json, results in argument order', async function () {
+    const { code, stdout } = await runCli([
+      'upload',
+      file('fake.jpg'),
+      file('a.jpg'),
+      '--api',
+      api.baseUrl,
+      '--json',
+    ]);
+    expect(code).to.equal(1);
+    const report = JSON.parse(stdout);
+    expect(report).to.include({ processed: 1, failed: 1 });
+    expect(report.results.map((r: { file: string }) => r.file)).to.deep.equal([
+      file('fake.jpg'),
+      file('a.jpg'),
+    ]);
+    expect(report.results[0]).to.deep.include({ ok: false });
+    expect(report.results[0].error).to.include({
+      code: 'rejected',
+      reason: 'not-an-image',
+      stage: 'processing',
+    });
+    expect(report.results[1]).to.include({ ok: true, status: 'processed', fileName: 'a.jpg' });
+    expect(report.results[1].outputs[0]).to.include({ name: 'thumb', url: 'http://x/t' });
+    expect(report.results[1].timings.totalMs).to.be.a('number');
+  });
+
+  it('exits 2 for a bad --api without touching any file', async function () {
+    for (const bad of ['localhost:7071/api', 'ftp://example.com/api']) {
+      const { code, stderr } = await runCli(['upload', file('a.jpg'), '--api', bad]);
+      expect(code, bad).to.equal(2);
+      expect(stderr).to.contain('--api');
+    }
+    expect(api.requests).to.have.length(0);
+  });
+
+  it('exits 2 for a missing --api or an unknown option', async function () {
+    const missing = await runCli(['upload', file('a.jpg')]);
+    expect(missing.code).to.equal(2);
+    expect(missing.stderr).to.contain("required option '--api <url>'");
+    const unknown = await runCli(['upload', file('a.jpg'), '--api', api.baseUrl, '--bogus']);
+    expect(unknown.code).to.equal(2);
+    expect(unknown.stderr).to.contain("unknown option '--bogus'");
+  });
+
+  it('exits 3 with a clear message when the API cannot be reached', async function () {
+    const port = await freePort();
+    const { code, stdout } = await runCli([
+      'upload',
+      file('a.jpg'),
+      '--api',
+      `http://127.0.0.1:${port}/api`,
+    ]);
+    expect(code).to.equal(3);
+    expect(stdout).to.contain(
+      `Could not reach the directdrop API at http://127.0.0.1:${port} (ECONNREFUSED)`,
+    );
+  });
+
+  it('reads --api and --key from the environment and sends the key to the API only', async function () {
+    const { code } = await runCli(['upload', file('a.jpg')], {
+      DIRECTDROP_API: api.baseUrl,
+      DIRECTDROP_FUNCTIONS_KEY: 'secret-key',
+    });
+    expect(code).to.equal(0);
+    expect(api.requests.every((r) => r.headers['x-functions-key'] === 'secret-key')).to.equal(true);
+  });
+
+  it('keeps at most --concurrency uploads in flight', async function () {
+    const opened = new Map<string, number>();
+    const closed = new Map<string, number>();
+    const create = api.onCreate;
+    api.onCreate = (body) => {
+      const reply = create(body);
+      opened.set((reply.json as UploadTicket).uploadId, Date.now());
+      return reply;
+    };
+    const status = api.onStatus!;
+    api.onStatus = (uploadId) => {
+      const reply = status(uploadId);
+      if ((reply.json as { status: string }).status !== 'pending') closed.set(uploadId, Date.now());
+      return reply;
+    };
+    const files = ['a.jpg', 'b.jpg', 'c.png', 'd.jpg', 'e.webp'].map(file);
+    const { code } = await runCli(['upload', ...files, '--api', api.baseUrl, '--concurrency', '2']);
+    expect(code).to.equal(0);
+    expect(opened.size).to.equal(5);
+    const maxInFlight = Math.max(
+      ...[...opened.values()].map(
+        (t) =>
+          [...opened.keys()].filter((id) => opened.get(id)! <= t && closed.get(id)! > t).length,
+      ),
+    );
+    expect(maxInFlight).to.equal(2);
+  });
+});

@@ -1,0 +1,139 @@
+/**
+ * A real HTTP server standing in for the directdrop API in client tests: each test
+ * scripts its answers, while upload tickets carry real create-only SAS URLs for Azurite.
+ */
+import { randomUUID } from 'node:crypto';
+import { type IncomingHttpHeaders, type Server, createServer } from 'node:http';
+import {
+  BlobSASPermissions,
+  StorageSharedKeyCredential,
+  generateBlobSASQueryParameters,
+} from '@azure/storage-blob';
+import { DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME } from '../../local/azurite';
+import { STORAGE_NAMES } from '../../functions/core/definitions';
+import { type AzuriteFixture, freePort } from '../helpers/azurite-fixture';
+import type { UploadTicket } from '../../client/upload';
+
+export interface Recorded {
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+  at: number;
+}
+export interface Reply {
+  status: number;
+  json?: unknown;
+  text?: string;
+  headers?: Record<string, string>;
+}
+
+/** A real HTTP server standing in for the API; each test scripts its answers. */
+export class ScriptedApi {
+  readonly requests: Recorded[] = [];
+  /** Answers to POST /api/uploads; the default issues a real create-only SAS. */
+  onCreate: (body: { fileName: string; contentType: string }) => Reply = (body) =>
+    this.issue(body.fileName, body.contentType);
+  /** Answers to GET /api/uploads/{id}, used in turn; the last one repeats. */
+  statusReplies: Reply[] = [];
+  /** Per-upload answers to GET /api/uploads/{id}; when set, wins over statusReplies. */
+  onStatus?: (uploadId: string) => Reply;
+  private server?: Server;
+  baseUrl = '';
+
+  constructor(private readonly storage: AzuriteFixture) {}
+
+  async start(): Promise<void> {
+    const port = await freePort();
+    this.baseUrl = `http://127.0.0.1:${port}/api`;
+    this.server = createServer(async (req, res) => {
+      let body = '';
+      for await (const chunk of req) body += chunk;
+      const path = new URL(req.url ?? '/', this.baseUrl).pathname;
+      this.requests.push({
+        method: req.method ?? '',
+        path,
+        headers: req.headers,
+        body,
+        at: Date.now(),
+      });
+      const reply =
+        req.method === 'POST' && path === '/api/uploads'
+          ? this.onCreate(JSON.parse(body))
+          : path.startsWith('/api/uploads/')
+            ? this.statusReply(path.slice('/api/uploads/'.length))
+            : { status: 404, text: '<html>Not found</html>' };
+      res.writeHead(reply.status, {
+        'content-type': reply.json === undefined ? 'text/html' : 'application/json',
+        ...reply.headers,
+      });
+      res.end(reply.json === undefined ? (reply.text ?? '') : JSON.stringify(reply.json));
+    });
+    await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
+  }
+
+  private statusReply(uploadId: string): Reply {
+    if (this.onStatus) return this.onStatus(uploadId);
+    const next = this.statusReplies.length > 1 ? this.statusReplies.shift() : this.statusReplies[0];
+    return next ?? { status: 500 };
+  }
+
+  stop(): Promise<void> {
+    return new Promise((resolve) => this.server?.close(() => resolve()) ?? resolve());
+  }
+
+  reset(): void {
+    this.requests.length = 0;
+    this.statusReplies = [];
+    this.onStatus = undefined;
+    this.onCreate = (body) => this.issue(body.fileName, body.contentType);
+  }
+
+  /** A ticket like the real API's: create-only SAS for `<uploadId>/<fileName>`. */
+  issue(fileName: string, contentType: string, permissions = 'c'): Reply {
+    const uploadId = randomUUID();
+    return { status: 201, json: this.ticket(uploadId, fileName, contentType, permissions) };
+  }
+
+  ticket(uploadId: string, fileName: string, contentType: string, permissions = 'c'): UploadTicket {
+    const container = STORAGE_NAMES.landingContainer;
+    const blobName = `${uploadId}/${fileName}`;
+    const expiresOn = new Date(Date.now() + 10 * 60_000);
+    const sas = generateBlobSASQueryParameters(
+      {
+        containerName: container,
+        blobName,
+        permissions: BlobSASPermissions.parse(permissions),
+        expiresOn,
+      },
+      new StorageSharedKeyCredential(DEV_ACCOUNT_NAME, DEV_ACCOUNT_KEY),
+    ).toString();
+    return {
+      uploadId,
+      uploadUrl: `${this.storage.azurite.blobEndpoint}/${container}/${blobName}?${sas}`,
+      method: 'PUT',
+      headers: { 'x-ms-blob-type': 'BlockBlob', 'Content-Type': contentType },
+      expiresOn: expiresOn.toISOString(),
+      maxBytes: 25 * 1024 * 1024,
+      statusUrl: `${this.baseUrl}/uploads/${uploadId}`,
+    };
+  }
+}
+
+export const processed = (uploadId: string): Reply => ({
+  status: 200,
+  json: {
+    uploadId,
+    status: 'processed',
+    outputs: [
+      {
+        name: 'thumb',
+        width: 320,
+        height: 240,
+        contentType: 'image/webp',
+        size: 1000,
+        url: 'http://x/t',
+      },
+    ],
+  },
+});

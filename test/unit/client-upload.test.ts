@@ -1,0 +1,467 @@
+/**
+ * The client library against a scripted API (a real HTTP server whose answers each
+ * test chooses) and a real Azurite for the bytes: validation, retries, error typing,
+ * polling, cancellation. The whole flow against local mode is in the integration tests.
+ */
+import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { STORAGE_NAMES } from '../../functions/core/definitions';
+import { type AzuriteFixture, freePort, startAzuriteFixture } from '../helpers/azurite-fixture';
+import {
+  DirectdropError,
+  type UploadProgress,
+  type UploadTicket,
+  fileSource,
+  sendToStorage,
+  upload,
+  uploadFile,
+  waitForProcessing,
+} from '../../client/node';
+import { ScriptedApi, processed } from './client-scripted-api';
+
+async function rejection(promise: Promise<unknown>): Promise<DirectdropError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).to.be.instanceOf(DirectdropError);
+    return error as DirectdropError;
+  }
+  throw new Error('expected a rejection');
+}
+
+/** 3 MiB: big enough for many progress events and for three 1 MiB blocks. */
+const photoBytes = Buffer.alloc(3 * 1024 * 1024, 7);
+const jpegBytes = () =>
+  new Uint8Array(Buffer.from('not really a jpeg, the scripted API does not look'));
+
+describe('client library (scripted API, real Azurite)', function () {
+  let storage: AzuriteFixture;
+  let api: ScriptedApi;
+  let dir: string;
+
+  before(async function () {
+    storage = await startAzuriteFixture();
+    api = new ScriptedApi(storage);
+    await api.start();
+    dir = await mkdtemp(join(tmpdir(), 'directdrop-client-'));
+    await writeFile(join(dir, 'photo.jpg'), photoBytes);
+  });
+  after(async function () {
+    await api?.stop();
+    await storage?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+  beforeEach(() => api.reset());
+
+  const landed = (ticketOrId: string, fileName: string) =>
+    storage.blobService
+      .getContainerClient(STORAGE_NAMES.landingContainer)
+      .getBlobClient(`${ticketOrId}/${fileName}`);
+
+  describe('local validation, before any request', function () {
+    it('refuses an empty file', async function () {
+      const error = await rejection(
+        upload(new Uint8Array(0), { apiBaseUrl: api.baseUrl, fileName: 'a.jpg' }),
+      );
+      expect(error).to.include({ code: 'invalid-size', stage: 'validate' });
+      expect(api.requests).to.have.length(0);
+    });
+
+    it('refuses a file above maxBytes', async function () {
+      const error = await rejection(
+        upload(new Uint8Array(2048), {
+          apiBaseUrl: api.baseUrl,
+          fileName: 'a.jpg',
+          maxBytes: 1024,
+        }),
+      );
+      expect(error).to.include({ code: 'file-too-large', stage: 'validate' });
+      expect(error.message).to.contain('2.0 KiB').and.contain('1.0 KiB');
+      expect(api.requests).to.have.length(0);
+    });
+
+    it('refuses a type outside the allowed list, judged by the file name', async function () {
+      const error = await rejection(
+        upload(jpegBytes(), { apiBaseUrl: api.baseUrl, fileName: 'notes.txt' }),
+      );
+      expect(error).to.include({ code: 'content-type-not-allowed', stage: 'validate' });
+      expect(error.message).to.contain('text/plain');
+      expect(api.requests).to.have.length(0);
+    });
+
+    it('takes a Blob’s own type over its name', async function () {
+      const blob = new Blob([jpegBytes()], { type: 'application/pdf' });
+      const error = await rejection(
+        upload(blob, { apiBaseUrl: api.baseUrl, fileName: 'photo.jpg' }),
+      );
+      expect(error).to.include({ code: 'content-type-not-allowed' });
+    });
+
+    for (const apiBaseUrl of ['not a url', 'ftp://example.com/api']) {
+      it(`refuses apiBaseUrl "${apiBaseUrl}"`, async function () {
+        const error = await rejection(upload(jpegBytes(), { apiBaseUrl, fileName: 'a.jpg' }));
+        expect(error).to.include({ code: 'invalid-options', stage: 'request' });
+      });
+    }
+  });
+
+  describe('requesting the upload URL', function () {
+    it('reports an unreachable API as a network error after retrying', async function () {
+      const closedPort = await freePort();
+      const started = Date.now();
+      const error = await rejection(
+        upload(jpegBytes(), {
+          apiBaseUrl: `http://127.0.0.1:${closedPort}/api`,
+          fileName: 'a.jpg',
+        }),
+      );
+      expect(error).to.include({ code: 'network-error', stage: 'request', retryable: true });
+      expect(error.message)
+        .to.contain(`http://127.0.0.1:${closedPort}`)
+        .and.contain('ECONNREFUSED');
+      // Three attempts, 0.3 s and 0.9 s apart.
+      expect(Date.now() - started).to.be.within(1_100, 5_000);
+    });
+
+    it('passes the server’s error code through and does not retry a 4xx', async function () {
+      api.onCreate = () => ({
+        status: 413,
+        json: { error: { code: 'file-too-large', message: 'size must be at most 10 bytes.' } },
+      });
+      const error = await rejection(
+        upload(jpegBytes(), { apiBaseUrl: api.baseUrl, fileName: 'a.jpg' }),
+      );
+      expect(error).to.include({
+        code: 'file-too-large',
+        status: 413,
+        stage: 'request',
+        message: 'size must be at most 10 bytes.',
+      });
+      expect(api.requests).to.have.length(1);
+    });
+
+    it('retries 503 and goes on once the API answers', async function () {
+      let calls = 0;
+      api.onCreate = (body) => {
+        if (++calls < 3) return { status: 503, json: { error: { code: 'busy' } } };
+        const reply = api.issue(body.fileName, body.contentType);
+        api.statusReplies = [processed((reply.json as UploadTicket).uploadId)];
+        return reply;
+      };
+      const result = await upload(jpegBytes(), { apiBaseUrl: api.baseUrl, fileName: 'a.jpg' });
+      expect(calls).to.equal(3);
+      expect(result.status).to.equal('processed');
+    });
+
+    it('hints at the base URL when the API path answers 404', async function () {
+      const error = await rejection(
+        upload(jpegBytes(), {
+          apiBaseUrl: api.baseUrl.replace(/\/api$/, '/wrong'),
+          fileName: 'a.jpg',
+        }),
+      );
+      expect(error).to.include({ code: 'http-error', status: 404 });
+      expect(error.message).to.contain('/api');
+    });
+
+    it('refuses a 201 that is not an upload ticket', async function () {
+      api.onCreate = () => ({ status: 201, json: { hello: 'world' } });
+      const error = await rejection(
+        upload(jpegBytes(), { apiBaseUrl: api.baseUrl, fileName: 'a.jpg' }),
+      );
+      expect(error).to.include({ code: 'invalid-response', stage: 'request' });
+    });
+
+    it('sends the caller’s headers and the file facts to the API', async function () {
+      api.onCreate = () => ({ status: 400, json: { error: { code: 'stop-here' } } });
+      await rejection(
+        upload(jpegBytes(), {
+          apiBaseUrl: api.baseUrl,
+          fileName: 'a.JPG',
+          headers: { 'x-functions-key': 'k1' },
+        }),
+      );
+      const [request] = api.requests;
+      expect(request.headers['x-functions-key']).to.equal('k1');
+      expect(JSON.parse(request.body)).to.deep.equal({
+        fileName: 'a.JPG',
+        contentType: 'image/jpeg',
+        size: jpegBytes().byteLength,
+      });
+    });
+  });
+
+  describe('sending the bytes to storage', function () {
+    it('uploads a file by path to Azurite with its content type and reports progress to 100 %', async function () {
+      const path = join(dir, 'photo.jpg');
+      const bytes = photoBytes;
+      api.onCreate = (body) => {
+        const reply = api.issue(body.fileName, body.contentType);
+        api.statusReplies = [
+          { status: 404, json: { error: { code: 'upload-not-found' } } },
+          {
+            status: 200,
+            json: { uploadId: (reply.json as UploadTicket).uploadId, status: 'pending' },
+          },
+          processed((reply.json as UploadTicket).uploadId),
+        ];
+        return reply;
+      };
+      const events: UploadProgress[] = [];
+      const result = await uploadFile(path, {
+        apiBaseUrl: api.baseUrl,
+        onProgress: (p) => events.push(p),
+      });
+
+      expect(result).to.include({
+        status: 'processed',
+        fileName: 'photo.jpg',
+        alreadyUploaded: false,
+      });
+      expect(result.outputs[0]).to.include({ name: 'thumb', width: 320 });
+      const props = await landed(result.uploadId, 'photo.jpg').getProperties();
+      expect(props.contentLength).to.equal(bytes.length);
+      expect(props.contentType).to.equal('image/jpeg');
+
+      const stages = [...new Set(events.map((e) => e.stage))];
+      expect(stages).to.deep.equal(['requesting', 'uploading', 'processing']);
+      const uploading = events.filter((e) => e.stage === 'uploading').map((e) => e.loadedBytes);
+      expect(uploading.length, 'byte-level progress from the streamed file').to.be.greaterThan(10);
+      expect(uploading).to.deep.equal([...uploading].sort((a, b) => a - b));
+      expect(events.at(-1)).to.include({
+        percent: 100,
+        loadedBytes: bytes.length,
+        totalBytes: bytes.length,
+      });
+    });
+
+    it('treats a refused second PUT of a landed blob as already uploaded', async function () {
+      const ticket = api.ticket(randomUUID(), 'a.jpg', 'image/jpeg');
+      const source = await fileSource(join(dir, 'photo.jpg'));
+      const options = { apiBaseUrl: api.baseUrl };
+      expect(await sendToStorage(ticket, source, 'image/jpeg', options)).to.deep.equal({
+        alreadyUploaded: false,
+      });
+      api.statusReplies = [{ status: 200, json: { uploadId: ticket.uploadId, status: 'pending' } }];
+      expect(await sendToStorage(ticket, source, 'image/jpeg', options)).to.deep.equal({
+        alreadyUploaded: true,
+      });
+      // The create-only SAS kept the first bytes: nothing was overwritten.
+      expect((await landed(ticket.uploadId, 'a.jpg').getProperties()).contentLength).to.equal(
+        source.size,
+      );
+    });
+
+    it('reports a refused PUT as upload-forbidden when the blob is not there', async function () {
+      // A read-only SAS stands in for an expired or wrong upload URL.
+      const ticket = api.ticket(randomUUID(), 'a.jpg', 'image/jpeg', 'r');
+      api.statusReplies = [{ status: 404, json: { error: { code: 'upload-not-found' } } }];
+      const error = await rejection(
+        sendToStorage(ticket, await fileSource(join(dir, 'photo.jpg')), 'image/jpeg', {
+          apiBaseUrl: api.baseUrl,
+        }),
+      );
+      expect(error).to.include({
+        code: 'upload-forbidden',
+        stage: 'upload',
+        status: 403,
+        uploadId: ticket.uploadId,
+      });
+      expect(error.message).not.to.contain('sig=');
+    });
+
+    it('cannot stage blocks with a create-only SAS in Azurite, so large uploads must stay single-shot', async function () {
+      const ticket = api.ticket(randomUUID(), 'big.jpg', 'image/jpeg');
+      api.statusReplies = [{ status: 404, json: { error: { code: 'upload-not-found' } } }];
+      const source = await fileSource(join(dir, 'photo.jpg'));
+      const error = await rejection(
+        sendToStorage(ticket, source, 'image/jpeg', {
+          apiBaseUrl: api.baseUrl,
+          singleShotMaxBytes: 1024 * 1024,
+          blockSize: 1024 * 1024,
+        }),
+      );
+      expect(error).to.include({ code: 'upload-forbidden', status: 403 });
+      expect(await landed(ticket.uploadId, 'big.jpg').exists()).to.equal(false);
+    });
+
+    it('cancels an upload in flight and leaves no blob behind', async function () {
+      const path = join(dir, 'large.jpg');
+      await writeFile(path, Buffer.alloc(24 * 1024 * 1024, 3));
+      let ticket: UploadTicket | undefined;
+      api.onCreate = (body) => {
+        const reply = api.issue(body.fileName, body.contentType);
+        ticket = reply.json as UploadTicket;
+        return reply;
+      };
+      const controller = new AbortController();
+      const error = await rejection(
+        uploadFile(path, {
+          apiBaseUrl: api.baseUrl,
+          signal: controller.signal,
+          onProgress: (p) => {
+            if (p.stage === 'uploading' && p.loadedBytes > 0) controller.abort();
+          },
+        }),
+      );
+      expect(error).to.include({ code: 'aborted', stage: 'upload' });
+      expect(await landed(ticket!.uploadId, 'large.jpg').exists()).to.equal(false);
+    });
+
+    it('does nothing at all when the signal is already aborted', async function () {
+      const error = await rejection(
+        upload(jpegBytes(), {
+          apiBaseUrl: api.baseUrl,
+          fileName: 'a.jpg',
+          signal: AbortSignal.abort(),
+        }),
+      );
+      expect(error).to.include({ code: 'aborted', stage: 'validate' });
+      expect(api.requests).to.have.length(0);
+    });
+  });
+
+  describe('waiting for the result', function () {
+    const ticketFor = () => {
+      const uploadId = randomUUID();
+      return { uploadId, statusUrl: `${api.baseUrl}/uploads/${uploadId}` };
+    };
+    const fast = { pollIntervalMs: 20, maxPollIntervalMs: 80 };
+
+    it('polls through 404 and pending, backing off, until processed', async function () {
+      const ticket = ticketFor();
+      const pending = { status: 200, json: { uploadId: ticket.uploadId, status: 'pending' } };
+      api.statusReplies = [
+        { status: 404, json: { error: { code: 'upload-not-found' } } },
+        pending,
+        pending,
+        pending,
+        pending,
+        processed(ticket.uploadId),
+      ];
+      const result = await waitForProcessing(ticket, { apiBaseUrl: api.baseUrl, ...fast });
+      expect(result.outputs).to.have.length(1);
+      const gaps = api.requests.slice(1).map((r, i) => r.at - api.requests[i].at);
+      expect(gaps).to.have.length(5);
+      expect(gaps[4], 'later polls wait longer').to.be.greaterThan(gaps[0]);
+      expect(Math.max(...gaps)).to.be.below(80 * 1.2 + 50);
+    });
+
+    it('rejects with the server’s reason and message for a rejected file', async function () {
+      const ticket = ticketFor();
+      api.statusReplies = [
+        {
+          status: 200,
+          json: {
+            uploadId: ticket.uploadId,
+            status: 'rejected',
+            reason: 'not-an-image',
+            message: 'Not a photo.',
+          },
+        },
+      ];
+      const error = await rejection(
+        waitForProcessing(ticket, { apiBaseUrl: api.baseUrl, ...fast }),
+      );
+      expect(error).to.include({
+        code: 'rejected',
+        reason: 'not-an-image',
+        message: 'Not a photo.',
+        stage: 'processing',
+        uploadId: ticket.uploadId,
+        retryable: false,
+      });
+    });
+
+    it('explains a rejection reason the server sent without a message', async function () {
+      const ticket = ticketFor();
+      api.statusReplies = [
+        {
+          status: 200,
+          json: { uploadId: ticket.uploadId, status: 'rejected', reason: 'too-many-pixels' },
+        },
+      ];
+      const error = await rejection(
+        waitForProcessing(ticket, { apiBaseUrl: api.baseUrl, ...fast }),
+      );
+      expect(error.message).to.equal('The image has too many pixels to process.');
+    });
+
+    it('reports a failed processing as retryable', async function () {
+      const ticket = ticketFor();
+      api.statusReplies = [
+        {
+          status: 200,
+          json: { uploadId: ticket.uploadId, status: 'failed', reason: 'processing-failed' },
+        },
+      ];
+      const error = await rejection(
+        waitForProcessing(ticket, { apiBaseUrl: api.baseUrl, ...fast }),
+      );
+      expect(error).to.include({ code: 'processing-failed', retryable: true });
+    });
+
+    it('rides out 503s and honours Retry-After', async function () {
+      const ticket = ticketFor();
+      api.statusReplies = [
+        { status: 503, json: { error: { code: 'busy' } }, headers: { 'retry-after': '1' } },
+        processed(ticket.uploadId),
+      ];
+      await waitForProcessing(ticket, { apiBaseUrl: api.baseUrl, ...fast });
+      expect(api.requests[1].at - api.requests[0].at).to.be.within(950, 1_500);
+    });
+
+    it('stops at a client error such as a malformed id', async function () {
+      const ticket = ticketFor();
+      api.statusReplies = [
+        { status: 400, json: { error: { code: 'invalid-upload-id', message: 'bad id' } } },
+      ];
+      const error = await rejection(
+        waitForProcessing(ticket, { apiBaseUrl: api.baseUrl, ...fast }),
+      );
+      expect(error).to.include({ code: 'invalid-upload-id', status: 400 });
+      expect(api.requests).to.have.length(1);
+    });
+
+    it('times out with the upload id when the status stays pending', async function () {
+      const ticket = ticketFor();
+      api.statusReplies = [{ status: 200, json: { uploadId: ticket.uploadId, status: 'pending' } }];
+      const started = Date.now();
+      const error = await rejection(
+        waitForProcessing(ticket, { apiBaseUrl: api.baseUrl, ...fast, pollTimeoutMs: 400 }),
+      );
+      expect(error).to.include({ code: 'timeout', uploadId: ticket.uploadId });
+      expect(Date.now() - started).to.be.within(400, 700);
+    });
+
+    it('gives up on a 404 that outlasts the grace period', async function () {
+      const ticket = ticketFor();
+      api.statusReplies = [{ status: 404, json: { error: { code: 'upload-not-found' } } }];
+      const error = await rejection(
+        waitForProcessing(ticket, { apiBaseUrl: api.baseUrl, ...fast, notFoundGraceMs: 200 }),
+      );
+      expect(error).to.include({ code: 'upload-not-found', status: 404 });
+    });
+
+    it('stops polling as soon as the signal aborts', async function () {
+      const ticket = ticketFor();
+      api.statusReplies = [{ status: 200, json: { uploadId: ticket.uploadId, status: 'pending' } }];
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 300);
+      const error = await rejection(
+        waitForProcessing(ticket, {
+          apiBaseUrl: api.baseUrl,
+          signal: controller.signal,
+          pollIntervalMs: 2_000,
+        }),
+      );
+      const abortedAt = Date.now();
+      expect(error).to.include({ code: 'aborted', stage: 'processing', uploadId: ticket.uploadId });
+      expect(api.requests).to.have.length(1);
+      expect(abortedAt - api.requests[0].at).to.be.below(1_000);
+    });
+  });
+});
