@@ -17,6 +17,8 @@ export interface AzuriteOptions {
   host?: string;
   blobPort?: number;
   queuePort?: number;
+  /** Azurite always starts its Table service; defaults to queuePort + 1. */
+  tablePort?: number;
   /** HTTPS certificate and key (PEM); needed for OAuth and user delegation keys. */
   cert?: string;
   key?: string;
@@ -69,12 +71,46 @@ export function isPortInUse(host: string, port: number): Promise<boolean> {
   });
 }
 
+export class PortInUseError extends Error {
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    readonly role: string,
+  ) {
+    super(`${role} port ${port} on ${host} is already in use`);
+    this.name = 'PortInUseError';
+  }
+}
+
+/**
+ * Runs Azurite's CLI in a child that stops itself when this process goes away (the IPC
+ * channel closes even on SIGKILL), so a crashed local mode never leaves ports taken.
+ * SIGTERM lets Azurite flush its metadata before exiting; the unref'd channel does not
+ * keep it alive once its servers close.
+ */
+const CHILD_BOOTSTRAP = `process.channel.unref();
+process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+require(process.argv[1]);`;
+
 export async function startAzurite(options: AzuriteOptions): Promise<RunningAzurite> {
   const host = options.host ?? '127.0.0.1';
   const blobPort = options.blobPort ?? 10000;
   const queuePort = options.queuePort ?? 10001;
+  // Tables are unused, but Azurite always starts them; the default stays clash-free.
+  const tablePort = options.tablePort ?? queuePort + 1;
+  const ports: Array<[number, string]> = [
+    [blobPort, 'Azurite blob'],
+    [queuePort, 'Azurite queue'],
+    [tablePort, 'Azurite table'],
+  ];
+  for (const [port, role] of ports) {
+    // Azurite would exit on EADDRINUSE, and the port check below would then see the other process.
+    if (await isPortInUse(host, port)) throw new PortInUseError(host, port, role);
+  }
   await mkdir(options.location, { recursive: true });
   const args = [
+    '-e',
+    CHILD_BOOTSTRAP,
     AZURITE_BIN,
     '--silent',
     '--location',
@@ -87,11 +123,10 @@ export async function startAzurite(options: AzuriteOptions): Promise<RunningAzur
     host,
     '--queuePort',
     String(queuePort),
-    // Tables are unused; keep Azurite's table server off the default port 10002 clash-free.
     '--tableHost',
     host,
     '--tablePort',
-    String(queuePort + 1),
+    String(tablePort),
     // The storage SDKs send a newer x-ms-version than Azurite knows; without this every call is a 400.
     '--skipApiVersionCheck',
     '--disableTelemetry',
@@ -99,14 +134,27 @@ export async function startAzurite(options: AzuriteOptions): Promise<RunningAzur
   if (options.cert && options.key) args.push('--cert', options.cert, '--key', options.key);
   if (options.oauth) args.push('--oauth', 'basic');
 
-  const child = spawn(process.execPath, args, { stdio: options.stdio ?? 'ignore' });
+  const inherit = options.stdio === 'inherit';
+  // Its own process group: a terminal Ctrl-C must not stop storage while our functions drain.
+  const child = spawn(process.execPath, args, {
+    stdio: ['ignore', inherit ? 'inherit' : 'ignore', inherit ? 'inherit' : 'pipe', 'ipc'],
+    detached: true,
+  });
+  let stderrTail = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderrTail = (stderrTail + chunk.toString()).slice(-2000);
+  });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let earlyExit: Error | undefined;
-  child.once('exit', (code) => {
-    earlyExit = new Error(`Azurite exited with code ${code}`);
+  child.once('exit', (code, signal) => {
+    const detail = stderrTail.trim() ? `: ${stderrTail.trim()}` : '';
+    earlyExit = new Error(`Azurite exited with ${signal ?? `code ${code}`}${detail}`);
   });
   try {
-    await Promise.all([waitForPort(host, blobPort, 15_000), waitForPort(host, queuePort, 15_000)]);
+    await Promise.race([
+      Promise.all(ports.map(([port]) => waitForPort(host, port, 15_000))),
+      exited.then(() => Promise.reject(earlyExit)),
+    ]);
   } catch (error) {
     child.kill();
     throw earlyExit ?? error;

@@ -1,0 +1,228 @@
+/**
+ * Stands in for Event Grid's BlobCreated → Storage Queue subscription, which Azurite
+ * lacks. It polls the landing container, turns every newly committed blob version into
+ * the exact queue message Event Grid would write, enqueues it, and only then records
+ * the version as delivered (at-least-once). The record lives in a JSON file next to
+ * Azurite's data, so a restart neither misses blobs committed meanwhile nor repeats old ones.
+ */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { BlobItem, ContainerClient } from '@azure/storage-blob';
+import type { QueueClient } from '@azure/storage-queue';
+import type { CommittedBlobApi } from '../functions/core/definitions';
+import {
+  type BlobCreatedEvent,
+  type EventBlobType,
+  type SubscriptionFilter,
+  buildBlobCreatedEvent,
+  encodeQueueMessage,
+  landingSubscriptionFilter,
+  matchesSubscription,
+} from './event-grid-event';
+import { type Logger, describeError } from './log';
+
+export interface EventGridEmulatorOptions {
+  /** The landing container, watched for commits. */
+  container: ContainerClient;
+  /** Where Event Grid's subscription delivers. */
+  queue: QueueClient;
+  accountName: string;
+  /** The delivery record; keep it next to Azurite's data. */
+  statePath: string;
+  pollIntervalMs?: number;
+  filter?: SubscriptionFilter;
+  log: Logger;
+}
+
+export interface EventGridEmulator {
+  /** Events enqueued since start. */
+  readonly delivered: number;
+  stop(): Promise<void>;
+}
+
+/** What was delivered for one blob: its version, and what told content changes from property changes. */
+interface DeliveredVersion {
+  eTag: string;
+  createdOn: string;
+}
+
+interface EmulatorState {
+  version: 1;
+  /** Last sequencer value handed out. */
+  sequence: string;
+  /** Per container, per blob name. */
+  delivered: Record<string, Record<string, DeliveredVersion>>;
+}
+
+const STATE_VERSION = 1;
+/** Parallel enqueues per poll; a burst of uploads drains in a few round trips. */
+const ENQUEUE_CONCURRENCY = 8;
+
+async function loadState(path: string): Promise<EmulatorState> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      return { version: STATE_VERSION, sequence: '0', delivered: {} };
+    throw error;
+  }
+  const state = JSON.parse(text) as Partial<EmulatorState>;
+  if (state.version !== STATE_VERSION || typeof state.sequence !== 'string' || !state.delivered) {
+    throw new Error(`${path} is not an Event Grid emulator state file (version ${STATE_VERSION})`);
+  }
+  return state as EmulatorState;
+}
+
+async function saveState(path: string, state: EmulatorState): Promise<void> {
+  // Write-then-rename, so a crash mid-write leaves the previous record intact.
+  const temporary = `${path}.tmp`;
+  await writeFile(temporary, JSON.stringify(state));
+  await rename(temporary, path);
+}
+
+function blobTypeOf(item: BlobItem): EventBlobType | undefined {
+  const type = item.properties.blobType;
+  // Event Grid's schema knows block and page blobs; append blobs raise no BlobCreated on append.
+  return type === 'BlockBlob' || type === 'PageBlob' ? type : undefined;
+}
+
+/**
+ * Azurite keeps a blob's creation time across metadata and property changes but resets
+ * it when content is written, and writes stamp Last-Modified equal to it (both to the
+ * second). So a new ETag means a content commit unless creation time is unchanged and
+ * older than the last modification. An ambiguous same-second change counts as a commit:
+ * a duplicate event is allowed (at-least-once), a lost one is not.
+ */
+function isContentCommit(item: BlobItem, previous: DeliveredVersion | undefined): boolean {
+  const { etag, createdOn, lastModified } = item.properties;
+  if (!previous) return true;
+  if (previous.eTag === etag) return false;
+  if (!createdOn || createdOn.toISOString() !== previous.createdOn) return true;
+  return lastModified.getTime() <= createdOn.getTime();
+}
+
+async function apiOf(container: ContainerClient, item: BlobItem): Promise<CommittedBlobApi> {
+  if (item.properties.copyId) return 'CopyBlob';
+  if (item.properties.blobType !== 'BlockBlob') return 'PutBlob';
+  // Put Blob leaves no committed block list; Put Block List does.
+  const list = await container.getBlockBlobClient(item.name).getBlockList('committed');
+  return (list.committedBlocks?.length ?? 0) > 0 ? 'PutBlockList' : 'PutBlob';
+}
+
+async function inBatches<T>(
+  items: T[],
+  size: number,
+  run: (item: T) => Promise<void>,
+): Promise<void> {
+  for (let i = 0; i < items.length; i += size) {
+    await Promise.all(items.slice(i, i + size).map(run));
+  }
+}
+
+export async function startEventGridEmulator(
+  options: EventGridEmulatorOptions,
+): Promise<EventGridEmulator> {
+  const { container, queue, accountName, statePath, log } = options;
+  const pollIntervalMs = options.pollIntervalMs ?? 100;
+  const filter = options.filter ?? landingSubscriptionFilter(container.containerName);
+  await mkdir(dirname(statePath), { recursive: true });
+  const state = await loadState(statePath);
+  const known = (state.delivered[container.containerName] ??= {});
+  let delivered = 0;
+  let stopping = false;
+  let lastFailure = '';
+
+  async function deliver(item: BlobItem, sequence: bigint): Promise<void> {
+    const event: BlobCreatedEvent = buildBlobCreatedEvent({
+      accountName,
+      containerName: container.containerName,
+      blobName: item.name,
+      url: container.getBlobClient(item.name).url,
+      api: await apiOf(container, item),
+      eTag: item.properties.etag ?? '',
+      contentType: item.properties.contentType ?? 'application/octet-stream',
+      contentLength: item.properties.contentLength ?? 0,
+      blobType: blobTypeOf(item) ?? 'BlockBlob',
+      sequence,
+      eventTime: new Date(),
+    });
+    if (matchesSubscription(event, filter)) {
+      // Event Grid's subscription in infra sets no expiry on queue messages (-1 = never).
+      await queue.sendMessage(encodeQueueMessage(event), { messageTimeToLive: -1 });
+      delivered++;
+    }
+    known[item.name] = {
+      eTag: item.properties.etag ?? '',
+      createdOn: item.properties.createdOn?.toISOString() ?? '',
+    };
+  }
+
+  /** One pass: list, deliver what is new, forget deleted blobs, save the record if it changed. */
+  async function poll(): Promise<void> {
+    const commits: BlobItem[] = [];
+    const seen = new Set<string>();
+    let changed = false;
+    for await (const item of container.listBlobsFlat({ includeCopy: true })) {
+      seen.add(item.name);
+      const copyStatus = item.properties.copyStatus;
+      if (!blobTypeOf(item) || (copyStatus !== undefined && copyStatus !== 'success')) continue;
+      const previous = known[item.name];
+      if (isContentCommit(item, previous)) commits.push(item);
+      else if (previous && previous.eTag !== item.properties.etag) {
+        known[item.name] = { ...previous, eTag: item.properties.etag ?? '' };
+        changed = true;
+      }
+    }
+    for (const name of Object.keys(known)) {
+      if (!seen.has(name)) {
+        delete known[name];
+        changed = true;
+      }
+    }
+    // Oldest first, so sequencers follow commit order as far as the listing can tell.
+    commits.sort(
+      (a, b) => a.properties.lastModified.getTime() - b.properties.lastModified.getTime(),
+    );
+    let sequence = BigInt(state.sequence);
+    const numbered = commits.map((item) => ({ item, sequence: ++sequence }));
+    try {
+      await inBatches(numbered, ENQUEUE_CONCURRENCY, ({ item, sequence: n }) => deliver(item, n));
+    } finally {
+      if (numbered.length > 0) {
+        state.sequence = sequence.toString();
+        changed = true;
+      }
+      if (changed) await saveState(statePath, state);
+    }
+  }
+
+  async function loop(): Promise<void> {
+    while (!stopping) {
+      const started = Date.now();
+      try {
+        await poll();
+        if (lastFailure) log.info('Event Grid emulator: storage reachable again');
+        lastFailure = '';
+      } catch (error) {
+        // Undelivered blobs stay unrecorded and are retried on the next pass.
+        const text = describeError(error).split('\n')[0];
+        if (text !== lastFailure) log.warn(`Event Grid emulator: poll failed, retrying: ${text}`);
+        lastFailure = text;
+      }
+      const wait = Math.max(0, pollIntervalMs - (Date.now() - started));
+      if (!stopping) await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+
+  const running = loop();
+  return {
+    get delivered() {
+      return delivered;
+    },
+    async stop() {
+      stopping = true;
+      await running;
+    },
+  };
+}

@@ -1,0 +1,497 @@
+/**
+ * A small stand-in for the Azure Functions host, for machines without Core Tools. It
+ * serves exactly the registrations `functions/index.ts` gives the real host: HTTP
+ * triggers under `/<routePrefix>/` and queue triggers with the queue extension's
+ * semantics (see queue-listener.ts), calling the handlers through @azure/functions'
+ * own HttpRequest, HttpResponse and InvocationContext.
+ *
+ * Like `func start`, it does not check function keys: authLevel applies in Azure only.
+ */
+import { randomUUID } from 'node:crypto';
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  type Cookie,
+  HttpRequest,
+  HttpResponse,
+  type HttpResponseInit,
+  InvocationContext,
+  type LogLevel,
+} from '@azure/functions';
+import { QueueServiceClient } from '@azure/storage-queue';
+import type {
+  FunctionRegistration,
+  HttpRegistration,
+  QueueRegistration,
+} from '../functions/registrations';
+import { PortInUseError } from './azurite';
+import { type HostConfig, HostConfigError, resolveAppSettingExpression } from './host-config';
+import { type RouteMatcher, compileRoute } from './http-routes';
+import { type Logger, describeError } from './log';
+import { type QueueListener, poisonQueueNameFor, startQueueListener } from './queue-listener';
+import { serveStatic } from './static-files';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export interface FunctionsHostOptions {
+  registrations: readonly FunctionRegistration[];
+  /** App settings: binding expressions and connections resolve from these. */
+  env: Env;
+  config: HostConfig;
+  port: number;
+  /** Addresses to listen on; by default both loopbacks `localhost` may resolve to. */
+  hosts?: readonly string[];
+  /** Folder served at `/` for paths outside the routes, when it exists. */
+  staticRoot?: string;
+  log: Logger;
+  /** The Functions host's default request size limit is 100 MB. */
+  maxRequestBodyBytes?: number;
+  /** Lease length for queue messages; tests shorten it. */
+  queueLeaseMs?: number;
+}
+
+export interface HostedRoute {
+  name: string;
+  methods: string[];
+  /** Path with the route prefix, e.g. `/api/uploads/{uploadId}`. */
+  path: string;
+}
+
+export interface HostedQueueTrigger {
+  name: string;
+  queueName: string;
+  poisonQueueName: string | undefined;
+}
+
+export interface RunningFunctionsHost {
+  /** `http://localhost:<port>` */
+  url: string;
+  routes: HostedRoute[];
+  queueTriggers: HostedQueueTrigger[];
+  /** Stops taking requests and messages; waits up to `drainMs` for running invocations. */
+  stop(drainMs?: number): Promise<void>;
+}
+
+const DEFAULT_MAX_BODY_BYTES = 100 * 1024 * 1024;
+const QUEUE_NAME = /^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
+
+interface CompiledHttp {
+  registration: HttpRegistration;
+  matcher: RouteMatcher;
+  methods: string[];
+}
+
+class RequestTooLargeError extends Error {}
+
+function readRequestBody(request: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        request.pause();
+        reject(new RequestTooLargeError());
+      } else chunks.push(chunk);
+    });
+    request.on('end', () => resolve(Buffer.concat(chunks)));
+    request.on('error', reject);
+  });
+}
+
+function flattenHeaders(request: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return headers;
+}
+
+function serializeCookie(cookie: Cookie): string {
+  const parts = [`${cookie.name}=${cookie.value}`];
+  if (cookie.domain) parts.push(`Domain=${cookie.domain}`);
+  if (cookie.path) parts.push(`Path=${cookie.path}`);
+  if (cookie.expires !== undefined) parts.push(`Expires=${new Date(cookie.expires).toUTCString()}`);
+  if (cookie.maxAge !== undefined) parts.push(`Max-Age=${cookie.maxAge}`);
+  if (cookie.secure) parts.push('Secure');
+  if (cookie.httpOnly) parts.push('HttpOnly');
+  if (cookie.sameSite) parts.push(`SameSite=${cookie.sameSite}`);
+  return parts.join('; ');
+}
+
+function sendJson(
+  response: ServerResponse,
+  status: number,
+  body: object,
+  headers: Record<string, string> = {},
+): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
+  response.end(text);
+}
+
+class FunctionTimeoutError extends Error {}
+
+/** Fails the invocation at functionTimeout; the handler cannot be cancelled and may still finish. */
+async function withTimeout<T>(
+  work: Promise<T>,
+  timeoutMs: number | undefined,
+  what: string,
+): Promise<T> {
+  if (timeoutMs === undefined) return work;
+  const controller = new AbortController();
+  try {
+    return await Promise.race([
+      work,
+      sleep(timeoutMs, undefined, { signal: controller.signal }).then(() => {
+        throw new FunctionTimeoutError(`${what} exceeded functionTimeout (${timeoutMs} ms)`);
+      }),
+    ]);
+  } finally {
+    controller.abort();
+  }
+}
+
+function logHandlerFor(log: Logger, functionName: string) {
+  return (level: LogLevel, ...args: unknown[]) => {
+    // host.json's default log level, Information, hides trace and debug.
+    if (level === 'trace' || level === 'debug' || level === 'none') return;
+    const write =
+      level === 'warning'
+        ? log.warn
+        : level === 'error' || level === 'critical'
+          ? log.error
+          : log.info;
+    write(`[${functionName}]`, ...args);
+  };
+}
+
+function listen(server: Server, port: number, host: string): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      server.off('listening', onListening);
+      // A machine without IPv6 loopback still serves `localhost` over 127.0.0.1.
+      if (error.code === 'EADDRNOTAVAIL' || error.code === 'EAFNOSUPPORT') resolve(false);
+      else if (error.code === 'EADDRINUSE')
+        reject(new PortInUseError(host, port, 'Functions HTTP'));
+      else reject(error);
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      resolve(true);
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen(port, host);
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+export async function startFunctionsHost(
+  options: FunctionsHostOptions,
+): Promise<RunningFunctionsHost> {
+  const { env, config, port, log } = options;
+  const maxBody = options.maxRequestBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const prefix = config.routePrefix ? `/${config.routePrefix}` : '';
+
+  // Resolve everything before binding a port, so a bad setting fails startup cleanly.
+  const httpFunctions: CompiledHttp[] = options.registrations
+    .filter((r): r is HttpRegistration => r.kind === 'http')
+    .map((registration) => ({
+      registration,
+      matcher: compileRoute(registration.route),
+      methods: registration.methods.map((m) => m.toUpperCase()),
+    }));
+  const serviceClients = new Map<string, QueueServiceClient>();
+  const queueServiceFor = (registration: QueueRegistration): QueueServiceClient => {
+    const name = registration.connection || 'AzureWebJobsStorage';
+    const cached = serviceClients.get(name);
+    if (cached) return cached;
+    const value = env[name];
+    if (!value) {
+      const identity =
+        env[`${name}__queueServiceUri`] ??
+        env[`${name}__serviceUri`] ??
+        env[`${name}__accountName`];
+      throw new HostConfigError(
+        identity
+          ? `${registration.name}: identity-based connection ${name}__* is not supported locally; set ${name} to a connection string`
+          : `${registration.name}: app setting ${name} (its storage connection) is not set`,
+      );
+    }
+    let client: QueueServiceClient;
+    try {
+      client = QueueServiceClient.fromConnectionString(value);
+    } catch {
+      // The value holds a key: name the setting, never echo it.
+      throw new HostConfigError(
+        `${registration.name}: app setting ${name} is not a valid storage connection string`,
+      );
+    }
+    serviceClients.set(name, client);
+    return client;
+  };
+  const queueFunctions = options.registrations
+    .filter((r): r is QueueRegistration => r.kind === 'queue')
+    .map((registration) => {
+      const queueName = resolveAppSettingExpression(registration.queueName, env);
+      if (!QUEUE_NAME.test(queueName)) {
+        throw new HostConfigError(`${registration.name}: "${queueName}" is not a valid queue name`);
+      }
+      return { registration, queueName, service: queueServiceFor(registration) };
+    });
+
+  let activeRequests = 0;
+  let stopping = false;
+
+  async function invokeHttp(
+    compiled: CompiledHttp,
+    params: Record<string, string>,
+    url: URL,
+    request: IncomingMessage,
+    response: ServerResponse,
+  ): Promise<void> {
+    const { registration } = compiled;
+    const started = Date.now();
+    const method = request.method ?? 'GET';
+    let body: Buffer;
+    try {
+      body = await readRequestBody(request, maxBody);
+    } catch (error) {
+      if (error instanceof RequestTooLargeError) {
+        sendJson(
+          response,
+          413,
+          {
+            error: 'request-too-large',
+            message: `Request bodies are limited to ${maxBody} bytes.`,
+          },
+          { connection: 'close' },
+        );
+        return;
+      }
+      throw error;
+    }
+    const invocationId = randomUUID();
+    const context = new InvocationContext({
+      invocationId,
+      functionName: registration.name,
+      logHandler: logHandlerFor(log, registration.name),
+      options: {
+        trigger: {
+          type: 'httpTrigger',
+          name: 'httpTrigger',
+          methods: compiled.methods,
+          route: registration.route,
+          authLevel: registration.authLevel,
+        },
+      },
+    });
+    const httpRequest = new HttpRequest({
+      method,
+      url: url.toString(),
+      headers: flattenHeaders(request),
+      params,
+      body: body.length > 0 ? { bytes: body } : undefined,
+    });
+    let status: number;
+    try {
+      const result: unknown = await withTimeout(
+        Promise.resolve().then(() => registration.handler(httpRequest, context)),
+        config.functionTimeoutMs,
+        `Function '${registration.name}'`,
+      );
+      if (result !== undefined && result !== null && typeof result !== 'object') {
+        throw new TypeError(
+          'The HTTP response must be an object with optional properties "body", "status", "headers", and "cookies".',
+        );
+      }
+      const httpResponse =
+        result instanceof HttpResponse
+          ? result
+          : new HttpResponse((result ?? undefined) as HttpResponseInit | undefined);
+      const bytes = Buffer.from(await httpResponse.arrayBuffer());
+      const headers: Record<string, string | string[]> = Object.fromEntries(
+        httpResponse.headers.entries(),
+      );
+      if (httpResponse.cookies.length > 0)
+        headers['set-cookie'] = httpResponse.cookies.map(serializeCookie);
+      status = httpResponse.status;
+      response.writeHead(status, headers);
+      response.end(method === 'HEAD' ? undefined : bytes);
+    } catch (error) {
+      status = 500;
+      log.error(
+        `Executed '${registration.name}' (Failed, Id=${invocationId}): ${describeError(error)}`,
+      );
+      if (!response.headersSent) {
+        sendJson(response, 500, {
+          error: 'function-failed',
+          message: `Function '${registration.name}' failed; see the local mode console (invocation ${invocationId}).`,
+        });
+      } else response.destroy();
+    }
+    log.info(
+      `${method} ${url.pathname} → ${registration.name}: ${status} (${Date.now() - started} ms)`,
+    );
+  }
+
+  async function handleRequest(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const method = (request.method ?? 'GET').toUpperCase();
+    const url = new URL(
+      request.url ?? '/',
+      `http://${request.headers.host ?? `localhost:${port}`}`,
+    );
+    const path = url.pathname;
+    const lower = path.toLowerCase();
+    if (prefix === '' || lower === prefix || lower.startsWith(`${prefix}/`)) {
+      const routePath = path.slice(prefix.length);
+      const candidates = httpFunctions
+        .map((compiled) => ({ compiled, params: compiled.matcher.match(routePath) }))
+        .filter(
+          (c): c is { compiled: CompiledHttp; params: Record<string, string> } =>
+            c.params !== undefined,
+        );
+      const chosen = candidates.find((c) => c.compiled.methods.includes(method));
+      if (chosen) return invokeHttp(chosen.compiled, chosen.params, url, request, response);
+      if (candidates.length > 0) {
+        // The Functions host answers a known route with the wrong method as not found, too.
+        const allowed = [...new Set(candidates.flatMap((c) => c.compiled.methods))].join(', ');
+        return sendJson(response, 404, {
+          error: 'not-found',
+          message: `No function answers ${method} ${path}; this route accepts ${allowed}.`,
+        });
+      }
+    }
+    if (options.staticRoot && (await serveStatic(options.staticRoot, request, response, path)))
+      return;
+    sendJson(response, 404, {
+      error: 'not-found',
+      message: `No function or file answers ${method} ${path}.`,
+    });
+  }
+
+  const onRequest = (request: IncomingMessage, response: ServerResponse) => {
+    if (stopping) {
+      sendJson(
+        response,
+        503,
+        { error: 'stopping', message: 'Local mode is shutting down.' },
+        { connection: 'close' },
+      );
+      return;
+    }
+    activeRequests++;
+    handleRequest(request, response)
+      .catch((error) => {
+        log.error(`${request.method} ${request.url?.split('?')[0]}: ${describeError(error)}`);
+        if (!response.headersSent)
+          sendJson(response, 500, {
+            error: 'internal-error',
+            message: 'The local host failed to answer; see its console.',
+          });
+        else response.destroy();
+      })
+      .finally(() => activeRequests--);
+  };
+  const hosts = options.hosts ?? ['127.0.0.1', '::1'];
+  const servers: Server[] = [];
+  try {
+    for (const host of hosts) {
+      // One server per address: `localhost` may resolve to either loopback.
+      const instance = createServer(onRequest);
+      if (await listen(instance, port, host)) servers.push(instance);
+    }
+    if (servers.length === 0) throw new Error(`Could not listen on any of ${hosts.join(', ')}`);
+  } catch (error) {
+    await Promise.all(servers.map(closeServer));
+    throw error;
+  }
+
+  const listeners: QueueListener[] = [];
+  const notifyQueue = (queueName: string) =>
+    listeners.filter((l) => l.queueName === queueName).forEach((l) => l.notify());
+  for (const { registration, queueName, service } of queueFunctions) {
+    const poisonName = poisonQueueNameFor(queueName);
+    const logHandler = logHandlerFor(log, registration.name);
+    listeners.push(
+      startQueueListener({
+        queue: service.getQueueClient(queueName),
+        poisonQueue: poisonName ? service.getQueueClient(poisonName) : undefined,
+        options: config.queues,
+        log,
+        leaseMs: options.queueLeaseMs,
+        onPoisoned: notifyQueue,
+        invoke: async (payload, metadata) => {
+          const invocationId = randomUUID();
+          const context = new InvocationContext({
+            invocationId,
+            functionName: registration.name,
+            logHandler,
+            triggerMetadata: { ...metadata },
+            options: {
+              trigger: {
+                type: 'queueTrigger',
+                name: 'queueEntry',
+                queueName,
+                connection: registration.connection,
+              },
+            },
+          });
+          const started = Date.now();
+          log.info(
+            `Executing '${registration.name}' (Reason='New queue message detected on '${queueName}'.', Id=${invocationId}, DequeueCount=${metadata.dequeueCount})`,
+          );
+          try {
+            await withTimeout(
+              Promise.resolve().then(() => registration.handler(payload, context)),
+              config.functionTimeoutMs,
+              `Function '${registration.name}'`,
+            );
+          } catch (error) {
+            log.error(
+              `Executed '${registration.name}' (Failed, Id=${invocationId}, Duration=${Date.now() - started}ms): ${describeError(error)}`,
+            );
+            throw error;
+          }
+          log.info(
+            `Executed '${registration.name}' (Succeeded, Id=${invocationId}, Duration=${Date.now() - started}ms)`,
+          );
+        },
+      }),
+    );
+  }
+
+  return {
+    url: `http://localhost:${port}`,
+    routes: httpFunctions.map(({ registration, methods }) => ({
+      name: registration.name,
+      methods,
+      path: `${prefix}/${registration.route.replace(/^\/+/, '')}`,
+    })),
+    queueTriggers: queueFunctions.map(({ registration, queueName }) => ({
+      name: registration.name,
+      queueName,
+      poisonQueueName: poisonQueueNameFor(queueName),
+    })),
+    async stop(drainMs = 10_000) {
+      stopping = true;
+      const closed = Promise.all(servers.map(closeServer));
+      servers.forEach((s) => s.closeIdleConnections());
+      const deadline = Date.now() + drainMs;
+      while (activeRequests > 0 && Date.now() < deadline) await sleep(20);
+      servers.forEach((s) => s.closeAllConnections());
+      await Promise.all([
+        closed,
+        ...listeners.map((l) => l.stop(Math.max(0, deadline - Date.now()))),
+      ]);
+    },
+  };
+}

@@ -1,0 +1,265 @@
+/**
+ * Local mode: Azurite, the storage directdrop expects in it, the Event Grid emulator,
+ * and the functions, either on the built-in host or under `func start`. Whatever
+ * started is stopped again, in reverse, when startup fails or local mode stops.
+ */
+import { spawn } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join, relative } from 'node:path';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { QueueServiceClient } from '@azure/storage-queue';
+import { STORAGE_CONNECTION } from '../functions/core/definitions';
+import { type DirectdropSettings, parseSettings, toAppSettings } from '../functions/core/settings';
+import { DEV_ACCOUNT_NAME, PortInUseError, isPortInUse, startAzurite } from './azurite';
+import {
+  CORE_TOOLS_INSTALL_HINT,
+  buildFunctionsApp,
+  ensureLocalSettings,
+  findCoreTools,
+} from './core-tools';
+import { startEventGridEmulator } from './event-grid-emulator';
+import { type RunningFunctionsHost, startFunctionsHost } from './functions-host';
+import { type HostConfig, readHostConfig } from './host-config';
+import { acquireInstanceLock } from './instance-lock';
+import { readLocalSettingsValues } from './local-settings';
+import { type Logger, describeError } from './log';
+import type { LocalModeOptions } from './options';
+import { type ProvisionedStorage, provisionStorage } from './provision';
+
+export interface RunningLocalMode {
+  /** Resolves with an exit code when local mode ends by itself (`func` exited). */
+  ended: Promise<number>;
+  /** Stops everything; running invocations get `drainMs` to finish. */
+  stop(drainMs?: number): Promise<void>;
+}
+
+export class LocalModeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LocalModeError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * The app settings the functions see: real environment variables win over
+ * local.settings.json (as with Core Tools v4); the storage connections always point at
+ * this Azurite, whose ports may not be the defaults `UseDevelopmentStorage=true` means.
+ */
+async function appSettings(repoRoot: string, env: Env, connectionString: string) {
+  const fileValues = await readLocalSettingsValues(join(repoRoot, 'local.settings.json'));
+  const merged: Env = { ...fileValues, ...env };
+  const settings = parseSettings(merged);
+  const values: Record<string, string> = {
+    ...(Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined)) as Record<
+      string,
+      string
+    >),
+    ...toAppSettings(settings),
+    FUNCTIONS_WORKER_RUNTIME: 'node',
+    AzureWebJobsStorage: connectionString,
+    [STORAGE_CONNECTION]: connectionString,
+  };
+  return { settings, values };
+}
+
+async function assertPortsFree(options: LocalModeOptions): Promise<void> {
+  const checks: Array<[string, number, string, string]> = [
+    ['127.0.0.1', options.port, 'Functions HTTP', '--port'],
+    ['::1', options.port, 'Functions HTTP', '--port'],
+    ['127.0.0.1', options.blobPort, 'Azurite blob', '--blob-port'],
+    ['127.0.0.1', options.queuePort, 'Azurite queue', '--queue-port'],
+    ['127.0.0.1', options.tablePort, 'Azurite table', '--table-port'],
+  ];
+  for (const [host, port, role, flag] of checks) {
+    if (await isPortInUse(host, port)) {
+      throw new LocalModeError(
+        `${role} port ${port} is already in use by another program (Azurite, \`func start\` or ` +
+          `another app?). Stop it, or pick another port with ${flag} <port>.`,
+      );
+    }
+  }
+}
+
+function describeStartup(
+  options: LocalModeOptions,
+  repoRoot: string,
+  storage: ProvisionedStorage,
+  settings: DirectdropSettings,
+  blobEndpoint: string,
+  queueEndpoint: string,
+  host: RunningFunctionsHost | undefined,
+  hostConfig: HostConfig,
+): string {
+  const base = `http://localhost:${options.port}`;
+  const inRepo = relative(repoRoot, options.dataDir);
+  const data = inRepo && !inRepo.startsWith('..') ? inRepo : options.dataDir;
+  const q = hostConfig.queues;
+  const lines = [''];
+  if (host) {
+    lines.push(
+      `Functions   ${base}  (local host; function keys are not checked locally, as with func start)`,
+    );
+    for (const route of host.routes) {
+      lines.push(`  ${route.methods.join(',').padEnd(6)} ${base}${route.path}  → ${route.name}`);
+    }
+    for (const trigger of host.queueTriggers) {
+      lines.push(`  queue  ${trigger.queueName}  → ${trigger.name}`);
+    }
+    lines.push(
+      `  queue semantics (host.json + AzureFunctionsJobHost__* overrides): batchSize ${q.batchSize}, ` +
+        `newBatchThreshold ${q.newBatchThreshold}, maxDequeueCount ${q.maxDequeueCount}, ` +
+        `visibilityTimeout ${q.visibilityTimeoutMs / 1000} s, maxPollingInterval ${q.maxPollingIntervalMs / 1000} s`,
+    );
+    lines.push(`Web page    ${base}/  (served from client/web when it exists)`);
+  } else {
+    lines.push(`Functions   ${base}  (func start)`);
+  }
+  lines.push(
+    `Azurite     blob ${blobEndpoint}, queue ${queueEndpoint}  (account ${DEV_ACCOUNT_NAME}; data in ${data}/azurite)`,
+    `            containers ${storage.containers.join(', ')}; queues ${storage.queues.join(', ')}; ` +
+      `blob CORS for ${storage.corsOrigins.join(', ')}`,
+    `Event Grid  emulator: blobs committed in '${settings.landingContainer}' → Base64 BlobCreated events on queue '${settings.eventsQueue}'`,
+    '',
+    'Try a whole upload (bash, with curl and node):',
+    '  FILE=photo.jpg',
+    `  RESPONSE=$(curl -sS -X POST ${base}/api/uploads -H 'content-type: application/json' \\`,
+    `    -d "{\\"fileName\\":\\"$(basename "$FILE")\\",\\"contentType\\":\\"image/jpeg\\",\\"size\\":$(wc -c < "$FILE")}")`,
+    `  field() { node -p 'JSON.parse(process.argv[1])[process.argv[2]]' "$RESPONSE" "$1"; }`,
+    `  curl -sS -X PUT "$(field uploadUrl)" -H 'x-ms-blob-type: BlockBlob' -H 'content-type: image/jpeg' \\`,
+    `    --data-binary @"$FILE" -w 'PUT %{http_code}\\n'`,
+    `  while STATUS=$(curl -sS "$(field statusUrl)"); echo "$STATUS"; [[ $STATUS == *'"pending"'* ]]; do sleep 1; done`,
+    '',
+  );
+  return lines.join('\n');
+}
+
+export async function startLocalMode(
+  options: LocalModeOptions,
+  repoRoot: string,
+  env: Env,
+  log: Logger,
+): Promise<RunningLocalMode> {
+  // Undone in reverse: the functions stop (draining), then the emulator, Azurite, the lock.
+  const cleanups: Array<(drainMs: number) => Promise<void>> = [];
+  const cleanUp = async (drainMs: number) => {
+    for (const cleanup of cleanups.splice(0).reverse()) {
+      await cleanup(drainMs).catch((error) => log.error(describeError(error)));
+    }
+  };
+  let funcPath: string | undefined;
+  if (options.func) {
+    funcPath = await findCoreTools(env);
+    if (!funcPath) throw new LocalModeError(CORE_TOOLS_INSTALL_HINT);
+  }
+  try {
+    await mkdir(options.dataDir, { recursive: true });
+    const lock = await acquireInstanceLock(join(options.dataDir, 'local-mode.lock'));
+    cleanups.push(() => lock.release());
+    await assertPortsFree(options);
+
+    // Azurite takes a second or two; load everything else meanwhile.
+    const azuriteStarting = startAzurite({
+      location: join(options.dataDir, 'azurite'),
+      blobPort: options.blobPort,
+      queuePort: options.queuePort,
+      tablePort: options.tablePort,
+    });
+    const registrationsLoading = options.func ? undefined : import('../functions/registrations.js');
+    // Awaited later; this only keeps an early failure elsewhere from leaving it unhandled.
+    registrationsLoading?.catch(() => undefined);
+    const [azurite, hostConfig, built] = await Promise.all([
+      azuriteStarting.then((running) => {
+        cleanups.push(() => running.stop());
+        return running;
+      }),
+      readHostConfig(join(repoRoot, 'host.json'), env, availableParallelism()),
+      options.func ? buildFunctionsApp(repoRoot) : undefined,
+    ]);
+    const { settings, values } = await appSettings(repoRoot, env, azurite.connectionString);
+    const origins = [`http://localhost:${options.port}`, `http://127.0.0.1:${options.port}`];
+    const storage = await provisionStorage(azurite.connectionString, settings, origins);
+
+    const emulator = await startEventGridEmulator({
+      container: BlobServiceClient.fromConnectionString(
+        azurite.connectionString,
+      ).getContainerClient(settings.landingContainer),
+      queue: QueueServiceClient.fromConnectionString(azurite.connectionString).getQueueClient(
+        settings.eventsQueue,
+      ),
+      accountName: DEV_ACCOUNT_NAME,
+      statePath: join(options.dataDir, 'event-grid-emulator.json'),
+      log,
+    });
+    cleanups.push(() => emulator.stop());
+
+    let host: RunningFunctionsHost | undefined;
+    let ended: Promise<number> = new Promise(() => undefined);
+    if (registrationsLoading) {
+      // The handlers read their settings from process.env, as in Azure.
+      Object.assign(process.env, values);
+      const { registrations } = await registrationsLoading;
+      host = await startFunctionsHost({
+        registrations,
+        env: values,
+        config: hostConfig,
+        port: options.port,
+        staticRoot: join(repoRoot, 'client', 'web'),
+        log,
+      });
+      const running = host;
+      cleanups.push((drainMs) => running.stop(drainMs));
+    } else {
+      if (await ensureLocalSettings(repoRoot)) {
+        log.info('Created local.settings.json from local.settings.example.json');
+      }
+      log.info(
+        `Built the functions to ${built}; starting ${funcPath} start --port ${options.port}`,
+      );
+      // Core Tools lets these environment variables win over local.settings.json.
+      const child = spawn(funcPath as string, ['start', '--port', String(options.port)], {
+        cwd: repoRoot,
+        env: { ...process.env, ...values },
+        stdio: 'inherit',
+      });
+      ended = new Promise((resolve) => {
+        child.once('error', (error) => {
+          log.error(`Could not run func: ${error.message}`);
+          resolve(1);
+        });
+        child.once('exit', (code, signal) => resolve(code ?? (signal ? 0 : 1)));
+      });
+      cleanups.push(async () => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
+        await ended;
+      });
+    }
+
+    console.log(
+      describeStartup(
+        options,
+        repoRoot,
+        storage,
+        settings,
+        azurite.blobEndpoint,
+        azurite.queueEndpoint,
+        host,
+        hostConfig,
+      ),
+    );
+    return {
+      ended,
+      stop: (drainMs = 10_000) => cleanUp(drainMs),
+    };
+  } catch (error) {
+    await cleanUp(0);
+    if (error instanceof PortInUseError) {
+      throw new LocalModeError(
+        `${error.message}. Stop the program using it, or pick another port.`,
+      );
+    }
+    throw error;
+  }
+}
