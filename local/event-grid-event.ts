@@ -102,6 +102,11 @@ export function formatEventTime(time: Date): string {
   return time.toISOString().replace(/\.(\d{3})Z$/, '.$10000Z');
 }
 
+/** Event Grid's current schema shows the ETag exactly as the HTTP header carries it: quoted. */
+function quoted(eTag: string): string {
+  return eTag.startsWith('"') ? eTag : `"${eTag}"`;
+}
+
 function guidFrom(hex: string): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
@@ -113,7 +118,9 @@ function guidFrom(hex: string): string {
  */
 function idsFor(commit: BlobCommit) {
   const digest = createHash('sha256')
-    .update(`${commit.accountName}/${commit.containerName}/${commit.blobName}\n${commit.eTag}`)
+    .update(
+      `${commit.accountName}/${commit.containerName}/${commit.blobName}\n${quoted(commit.eTag)}`,
+    )
     .digest('hex');
   const requestHex = digest.slice(0, 26);
   return {
@@ -122,11 +129,6 @@ function idsFor(commit: BlobCommit) {
     clientRequestId: guidFrom(digest.slice(32, 64)),
     batchId: guidFrom(createHash('sha256').update(digest).digest('hex')),
   };
-}
-
-/** Event Grid's current schema shows the ETag exactly as the HTTP header carries it: quoted. */
-function quoted(eTag: string): string {
-  return eTag.startsWith('"') ? eTag : `"${eTag}"`;
 }
 
 export function buildBlobCreatedEvent(commit: BlobCommit): BlobCreatedEvent {

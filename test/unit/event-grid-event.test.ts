@@ -96,8 +96,11 @@ describe('event-grid-event', () => {
     expect(next.id).to.not.equal(first.id);
   });
 
-  it('keeps an already quoted eTag as it is', () => {
-    expect(buildBlobCreatedEvent(commit({ eTag: '"0x1"' })).data.eTag).to.equal('"0x1"');
+  it('quotes the eTag once, and derives the same ids from either spelling', () => {
+    const bare = buildBlobCreatedEvent(commit({ eTag: '0x1' }));
+    const quoted = buildBlobCreatedEvent(commit({ eTag: '"0x1"' }));
+    expect(quoted.data.eTag).to.equal('"0x1"');
+    expect(bare).to.deep.equal(quoted);
   });
 
   it('encodes the message as Base64 of the UTF-8 JSON, byte for byte', () => {
