@@ -61,7 +61,10 @@ async function main(): Promise<number> {
           `${signal}: stopping (running invocations get up to 10 s; Ctrl-C again to stop now)`,
         );
         running.stop().then(
-          () => done(0),
+          () => {
+            log.info('Local mode stopped.');
+            done(0);
+          },
           (error) => {
             log.error(describeError(error));
             done(1);
