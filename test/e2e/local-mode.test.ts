@@ -140,7 +140,7 @@ describe('local mode end to end (npm start)', function () {
     const response = await fetch(upload.uploadUrl, {
       method: upload.method,
       headers: upload.headers,
-      body,
+      body: new Uint8Array(body),
     });
     expect(response.status, await response.text()).to.equal(201);
   }
