@@ -101,7 +101,7 @@ function toDirectdropError(error: unknown, file: string): DirectdropError {
   });
 }
 
-function shortName(file: string, width = 28): string {
+function shortName(file: string, width = 20): string {
   const name = file.split(/[\\/]/).pop() ?? file;
   return name.length > width ? `${name.slice(0, width - 1)}…` : name.padEnd(width);
 }
@@ -181,6 +181,8 @@ async function runUpload(files: string[], options: UploadCommandOptions): Promis
           {
             stream: process.stderr,
             format: ' {bar} {percentage}% | {file} | {stage}',
+            // Narrow enough for 80 columns with the longest error code as the stage.
+            barsize: 20,
             hideCursor: true,
             clearOnComplete: false,
             autopadding: true,

@@ -109,6 +109,8 @@ async function uploadOne(file: File) {
       setState('cancelled', 'Cancelled.');
     } else if (error instanceof DirectdropError && error.code === 'rejected') {
       setState('rejected', `Rejected: ${error.message}`);
+    } else if (error instanceof DirectdropError && error.stage === 'validate') {
+      setState('rejected', `Not uploaded: ${error.message}`);
     } else {
       setState('error', `Failed: ${error instanceof Error ? error.message : String(error)}`);
     }

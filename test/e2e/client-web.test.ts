@@ -1,0 +1,234 @@
+/**
+ * The upload page in real headless Chromium against real local mode: choose a photo,
+ * watch progress reach 100 %, see the processed thumbnail and display image, see a
+ * readable rejection for a non-image. Leaves a screenshot in docs/screenshot.png.
+ */
+import { expect } from 'chai';
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { type Browser, type Locator, type Page, chromium } from 'playwright-core';
+import sharp from 'sharp';
+import { buildWebClient } from '../../client/web/build';
+import { type LocalMode, startLocalMode } from '../integration/client-local-mode';
+
+const SCREENSHOT = resolve(__dirname, '../../docs/screenshot.png');
+/** Throttled so a ~1 MB photo takes long enough for progress events in between. */
+const UPLOAD_BYTES_PER_SECOND = 1_000_000;
+
+/**
+ * A sunset with hills and seeded grain: deterministic (so the screenshot only changes
+ * when the page does) and grainy enough to weigh what a real photo weighs.
+ */
+async function sunsetPhoto(width = 2400, height = 1600): Promise<Buffer> {
+  const pixels = Buffer.alloc(width * height * 3);
+  let seed = 42;
+  const grain = () => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return ((seed >>> 0) % 25) - 12;
+  };
+  for (let y = 0; y < height; y++) {
+    const t = y / height;
+    for (let x = 0; x < width; x++) {
+      const hill = height * (0.62 + 0.08 * Math.sin(x / 170) + 0.04 * Math.sin(x / 53));
+      const [r, g, b] =
+        y > hill
+          ? [40 + 30 * t, 70 + 40 * t, 50]
+          : [250 - 60 * t, 140 + 60 * (1 - t) - 80 * t, 90 + 120 * t];
+      const i = (y * width + x) * 3;
+      pixels[i] = Math.max(0, Math.min(255, r + grain()));
+      pixels[i + 1] = Math.max(0, Math.min(255, g + grain()));
+      pixels[i + 2] = Math.max(0, Math.min(255, b + grain()));
+    }
+  }
+  return sharp(pixels, { raw: { width, height, channels: 3 } })
+    .jpeg({ quality: 85 })
+    .toBuffer();
+}
+
+/** Waits for the item to settle, then checks it settled as expected (the status text says why not). */
+async function expectOutcome(item: Locator, state: 'processed' | 'rejected', timeout: number) {
+  const settled = '[data-state=processed], [data-state=rejected], [data-state=error]';
+  await item.and(item.page().locator(settled)).waitFor({ timeout });
+  const why = (await item.getByRole('status').textContent()) ?? '';
+  expect(await item.getAttribute('data-state'), why).to.equal(state);
+}
+
+describe('upload page in headless Chromium (local mode)', function () {
+  this.timeout(120_000);
+  let local: LocalMode;
+  let browser: Browser;
+  let page: Page;
+  let photo: Buffer;
+
+  before(async function () {
+    const [, started, launched, generated] = await Promise.all([
+      buildWebClient(),
+      startLocalMode(),
+      chromium.launch({
+        executablePath: '/usr/bin/chromium',
+        args: [
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+        ],
+      }),
+      sunsetPhoto(),
+    ]);
+    [local, browser, photo] = [started, launched, generated];
+    page = await browser.newPage({ viewport: { width: 900, height: 820 } });
+    await page.goto(`${local.baseUrl}/`);
+  });
+  after(async function () {
+    await browser?.close();
+    await local?.stop();
+  });
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed' && local) console.log(local.output());
+  });
+
+  it('offers a labelled, keyboard-reachable file input', async function () {
+    const input = page.getByLabel('choose files');
+    expect(await input.getAttribute('type')).to.equal('file');
+    expect(await input.getAttribute('accept')).to.equal('image/*');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.id)).to.equal('file-input');
+  });
+
+  it('uploads a photo through the file input with progress to 100 %, then shows the thumbnail and display image', async function () {
+    // Record every value the progress bar takes, from the page's side.
+    await page.evaluate(() => {
+      const seen: number[] = [];
+      (window as unknown as { progressSeen: number[] }).progressSeen = seen;
+      new MutationObserver((records) => {
+        for (const r of records) {
+          if (r.target instanceof HTMLProgressElement) seen.push(r.target.value);
+        }
+      }).observe(document.getElementById('uploads')!, {
+        subtree: true,
+        attributes: true,
+        attributeFilter: ['value'],
+      });
+    });
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false,
+      latency: 0,
+      downloadThroughput: -1,
+      uploadThroughput: UPLOAD_BYTES_PER_SECOND,
+    });
+
+    const started = Date.now();
+    await page.setInputFiles('#file-input', {
+      name: 'sunset.jpg',
+      mimeType: 'image/jpeg',
+      buffer: photo,
+    });
+    const item = page.locator('li.upload', { hasText: 'sunset.jpg' });
+    await expectOutcome(item, 'processed', 60_000);
+    console.log(
+      `      photo ${(photo.length / 1024).toFixed(0)} KiB at ${UPLOAD_BYTES_PER_SECOND / 1e6} MB/s: processed in ${Date.now() - started} ms`,
+    );
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false,
+      latency: 0,
+      downloadThroughput: -1,
+      uploadThroughput: -1,
+    });
+
+    const seen = await page.evaluate(
+      () => (window as unknown as { progressSeen: number[] }).progressSeen,
+    );
+    expect(seen.at(-1)).to.equal(100);
+    expect(seen, 'never goes backwards').to.deep.equal([...seen].sort((a, b) => a - b));
+    expect(
+      seen.some((v) => v > 0 && v < 100),
+      `byte-level progress, not a jump from 0 to 100: ${seen.join(',')}`,
+    ).to.equal(true);
+    expect(await item.getByRole('progressbar').getAttribute('value')).to.equal('100');
+    expect(await item.getByRole('status').textContent()).to.equal('Ready.');
+
+    const thumb = item.getByRole('img', { name: 'Thumbnail of sunset.jpg' });
+    const thumbWidth = await thumb.evaluate(async (img: HTMLImageElement) => {
+      await img.decode();
+      return img.naturalWidth;
+    });
+    expect(thumbWidth).to.equal(320);
+
+    await item.getByRole('button', { name: /Show sunset\.jpg at 1600 × 1067/ }).click();
+    const display = page
+      .getByRole('dialog')
+      .getByRole('img', { name: 'sunset.jpg at display size' });
+    const displayWidth = await display.evaluate(async (img: HTMLImageElement) => {
+      await img.decode();
+      return img.naturalWidth;
+    });
+    expect(displayWidth).to.equal(1600);
+    await page.keyboard.press('Escape');
+    expect(await page.getByRole('dialog').isVisible()).to.equal(false);
+  });
+
+  it('shows a readable message for a file that is not an image', async function () {
+    await page.setInputFiles('#file-input', {
+      name: 'holiday-notes.jpg',
+      mimeType: 'image/jpeg',
+      buffer: Buffer.from('Packing list: sun cream, hat, camera.\n'.repeat(40)),
+    });
+    const item = page.locator('li.upload', { hasText: 'holiday-notes.jpg' });
+    await expectOutcome(item, 'rejected', 60_000);
+    expect(await item.getByRole('status').textContent()).to.equal(
+      'Rejected: The file is not a supported image.',
+    );
+    expect(await item.locator('img').count()).to.equal(0);
+
+    // Both outcomes on one page make the README's screenshot; palette PNG keeps it small.
+    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+    const shot = await page.screenshot({ fullPage: false });
+    await writeFile(
+      SCREENSHOT,
+      await sharp(shot).png({ palette: true, quality: 80, effort: 10 }).toBuffer(),
+    );
+  });
+
+  it('refuses a non-image type before uploading, and says why', async function () {
+    const requests: string[] = [];
+    page.on('request', (request) => requests.push(request.url()));
+    await page.setInputFiles('#file-input', {
+      name: 'notes.txt',
+      mimeType: 'text/plain',
+      buffer: Buffer.from('not a photo'),
+    });
+    const item = page.locator('li.upload', { hasText: 'notes.txt' });
+    await expectOutcome(item, 'rejected', 10_000);
+    expect(await item.getByRole('status').textContent()).to.match(
+      /^Not uploaded: notes\.txt is text\/plain; accepted types are image\/jpeg, /,
+    );
+    expect(requests.filter((url) => url.includes('/api/'))).to.deep.equal([]);
+  });
+
+  it('uploads a photo dropped on the drop zone', async function () {
+    const png = (
+      await sharp({ create: { width: 400, height: 300, channels: 3, background: '#2a6' } })
+        .png()
+        .toBuffer()
+    ).toString('base64');
+    const dataTransfer = await page.evaluateHandle((base64) => {
+      const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([bytes], 'dropped.png', { type: 'image/png' }));
+      return transfer;
+    }, png);
+    await page.dispatchEvent('#drop-zone', 'dragover', { dataTransfer });
+    expect(await page.locator('#drop-zone.dragging').count()).to.equal(1);
+    await page.dispatchEvent('#drop-zone', 'drop', { dataTransfer });
+    const item = page.locator('li.upload', { hasText: 'dropped.png' });
+    await expectOutcome(item, 'processed', 60_000);
+    expect(await page.locator('#drop-zone.dragging').count()).to.equal(0);
+    expect(await item.getByRole('img', { name: 'Thumbnail of dropped.png' }).count()).to.equal(1);
+  });
+});

@@ -1,0 +1,159 @@
+/**
+ * The client library against real local mode (Azurite, the Event Grid emulator, the
+ * functions): a photo comes back processed, a non-image rejected, an aborted upload
+ * leaves nothing behind, and an unreachable API is reported as such.
+ */
+import { expect } from 'chai';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { freePort } from '../helpers/azurite-fixture';
+import { sidewaysPhotoWithGps, textPretendingToBeJpeg } from '../helpers/images';
+import {
+  DirectdropError,
+  type UploadProgress,
+  fileSource,
+  getUploadStatus,
+  requestUpload,
+  sendToStorage,
+  upload,
+  uploadFile,
+  waitForProcessing,
+} from '../../client/node';
+import { type LocalMode, startLocalMode } from './client-local-mode';
+
+async function rejection(promise: Promise<unknown>): Promise<DirectdropError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).to.be.instanceOf(DirectdropError);
+    return error as DirectdropError;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('client library against local mode', function () {
+  this.timeout(90_000);
+  let local: LocalMode;
+  let dir: string;
+
+  before(async function () {
+    [local, dir] = await Promise.all([
+      startLocalMode(),
+      mkdtemp(join(tmpdir(), 'directdrop-client-')),
+    ]);
+  });
+  after(async function () {
+    await local?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed' && local) console.log(local.output());
+  });
+
+  it('uploads a photo and resolves with its processed variants', async function () {
+    const path = join(dir, 'camera.jpg');
+    await writeFile(path, await sidewaysPhotoWithGps(3000, 2000));
+    const events: UploadProgress[] = [];
+    const result = await uploadFile(path, {
+      apiBaseUrl: local.apiBaseUrl,
+      onProgress: (p) => events.push(p),
+    });
+    console.log(`      timings ${JSON.stringify(result.timings)}`);
+
+    expect(result).to.include({
+      status: 'processed',
+      fileName: 'camera.jpg',
+      alreadyUploaded: false,
+    });
+    // Stored sideways with EXIF orientation 6: the variants come out upright (portrait).
+    expect(
+      result.outputs.map(({ name, width, height }) => ({ name, width, height })),
+    ).to.deep.equal([
+      { name: 'thumb', width: 320, height: 480 },
+      { name: 'display', width: 1600, height: 2400 },
+    ]);
+    const thumb = await fetch(result.outputs[0].url);
+    expect(thumb.status).to.equal(200);
+    const meta = await sharp(Buffer.from(await thumb.arrayBuffer())).metadata();
+    expect(meta).to.include({ format: 'webp', width: 320 });
+    expect(events.at(-1)).to.include({ stage: 'processing', percent: 100 });
+  });
+
+  it('takes a browser-style Blob in Node too', async function () {
+    const png = await sharp({
+      create: { width: 640, height: 480, channels: 3, background: '#123456' },
+    })
+      .png()
+      .toBuffer();
+    const result = await upload(new Blob([png], { type: 'image/png' }), {
+      apiBaseUrl: local.apiBaseUrl,
+      fileName: 'blob.png',
+    });
+    expect(result.outputs.map((o) => o.width)).to.deep.equal([320, 640]);
+  });
+
+  it('rejects a file that is not an image with the reason from the server', async function () {
+    const path = join(dir, 'not-a-photo.jpg');
+    await writeFile(path, textPretendingToBeJpeg);
+    const error = await rejection(uploadFile(path, { apiBaseUrl: local.apiBaseUrl }));
+    expect(error).to.include({ code: 'rejected', reason: 'not-an-image', stage: 'processing' });
+    expect(error.message).to.equal('The file is not a supported image.');
+    expect(error.uploadId).to.match(/^[0-9a-f-]{36}$/);
+  });
+
+  it('passes the server’s refusal through when local checks are loosened', async function () {
+    const path = join(dir, 'huge.jpg');
+    await writeFile(path, Buffer.alloc(26 * 1024 * 1024, 1));
+    const error = await rejection(
+      uploadFile(path, { apiBaseUrl: local.apiBaseUrl, maxBytes: 100 * 1024 * 1024 }),
+    );
+    expect(error).to.include({ code: 'file-too-large', status: 413, stage: 'request' });
+  });
+
+  it('aborts an upload in flight; the API never hears of the upload', async function () {
+    const path = join(dir, 'large.jpg');
+    await writeFile(path, Buffer.alloc(24 * 1024 * 1024, 2));
+    const controller = new AbortController();
+    let statusUrl: string | undefined;
+    const error = await rejection(
+      uploadFile(path, {
+        apiBaseUrl: local.apiBaseUrl,
+        signal: controller.signal,
+        onProgress: (p) => {
+          if (p.stage !== 'uploading' || p.loadedBytes === 0) return;
+          statusUrl = `${local.apiBaseUrl}/uploads/${p.uploadId}`;
+          controller.abort();
+        },
+      }),
+    );
+    expect(error).to.include({ code: 'aborted', stage: 'upload' });
+    expect(statusUrl).to.be.a('string');
+    // No blob landed, so the status endpoint does not know the upload.
+    expect(await getUploadStatus(statusUrl!, { apiBaseUrl: local.apiBaseUrl })).to.equal(undefined);
+  });
+
+  it('treats a repeated PUT of a landed upload as already uploaded and still gets the result', async function () {
+    const path = join(dir, 'twice.jpg');
+    await writeFile(path, await sidewaysPhotoWithGps(800, 600));
+    const options = { apiBaseUrl: local.apiBaseUrl };
+    const { ticket, source, contentType } = await requestUpload(await fileSource(path), options);
+    expect(await sendToStorage(ticket, source, contentType, options)).to.deep.equal({
+      alreadyUploaded: false,
+    });
+    expect(await sendToStorage(ticket, source, contentType, options)).to.deep.equal({
+      alreadyUploaded: true,
+    });
+    const processed = await waitForProcessing(ticket, options);
+    expect(processed.outputs).to.have.length(2);
+  });
+
+  it('reports an unreachable API as a network error', async function () {
+    const port = await freePort();
+    const path = join(dir, 'camera.jpg');
+    const error = await rejection(uploadFile(path, { apiBaseUrl: `http://127.0.0.1:${port}/api` }));
+    expect(error).to.include({ code: 'network-error', stage: 'request' });
+    expect(error.message).to.contain('ECONNREFUSED');
+  });
+});
