@@ -139,6 +139,7 @@ export async function startAzurite(options: AzuriteOptions): Promise<RunningAzur
   const child = spawn(process.execPath, args, {
     stdio: ['ignore', inherit ? 'inherit' : 'ignore', inherit ? 'inherit' : 'pipe', 'ipc'],
     detached: true,
+    windowsHide: true,
   });
   let stderrTail = '';
   child.stderr?.on('data', (chunk: Buffer) => {

@@ -44,13 +44,11 @@ export class LocalModeError extends Error {
 type Env = Record<string, string | undefined>;
 
 /**
- * The app settings the functions see: real environment variables win over
- * local.settings.json (as with Core Tools v4); the storage connections always point at
- * this Azurite, whose ports may not be the defaults `UseDevelopmentStorage=true` means.
+ * The app settings the functions see: `merged` with every directdrop setting spelled
+ * out, and the storage connections pointing at this Azurite, whose ports may not be the
+ * defaults `UseDevelopmentStorage=true` means.
  */
-async function appSettings(repoRoot: string, env: Env, connectionString: string) {
-  const fileValues = await readLocalSettingsValues(join(repoRoot, 'local.settings.json'));
-  const merged: Env = { ...fileValues, ...env };
+function appSettings(merged: Env, connectionString: string) {
   const settings = parseSettings(merged);
   const values: Record<string, string> = {
     ...(Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined)) as Record<
@@ -149,6 +147,8 @@ export async function startLocalMode(
       await cleanup(drainMs).catch((error) => log.error(describeError(error)));
     }
   };
+  // Startup steps that may still be running when another one fails; awaited before cleanup.
+  let azuriteSettled: Promise<unknown> = Promise.resolve();
   let funcPath: string | undefined;
   if (options.func) {
     funcPath = await findCoreTools(env);
@@ -159,6 +159,11 @@ export async function startLocalMode(
     const lock = await acquireInstanceLock(join(options.dataDir, 'local-mode.lock'));
     cleanups.push(() => lock.release());
     await assertPortsFree(options);
+    // Real environment variables win over local.settings.json, as with Core Tools v4.
+    const merged: Env = {
+      ...(await readLocalSettingsValues(join(repoRoot, 'local.settings.json'))),
+      ...env,
+    };
 
     // Azurite takes a second or two; load everything else meanwhile.
     const azuriteStarting = startAzurite({
@@ -167,6 +172,7 @@ export async function startLocalMode(
       queuePort: options.queuePort,
       tablePort: options.tablePort,
     });
+    azuriteSettled = azuriteStarting.catch(() => undefined);
     const registrationsLoading = options.func ? undefined : import('../functions/registrations.js');
     // Awaited later; this only keeps an early failure elsewhere from leaving it unhandled.
     registrationsLoading?.catch(() => undefined);
@@ -175,10 +181,10 @@ export async function startLocalMode(
         cleanups.push(() => running.stop());
         return running;
       }),
-      readHostConfig(join(repoRoot, 'host.json'), env, availableParallelism()),
+      readHostConfig(join(repoRoot, 'host.json'), merged, availableParallelism()),
       options.func ? buildFunctionsApp(repoRoot) : undefined,
     ]);
-    const { settings, values } = await appSettings(repoRoot, env, azurite.connectionString);
+    const { settings, values } = appSettings(merged, azurite.connectionString);
     const origins = [`http://localhost:${options.port}`, `http://127.0.0.1:${options.port}`];
     const storage = await provisionStorage(azurite.connectionString, settings, origins);
 
@@ -254,6 +260,7 @@ export async function startLocalMode(
       stop: (drainMs = 10_000) => cleanUp(drainMs),
     };
   } catch (error) {
+    await azuriteSettled;
     await cleanUp(0);
     if (error instanceof PortInUseError) {
       throw new LocalModeError(
