@@ -110,13 +110,16 @@ async function apiOf(container: ContainerClient, item: BlobItem): Promise<Commit
   return (list.committedBlocks?.length ?? 0) > 0 ? 'PutBlockList' : 'PutBlob';
 }
 
+/** Runs `size` at a time; a failure stops later batches once its own batch has settled. */
 async function inBatches<T>(
   items: T[],
   size: number,
   run: (item: T) => Promise<void>,
 ): Promise<void> {
   for (let i = 0; i < items.length; i += size) {
-    await Promise.all(items.slice(i, i + size).map(run));
+    const results = await Promise.allSettled(items.slice(i, i + size).map(run));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 }
 
