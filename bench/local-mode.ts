@@ -1,0 +1,309 @@
+/**
+ * Benchmarks 2b and 4, against local mode as `npm start` runs it (its own process, free
+ * ports, a temporary data folder): upload URL issuance over HTTP with autocannon at 1, 16
+ * and 64 connections next to a bare node:http server answering the same bytes, then 200
+ * uploads from 16 concurrent clients with our client library, timing each from commit
+ * to processed and counting queue invocations in flight from the host's own log lines.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import autocannon from 'autocannon';
+import sharp from 'sharp';
+import { upload } from '../client/upload';
+import { readHostConfig } from '../local/host-config';
+import { loadFixtures } from './fixtures';
+import { freePort } from './lib/azurite';
+import { BENCH_DIR } from './lib/child';
+import { fmt, median, percentile, times } from './lib/measure';
+import type { Row, SectionResult, TargetCheck } from './lib/report';
+
+const REPO = join(BENCH_DIR, '..');
+const QUEUE_FUNCTION = 'processUploadEvent';
+const ISSUE_BODY = JSON.stringify({
+  fileName: 'photo.jpg',
+  contentType: 'image/jpeg',
+  size: 4_500_000,
+});
+
+interface LocalMode {
+  apiBaseUrl: string;
+  /** When each upload's manifest was written, by our clock, from the handler's log line. */
+  processedAt: Map<string, number>;
+  inFlight: { now: number; max: number };
+  failures: string[];
+  stop(): Promise<void>;
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  return child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve()
+    : new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+async function startLocalMode(): Promise<LocalMode> {
+  const data = await mkdtemp(join(tmpdir(), 'directdrop-bench-local-'));
+  const ports = {
+    '--port': await freePort(),
+    '--blob-port': await freePort(),
+    '--queue-port': await freePort(),
+    '--table-port': await freePort(),
+  };
+  const args = [...Object.entries(ports).flatMap(([flag, port]) => [flag, String(port)])];
+  // `npm start` is `tsx local/start.ts`; run the same file in one process we can signal.
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(REPO, 'local', 'start.ts'), ...args, '--data', data],
+    { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const processedAt = new Map<string, number>();
+  const inFlight = { now: 0, max: 0 };
+  const failures: string[] = [];
+  let stderrTail = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderrTail = (stderrTail + chunk.toString()).slice(-4000);
+  });
+  const ready = new Promise<void>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      // The host logs every queue invocation like the Functions host does.
+      if (line.includes(`Executing '${QUEUE_FUNCTION}'`)) {
+        inFlight.now += 1;
+        inFlight.max = Math.max(inFlight.max, inFlight.now);
+      } else if (line.includes(`Executed '${QUEUE_FUNCTION}'`)) inFlight.now -= 1;
+      const processed = /Upload ([0-9a-f-]{36}): (processed|rejected)/.exec(line);
+      if (processed) {
+        processedAt.set(processed[1], performance.now());
+        if (processed[2] !== 'processed') failures.push(line);
+      }
+      if (line.includes('local mode is ready')) resolve();
+    });
+    child.once('exit', (code) =>
+      reject(new Error(`local mode exited with ${code} before it was ready: ${stderrTail}`)),
+    );
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    const text = chunk.toString();
+    if (text.includes(`Executed '${QUEUE_FUNCTION}' (Failed`)) failures.push(text.trim());
+  });
+  await ready;
+  return {
+    apiBaseUrl: `http://127.0.0.1:${ports['--port']}/api`,
+    processedAt,
+    inFlight,
+    failures,
+    async stop() {
+      // SIGTERM is Ctrl-C's graceful path: drain, stop the emulator and Azurite.
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      await exited(child);
+      clearTimeout(timer);
+      await rm(data, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A bare node:http server answering what createUpload answers: the floor for HTTP issuance. */
+async function startBareServer(body: string): Promise<{ url: string; stop(): Promise<void> }> {
+  const port = await freePort();
+  const script = `require('node:http').createServer((q, s) => { q.resume(); q.on('end', () => s.writeHead(201, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(process.env.BODY)); }).listen(${port}, '127.0.0.1', () => console.log('ready'));`;
+  const child = spawn(process.execPath, ['-e', script], {
+    env: { ...process.env, BODY: body },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve) => child.stdout?.once('data', () => resolve()));
+  return {
+    url: `http://127.0.0.1:${port}/api/uploads`,
+    async stop() {
+      child.kill();
+      await exited(child);
+    },
+  };
+}
+
+async function hammer(url: string, connections: number, seconds: number) {
+  const result = await autocannon({
+    url,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: ISSUE_BODY,
+    connections,
+    duration: seconds,
+  });
+  if (result.errors > 0 || result.timeouts > 0 || result.non2xx > 0 || result['2xx'] === 0)
+    throw new Error(
+      `${url} at ${connections} connections: ${result['2xx']} ok, ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts`,
+    );
+  return {
+    perSecond: result['2xx'] / result.duration,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+  };
+}
+
+async function issuanceOverHttp(
+  local: LocalMode,
+  quick: boolean,
+): Promise<{ rows: Row[]; data: unknown }> {
+  // Correctness: a real answer from our handler, with a create-only signed URL.
+  const response = await fetch(`${local.apiBaseUrl}/uploads`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: ISSUE_BODY,
+  });
+  const text = await response.text();
+  const uploadUrl = new URL((JSON.parse(text) as { uploadUrl: string }).uploadUrl);
+  if (
+    response.status !== 201 ||
+    uploadUrl.searchParams.get('sp') !== 'c' ||
+    !uploadUrl.searchParams.get('sig')
+  )
+    throw new Error(`POST /api/uploads answered ${response.status}: ${text}`);
+
+  const bare = await startBareServer(text);
+  const seconds = quick ? 1 : 2;
+  const rows: Row[] = [];
+  const data: Record<string, unknown> = {};
+  try {
+    await hammer(`${local.apiBaseUrl}/uploads`, 16, 1); // warm-up
+    await hammer(bare.url, 16, 1);
+    for (const connections of [1, 16, 64]) {
+      const ours = await hammer(`${local.apiBaseUrl}/uploads`, connections, seconds);
+      const floor = await hammer(bare.url, connections, seconds);
+      data[`connections${connections}`] = { localMode: ours, bareNodeHttp: floor };
+      const cell = (r: typeof ours) => `${fmt(r.perSecond)}/s, p50 ${r.p50} p99 ${r.p99} ms`;
+      rows.push({
+        benchmark: 'issuance over HTTP',
+        case: `local mode, ${connections} connection${connections > 1 ? 's' : ''} (vs bare node:http)`,
+        ours: cell(ours),
+        baseline: cell(floor),
+        ratio: `${fmt((100 * ours.perSecond) / floor.perSecond)} % of bare`,
+      });
+    }
+  } finally {
+    await bare.stop();
+  }
+  return { rows, data };
+}
+
+async function endToEnd(local: LocalMode, quick: boolean) {
+  const { jpeg } = await loadFixtures();
+  const committedAt = new Map<string, number>();
+  const send = () =>
+    upload(jpeg.bytes, {
+      apiBaseUrl: local.apiBaseUrl,
+      fileName: 'photo.jpg',
+      contentType: 'image/jpeg',
+      onProgress: (p) => {
+        // The client reports 'processing' the moment storage has acknowledged the PUT.
+        if (p.stage === 'processing' && p.uploadId && !committedAt.has(p.uploadId))
+          committedAt.set(p.uploadId, performance.now());
+      },
+    });
+  const latency = (uploadId: string) => {
+    const done = local.processedAt.get(uploadId);
+    const commit = committedAt.get(uploadId);
+    if (done === undefined || commit === undefined)
+      throw new Error(`no processed log line for upload ${uploadId}`);
+    return done - commit;
+  };
+
+  // Unloaded floor: one upload at a time on an idle system, through the same path.
+  const alone: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    const result = await send();
+    if (i > 0) alone.push(latency(result.uploadId));
+  }
+
+  const total = quick ? 32 : 200;
+  const clients = 16;
+  let started = 0;
+  const results: Awaited<ReturnType<typeof send>>[] = [];
+  local.inFlight.max = 0;
+  const wall = performance.now();
+  // Closed loop, as people use it: each client waits for its result before the next upload.
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (started < total) {
+        started += 1;
+        results.push(await send());
+      }
+    }),
+  );
+  const seconds = (performance.now() - wall) / 1000;
+  if (local.failures.length > 0) throw new Error(`processing failed: ${local.failures[0]}`);
+  for (const result of results) {
+    if (result.outputs.map((o) => o.width).join() !== '320,1600')
+      throw new Error(`upload ${result.uploadId} has outputs ${JSON.stringify(result.outputs)}`);
+  }
+  // Decode the outputs of the first and the last upload through their read URLs.
+  for (const result of [results[0], results[results.length - 1]])
+    for (const output of result.outputs) {
+      const bytes = Buffer.from(await (await fetch(output.url)).arrayBuffer());
+      const { info } = await sharp(bytes).raw().toBuffer({ resolveWithObject: true });
+      if (info.width !== output.width)
+        throw new Error(`${output.url} decodes ${info.width} px wide`);
+    }
+  const latencies = results.map((r) => latency(r.uploadId));
+  return {
+    uploads: results.length,
+    clients,
+    seconds,
+    latencies,
+    aloneMs: median(alone),
+    maxInFlight: local.inFlight.max,
+  };
+}
+
+export async function runLocalMode(options: { quick: boolean }): Promise<SectionResult> {
+  const config = await readHostConfig(join(REPO, 'host.json'), process.env, availableParallelism());
+  const cap = config.queues.batchSize + config.queues.newBatchThreshold;
+  const local = await startLocalMode();
+  let http: Awaited<ReturnType<typeof issuanceOverHttp>>;
+  let e2e: Awaited<ReturnType<typeof endToEnd>>;
+  try {
+    http = await issuanceOverHttp(local, options.quick);
+    e2e = await endToEnd(local, options.quick);
+  } finally {
+    await local.stop();
+  }
+
+  const p = (q: number) => percentile(e2e.latencies, q);
+  const s = (ms: number) => fmt(ms / 1000);
+  const rows: Row[] = [
+    ...http.rows,
+    {
+      benchmark: 'end to end',
+      case: `${e2e.uploads} uploads, ${e2e.clients} clients: commit → processed p50 / p95 / p99 s (vs one upload alone)`,
+      ours: `${s(p(50))} / ${s(p(95))} / ${s(p(99))}`,
+      baseline: `${s(e2e.aloneMs)} alone`,
+      ratio: `p50 ${times(p(50), e2e.aloneMs)}`,
+    },
+    {
+      benchmark: 'end to end',
+      case: `${e2e.uploads} uploads, ${e2e.clients} clients: throughput and max queue invocations in flight (vs cap)`,
+      ours: `${fmt(e2e.uploads / e2e.seconds)} uploads/s, max ${e2e.maxInFlight} in flight`,
+      baseline: `cap ${cap} (batchSize ${config.queues.batchSize} + newBatchThreshold ${config.queues.newBatchThreshold})`,
+      ratio: `${e2e.maxInFlight}/${cap}`,
+    },
+  ];
+  const targets: TargetCheck[] = [
+    {
+      target: `local end to end p95 ≤ 2 s at ${e2e.clients} concurrent clients`,
+      measured: `p95 ${s(p(95))} s over ${e2e.uploads} uploads of the 12 MP JPEG`,
+      met: p(95) <= 2000,
+    },
+    {
+      target: 'local queue concurrency cap never exceeded',
+      measured: `max ${e2e.maxInFlight} in flight, cap ${cap}`,
+      met: e2e.maxInFlight <= cap,
+    },
+  ];
+  const notes = [
+    `Local mode: ${e2e.uploads} uploads of the 12 MP JPEG through client/upload.ts (request URL, PUT to Azurite, poll status), each client waiting for its result before the next; all came back processed with 320 and 1600 px outputs, and the first and last uploads' outputs were downloaded and decoded.`,
+    'Local mode: commit is when the client saw the PUT acknowledged; processed is when the host logged the handler’s "processed" line (after the manifest write). In-flight counts come from the host’s Executing/Executed lines. Load generator, local host, Azurite and the emulator share the two cores.',
+  ];
+  return { rows, targets, notes, data: { http: http.data, endToEnd: e2e, cap } };
+}

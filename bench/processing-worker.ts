@@ -1,0 +1,153 @@
+/**
+ * One processing configuration in a fresh process, so its peak RSS is its own. Bundled
+ * to plain JavaScript by the benchmark (no tsx in the measured process, as in Azure).
+ *
+ * - handler: our real queue handler against Azurite (download, sniff, variants, upload
+ *   outputs, manifest), `batch` invocations in flight, as the host runs a queue batch.
+ * - sharp: the same variants with sharp alone from an in-memory buffer, either decoded
+ *   once at the largest width and fanned out (the fastest we measured, the baseline) or
+ *   one pipeline per variant from a clone() of the input (the textbook way).
+ */
+import { readFileSync } from 'node:fs';
+import { InvocationContext } from '@azure/functions';
+import sharp from 'sharp';
+import { createRuntime } from '../functions/adapters/runtime';
+import { STORAGE_CONNECTION } from '../functions/core/definitions';
+import { DEFAULT_SETTINGS, type VariantSpec } from '../functions/core/settings';
+import { processUploadEventHandler } from '../functions/handlers/process-upload';
+
+export interface ProcessingJob {
+  mode: 'handler' | 'sharp';
+  /** sharp mode: how the variants are derived from the input. */
+  pipeline: 'decode-once' | 'per-variant';
+  /** sharp mode: libvips sequential access (sharp's default) or random access. */
+  sequentialRead: boolean;
+  batch: number;
+  /** sharp.concurrency(): libvips threads per image; 0 keeps sharp's default. */
+  threads: number;
+  /** libvips' operation cache, on by default in sharp. */
+  cache: boolean;
+  /** handler: one queue message per image, the first one only warms up. */
+  events: unknown[];
+  connectionString: string;
+  /** sharp: the input file and how many images to make after one warm-up. */
+  fixturePath: string;
+  count: number;
+}
+
+export interface ProcessingReply {
+  images: number;
+  seconds: number;
+  cpuMs: number;
+  maxRssBytes: number;
+  threads: number;
+  /** sharp mode checks its own outputs; handler outputs are checked by the parent. */
+  problems: string[];
+}
+
+async function decodeOnce(
+  input: Buffer,
+  variants: readonly VariantSpec[],
+  sequentialRead: boolean,
+) {
+  const largest = Math.max(...variants.map((v) => v.width));
+  const base = await sharp(input, { sequentialRead })
+    .rotate()
+    .resize({ width: largest, withoutEnlargement: true })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const raw = { width: base.info.width, height: base.info.height, channels: base.info.channels };
+  return Promise.all(
+    variants.map((v) =>
+      sharp(base.data, { raw })
+        .resize({ width: v.width, withoutEnlargement: true })
+        .webp({ quality: v.quality, effort: 2 })
+        .toBuffer({ resolveWithObject: true }),
+    ),
+  );
+}
+
+/** Each clone decodes on its own, with shrink-on-load for its own width. */
+function perVariant(input: Buffer, variants: readonly VariantSpec[], sequentialRead: boolean) {
+  const base = sharp(input, { sequentialRead }).rotate();
+  return Promise.all(
+    variants.map((v) =>
+      base
+        .clone()
+        .resize({ width: v.width, withoutEnlargement: true })
+        .webp({ quality: v.quality, effort: 2 })
+        .toBuffer({ resolveWithObject: true }),
+    ),
+  );
+}
+
+/** Runs `work(i)` for i in [0, count) with at most `batch` in flight. */
+async function pool(count: number, batch: number, work: (i: number) => Promise<void>) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(batch, count) }, async () => {
+      while (next < count) await work(next++);
+    }),
+  );
+}
+
+async function measure(count: number, batch: number, work: (i: number) => Promise<void>) {
+  const cpu = process.cpuUsage();
+  const start = performance.now();
+  await pool(count, batch, work);
+  const seconds = (performance.now() - start) / 1000;
+  const { user, system } = process.cpuUsage(cpu);
+  return {
+    images: count,
+    seconds,
+    cpuMs: (user + system) / 1000,
+    maxRssBytes: process.resourceUsage().maxRSS * 1024,
+  };
+}
+
+async function runHandler(job: ProcessingJob) {
+  const runtime = createRuntime({ [STORAGE_CONNECTION]: job.connectionString });
+  const handler = processUploadEventHandler(() => runtime);
+  const context = new InvocationContext({ functionName: 'bench', logHandler: () => {} });
+  const [warmUp, ...events] = job.events;
+  await handler(warmUp, context);
+  const result = await measure(events.length, job.batch, (i) => handler(events[i], context));
+  return { ...result, problems: [] };
+}
+
+async function runSharp(job: ProcessingJob) {
+  const variants = DEFAULT_SETTINGS.variants;
+  const input = readFileSync(job.fixturePath);
+  const make = () =>
+    (job.pipeline === 'per-variant' ? perVariant : decodeOnce)(input, variants, job.sequentialRead);
+  const problems: string[] = [];
+  let last: Awaited<ReturnType<typeof make>> = [];
+  await make();
+  const result = await measure(job.count, job.batch, async () => {
+    last = await make();
+    last.forEach(({ info }, v) => {
+      if (info.format !== 'webp' || info.width !== variants[v].width)
+        problems.push(`${variants[v].name} came out ${info.format} ${info.width} px wide`);
+    });
+  });
+  // Decode the last outputs fully, after the RSS reading so it cannot inflate it.
+  for (const { data } of last) await sharp(data).raw().toBuffer();
+  return { ...result, problems };
+}
+
+async function run(job: ProcessingJob): Promise<ProcessingReply> {
+  if (job.threads > 0) sharp.concurrency(job.threads);
+  if (!job.cache) sharp.cache(false);
+  const result = job.mode === 'handler' ? await runHandler(job) : await runSharp(job);
+  return { ...result, threads: sharp.concurrency() };
+}
+
+process.once('message', (job: ProcessingJob) => {
+  run(job).then(
+    (reply) => process.send?.(reply, () => process.exit(0)),
+    (error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+});
