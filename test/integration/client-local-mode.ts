@@ -6,12 +6,15 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { DEV_ACCOUNT_NAME } from '../../local/azurite';
 import { freePort } from '../helpers/azurite-fixture';
 
 export interface LocalMode {
   /** e.g. http://localhost:41234, where the page is served. */
   baseUrl: string;
   apiBaseUrl: string;
+  /** Local mode's Azurite blob endpoint; the well-known development key opens it. */
+  blobEndpoint: string;
   /** Everything local mode printed, for failure messages. */
   output(): string;
   stop(): Promise<void>;
@@ -68,7 +71,15 @@ export async function startLocalMode(): Promise<LocalMode> {
       (r) => r.status === 404,
       () => false,
     );
-    if (ready) return { baseUrl, apiBaseUrl: `${baseUrl}/api`, output: () => output, stop };
+    if (ready) {
+      return {
+        baseUrl,
+        apiBaseUrl: `${baseUrl}/api`,
+        blobEndpoint: `http://127.0.0.1:${blobPort}/${DEV_ACCOUNT_NAME}`,
+        output: () => output,
+        stop,
+      };
+    }
     await new Promise((r) => setTimeout(r, 200));
   }
   await stop();

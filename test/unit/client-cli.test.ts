@@ -4,7 +4,7 @@
  * The CLI against local mode's real processing is in the integration tests.
  */
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -21,7 +21,11 @@ interface CliRun {
 }
 
 /** Asynchronous on purpose: the scripted API answers from this same process. */
-function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+  onSpawn?: (child: ChildProcess) => void,
+): Promise<CliRun> {
   return new Promise((resolvePromise, reject) => {
     // The caller's own DIRECTDROP_* settings must not leak into the test.
     const base = { ...process.env };
@@ -34,6 +38,7 @@ function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRu
     child.stderr.on('data', (chunk) => (stderr += chunk));
     child.once('error', reject);
     child.once('close', (code) => resolvePromise({ code, stdout, stderr }));
+    onSpawn?.(child);
   });
 }
 
@@ -238,5 +243,25 @@ describe('directdrop CLI (scripted API, real Azurite)', function () {
       ),
     );
     expect(maxInFlight).to.equal(2);
+  });
+
+  it('cancels uploads in flight on Ctrl-C and exits 130', async function () {
+    api.onStatus = (uploadId) => ({ status: 200, json: { uploadId, status: 'pending' } });
+    let child: ChildProcess | undefined;
+    const run = runCli(
+      ['upload', file('a.jpg'), file('b.jpg'), '--api', api.baseUrl],
+      {},
+      (c) => (child = c),
+    );
+    const polled = async () => {
+      while (!api.requests.some((r) => r.method === 'GET'))
+        await new Promise((r) => setTimeout(r, 50));
+    };
+    await polled();
+    child!.kill('SIGINT');
+    const { code, stdout, stderr } = await run;
+    expect(code).to.equal(130);
+    expect(stderr).to.contain('interrupted');
+    expect(stdout.match(/failed \(aborted\)/g)).to.have.length(2);
   });
 });
