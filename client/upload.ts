@@ -143,7 +143,7 @@ const DEFAULTS = {
 /** Attempts for `POST /uploads` when the API is unreachable or answers 429/5xx. */
 const REQUEST_ATTEMPTS = 3;
 
-const now = () => (typeof performance === 'undefined' ? Date.now() : performance.now());
+const now = () => performance.now();
 
 // ---------------------------------------------------------------------------
 // Sources and local validation
@@ -518,8 +518,9 @@ export async function sendToStorage(
     const restError = asRestError(error);
     if (!restError) throw error;
     if (restError.statusCode === 409 || restError.statusCode === 403) {
-      // Azurite answers 403 to a create-only SAS on an existing blob, Azure 409; the
-      // status endpoint tells "already there" (not 404) from a refused URL (404).
+      // An existing blob gets 409 under If-None-Match and 403 under a create-only SAS
+      // (measured in Azurite); the status endpoint tells "already there" (200) from a
+      // refused URL (404).
       if (await blobHasLanded(ticket, options)) {
         report(source.size);
         return { alreadyUploaded: true };
