@@ -45,9 +45,11 @@ async function main(): Promise<number> {
     else log.error(`Local mode failed to start: ${describeError(error)}`);
     return 1;
   }
-  const mode = options.func ? 'with func start' : 'on the local host';
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
   log.info(
-    `directdrop local mode is ready ${mode} in ${((Date.now() - started) / 1000).toFixed(1)} s. Ctrl-C stops it.`,
+    options.func
+      ? `directdrop local mode is ready in ${seconds} s; func start lists the functions once it has started. Ctrl-C stops it.`
+      : `directdrop local mode is ready on the local host in ${seconds} s. Ctrl-C stops it.`,
   );
 
   const lockPath = join(options.dataDir, 'local-mode.lock');
