@@ -74,6 +74,9 @@ export function uploadCorsRule(allowedOrigins: readonly string[]): BlobCorsRule 
       'x-ms-client-request-id',
       'x-ms-version',
       'x-ms-date',
+      // The storage SDK's telemetry header, and the client's no-overwrite guard for write SASs.
+      'x-ms-useragent',
+      'if-none-match',
     ],
     exposedHeaders: ['etag', 'x-ms-request-id', 'x-ms-version', 'x-ms-error-code'],
     maxAgeInSeconds: 3600,
