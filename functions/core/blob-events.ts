@@ -32,11 +32,16 @@ type Json = Record<string, unknown>;
 const isObject = (value: unknown): value is Json =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
-function decodeBlobName(encoded: string): string | undefined {
+/**
+ * Subjects carry the blob name as stored; some producers percent-encode it. Decoding is
+ * safe for names directdrop chooses (no `%`), and a name that is not valid encoding is
+ * taken as it stands.
+ */
+function blobNameFromSubject(name: string): string {
   try {
-    return decodeURIComponent(encoded);
+    return decodeURIComponent(name);
   } catch {
-    return undefined;
+    return name;
   }
 }
 
@@ -55,8 +60,8 @@ function parseOne(event: unknown, landingContainer: string): ParsedEvent {
   const prefix = blobSubjectPrefix(landingContainer);
   if (!subject.startsWith(prefix))
     return { kind: 'ignored', reason: 'blob outside the landing container' };
-  const blobName = decodeBlobName(subject.slice(prefix.length));
-  if (!blobName) return { kind: 'malformed', reason: 'subject has no valid blob name' };
+  const blobName = blobNameFromSubject(subject.slice(prefix.length));
+  if (!blobName) return { kind: 'malformed', reason: 'subject has no blob name' };
 
   const { api, eTag, sequencer, contentLength, contentType } = data;
   if (typeof api !== 'string') return { kind: 'malformed', reason: 'data.api missing' };
