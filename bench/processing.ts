@@ -28,7 +28,7 @@ import type { ProcessingJob, ProcessingReply } from './processing-worker';
 const VARIANTS = DEFAULT_SETTINGS.variants;
 const MB = 1e6;
 
-interface Throughput {
+export interface Throughput {
   imagesPerSecond: number;
   /** Peak resident set of one process (for vipsthumbnail: of its largest invocation). */
   maxRssBytes: number | undefined;
@@ -281,7 +281,7 @@ export async function runProcessing(
       ratios[key] = [];
       for (const batch of batches) {
         // At least one image per slot of the batch, and a few more at small batches.
-        const count = options.quick ? batch + 1 : Math.max(key === 'jpeg' ? 6 : 4, batch);
+        const count = options.quick ? batch + 1 : Math.max(key === 'jpeg' ? 4 : 3, batch);
         const job = { ...DEFAULT_JOB, batch, count, connectionString, fixturePath: fixture.path };
         const handlerRuns: Throughput[] = [];
         const sharpRuns: Throughput[] = [];
@@ -295,7 +295,8 @@ export async function runProcessing(
         const ours = best(handlerRuns);
         for (const run of handlerRuns) storageCpu[key].push(run.storageCpuMsPerImage ?? Number.NaN);
         const alone = best(sharpRuns);
-        const cli = vips ? await runVips(fixture, batch, count) : undefined;
+        // Two process starts per image make it slow; one image per slot is enough to compare.
+        const cli = vips ? await runVips(fixture, batch, Math.max(3, batch)) : undefined;
         data[`${key}-batch${batch}`] = {
           images: count,
           handler: handlerRuns,
