@@ -6,7 +6,6 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -22,6 +21,7 @@ import { type Fixture, loadFixtures } from './fixtures';
 import type { BenchAzurite } from './lib/azurite';
 import { BENCH_DIR, runOnce } from './lib/child';
 import { fmt, median, percent, times } from './lib/measure';
+import { processCpuMs } from './lib/proc';
 import type { Row, SectionResult, TargetCheck } from './lib/report';
 import type { ProcessingJob, ProcessingReply } from './processing-worker';
 
@@ -36,20 +36,6 @@ export interface Throughput {
   /** Handler runs: Azurite's CPU per image, spent on the same two cores as the handler. */
   storageCpuMsPerImage?: number;
 }
-
-/** CPU a process has used so far, from /proc (Linux), in milliseconds; 10 ms resolution. */
-function processCpuMs(pid: number | undefined): number {
-  if (pid === undefined) return Number.NaN;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-  } catch {
-    return Number.NaN;
-  }
-}
-const CLOCK_TICKS = 100;
 
 /**
  * The worker runs as bundled JavaScript: no TypeScript loader in the measured process.

@@ -7,10 +7,11 @@
  * opt-in options), --quick (fewer repetitions, for trying the harness; not for publishing).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { type BenchAzurite, startBenchAzurite } from './lib/azurite';
 import { BENCH_DIR } from './lib/child';
+import { watchOutsideLoad } from './lib/proc';
 import {
   type Row,
   type SectionResult,
@@ -51,25 +52,10 @@ function machine(): Record<string, string> {
   };
 }
 
-/**
- * This machine may be shared: the 1-minute load average, sampled through the run, tells
- * the reader whether other work competed for the two cores while we measured.
- */
-function watchLoad(): () => { max: number; samples: number[] } {
-  const samples = [loadavg()[0]];
-  const timer = setInterval(() => samples.push(loadavg()[0]), 5000);
-  timer.unref();
-  return () => {
-    clearInterval(timer);
-    samples.push(loadavg()[0]);
-    return { max: Math.max(...samples), samples };
-  };
-}
-
 async function main(): Promise<void> {
   const { only, quick } = parseArgs(process.argv.slice(2));
   const started = Date.now();
-  const stopWatchingLoad = watchLoad();
+  const outsideLoad = watchOutsideLoad();
   const results: Array<[string, SectionResult]> = [];
   const failures: string[] = [];
   let storage: BenchAzurite | undefined;
@@ -105,17 +91,18 @@ async function main(): Promise<void> {
   const targets: TargetCheck[] = results.flatMap(([, r]) => r.targets);
   const notes = results.flatMap(([, r]) => r.notes);
   const seconds = (Date.now() - started) / 1000;
-  const load = stopWatchingLoad();
+  const outside = outsideLoad();
   const info = {
     ...machine(),
     duration: `${seconds.toFixed(0)} s`,
-    'max 1-min load average': load.max.toFixed(1),
+    'CPU used by other processes':
+      outside === undefined ? 'unknown' : `${(100 * outside).toFixed(0)} %`,
     quick: String(quick),
   };
-  // Our own benchmarks keep about two processes busy; more than that means company.
-  if (load.max > cpus().length + 1)
+  // This machine may be shared with other work; say so when it was.
+  if (outside !== undefined && outside > 0.1)
     notes.push(
-      `The load average reached ${load.max.toFixed(1)} on ${cpus().length} cores: other work shared the machine, so absolute numbers are low; ratios alternate both sides to stay fair.`,
+      `Other processes used ${(100 * outside).toFixed(0)} % of the machine's CPU during this run, so absolute numbers are lower than on an idle machine; each comparison alternates both sides to stay fair.`,
     );
 
   console.log(`\ndirectdrop benchmarks — ${new Date().toISOString()}`);
