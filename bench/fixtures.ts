@@ -1,8 +1,8 @@
 /**
  * Benchmark images, generated on first use and cached in bench/results/fixtures (ignored
- * by git): a 12-megapixel JPEG that compresses like a photo (smooth scene, texture and
- * sensor-like noise, so JPEG cannot shrink it to nothing) and a large RGBA PNG of the
- * kind screenshots and graphics produce. Deterministic, so every run uses the same bytes.
+ * by git): a 12-megapixel landscape JPEG that compresses like a photo (sky, clouds, textured
+ * fields and sensor-like noise, so JPEG cannot shrink it to nothing) and a large RGBA PNG
+ * of the same scene. Deterministic, so every run uses the same bytes.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -21,7 +21,7 @@ export interface Fixture {
 const WIDTH = 4000;
 const HEIGHT = 3000;
 /** Bump when the generator changes, so stale cached files are not reused. */
-const VERSION = 1;
+const VERSION = 2;
 
 function xorshift(seed: number): () => number {
   let s = seed;
@@ -33,34 +33,68 @@ function xorshift(seed: number): () => number {
   };
 }
 
+/** One octave of value noise: random values on a grid of `cell` px, smoothly interpolated. */
+function octave(random: () => number, cell: number): (x: number, y: number) => number {
+  const columns = Math.ceil(WIDTH / cell) + 2;
+  const grid = Float32Array.from({ length: columns * (Math.ceil(HEIGHT / cell) + 2) }, random);
+  return (x, y) => {
+    const gx = x / cell;
+    const gy = y / cell;
+    const x0 = Math.floor(gx);
+    const y0 = Math.floor(gy);
+    const fx = (gx - x0) * (gx - x0) * (3 - 2 * (gx - x0));
+    const fy = (gy - y0) * (gy - y0) * (3 - 2 * (gy - y0));
+    const i = y0 * columns + x0;
+    const top = grid[i] * (1 - fx) + grid[i + 1] * fx;
+    const bottom = grid[i + columns] * (1 - fx) + grid[i + columns + 1] * fx;
+    return top * (1 - fy) + bottom * fy;
+  };
+}
+
+const mix = (a: number, b: number, t: number) => a + (b - a) * t;
+
 /**
- * RGB pixels of a synthetic landscape: vertical colour gradients, value noise on a 64 px
- * grid for mid-frequency texture, a ripple, and per-pixel noise of ±noise/2 levels.
+ * RGB pixels of a synthetic landscape: a sky graded towards the horizon with clouds, a
+ * ridge line, and fields whose texture comes from four octaves of value noise, plus
+ * sensor-like noise of ±noise/2 levels (mostly luminance, some chroma).
  */
 function scene(noise: number): Buffer {
   const random = xorshift(42);
-  const cell = 64;
-  const gridWidth = Math.ceil(WIDTH / cell) + 2;
-  const grid = Float32Array.from(
-    { length: gridWidth * (Math.ceil(HEIGHT / cell) + 2) * 3 },
-    random,
-  );
+  const texture = [512, 128, 32, 8].map((cell) => octave(random, cell));
+  const weights = [0.45, 0.27, 0.17, 0.11];
+  const clouds = [700, 200, 50].map((cell) => octave(random, cell));
+  const soil = octave(random, 900);
+  const ridge = octave(random, 420);
   const pixels = Buffer.alloc(WIDTH * HEIGHT * 3);
   for (let y = 0; y < HEIGHT; y++) {
-    const y0 = Math.floor(y / cell);
-    const fy = y / cell - y0;
     for (let x = 0; x < WIDTH; x++) {
-      const x0 = Math.floor(x / cell);
-      const fx = x / cell - x0;
-      const at = (gx: number, gy: number, c: number) => grid[(gy * gridWidth + gx) * 3 + c];
+      const horizon = HEIGHT * (0.42 + 0.1 * (ridge(x, 0) - 0.5) + 0.02 * (texture[2](x, 0) - 0.5));
+      let rgb: [number, number, number];
+      if (y < horizon) {
+        const t = y / horizon;
+        const cloud = 0.6 * clouds[0](x, y) + 0.25 * clouds[1](x, y) + 0.15 * clouds[2](x, y);
+        const c = Math.max(0, Math.min(1, (cloud - 0.52) * 3));
+        rgb = [
+          mix(mix(60, 175, t), 238, c),
+          mix(mix(110, 205, t), 240, c),
+          mix(mix(195, 235, t), 245, c),
+        ];
+      } else {
+        const t = (y - horizon) / (HEIGHT - horizon);
+        const detail = texture.reduce((sum, o, i) => sum + weights[i] * o(x, y), 0);
+        const light = (0.45 + 0.9 * (detail - 0.5)) * (1 - 0.35 * t) + 0.3;
+        const dry = soil(x, y);
+        rgb = [
+          mix(55, 125, dry) * light * 1.1,
+          mix(105, 100, dry) * light * 1.1,
+          mix(35, 60, dry) * light,
+        ];
+      }
+      const luma = (random() - 0.5) * noise;
+      const at = (y * WIDTH + x) * 3;
       for (let c = 0; c < 3; c++) {
-        const texture =
-          (at(x0, y0, c) * (1 - fx) + at(x0 + 1, y0, c) * fx) * (1 - fy) +
-          (at(x0, y0 + 1, c) * (1 - fx) + at(x0 + 1, y0 + 1, c) * fx) * fy;
-        const sky = c === 2 ? 200 - (y / HEIGHT) * 120 : 60 + (y / HEIGHT) * 120;
-        const ripple = 25 * Math.sin(x / 37 + c) * Math.cos(y / 53);
-        const value = sky + (texture - 0.5) * 90 + ripple + (random() - 0.5) * noise;
-        pixels[(y * WIDTH + x) * 3 + c] = Math.max(0, Math.min(255, value));
+        const value = rgb[c] + luma + (random() - 0.5) * noise * 0.3;
+        pixels[at + c] = Math.max(0, Math.min(255, value));
       }
     }
   }
@@ -68,18 +102,21 @@ function scene(noise: number): Buffer {
 }
 
 async function photoJpeg(): Promise<Buffer> {
-  return sharp(scene(40), { raw: { width: WIDTH, height: HEIGHT, channels: 3 } })
+  return sharp(scene(32), { raw: { width: WIDTH, height: HEIGHT, channels: 3 } })
     .jpeg({ quality: 92 })
     .withExif({ IFD0: { Make: 'DirectdropBench', Model: 'Synthetic 12 MP' } })
     .toBuffer();
 }
 
-/** Posterised colours and a horizontal alpha ramp: how large graphics PNGs look. */
-async function graphicPng(): Promise<Buffer> {
-  const rgb = scene(0);
+/**
+ * The same landscape with lighter noise and 6 bits per colour, plus a horizontal alpha
+ * ramp: an 11 MB RGBA PNG, the kind an editor exports with transparency.
+ */
+async function exportedPng(): Promise<Buffer> {
+  const rgb = scene(6);
   const rgba = Buffer.alloc(WIDTH * HEIGHT * 4);
   for (let p = 0, q = 0; p < rgb.length; p += 3, q += 4) {
-    for (let c = 0; c < 3; c++) rgba[q + c] = rgb[p + c] - (rgb[p + c] % 8);
+    for (let c = 0; c < 3; c++) rgba[q + c] = rgb[p + c] - (rgb[p + c] % 4);
     rgba[q + 3] = 255 - Math.floor((((q / 4) % WIDTH) * 128) / WIDTH);
   }
   return sharp(rgba, { raw: { width: WIDTH, height: HEIGHT, channels: 4 } })
@@ -101,8 +138,8 @@ async function cached(file: string, make: () => Promise<Buffer>): Promise<[strin
 }
 
 export async function loadFixtures(): Promise<{ jpeg: Fixture; png: Fixture }> {
-  const [jpegPath, jpeg] = await cached(`photo-12mp-v${VERSION}.jpg`, photoJpeg);
-  const [pngPath, png] = await cached(`graphic-12mp-v${VERSION}.png`, graphicPng);
+  const [jpegPath, jpeg] = await cached(`landscape-12mp-v${VERSION}.jpg`, photoJpeg);
+  const [pngPath, png] = await cached(`landscape-12mp-v${VERSION}.png`, exportedPng);
   const common = { width: WIDTH, height: HEIGHT };
   return {
     jpeg: { name: '12 MP JPEG', path: jpegPath, bytes: jpeg, contentType: 'image/jpeg', ...common },

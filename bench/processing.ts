@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { build } from 'esbuild';
 import sharp from 'sharp';
 import { type Runtime, createRuntime } from '../functions/adapters/runtime';
@@ -65,7 +65,7 @@ export async function landCopies(runtime: Runtime, fixture: Fixture, count: numb
   const events: unknown[] = [];
   for (let i = 0; i < count; i++) {
     const uploadId = randomUUID();
-    const blobName = `${uploadId}/${fixture.path.endsWith('.png') ? 'graphic.png' : 'photo.jpg'}`;
+    const blobName = `${uploadId}/${basename(fixture.path)}`;
     const blob = runtime.landing.getBlockBlobClient(blobName);
     const { etag } = await blob.uploadData(fixture.bytes, {
       blobHTTPHeaders: { blobContentType: fixture.contentType },
