@@ -5,6 +5,7 @@
  */
 import {
   BlobSASPermissions,
+  type BlobSASSignatureValues,
   type BlobServiceClient,
   SASProtocol,
   StorageSharedKeyCredential,
@@ -29,6 +30,24 @@ function protocolFor(serviceUrl: string): SASProtocol {
   return serviceUrl.startsWith('https:') ? SASProtocol.Https : SASProtocol.HttpsAndHttp;
 }
 
+function signatureValues(
+  containerName: string,
+  blobName: string,
+  policy: SasPolicy,
+  protocol: SASProtocol,
+  version?: string,
+): BlobSASSignatureValues {
+  return {
+    containerName,
+    blobName,
+    permissions: BlobSASPermissions.parse(policy.permissions),
+    startsOn: policy.startsOn,
+    expiresOn: policy.expiresOn,
+    protocol,
+    version,
+  };
+}
+
 export class AccountKeySasSigner implements BlobSasSigner {
   readonly kind = 'account-key';
   private readonly protocol: SASProtocol;
@@ -42,14 +61,7 @@ export class AccountKeySasSigner implements BlobSasSigner {
 
   async signBlobUrl(containerName: string, blobName: string, policy: SasPolicy): Promise<string> {
     const sas = generateBlobSASQueryParameters(
-      {
-        containerName,
-        blobName,
-        permissions: BlobSASPermissions.parse(policy.permissions),
-        startsOn: policy.startsOn,
-        expiresOn: policy.expiresOn,
-        protocol: this.protocol,
-      },
+      signatureValues(containerName, blobName, policy, this.protocol),
       this.credential,
     );
     return `${blobUrl(this.serviceUrl, containerName, blobName)}?${sas.toString()}`;
@@ -117,15 +129,7 @@ export class UserDelegationSasSigner implements BlobSasSigner {
   async signBlobUrl(containerName: string, blobName: string, policy: SasPolicy): Promise<string> {
     const key = await this.currentKey(policy.expiresOn);
     const sas = generateBlobSASQueryParameters(
-      {
-        containerName,
-        blobName,
-        permissions: BlobSASPermissions.parse(policy.permissions),
-        startsOn: policy.startsOn,
-        expiresOn: policy.expiresOn,
-        protocol: this.protocol,
-        version: this.options.sasVersion,
-      },
+      signatureValues(containerName, blobName, policy, this.protocol, this.options.sasVersion),
       key,
       this.service.accountName,
     );
