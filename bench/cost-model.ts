@@ -17,11 +17,10 @@
 import { fmt, times } from './lib/measure';
 import type { Row } from './lib/report';
 
-export const PRICES = {
+const PRICES = {
   usdPerGbSecond: 0.000026,
   usdPerMillionExecutions: 0.4,
   instanceGb: 2,
-  source: 'modal.com Flex Consumption price, 22 May 2025; executions price assumed',
 } as const;
 
 export interface UploadBusyTimes {

@@ -62,33 +62,41 @@ async function startLocalMode(): Promise<LocalMode> {
   const inFlight = { now: 0, max: 0 };
   const failures: string[] = [];
   let stderrTail = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderrTail = (stderrTail + chunk.toString()).slice(-4000);
+  // Successes log to stdout, failures to stderr; the host logs every queue invocation
+  // like the Functions host does, so both streams are read line by line.
+  const onLine = (line: string) => {
+    if (line.includes(`Executing '${QUEUE_FUNCTION}'`)) {
+      inFlight.now += 1;
+      inFlight.max = Math.max(inFlight.max, inFlight.now);
+    } else if (line.includes(`Executed '${QUEUE_FUNCTION}'`)) {
+      inFlight.now -= 1;
+      if (line.includes('(Failed')) failures.push(line);
+    }
+    const outcome = /Upload ([0-9a-f-]{36}): (processed|rejected)/.exec(line);
+    if (outcome) {
+      processedAt.set(outcome[1], performance.now());
+      if (outcome[2] !== 'processed') failures.push(line);
+    }
+  };
+  createInterface({ input: child.stderr! }).on('line', (line) => {
+    stderrTail = `${stderrTail}\n${line}`.slice(-4000);
+    onLine(line);
   });
   const ready = new Promise<void>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
-    lines.on('line', (line) => {
-      // The host logs every queue invocation like the Functions host does.
-      if (line.includes(`Executing '${QUEUE_FUNCTION}'`)) {
-        inFlight.now += 1;
-        inFlight.max = Math.max(inFlight.max, inFlight.now);
-      } else if (line.includes(`Executed '${QUEUE_FUNCTION}'`)) inFlight.now -= 1;
-      const processed = /Upload ([0-9a-f-]{36}): (processed|rejected)/.exec(line);
-      if (processed) {
-        processedAt.set(processed[1], performance.now());
-        if (processed[2] !== 'processed') failures.push(line);
-      }
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      onLine(line);
       if (line.includes('local mode is ready')) resolve();
     });
     child.once('exit', (code) =>
       reject(new Error(`local mode exited with ${code} before it was ready: ${stderrTail}`)),
     );
   });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    const text = chunk.toString();
-    if (text.includes(`Executed '${QUEUE_FUNCTION}' (Failed`)) failures.push(text.trim());
-  });
-  await ready;
+  try {
+    await ready;
+  } catch (error) {
+    await rm(data, { recursive: true, force: true });
+    throw error;
+  }
   return {
     apiBaseUrl: `http://127.0.0.1:${ports['--port']}/api`,
     processedAt,

@@ -60,7 +60,7 @@ export async function bundleWorker(): Promise<string> {
 let sequence = 1n;
 
 /** Lands `count` copies of the fixture and returns the queue messages Event Grid would write. */
-export async function landCopies(runtime: Runtime, fixture: Fixture, count: number) {
+async function landCopies(runtime: Runtime, fixture: Fixture, count: number) {
   const uploadIds: string[] = [];
   const events: unknown[] = [];
   for (let i = 0; i < count; i++) {
@@ -91,10 +91,7 @@ export async function landCopies(runtime: Runtime, fixture: Fixture, count: numb
 }
 
 /** Every upload must be `processed`, with each variant decodable at its width as WebP. */
-export async function verifyProcessed(
-  runtime: Runtime,
-  uploadIds: readonly string[],
-): Promise<void> {
+async function verifyProcessed(runtime: Runtime, uploadIds: readonly string[]): Promise<void> {
   for (const uploadId of uploadIds) {
     const stored = await readManifest(runtime.processed, uploadId);
     if (stored?.manifest.status !== 'processed')

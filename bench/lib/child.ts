@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 
 export const BENCH_DIR = join(__dirname, '..');
 
-export function spawnBenchChild(
+function spawnBenchChild(
   file: string,
   env: Record<string, string> = {},
   execArgv: string[] = ['--import', 'tsx'],

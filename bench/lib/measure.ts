@@ -6,20 +6,6 @@ export function cpuMsSince(start: NodeJS.CpuUsage): number {
   return (user + system) / 1000;
 }
 
-export interface Timed<T> {
-  value: T;
-  cpuMs: number;
-  wallMs: number;
-}
-
-/** Runs `fn` and reports its wall time and the process CPU it cost. */
-export async function timed<T>(fn: () => Promise<T>): Promise<Timed<T>> {
-  const cpu = process.cpuUsage();
-  const start = performance.now();
-  const value = await fn();
-  return { value, wallMs: performance.now() - start, cpuMs: cpuMsSince(cpu) };
-}
-
 export function median(values: readonly number[]): number {
   return percentile(values, 50);
 }
