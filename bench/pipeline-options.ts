@@ -6,6 +6,8 @@
  * (one pipeline per variant via clone(), random access instead of sequentialRead) run
  * through sharp alone, since trying them in the handler means changing its code.
  */
+import { rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { STORAGE_CONNECTION } from '../functions/core/definitions';
 import { createRuntime } from '../functions/adapters/runtime';
 import { loadFixtures } from './fixtures';
@@ -48,46 +50,50 @@ export async function runPipelineOptions(
   const rounds = options.quick ? 1 : 3;
   const rows: Row[] = [];
   const data: Record<string, unknown> = {};
-  for (const fixture of [fixtures.jpeg, fixtures.png]) {
-    for (const batch of [1, 4]) {
-      const count = Math.max(fixture === fixtures.jpeg ? 6 : 4, batch);
-      const base = {
-        ...DEFAULT_JOB,
-        batch,
-        count,
-        connectionString: storage.env[STORAGE_CONNECTION],
-        fixturePath: fixture.path,
-      };
-      for (const group of [HANDLER_OPTIONS, SHARP_OPTIONS]) {
-        const runs = group.map((): Throughput[] => []);
-        // Round-robin, so outside load spreads over every option alike.
-        for (let round = 0; round < rounds; round++)
-          for (const [i, option] of group.entries())
-            runs[i].push(
-              await runWorker(
-                worker,
-                storage,
-                runtime,
-                fixture,
-                { ...base, ...option.job },
-                option.env,
-              ),
-            );
-        const results = runs.map(best);
-        const reference = results[0];
-        for (const [i, option] of group.entries()) {
-          const r = results[i];
-          data[`${fixture.name} b${batch} ${option.name}`] = runs[i];
-          rows.push({
-            benchmark: 'pipeline options',
-            case: `${fixture.name}, batch ${batch}: ${option.name}`,
-            ours: `${fmt(r.imagesPerSecond)} img/s, ${fmt(r.cpuMsPerImage)} ms CPU, ${fmt((r.maxRssBytes ?? 0) / 1e6)} MB`,
-            baseline: `${fmt(reference.imagesPerSecond)} img/s, ${fmt(reference.cpuMsPerImage)} ms CPU, ${fmt((reference.maxRssBytes ?? 0) / 1e6)} MB`,
-            ratio: percent(r.imagesPerSecond, reference.imagesPerSecond),
-          });
+  try {
+    for (const fixture of [fixtures.jpeg, fixtures.png]) {
+      for (const batch of [1, 4]) {
+        const count = Math.max(fixture === fixtures.jpeg ? 6 : 4, batch);
+        const base = {
+          ...DEFAULT_JOB,
+          batch,
+          count,
+          connectionString: storage.env[STORAGE_CONNECTION],
+          fixturePath: fixture.path,
+        };
+        for (const group of [HANDLER_OPTIONS, SHARP_OPTIONS]) {
+          const runs = group.map((): Throughput[] => []);
+          // Round-robin, so outside load spreads over every option alike.
+          for (let round = 0; round < rounds; round++)
+            for (const [i, option] of group.entries())
+              runs[i].push(
+                await runWorker(
+                  worker,
+                  storage,
+                  runtime,
+                  fixture,
+                  { ...base, ...option.job },
+                  option.env,
+                ),
+              );
+          const results = runs.map(best);
+          const reference = results[0];
+          for (const [i, option] of group.entries()) {
+            const r = results[i];
+            data[`${fixture.name} b${batch} ${option.name}`] = runs[i];
+            rows.push({
+              benchmark: 'pipeline options',
+              case: `${fixture.name}, batch ${batch}: ${option.name}`,
+              ours: `${fmt(r.imagesPerSecond)} img/s, ${fmt(r.cpuMsPerImage)} ms CPU, ${fmt((r.maxRssBytes ?? 0) / 1e6)} MB`,
+              baseline: `${fmt(reference.imagesPerSecond)} img/s, ${fmt(reference.cpuMsPerImage)} ms CPU, ${fmt((reference.maxRssBytes ?? 0) / 1e6)} MB`,
+              ratio: percent(r.imagesPerSecond, reference.imagesPerSecond),
+            });
+          }
         }
       }
     }
+  } finally {
+    await rm(dirname(worker), { recursive: true, force: true });
   }
   return {
     rows,
