@@ -234,6 +234,9 @@ function appSettings(
     [`${STORAGE_CONNECTION}__credential`]: 'managedidentity',
     APPLICATIONINSIGHTS_CONNECTION_STRING: args.appInsights.connectionString,
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD',
+    // Fewer glibc malloc arenas: 6-21 % more images/s and 4-28 % less peak memory with sharp
+    // in docs/performance.md's pipeline-options run. glibc reads it at process start only.
+    MALLOC_ARENA_MAX: '2',
     ...args.appSettings,
   };
 }

@@ -38,11 +38,11 @@ async function produceOutcome(
     version: 1 as const,
     uploadId,
     source: { blobName: commit.blobName, eTag, sequencer: commit.sequencer },
-    completedAt: new Date().toISOString(),
   };
+  const completedAt = () => new Date().toISOString();
   const rejected = (reason: RejectReason, message: string): Outcome => ({
     status: 'rejected',
-    manifest: { ...base, status: 'rejected', reason, message },
+    manifest: { ...base, status: 'rejected', reason, message, completedAt: completedAt() },
   });
   const tooLarge = () =>
     rejected('too-large', `The upload is larger than ${settings.maxUploadBytes} bytes.`);
@@ -57,7 +57,11 @@ async function produceOutcome(
     const response = await blob.download(0, settings.maxUploadBytes + 1, {
       conditions: { ifMatch: eTag },
     });
-    bytes = await readBody(response.readableStreamBody, settings.maxUploadBytes);
+    bytes = await readBody(
+      response.readableStreamBody,
+      settings.maxUploadBytes,
+      response.contentLength,
+    );
   } catch (error) {
     if (error instanceof BodyTooLargeError) return tooLarge();
     // A changed blob has a newer event on its way; a vanished one fails through the retries.
@@ -86,7 +90,13 @@ async function produceOutcome(
   return {
     status: 'processed',
     folder,
-    manifest: { ...base, status: 'processed', original: result.original, outputs },
+    manifest: {
+      ...base,
+      status: 'processed',
+      original: result.original,
+      outputs,
+      completedAt: completedAt(),
+    },
   };
 }
 

@@ -151,6 +151,10 @@ describe('infra FunctionApp', () => {
     });
   });
 
+  it('limits glibc malloc arenas for sharp, as measured in docs/performance.md', () => {
+    expect(settings).to.include({ MALLOC_ARENA_MAX: '2' });
+  });
+
   it('hands the functions every name and limit they read', () => {
     expect(settings).to.deep.include(toAppSettings(DEFAULT_SETTINGS));
   });
