@@ -19,7 +19,7 @@ import { uploadSasPolicy } from '../functions/core/sas-policy';
 import { type DirectdropSettings } from '../functions/core/settings';
 import { landingBlobName, parseUploadRequest } from '../functions/core/upload-request';
 import { DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME } from '../local/azurite';
-import { type BenchAzurite, type OAuthAzurite, startOAuthAzurite } from './lib/azurite';
+import { type AzuriteSandbox, startAzuriteSandbox } from '../local/azurite-sandbox';
 import { cpuMsSince, fmt, median } from './lib/measure';
 import type { Row, SectionResult, TargetCheck } from './lib/report';
 
@@ -79,7 +79,7 @@ async function putWithFetch(url: string): Promise<number> {
 }
 
 export async function runIssuance(
-  storage: BenchAzurite,
+  storage: AzuriteSandbox,
   options: { quick: boolean },
 ): Promise<SectionResult> {
   const runtime = createRuntime(storage.env);
@@ -91,10 +91,10 @@ export async function runIssuance(
   if ((await putWithFetch(accountUrl)) !== 201)
     throw new Error('an account-key upload URL was refused');
 
-  let oauth: OAuthAzurite | undefined;
+  let oauth: AzuriteSandbox | undefined;
   let delegation: UserDelegationSasSigner | undefined;
   try {
-    oauth = await startOAuthAzurite();
+    oauth = await startAzuriteSandbox({ oauth: true });
     // Azurite accepts user delegation SAS only up to its own service version.
     delegation = new UserDelegationSasSigner(oauth.service, { sasVersion: '2025-11-05' });
     const url = await issue(settings, delegation);

@@ -15,7 +15,7 @@ import sharp from 'sharp';
 import { upload } from '../client/upload';
 import { readHostConfig } from '../local/host-config';
 import { loadFixtures } from './fixtures';
-import { freePort } from './lib/azurite';
+import { freePort } from '../local/azurite-sandbox';
 import { BENCH_DIR } from './lib/child';
 import { fmt, median, percentile, times } from './lib/measure';
 import type { Row, SectionResult, TargetCheck } from './lib/report';

@@ -11,7 +11,7 @@ import { dirname } from 'node:path';
 import { STORAGE_CONNECTION } from '../functions/core/definitions';
 import { createRuntime } from '../functions/adapters/runtime';
 import { loadFixtures } from './fixtures';
-import type { BenchAzurite } from './lib/azurite';
+import type { AzuriteSandbox } from '../local/azurite-sandbox';
 import { fmt, percent } from './lib/measure';
 import type { Row, SectionResult } from './lib/report';
 import { DEFAULT_JOB, type Throughput, best, bundleWorker, runWorker } from './processing';
@@ -42,7 +42,7 @@ const SHARP_OPTIONS: Option[] = [
 ];
 
 export async function runPipelineOptions(
-  storage: BenchAzurite,
+  storage: AzuriteSandbox,
   options: { quick: boolean },
 ): Promise<SectionResult> {
   const runtime = createRuntime(storage.env);

@@ -18,7 +18,7 @@ import { DEFAULT_SETTINGS } from '../functions/core/settings';
 import { DEV_ACCOUNT_NAME } from '../local/azurite';
 import { buildBlobCreatedEvent } from '../local/event-grid-event';
 import { type Fixture, loadFixtures } from './fixtures';
-import type { BenchAzurite } from './lib/azurite';
+import type { AzuriteSandbox } from '../local/azurite-sandbox';
 import { BENCH_DIR, runOnce } from './lib/child';
 import { fmt, median, percent, times } from './lib/measure';
 import { processCpuMs } from './lib/proc';
@@ -197,7 +197,7 @@ export const DEFAULT_JOB: Omit<ProcessingJob, 'connectionString' | 'fixturePath'
  */
 export async function runWorker(
   worker: string,
-  storage: BenchAzurite,
+  storage: AzuriteSandbox,
   runtime: Runtime,
   fixture: Fixture,
   job: ProcessingJob,
@@ -238,7 +238,7 @@ export function best(runs: readonly Throughput[]): Throughput {
 }
 
 export async function runProcessing(
-  storage: BenchAzurite,
+  storage: AzuriteSandbox,
   options: { quick: boolean },
 ): Promise<SectionResult> {
   const runtime = createRuntime(storage.env);

@@ -9,7 +9,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { type BenchAzurite, startBenchAzurite } from './lib/azurite';
+import { type AzuriteSandbox, startAzuriteSandbox } from '../local/azurite-sandbox';
 import { BENCH_DIR } from './lib/child';
 import { watchOutsideLoad } from './lib/proc';
 import {
@@ -58,8 +58,8 @@ async function main(): Promise<void> {
   const outsideLoad = watchOutsideLoad();
   const results: Array<[string, SectionResult]> = [];
   const failures: string[] = [];
-  let storage: BenchAzurite | undefined;
-  const sharedStorage = async () => (storage ??= await startBenchAzurite());
+  let storage: AzuriteSandbox | undefined;
+  const sharedStorage = async () => (storage ??= await startAzuriteSandbox());
 
   const run = async (name: SectionName, fn: () => Promise<SectionResult>) => {
     if (!only.has(name)) return;

@@ -11,7 +11,7 @@ import type { ContainerClient } from '@azure/storage-blob';
 import { STORAGE_CONNECTION } from '../functions/core/definitions';
 import { createRuntime } from '../functions/adapters/runtime';
 import { createUploadHandler } from '../functions/handlers/create-upload';
-import type { BenchAzurite } from './lib/azurite';
+import type { AzuriteSandbox } from '../local/azurite-sandbox';
 import { ChildChannel } from './lib/child';
 import { MIB, cpuMsSince, fmt, median, times } from './lib/measure';
 import type { Row, SectionResult, TargetCheck } from './lib/report';
@@ -40,7 +40,7 @@ async function verifyStored(
 }
 
 export async function runUploadPath(
-  storage: BenchAzurite,
+  storage: AzuriteSandbox,
   options: { quick: boolean },
 ): Promise<SectionResult> {
   const runtime = createRuntime(storage.env);

@@ -16,7 +16,7 @@ import sharp from 'sharp';
 import { STORAGE_NAMES } from '../../functions/core/definitions';
 import { DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME } from '../../local/azurite';
 import { buildBlobCreatedEvent, encodeQueueMessage } from '../../local/event-grid-event';
-import { freePort } from '../helpers/azurite-fixture';
+import { freePort } from '../../local/azurite-sandbox';
 import { sidewaysPhotoWithGps, textPretendingToBeJpeg } from '../helpers/images';
 
 const REPO_ROOT = resolve(__dirname, '../..');

@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
-import { freePort } from '../helpers/azurite-fixture';
+import { freePort } from '../../local/azurite-sandbox';
 import { pngImage, sidewaysPhotoWithGps, textPretendingToBeJpeg } from '../helpers/images';
 import { type LocalMode, startLocalMode } from './client-local-mode';
 

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DEV_ACCOUNT_NAME } from '../../local/azurite';
-import { freePort } from '../helpers/azurite-fixture';
+import { freePort } from '../../local/azurite-sandbox';
 
 export interface LocalMode {
   /** e.g. http://localhost:41234, where the page is served. */

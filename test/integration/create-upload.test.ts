@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { createUploadHandler } from '../../functions/handlers/create-upload';
 import { uploadSasPolicy } from '../../functions/core/sas-policy';
 import { MIB } from '../../functions/core/settings';
-import { type AzuriteFixture, startAzuriteFixture } from '../helpers/azurite-fixture';
+import { type AzuriteSandbox, startAzuriteSandbox } from '../../local/azurite-sandbox';
 import {
   type LoggedLine,
   bodyOf,
@@ -14,13 +14,13 @@ import { sidewaysPhotoWithGps } from '../helpers/images';
 import type { Runtime } from '../../functions/adapters/runtime';
 
 describe('create-upload (against Azurite)', () => {
-  let fixture: AzuriteFixture;
+  let fixture: AzuriteSandbox;
   let runtime: Runtime;
   let createUpload: ReturnType<typeof createUploadHandler>;
   const log: LoggedLine[] = [];
 
   before(async () => {
-    fixture = await startAzuriteFixture();
+    fixture = await startAzuriteSandbox();
     runtime = runtimeFor(fixture.env);
     createUpload = createUploadHandler(() => runtime);
   });
@@ -72,7 +72,7 @@ describe('create-upload (against Azurite)', () => {
       body: new Uint8Array(photo),
     });
     expect(put.status).to.equal(201);
-    const stored = await fixture.blobService
+    const stored = await fixture.service
       .getContainerClient('uploads')
       .getBlobClient(`${uploadId}/My_Photo.JPG`)
       .downloadToBuffer();
@@ -105,7 +105,7 @@ describe('create-upload (against Azurite)', () => {
     it('overwriting the blob', async () => {
       const overwrite = await fetch(uploadUrl, { method: 'PUT', headers, body: 'evil' });
       expect(overwrite.status).to.be.oneOf([403, 409]);
-      const stored = await fixture.blobService
+      const stored = await fixture.service
         .getContainerClient('uploads')
         .getBlobClient(blobPath(uploadUrl))
         .downloadToBuffer();

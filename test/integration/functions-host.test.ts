@@ -9,7 +9,7 @@ import type { FunctionRegistration } from '../../functions/registrations';
 import { type RunningFunctionsHost, startFunctionsHost } from '../../local/functions-host';
 import { type HostConfig, parseHostConfig } from '../../local/host-config';
 import { type Logger, consoleLogger } from '../../local/log';
-import { freePort } from '../helpers/azurite-fixture';
+import { freePort } from '../../local/azurite-sandbox';
 import {
   type LocalAzurite,
   base64,

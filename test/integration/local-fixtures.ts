@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { type PeekedMessageItem, type QueueClient, QueueServiceClient } from '@azure/storage-queue';
 import { type RunningAzurite, startAzurite } from '../../local/azurite';
-import { freePort } from '../helpers/azurite-fixture';
+import { freePort } from '../../local/azurite-sandbox';
 
 export interface LocalAzurite {
   azurite: RunningAzurite;

@@ -5,7 +5,7 @@ import { getUploadStatusHandler } from '../../functions/handlers/get-upload-stat
 import { createUploadHandler } from '../../functions/handlers/create-upload';
 import type { Runtime } from '../../functions/adapters/runtime';
 import { SETTING_KEYS } from '../../functions/core/settings';
-import { type AzuriteFixture, startAzuriteFixture } from '../helpers/azurite-fixture';
+import { type AzuriteSandbox, startAzuriteSandbox } from '../../local/azurite-sandbox';
 import { blobCreatedEvent } from '../helpers/events';
 import {
   type LoggedLine,
@@ -24,7 +24,7 @@ import {
 
 describe('process-upload (against Azurite)', function () {
   this.timeout(60_000);
-  let fixture: AzuriteFixture;
+  let fixture: AzuriteSandbox;
   let runtime: Runtime;
   const log: LoggedLine[] = [];
   let processUploadEvent: ReturnType<typeof processUploadEventHandler>;
@@ -32,7 +32,7 @@ describe('process-upload (against Azurite)', function () {
   let createUpload: ReturnType<typeof createUploadHandler>;
 
   before(async () => {
-    fixture = await startAzuriteFixture();
+    fixture = await startAzuriteSandbox();
     // A small byte limit lets a real oversize blob be cheap to make.
     runtime = runtimeFor({
       ...fixture.env,

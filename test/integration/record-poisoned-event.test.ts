@@ -3,7 +3,7 @@ import { recordPoisonedEventHandler } from '../../functions/handlers/record-pois
 import { processUploadEventHandler } from '../../functions/handlers/process-upload';
 import { getUploadStatusHandler } from '../../functions/handlers/get-upload-status';
 import type { Runtime } from '../../functions/adapters/runtime';
-import { type AzuriteFixture, startAzuriteFixture } from '../helpers/azurite-fixture';
+import { type AzuriteSandbox, startAzuriteSandbox } from '../../local/azurite-sandbox';
 import { blobCreatedEvent } from '../helpers/events';
 import {
   type LoggedLine,
@@ -15,14 +15,14 @@ import {
 import { sidewaysPhotoWithGps } from '../helpers/images';
 
 describe('record-poisoned-event (against Azurite)', () => {
-  let fixture: AzuriteFixture;
+  let fixture: AzuriteSandbox;
   let runtime: Runtime;
   let recordPoisonedEvent: ReturnType<typeof recordPoisonedEventHandler>;
   let processUploadEvent: ReturnType<typeof processUploadEventHandler>;
   let getUploadStatus: ReturnType<typeof getUploadStatusHandler>;
 
   before(async () => {
-    fixture = await startAzuriteFixture();
+    fixture = await startAzuriteSandbox();
     runtime = runtimeFor(fixture.env);
     recordPoisonedEvent = recordPoisonedEventHandler(() => runtime);
     processUploadEvent = processUploadEventHandler(() => runtime);

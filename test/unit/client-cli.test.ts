@@ -8,7 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { type AzuriteFixture, freePort, startAzuriteFixture } from '../helpers/azurite-fixture';
+import { type AzuriteSandbox, freePort, startAzuriteSandbox } from '../../local/azurite-sandbox';
 import type { UploadTicket } from '../../client/upload';
 import { type Reply, ScriptedApi, processed } from './client-scripted-api';
 
@@ -44,13 +44,13 @@ function runCli(
 
 describe('directdrop CLI (scripted API, real Azurite)', function () {
   this.timeout(60_000);
-  let storage: AzuriteFixture;
+  let storage: AzuriteSandbox;
   let api: ScriptedApi;
   let dir: string;
   const file = (name: string) => join(dir, name);
 
   before(async function () {
-    storage = await startAzuriteFixture();
+    storage = await startAzuriteSandbox();
     api = new ScriptedApi(storage);
     await api.start();
     dir = await mkdtemp(join(tmpdir(), 'directdrop-cli-'));

@@ -11,7 +11,7 @@ import {
 } from '@azure/storage-blob';
 import { DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME } from '../../local/azurite';
 import { STORAGE_NAMES } from '../../functions/core/definitions';
-import { type AzuriteFixture, freePort } from '../helpers/azurite-fixture';
+import { type AzuriteSandbox, freePort } from '../../local/azurite-sandbox';
 import type { UploadTicket } from '../../client/upload';
 
 export interface Recorded {
@@ -41,7 +41,7 @@ export class ScriptedApi {
   private server?: Server;
   baseUrl = '';
 
-  constructor(private readonly storage: AzuriteFixture) {}
+  constructor(private readonly storage: AzuriteSandbox) {}
 
   async start(): Promise<void> {
     const port = await freePort();

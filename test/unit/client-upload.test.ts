@@ -9,7 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { STORAGE_NAMES } from '../../functions/core/definitions';
-import { type AzuriteFixture, freePort, startAzuriteFixture } from '../helpers/azurite-fixture';
+import { type AzuriteSandbox, freePort, startAzuriteSandbox } from '../../local/azurite-sandbox';
 import {
   DirectdropError,
   type UploadProgress,
@@ -38,12 +38,12 @@ const jpegBytes = () =>
   new Uint8Array(Buffer.from('not really a jpeg, the scripted API does not look'));
 
 describe('client library (scripted API, real Azurite)', function () {
-  let storage: AzuriteFixture;
+  let storage: AzuriteSandbox;
   let api: ScriptedApi;
   let dir: string;
 
   before(async function () {
-    storage = await startAzuriteFixture();
+    storage = await startAzuriteSandbox();
     api = new ScriptedApi(storage);
     await api.start();
     dir = await mkdtemp(join(tmpdir(), 'directdrop-client-'));
@@ -57,7 +57,7 @@ describe('client library (scripted API, real Azurite)', function () {
   beforeEach(() => api.reset());
 
   const landed = (ticketOrId: string, fileName: string) =>
-    storage.blobService
+    storage.service
       .getContainerClient(STORAGE_NAMES.landingContainer)
       .getBlobClient(`${ticketOrId}/${fileName}`);
 
