@@ -3,17 +3,13 @@
  * program can switch on; `message` is a sentence a person can read.
  */
 
+// Why the processor turned a file down (the status endpoint's `reason`): the server's own
+// type, imported as a type only so the browser bundle carries no server code.
+import type { RejectReason } from '../functions/core/manifest';
+export type { RejectReason };
+
 /** Where in the upload an error happened. */
 export type UploadStage = 'validate' | 'request' | 'upload' | 'processing';
-
-/** Why the processor turned a file down (the status endpoint's `reason`). */
-export type RejectReason =
-  | 'too-large'
-  | 'not-an-image'
-  | 'type-not-allowed'
-  | 'too-many-pixels'
-  | 'corrupt'
-  | 'unsupported-codec';
 
 /** Codes the client produces itself. */
 export type ClientErrorCode =
