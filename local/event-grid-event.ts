@@ -14,6 +14,7 @@ import {
   type CommittedBlobApi,
   blobSubjectPrefix,
 } from '../functions/core/definitions';
+import { quotedETag } from '../functions/core/blob-events';
 
 export type EventBlobType = 'BlockBlob' | 'PageBlob';
 
@@ -102,11 +103,6 @@ export function formatEventTime(time: Date): string {
   return time.toISOString().replace(/\.(\d{3})Z$/, '.$10000Z');
 }
 
-/** Event Grid's current schema shows the ETag exactly as the HTTP header carries it: quoted. */
-function quoted(eTag: string): string {
-  return eTag.startsWith('"') ? eTag : `"${eTag}"`;
-}
-
 function guidFrom(hex: string): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
@@ -119,7 +115,7 @@ function guidFrom(hex: string): string {
 function idsFor(commit: BlobCommit) {
   const digest = createHash('sha256')
     .update(
-      `${commit.accountName}/${commit.containerName}/${commit.blobName}\n${quoted(commit.eTag)}`,
+      `${commit.accountName}/${commit.containerName}/${commit.blobName}\n${quotedETag(commit.eTag)}`,
     )
     .digest('hex');
   const requestHex = digest.slice(0, 26);
@@ -144,7 +140,8 @@ export function buildBlobCreatedEvent(commit: BlobCommit): BlobCreatedEvent {
       api: commit.api,
       clientRequestId,
       requestId,
-      eTag: quoted(commit.eTag),
+      // Event Grid's current schema shows the ETag as the HTTP header carries it: quoted.
+      eTag: quotedETag(commit.eTag),
       contentType: commit.contentType,
       contentLength: commit.contentLength,
       blobType: commit.blobType,

@@ -10,11 +10,17 @@ import {
   blobSubjectPrefix,
 } from './definitions';
 
+/** Event Grid reports eTags with or without quotes; storage conditions want them quoted. */
+export function quotedETag(eTag: string): string {
+  return eTag.startsWith('"') ? eTag : `"${eTag}"`;
+}
+
 export interface BlobCommit {
   eventId: string;
   container: string;
   blobName: string;
   api: CommittedBlobApi;
+  /** Always quoted, as storage's If-Match and the manifests carry it. */
   eTag: string;
   sequencer: string;
   /** As declared by the uploader; untrusted. */
@@ -90,7 +96,7 @@ function parseOne(event: unknown, landingContainer: string): ParsedEvent {
       container: landingContainer,
       blobName,
       api: api as CommittedBlobApi,
-      eTag,
+      eTag: quotedETag(eTag),
       sequencer,
       contentLength,
       contentType: typeof contentType === 'string' ? contentType : '',

@@ -17,11 +17,6 @@ import { isStatus, readManifest, writeManifest } from '../adapters/manifest-stor
 import { BodyTooLargeError, readBody } from '../adapters/read-body';
 import { type Runtime, getRuntime } from '../adapters/runtime';
 
-/** Event Grid reports eTags with or without quotes; storage conditions want them quoted. */
-export function quotedETag(eTag: string): string {
-  return eTag.startsWith('"') ? eTag : `"${eTag}"`;
-}
-
 type Outcome =
   | { status: 'processed'; manifest: UploadManifest; folder: string }
   | { status: 'rejected'; manifest: UploadManifest }
@@ -33,7 +28,7 @@ async function produceOutcome(
   uploadId: string,
 ): Promise<Outcome> {
   const { settings, landing, processed } = runtime;
-  const eTag = quotedETag(commit.eTag);
+  const { eTag } = commit;
   const base = {
     version: 1 as const,
     uploadId,
@@ -119,10 +114,7 @@ async function processCommit(
     return;
   }
   const existing = await readManifest(runtime.processed, uploadId);
-  const decision = decideAgainstManifest(existing?.manifest, {
-    ...commit,
-    eTag: quotedETag(commit.eTag),
-  });
+  const decision = decideAgainstManifest(existing?.manifest, commit);
   if (decision !== 'process') {
     context.info(`Upload ${uploadId}: event ${commit.eventId} is ${decision}; nothing to do`);
     return;
@@ -143,10 +135,7 @@ async function processCommit(
 
   // Another delivery wrote the manifest meanwhile: keep whichever describes the newer version.
   const current = await readManifest(runtime.processed, uploadId);
-  if (
-    decideAgainstManifest(current?.manifest, { ...commit, eTag: quotedETag(commit.eTag) }) ===
-    'process'
-  ) {
+  if (decideAgainstManifest(current?.manifest, commit) === 'process') {
     throw new Error(`Upload ${uploadId}: manifest changed concurrently; retrying`);
   }
   const currentFolder =

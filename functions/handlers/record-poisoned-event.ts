@@ -9,7 +9,6 @@ import { decideAgainstManifest } from '../core/manifest';
 import { uploadIdOfBlob } from '../core/upload-request';
 import { readManifest, writeManifest } from '../adapters/manifest-store';
 import { type Runtime, getRuntime } from '../adapters/runtime';
-import { quotedETag } from './process-upload';
 
 async function recordFailure(
   runtime: Runtime,
@@ -18,11 +17,10 @@ async function recordFailure(
 ): Promise<void> {
   const uploadId = uploadIdOfBlob(commit.blobName);
   if (!uploadId) return;
-  const eTag = quotedETag(commit.eTag);
   // Two attempts cover one concurrent writer; losing both means an outcome now exists.
   for (let attempt = 0; attempt < 2; attempt++) {
     const existing = await readManifest(runtime.processed, uploadId);
-    const decision = decideAgainstManifest(existing?.manifest, { ...commit, eTag });
+    const decision = decideAgainstManifest(existing?.manifest, commit);
     if (decision !== 'process' || existing?.manifest.status === 'failed') return;
     const written = await writeManifest(
       runtime.processed,
@@ -32,7 +30,7 @@ async function recordFailure(
         status: 'failed',
         reason: 'processing-failed',
         message: 'Processing gave up after repeated failures.',
-        source: { blobName: commit.blobName, eTag, sequencer: commit.sequencer },
+        source: { blobName: commit.blobName, eTag: commit.eTag, sequencer: commit.sequencer },
         completedAt: new Date().toISOString(),
       },
       existing,

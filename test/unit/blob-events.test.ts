@@ -51,6 +51,11 @@ describe('blob-events', () => {
     });
   });
 
+  it('quotes an unquoted eTag, as storage conditions and manifests carry it', () => {
+    const [parsed] = parseBlobEvents(eventGridEvent({}, { eTag: '0x8D4BCC2E4835CD0' }), landing);
+    expect(parsed.kind === 'commit' && parsed.commit.eTag).to.equal('"0x8D4BCC2E4835CD0"');
+  });
+
   it('parses JSON text, a Buffer and a one-element array alike', () => {
     const event = eventGridEvent();
     for (const message of [JSON.stringify(event), Buffer.from(JSON.stringify(event)), [event]]) {
