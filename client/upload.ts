@@ -279,6 +279,18 @@ async function callApi(
 ): Promise<ApiResponse> {
   const fetchImpl = options.fetch ?? fetch;
   throwIfAborted(options.signal, stage, uploadId);
+  // A failed fetch or body read is either our own abort or a retryable network error.
+  const networkFailure = (error: unknown, message: string) =>
+    options.signal?.aborted
+      ? abortedError(stage, uploadId, error)
+      : new DirectdropError({
+          code: 'network-error',
+          stage,
+          uploadId,
+          retryable: true,
+          message,
+          cause: error,
+        });
   let response: Response;
   try {
     response = await fetchImpl(url, {
@@ -288,29 +300,19 @@ async function callApi(
       cache: 'no-store',
     });
   } catch (error) {
-    if (options.signal?.aborted) throw abortedError(stage, uploadId, error);
-    throw new DirectdropError({
-      code: 'network-error',
-      stage,
-      uploadId,
-      retryable: true,
-      message: `Could not reach the directdrop API at ${url.origin} (${networkReason(error)}).`,
-      cause: error,
-    });
+    throw networkFailure(
+      error,
+      `Could not reach the directdrop API at ${url.origin} (${networkReason(error)}).`,
+    );
   }
   let text: string;
   try {
     text = await response.text();
   } catch (error) {
-    if (options.signal?.aborted) throw abortedError(stage, uploadId, error);
-    throw new DirectdropError({
-      code: 'network-error',
-      stage,
-      uploadId,
-      retryable: true,
-      message: `The connection to ${url.origin} broke while reading the response.`,
-      cause: error,
-    });
+    throw networkFailure(
+      error,
+      `The connection to ${url.origin} broke while reading the response.`,
+    );
   }
   let body: unknown;
   try {
