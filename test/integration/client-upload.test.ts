@@ -22,16 +22,10 @@ import {
   waitForProcessing,
 } from '../../client/node';
 import { type LocalMode, startLocalMode } from './client-local-mode';
+import { rejection } from '../helpers/rejection';
 
-async function rejection(promise: Promise<unknown>): Promise<DirectdropError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).to.be.instanceOf(DirectdropError);
-    return error as DirectdropError;
-  }
-  throw new Error('expected a rejection');
-}
+/** Every client failure is a DirectdropError. */
+const clientRejection = (promise: Promise<unknown>) => rejection(promise, DirectdropError);
 
 describe('client library against local mode', function () {
   this.timeout(90_000);
@@ -97,7 +91,7 @@ describe('client library against local mode', function () {
   it('rejects a file that is not an image with the reason from the server', async function () {
     const path = join(dir, 'not-a-photo.jpg');
     await writeFile(path, textPretendingToBeJpeg);
-    const error = await rejection(uploadFile(path, { apiBaseUrl: local.apiBaseUrl }));
+    const error = await clientRejection(uploadFile(path, { apiBaseUrl: local.apiBaseUrl }));
     expect(error).to.include({ code: 'rejected', reason: 'not-an-image', stage: 'processing' });
     expect(error.message).to.equal('The file is not a supported image.');
     expect(error.uploadId).to.match(/^[0-9a-f-]{36}$/);
@@ -106,7 +100,7 @@ describe('client library against local mode', function () {
   it('passes the server’s refusal through when local checks are loosened', async function () {
     const path = join(dir, 'huge.jpg');
     await writeFile(path, Buffer.alloc(26 * 1024 * 1024, 1));
-    const error = await rejection(
+    const error = await clientRejection(
       uploadFile(path, { apiBaseUrl: local.apiBaseUrl, maxBytes: 100 * 1024 * 1024 }),
     );
     expect(error).to.include({ code: 'file-too-large', status: 413, stage: 'request' });
@@ -117,7 +111,7 @@ describe('client library against local mode', function () {
     await writeFile(path, Buffer.alloc(24 * 1024 * 1024, 2));
     const controller = new AbortController();
     let statusUrl: string | undefined;
-    const error = await rejection(
+    const error = await clientRejection(
       uploadFile(path, {
         apiBaseUrl: local.apiBaseUrl,
         signal: controller.signal,
@@ -152,7 +146,9 @@ describe('client library against local mode', function () {
   it('reports an unreachable API as a network error', async function () {
     const port = await freePort();
     const path = join(dir, 'camera.jpg');
-    const error = await rejection(uploadFile(path, { apiBaseUrl: `http://127.0.0.1:${port}/api` }));
+    const error = await clientRejection(
+      uploadFile(path, { apiBaseUrl: `http://127.0.0.1:${port}/api` }),
+    );
     expect(error).to.include({ code: 'network-error', stage: 'request' });
     expect(error.message).to.contain('ECONNREFUSED');
   });

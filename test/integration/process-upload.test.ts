@@ -21,6 +21,7 @@ import {
   textPretendingToBeJpeg,
   truncatedJpeg,
 } from '../helpers/images';
+import { rejection } from '../helpers/rejection';
 
 describe('process-upload (against Azurite)', function () {
   this.timeout(60_000);
@@ -229,13 +230,7 @@ describe('process-upload (against Azurite)', function () {
     const { uploadId, blobName } = await upload(await sidewaysPhotoWithGps(400, 300));
     const event = await blobCreatedEvent(runtime.landing, blobName);
     await runtime.landing.deleteBlob(blobName);
-    let thrown: unknown;
-    try {
-      await deliver(event);
-    } catch (error) {
-      thrown = error;
-    }
-    expect(thrown).to.be.instanceOf(Error);
+    await rejection(deliver(event), Error);
     expect(await outputBlobs(uploadId)).to.deep.equal([]);
   });
 

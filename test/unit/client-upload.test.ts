@@ -21,16 +21,10 @@ import {
   waitForProcessing,
 } from '../../client/node';
 import { ScriptedApi, processed } from './client-scripted-api';
+import { rejection } from '../helpers/rejection';
 
-async function rejection(promise: Promise<unknown>): Promise<DirectdropError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).to.be.instanceOf(DirectdropError);
-    return error as DirectdropError;
-  }
-  throw new Error('expected a rejection');
-}
+/** Every client failure is a DirectdropError. */
+const clientRejection = (promise: Promise<unknown>) => rejection(promise, DirectdropError);
 
 /** 3 MiB: big enough for many progress events and for three 1 MiB blocks. */
 const photoBytes = Buffer.alloc(3 * 1024 * 1024, 7);
@@ -63,7 +57,7 @@ describe('client library (scripted API, real Azurite)', function () {
 
   describe('local validation, before any request', function () {
     it('refuses an empty file', async function () {
-      const error = await rejection(
+      const error = await clientRejection(
         upload(new Uint8Array(0), { apiBaseUrl: api.baseUrl, fileName: 'a.jpg' }),
       );
       expect(error).to.include({ code: 'invalid-size', stage: 'validate' });
@@ -71,7 +65,7 @@ describe('client library (scripted API, real Azurite)', function () {
     });
 
     it('refuses a file above maxBytes', async function () {
-      const error = await rejection(
+      const error = await clientRejection(
         upload(new Uint8Array(2048), {
           apiBaseUrl: api.baseUrl,
           fileName: 'a.jpg',
@@ -84,7 +78,7 @@ describe('client library (scripted API, real Azurite)', function () {
     });
 
     it('refuses a type outside the allowed list, judged by the file name', async function () {
-      const error = await rejection(
+      const error = await clientRejection(
         upload(jpegBytes(), { apiBaseUrl: api.baseUrl, fileName: 'notes.txt' }),
       );
       expect(error).to.include({ code: 'content-type-not-allowed', stage: 'validate' });
@@ -94,7 +88,7 @@ describe('client library (scripted API, real Azurite)', function () {
 
     it('takes a Blob’s own type over its name', async function () {
       const blob = new Blob([jpegBytes()], { type: 'application/pdf' });
-      const error = await rejection(
+      const error = await clientRejection(
         upload(blob, { apiBaseUrl: api.baseUrl, fileName: 'photo.jpg' }),
       );
       expect(error).to.include({ code: 'content-type-not-allowed' });
@@ -102,7 +96,7 @@ describe('client library (scripted API, real Azurite)', function () {
 
     for (const apiBaseUrl of ['not a url', 'ftp://example.com/api']) {
       it(`refuses apiBaseUrl "${apiBaseUrl}"`, async function () {
-        const error = await rejection(upload(jpegBytes(), { apiBaseUrl, fileName: 'a.jpg' }));
+        const error = await clientRejection(upload(jpegBytes(), { apiBaseUrl, fileName: 'a.jpg' }));
         expect(error).to.include({ code: 'invalid-options', stage: 'request' });
       });
     }
@@ -112,7 +106,7 @@ describe('client library (scripted API, real Azurite)', function () {
     it('reports an unreachable API as a network error after retrying', async function () {
       const closedPort = await freePort();
       const started = Date.now();
-      const error = await rejection(
+      const error = await clientRejection(
         upload(jpegBytes(), {
           apiBaseUrl: `http://127.0.0.1:${closedPort}/api`,
           fileName: 'a.jpg',
@@ -131,7 +125,7 @@ describe('client library (scripted API, real Azurite)', function () {
         status: 413,
         json: { error: { code: 'file-too-large', message: 'size must be at most 10 bytes.' } },
       });
-      const error = await rejection(
+      const error = await clientRejection(
         upload(jpegBytes(), { apiBaseUrl: api.baseUrl, fileName: 'a.jpg' }),
       );
       expect(error).to.include({
@@ -157,7 +151,7 @@ describe('client library (scripted API, real Azurite)', function () {
     });
 
     it('hints at the base URL when the API path answers 404', async function () {
-      const error = await rejection(
+      const error = await clientRejection(
         upload(jpegBytes(), {
           apiBaseUrl: api.baseUrl.replace(/\/api$/, '/wrong'),
           fileName: 'a.jpg',
@@ -169,7 +163,7 @@ describe('client library (scripted API, real Azurite)', function () {
 
     it('refuses a 201 that is not an upload ticket', async function () {
       api.onCreate = () => ({ status: 201, json: { hello: 'world' } });
-      const error = await rejection(
+      const error = await clientRejection(
         upload(jpegBytes(), { apiBaseUrl: api.baseUrl, fileName: 'a.jpg' }),
       );
       expect(error).to.include({ code: 'invalid-response', stage: 'request' });
@@ -177,7 +171,7 @@ describe('client library (scripted API, real Azurite)', function () {
 
     it('sends the caller’s headers and the file facts to the API', async function () {
       api.onCreate = () => ({ status: 400, json: { error: { code: 'stop-here' } } });
-      await rejection(
+      await clientRejection(
         upload(jpegBytes(), {
           apiBaseUrl: api.baseUrl,
           fileName: 'a.JPG',
@@ -259,7 +253,7 @@ describe('client library (scripted API, real Azurite)', function () {
       // A read-only SAS stands in for an expired or wrong upload URL.
       const ticket = api.ticket(randomUUID(), 'a.jpg', 'image/jpeg', 'r');
       api.statusReplies = [{ status: 404, json: { error: { code: 'upload-not-found' } } }];
-      const error = await rejection(
+      const error = await clientRejection(
         sendToStorage(ticket, await fileSource(join(dir, 'photo.jpg')), 'image/jpeg', {
           apiBaseUrl: api.baseUrl,
         }),
@@ -277,7 +271,7 @@ describe('client library (scripted API, real Azurite)', function () {
       const ticket = api.ticket(randomUUID(), 'big.jpg', 'image/jpeg');
       api.statusReplies = [{ status: 404, json: { error: { code: 'upload-not-found' } } }];
       const source = await fileSource(join(dir, 'photo.jpg'));
-      const error = await rejection(
+      const error = await clientRejection(
         sendToStorage(ticket, source, 'image/jpeg', {
           apiBaseUrl: api.baseUrl,
           singleShotMaxBytes: 1024 * 1024,
@@ -298,7 +292,7 @@ describe('client library (scripted API, real Azurite)', function () {
         return reply;
       };
       const controller = new AbortController();
-      const error = await rejection(
+      const error = await clientRejection(
         uploadFile(path, {
           apiBaseUrl: api.baseUrl,
           signal: controller.signal,
@@ -312,7 +306,7 @@ describe('client library (scripted API, real Azurite)', function () {
     });
 
     it('does nothing at all when the signal is already aborted', async function () {
-      const error = await rejection(
+      const error = await clientRejection(
         upload(jpegBytes(), {
           apiBaseUrl: api.baseUrl,
           fileName: 'a.jpg',
@@ -363,7 +357,7 @@ describe('client library (scripted API, real Azurite)', function () {
           },
         },
       ];
-      const error = await rejection(
+      const error = await clientRejection(
         waitForProcessing(ticket, { apiBaseUrl: api.baseUrl, ...fast }),
       );
       expect(error).to.include({
@@ -384,7 +378,7 @@ describe('client library (scripted API, real Azurite)', function () {
           json: { uploadId: ticket.uploadId, status: 'rejected', reason: 'too-many-pixels' },
         },
       ];
-      const error = await rejection(
+      const error = await clientRejection(
         waitForProcessing(ticket, { apiBaseUrl: api.baseUrl, ...fast }),
       );
       expect(error.message).to.equal('The image has too many pixels to process.');
@@ -398,7 +392,7 @@ describe('client library (scripted API, real Azurite)', function () {
           json: { uploadId: ticket.uploadId, status: 'failed', reason: 'processing-failed' },
         },
       ];
-      const error = await rejection(
+      const error = await clientRejection(
         waitForProcessing(ticket, { apiBaseUrl: api.baseUrl, ...fast }),
       );
       expect(error).to.include({ code: 'processing-failed', retryable: true });
@@ -419,7 +413,7 @@ describe('client library (scripted API, real Azurite)', function () {
       api.statusReplies = [
         { status: 400, json: { error: { code: 'invalid-upload-id', message: 'bad id' } } },
       ];
-      const error = await rejection(
+      const error = await clientRejection(
         waitForProcessing(ticket, { apiBaseUrl: api.baseUrl, ...fast }),
       );
       expect(error).to.include({ code: 'invalid-upload-id', status: 400 });
@@ -430,7 +424,7 @@ describe('client library (scripted API, real Azurite)', function () {
       const ticket = ticketFor();
       api.statusReplies = [{ status: 200, json: { uploadId: ticket.uploadId, status: 'pending' } }];
       const started = Date.now();
-      const error = await rejection(
+      const error = await clientRejection(
         waitForProcessing(ticket, { apiBaseUrl: api.baseUrl, ...fast, pollTimeoutMs: 400 }),
       );
       expect(error).to.include({ code: 'timeout', uploadId: ticket.uploadId });
@@ -440,7 +434,7 @@ describe('client library (scripted API, real Azurite)', function () {
     it('gives up on a 404 that outlasts the grace period', async function () {
       const ticket = ticketFor();
       api.statusReplies = [{ status: 404, json: { error: { code: 'upload-not-found' } } }];
-      const error = await rejection(
+      const error = await clientRejection(
         waitForProcessing(ticket, { apiBaseUrl: api.baseUrl, ...fast, notFoundGraceMs: 200 }),
       );
       expect(error).to.include({ code: 'upload-not-found', status: 404 });
@@ -451,7 +445,7 @@ describe('client library (scripted API, real Azurite)', function () {
       api.statusReplies = [{ status: 200, json: { uploadId: ticket.uploadId, status: 'pending' } }];
       const controller = new AbortController();
       setTimeout(() => controller.abort(), 300);
-      const error = await rejection(
+      const error = await clientRejection(
         waitForProcessing(ticket, {
           apiBaseUrl: api.baseUrl,
           signal: controller.signal,

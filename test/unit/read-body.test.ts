@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { expect } from 'chai';
 import { BodyTooLargeError, readBody } from '../../functions/adapters/read-body';
+import { rejection } from '../helpers/rejection';
 
 const chunks = (...sizes: number[]) =>
   Readable.from(sizes.map((size, i) => Buffer.alloc(size, i + 1)));
@@ -15,13 +16,7 @@ describe('read-body', () => {
 
   it('accepts exactly the limit and refuses one byte more', async () => {
     expect((await readBody(chunks(4, 4), 8, 8)).length).to.equal(8);
-    let thrown: unknown;
-    try {
-      await readBody(chunks(4, 5), 8, 8);
-    } catch (error) {
-      thrown = error;
-    }
-    expect(thrown).to.be.instanceOf(BodyTooLargeError);
+    await rejection(readBody(chunks(4, 5), 8, 8), BodyTooLargeError);
   });
 
   it('answers an empty buffer for no stream', async () => {
