@@ -107,6 +107,25 @@ function flattenHeaders(request: IncomingMessage): Record<string, string> {
   return headers;
 }
 
+// RFC 3986 host (a reg-name or an IP literal) and an optional port, the check Kestrel makes.
+const HOST_HEADER = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::[0-9]{0,5})?$/;
+
+/** The request's absolute URL, or undefined when its Host header or target is malformed. */
+function requestUrl(request: IncomingMessage, port: number): URL | undefined {
+  // HTTP/1.1 sends an empty Host when the target has no authority.
+  const host = request.headers.host || `localhost:${port}`;
+  if (!HOST_HEADER.test(host)) return undefined;
+  const target = request.url ?? '/';
+  try {
+    // An origin-form target is a path even when it starts with `//`, never an authority.
+    return target.startsWith('/')
+      ? new URL(`http://${host}${target}`)
+      : new URL(target, `http://${host}`);
+  } catch {
+    return undefined;
+  }
+}
+
 function serializeCookie(cookie: Cookie): string {
   const parts = [`${cookie.name}=${cookie.value}`];
   if (cookie.domain) parts.push(`Domain=${cookie.domain}`);
@@ -277,7 +296,10 @@ export async function startFunctionsHost(
         );
         return;
       }
-      throw error;
+      // The client went away, or its framing broke, mid-body: nobody is left to answer.
+      log.warn(`${method} ${url.pathname}: the request body did not arrive (${String(error)})`);
+      response.destroy();
+      return;
     }
     const invocationId = randomUUID();
     const context = new InvocationContext({
@@ -345,10 +367,14 @@ export async function startFunctionsHost(
 
   async function handleRequest(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const method = (request.method ?? 'GET').toUpperCase();
-    const url = new URL(
-      request.url ?? '/',
-      `http://${request.headers.host ?? `localhost:${port}`}`,
-    );
+    const url = requestUrl(request, port);
+    if (!url) {
+      // Kestrel refuses these with 400 before any routing, too.
+      return sendJson(response, 400, {
+        error: 'bad-request',
+        message: 'The request has a malformed Host header or request target.',
+      });
+    }
     const path = url.pathname;
     const lower = path.toLowerCase();
     if (prefix === '' || lower === prefix || lower.startsWith(`${prefix}/`)) {
@@ -407,6 +433,8 @@ export async function startFunctionsHost(
     for (const host of hosts) {
       // One server per address: `localhost` may resolve to either loopback.
       const instance = createServer(onRequest);
+      // Node answers an Expect other than 100-continue with 417; Kestrel ignores it.
+      instance.on('checkExpectation', onRequest);
       if (await listen(instance, port, host)) servers.push(instance);
     }
     if (servers.length === 0) throw new Error(`Could not listen on any of ${hosts.join(', ')}`);
