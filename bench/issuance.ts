@@ -33,7 +33,7 @@ const REQUEST_BODY = JSON.stringify({
 async function issue(settings: DirectdropSettings, signer: BlobSasSigner): Promise<string> {
   const parsed = parseUploadRequest(REQUEST_BODY, settings);
   if (!parsed.ok) throw new Error(parsed.error.message);
-  const blobName = landingBlobName(randomUUID(), parsed.value.fileName);
+  const blobName = landingBlobName(randomUUID(), parsed.value);
   const policy = uploadSasPolicy(new Date(), settings.uploadUrlTtlSeconds);
   return signer.signBlobUrl(settings.landingContainer, blobName, policy);
 }

@@ -15,6 +15,7 @@ import { type Runtime, createRuntime } from '../functions/adapters/runtime';
 import { readManifest } from '../functions/adapters/manifest-store';
 import { STORAGE_CONNECTION } from '../functions/core/definitions';
 import { DEFAULT_SETTINGS } from '../functions/core/settings';
+import { landingBlobName } from '../functions/core/upload-request';
 import { DEV_ACCOUNT_NAME } from '../local/azurite';
 import { buildBlobCreatedEvent } from '../local/event-grid-event';
 import { type Fixture, loadFixtures } from './fixtures';
@@ -65,7 +66,10 @@ async function landCopies(runtime: Runtime, fixture: Fixture, count: number) {
   const events: unknown[] = [];
   for (let i = 0; i < count; i++) {
     const uploadId = randomUUID();
-    const blobName = `${uploadId}/${basename(fixture.path)}`;
+    const blobName = landingBlobName(uploadId, {
+      fileName: basename(fixture.path),
+      size: fixture.bytes.length,
+    });
     const blob = runtime.landing.getBlockBlobClient(blobName);
     const { etag } = await blob.uploadData(fixture.bytes, {
       blobHTTPHeaders: { blobContentType: fixture.contentType },

@@ -10,7 +10,9 @@ export type RejectReason =
   | 'type-not-allowed'
   | 'too-many-pixels'
   | 'corrupt'
-  | 'unsupported-codec';
+  | 'unsupported-codec'
+  /** The upload's length differs from the size declared when its URL was issued. */
+  | 'size-mismatch';
 
 export type FailReason = 'processing-failed';
 

@@ -153,13 +153,40 @@ export function isUploadId(value: string): boolean {
   return UPLOAD_ID.test(value);
 }
 
-/** The server-chosen landing blob name; clients never choose paths. */
-export function landingBlobName(uploadId: string, fileName: string): string {
-  return `${uploadId}/${sanitiseFileName(fileName)}`;
+/** A declared size as it appears in a landing blob name: a positive whole number, no leading zero. */
+const DECLARED_SIZE = /^[1-9][0-9]{0,15}$/;
+
+/** What a landing blob name says about its upload. */
+export interface LandingBlob {
+  uploadId: string;
+  /** The size declared in `POST /api/uploads`; the upload must be exactly this long. */
+  declaredSize: number;
+  fileName: string;
+}
+
+/**
+ * The server-chosen landing blob name, `<uploadId>/<declared size>/<sanitised name>`;
+ * clients never choose paths. The upload SAS may create only this name, so the size in
+ * it is the one the client declared, and the worker can hold the bytes to it.
+ */
+export function landingBlobName(
+  uploadId: string,
+  request: Pick<UploadRequest, 'fileName' | 'size'>,
+): string {
+  return `${uploadId}/${request.size}/${sanitiseFileName(request.fileName)}`;
+}
+
+/** Reads a landing blob name back, or undefined for a blob directdrop did not name. */
+export function parseLandingBlobName(blobName: string): LandingBlob | undefined {
+  const parts = blobName.split('/');
+  if (parts.length !== 3) return undefined;
+  const [uploadId, size, fileName] = parts;
+  if (!isUploadId(uploadId) || !DECLARED_SIZE.test(size) || fileName === '') return undefined;
+  const declaredSize = Number(size);
+  return Number.isSafeInteger(declaredSize) ? { uploadId, declaredSize, fileName } : undefined;
 }
 
 /** The upload id a landing blob belongs to, or undefined for a blob we did not name. */
 export function uploadIdOfBlob(blobName: string): string | undefined {
-  const [first, ...rest] = blobName.split('/');
-  return rest.length === 1 && rest[0] !== '' && isUploadId(first) ? first : undefined;
+  return parseLandingBlobName(blobName)?.uploadId;
 }

@@ -39,7 +39,7 @@ export function createUploadHandler(runtime: () => Runtime) {
     }
 
     const uploadId = randomUUID();
-    const blobName = landingBlobName(uploadId, parsed.value.fileName);
+    const blobName = landingBlobName(uploadId, parsed.value);
     const policy = uploadSasPolicy(new Date(), settings.uploadUrlTtlSeconds);
     const uploadUrl = await signer.signBlobUrl(settings.landingContainer, blobName, policy);
     context.info(

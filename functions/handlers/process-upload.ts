@@ -12,7 +12,7 @@ import {
   decideAgainstManifest,
   outputFolder,
 } from '../core/manifest';
-import { uploadIdOfBlob } from '../core/upload-request';
+import { type LandingBlob, parseLandingBlobName } from '../core/upload-request';
 import { isStatus, readManifest, writeManifest } from '../adapters/manifest-store';
 import { BodyTooLargeError, readBody } from '../adapters/read-body';
 import { type Runtime, getRuntime } from '../adapters/runtime';
@@ -25,7 +25,7 @@ type Outcome =
 async function produceOutcome(
   runtime: Runtime,
   commit: BlobCommit,
-  uploadId: string,
+  { uploadId, declaredSize }: LandingBlob,
 ): Promise<Outcome> {
   const { settings, landing, processed } = runtime;
   const { eTag } = commit;
@@ -41,28 +41,35 @@ async function produceOutcome(
   });
   const tooLarge = () =>
     rejected('too-large', `The upload is larger than ${settings.maxUploadBytes} bytes.`);
+  const sizeMismatch = (found: string) =>
+    rejected(
+      'size-mismatch',
+      `The upload holds ${found} bytes, not the ${declaredSize} declared when its upload URL was issued.`,
+    );
 
   // The declared length is untrusted for acceptance but sufficient for refusal.
   if (commit.contentLength > settings.maxUploadBytes) return tooLarge();
+  if (commit.contentLength !== declaredSize) return sizeMismatch(String(commit.contentLength));
 
+  // The declared size is at most the limit, unless the limit was lowered since issuing.
+  const limit = Math.min(declaredSize, settings.maxUploadBytes);
   const blob = landing.getBlobClient(commit.blobName);
   let bytes: Buffer;
   try {
     // If-Match pins the exact version the event announced; one byte past the limit proves excess.
-    const response = await blob.download(0, settings.maxUploadBytes + 1, {
-      conditions: { ifMatch: eTag },
-    });
-    bytes = await readBody(
-      response.readableStreamBody,
-      settings.maxUploadBytes,
-      response.contentLength,
-    );
+    const response = await blob.download(0, limit + 1, { conditions: { ifMatch: eTag } });
+    bytes = await readBody(response.readableStreamBody, limit, response.contentLength);
   } catch (error) {
-    if (error instanceof BodyTooLargeError) return tooLarge();
+    if (error instanceof BodyTooLargeError)
+      return limit === settings.maxUploadBytes
+        ? tooLarge()
+        : sizeMismatch(`more than ${declaredSize}`);
     // A changed blob has a newer event on its way; a vanished one fails through the retries.
     if (isStatus(error, 412) && (await blob.exists())) return { status: 'stale' };
     throw error;
   }
+  // The event's length is not the blob's: only the bytes read settle it.
+  if (bytes.length !== declaredSize) return sizeMismatch(String(bytes.length));
 
   const result = await processImage(bytes, settings.variants, settings);
   if (!result.ok) return rejected(result.reason, result.message);
@@ -108,11 +115,12 @@ async function processCommit(
   commit: BlobCommit,
   context: InvocationContext,
 ): Promise<void> {
-  const uploadId = uploadIdOfBlob(commit.blobName);
-  if (!uploadId) {
+  const landing = parseLandingBlobName(commit.blobName);
+  if (!landing) {
     context.warn(`Ignored blob not named by directdrop (event ${commit.eventId})`);
     return;
   }
+  const { uploadId } = landing;
   const existing = await readManifest(runtime.processed, uploadId);
   const decision = decideAgainstManifest(existing?.manifest, commit);
   if (decision !== 'process') {
@@ -120,7 +128,7 @@ async function processCommit(
     return;
   }
 
-  const outcome = await produceOutcome(runtime, commit, uploadId);
+  const outcome = await produceOutcome(runtime, commit, landing);
   if (outcome.status === 'stale') {
     context.info(
       `Upload ${uploadId}: blob changed since event ${commit.eventId}; a newer event follows`,

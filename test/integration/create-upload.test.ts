@@ -53,7 +53,9 @@ describe('create-upload (against Azurite)', () => {
     );
     const uploadId = body.uploadId as string;
     const url = new URL(body.uploadUrl as string);
-    expect(url.pathname).to.equal(`/devstoreaccount1/uploads/${uploadId}/My_Photo.JPG`);
+    expect(url.pathname).to.equal(
+      `/devstoreaccount1/uploads/${uploadId}/${photo.length}/My_Photo.JPG`,
+    );
     expect(url.searchParams.get('sp')).to.equal('c');
     expect(url.searchParams.get('sr')).to.equal('b');
     expect(body.method).to.equal('PUT');
@@ -74,7 +76,7 @@ describe('create-upload (against Azurite)', () => {
     expect(put.status).to.equal(201);
     const stored = await fixture.service
       .getContainerClient('uploads')
-      .getBlobClient(`${uploadId}/My_Photo.JPG`)
+      .getBlobClient(`${uploadId}/${photo.length}/My_Photo.JPG`)
       .downloadToBuffer();
     expect(stored.equals(photo)).to.equal(true);
   });

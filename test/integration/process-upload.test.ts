@@ -12,7 +12,6 @@ import {
   bodyOf,
   getStatus,
   invocationContext,
-  postJson,
   runtimeFor,
 } from '../helpers/functions';
 import {
@@ -22,6 +21,7 @@ import {
   truncatedJpeg,
 } from '../helpers/images';
 import { rejection } from '../helpers/rejection';
+import { type UploadOptions, issueAndPut } from '../helpers/uploads';
 
 describe('process-upload (against Azurite)', function () {
   this.timeout(60_000);
@@ -45,29 +45,8 @@ describe('process-upload (against Azurite)', function () {
   });
   after(() => fixture.stop());
 
-  /** Issues an upload URL, PUTs the bytes with plain HTTP, returns the id and landing blob name. */
-  async function upload(bytes: Buffer, fileName = 'photo.jpg') {
-    const issued = bodyOf(
-      await createUpload(
-        postJson(
-          JSON.stringify({
-            fileName,
-            contentType: 'image/jpeg',
-            size: Math.min(bytes.length, 1024),
-          }),
-        ),
-        invocationContext('createUpload'),
-      ),
-    );
-    const put = await fetch(issued.uploadUrl as string, {
-      method: 'PUT',
-      headers: issued.headers as Record<string, string>,
-      body: new Uint8Array(bytes),
-    });
-    expect(put.status).to.equal(201);
-    const uploadId = issued.uploadId as string;
-    return { uploadId, blobName: `${uploadId}/${fileName}` };
-  }
+  const upload = (bytes: Buffer, options?: UploadOptions) =>
+    issueAndPut(createUpload, bytes, options);
 
   const deliver = (event: unknown) =>
     processUploadEvent(event, invocationContext('processUploadEvent', log));
@@ -143,11 +122,16 @@ describe('process-upload (against Azurite)', function () {
   });
 
   it('never lets an out-of-order older event replace the newer outcome', async () => {
-    const { uploadId, blobName } = await upload(await sidewaysPhotoWithGps(800, 600));
+    const first = await sidewaysPhotoWithGps(800, 600);
+    const { uploadId, blobName } = await upload(first);
     const older = await blobCreatedEvent(runtime.landing, blobName);
-    // A second version of the same blob (possible with CopyBlob, never through our create-only SAS).
+    // A second version of the same blob (possible with CopyBlob, never through our create-only SAS),
+    // padded after its end marker to the declared size so that only its version differs.
     const newer = await sidewaysPhotoWithGps(640, 480);
-    await runtime.landing.getBlockBlobClient(blobName).uploadData(newer);
+    expect(newer.length).to.be.below(first.length);
+    await runtime.landing
+      .getBlockBlobClient(blobName)
+      .uploadData(Buffer.concat([newer, Buffer.alloc(first.length - newer.length)]));
     const newerEvent = await blobCreatedEvent(runtime.landing, blobName);
 
     await deliver(newerEvent);
@@ -172,15 +156,28 @@ describe('process-upload (against Azurite)', function () {
     expect(await outputBlobs(uploadId)).to.deep.equal([]);
   });
 
-  const rejections: Array<[string, () => Promise<Buffer>, string]> = [
+  const MAX = 2 * 1024 * 1024;
+  const rejections: Array<[string, () => Promise<Buffer>, string, UploadOptions?]> = [
     ['a text file named .jpg', async () => textPretendingToBeJpeg, 'not-an-image'],
     ['a truncated JPEG', truncatedJpeg, 'corrupt'],
     ['a pixel bomb', () => pixelBomb(), 'too-many-pixels'],
-    ['an oversize blob', async () => Buffer.alloc(2 * 1024 * 1024 + 10, 0xff), 'too-large'],
+    // The API never issues a URL for more than the limit, so the client claims the limit.
+    [
+      'an oversize blob',
+      async () => Buffer.alloc(MAX + 10, 0xff),
+      'too-large',
+      { declaredSize: MAX },
+    ],
+    [
+      'a blob longer than declared',
+      () => sidewaysPhotoWithGps(400, 300),
+      'size-mismatch',
+      { declaredSize: 100 },
+    ],
   ];
-  for (const [what, bytes, reason] of rejections) {
+  for (const [what, bytes, reason, options] of rejections) {
     it(`rejects ${what} with ${reason}, then keeps processing the next message`, async () => {
-      const bad = await upload(await bytes());
+      const bad = await upload(await bytes(), options);
       await deliver(await blobCreatedEvent(runtime.landing, bad.blobName));
       const { body } = await status(bad.uploadId);
       expect(body).to.include({ uploadId: bad.uploadId, status: 'rejected', reason });
@@ -197,16 +194,72 @@ describe('process-upload (against Azurite)', function () {
     const { uploadId, blobName } = await upload(await sidewaysPhotoWithGps(400, 300));
     const event = await blobCreatedEvent(runtime.landing, blobName);
     event.data.contentLength = 50 * 1024 * 1024;
+    // Gone blobs make a download throw: a rejection proves none was attempted.
+    await runtime.landing.deleteBlob(blobName);
     await deliver(event);
     expect((await status(uploadId)).body).to.include({ status: 'rejected', reason: 'too-large' });
   });
 
-  it('reads at most the byte limit even when the event understates the size', async () => {
-    const { uploadId, blobName } = await upload(Buffer.alloc(3 * 1024 * 1024, 1));
+  it('rejects a length that differs from the declared size before downloading, saying both', async () => {
+    const photo = await sidewaysPhotoWithGps(400, 300);
+    const { uploadId, blobName } = await upload(photo, { declaredSize: photo.length - 1 });
+    const event = await blobCreatedEvent(runtime.landing, blobName);
+    await runtime.landing.deleteBlob(blobName);
+    await deliver(event);
+    const { body } = await status(uploadId);
+    expect(body).to.include({ status: 'rejected', reason: 'size-mismatch' });
+    expect(body.message).to.equal(
+      `The upload holds ${photo.length} bytes, not the ${photo.length - 1} declared when its upload URL was issued.`,
+    );
+  });
+
+  it('reads at most the declared size when the event understates the length too', async () => {
+    const { uploadId, blobName } = await upload(Buffer.alloc(MAX + 1024, 1), { declaredSize: 100 });
     const event = await blobCreatedEvent(runtime.landing, blobName);
     event.data.contentLength = 100;
     await deliver(event);
+    const { body } = await status(uploadId);
+    expect(body).to.include({ status: 'rejected', reason: 'size-mismatch' });
+    expect(body.message).to.match(/holds more than 100 bytes/);
+  });
+
+  it('rejects by the bytes read when the event overstates a short blob as the declared size', async () => {
+    const photo = await sidewaysPhotoWithGps(400, 300);
+    const { uploadId, blobName } = await upload(photo, { declaredSize: photo.length + 50 });
+    const event = await blobCreatedEvent(runtime.landing, blobName);
+    event.data.contentLength = photo.length + 50;
+    await deliver(event);
+    const { body } = await status(uploadId);
+    expect(body).to.include({ status: 'rejected', reason: 'size-mismatch' });
+    expect(body.message).to.match(new RegExp(`holds ${photo.length} bytes`));
+  });
+
+  it('reads at most the byte limit when a blob declared at the limit is larger and the event understates it', async () => {
+    const { uploadId, blobName } = await upload(Buffer.alloc(MAX + 1024, 1), { declaredSize: MAX });
+    const event = await blobCreatedEvent(runtime.landing, blobName);
+    event.data.contentLength = MAX;
+    await deliver(event);
     expect((await status(uploadId)).body).to.include({ status: 'rejected', reason: 'too-large' });
+  });
+
+  it('leaves one manifest and one set of outputs when the same event is delivered twice at once', async () => {
+    const { uploadId, blobName } = await upload(await sidewaysPhotoWithGps(800, 600));
+    const event = await blobCreatedEvent(runtime.landing, blobName);
+    await Promise.all([deliver(event), deliver(event)]);
+    expect((await status(uploadId)).body.status).to.equal('processed');
+    expect(await outputBlobs(uploadId)).to.have.length(3);
+  });
+
+  it('drops truncated JSON and undecoded Base64 of a real event without an outcome', async () => {
+    const { uploadId, blobName } = await upload(await sidewaysPhotoWithGps(400, 300));
+    const event = await blobCreatedEvent(runtime.landing, blobName);
+    const json = JSON.stringify(event);
+    const before = log.length;
+    await deliver(json.slice(0, json.length - 2));
+    await deliver(Buffer.from(json).toString('base64'));
+    expect(log.slice(before).filter((l) => l.level === 'warning')).to.have.length(2);
+    expect((await status(uploadId)).body.status).to.equal('pending');
+    expect(await outputBlobs(uploadId)).to.deep.equal([]);
   });
 
   it('logs and drops malformed messages without throwing', async () => {

@@ -3,6 +3,7 @@ import { recordPoisonedEventHandler } from '../../functions/handlers/record-pois
 import { processUploadEventHandler } from '../../functions/handlers/process-upload';
 import { getUploadStatusHandler } from '../../functions/handlers/get-upload-status';
 import type { Runtime } from '../../functions/adapters/runtime';
+import { landingBlobName } from '../../functions/core/upload-request';
 import { type AzuriteSandbox, startAzuriteSandbox } from '../../local/azurite-sandbox';
 import { blobCreatedEvent } from '../helpers/events';
 import {
@@ -32,10 +33,9 @@ describe('record-poisoned-event (against Azurite)', () => {
 
   async function landedEvent() {
     const uploadId = crypto.randomUUID();
-    const blobName = `${uploadId}/p.jpg`;
-    await runtime.landing
-      .getBlockBlobClient(blobName)
-      .uploadData(await sidewaysPhotoWithGps(400, 300));
+    const photo = await sidewaysPhotoWithGps(400, 300);
+    const blobName = landingBlobName(uploadId, { fileName: 'p.jpg', size: photo.length });
+    await runtime.landing.getBlockBlobClient(blobName).uploadData(photo);
     return { uploadId, event: await blobCreatedEvent(runtime.landing, blobName) };
   }
   const statusOf = async (uploadId: string) =>

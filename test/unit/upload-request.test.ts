@@ -3,6 +3,7 @@ import { DEFAULT_SETTINGS } from '../../functions/core/settings';
 import {
   isUploadId,
   landingBlobName,
+  parseLandingBlobName,
   parseUploadRequest,
   sanitiseFileName,
   uploadIdOfBlob,
@@ -81,19 +82,52 @@ describe('upload-request', () => {
     });
   });
 
-  it('names the landing blob <uploadId>/<sanitised name> and maps it back', () => {
+  it('names the landing blob <uploadId>/<declared size>/<sanitised name> and maps it back', () => {
     const id = '3f2b8c1e-9d4a-4b6f-8e2a-1c3d5e7f9a0b';
-    const name = landingBlobName(id, '../evil dir/pic.jpg');
-    expect(name).to.equal(`${id}/pic.jpg`);
+    const name = landingBlobName(id, { fileName: '../evil dir/pic.jpg', size: 123456 });
+    expect(name).to.equal(`${id}/123456/pic.jpg`);
+    expect(parseLandingBlobName(name)).to.deep.equal({
+      uploadId: id,
+      declaredSize: 123456,
+      fileName: 'pic.jpg',
+    });
     expect(uploadIdOfBlob(name)).to.equal(id);
   });
 
-  it('recognises only blobs directdrop named', () => {
-    expect(uploadIdOfBlob('not-a-uuid/pic.jpg')).to.equal(undefined);
-    expect(uploadIdOfBlob('3f2b8c1e-9d4a-4b6f-8e2a-1c3d5e7f9a0b/extra/pic.jpg')).to.equal(
-      undefined,
-    );
-    expect(uploadIdOfBlob('3f2b8c1e-9d4a-4b6f-8e2a-1c3d5e7f9a0b')).to.equal(undefined);
+  it('keeps a file name made of digits apart from the size', () => {
+    const id = '3f2b8c1e-9d4a-4b6f-8e2a-1c3d5e7f9a0b';
+    const name = landingBlobName(id, { fileName: '2024', size: 7 });
+    expect(parseLandingBlobName(name)).to.deep.include({ declaredSize: 7, fileName: '2024' });
+  });
+
+  it('round-trips the largest size the settings allow', () => {
+    const id = '3f2b8c1e-9d4a-4b6f-8e2a-1c3d5e7f9a0b';
+    const size = 256 * 1024 * 1024;
+    const name = landingBlobName(id, { fileName: 'a.jpg', size });
+    expect(parseLandingBlobName(name)?.declaredSize).to.equal(size);
+  });
+
+  describe('recognises only blobs directdrop named', () => {
+    const id = '3f2b8c1e-9d4a-4b6f-8e2a-1c3d5e7f9a0b';
+    const foreign = [
+      'not-a-uuid/10/pic.jpg',
+      `${id}/pic.jpg`, // the format before sizes were bound: no declared size
+      `${id}/10/extra/pic.jpg`,
+      `${id}/10/`,
+      `${id}/0/pic.jpg`,
+      `${id}/010/pic.jpg`,
+      `${id}/-10/pic.jpg`,
+      `${id}/1e3/pic.jpg`,
+      `${id}/ 10/pic.jpg`,
+      `${id}/99999999999999999/pic.jpg`, // beyond Number.MAX_SAFE_INTEGER
+      id,
+    ];
+    for (const name of foreign) {
+      it(JSON.stringify(name), () => {
+        expect(parseLandingBlobName(name)).to.equal(undefined);
+        expect(uploadIdOfBlob(name)).to.equal(undefined);
+      });
+    }
   });
 
   it('accepts only lower-case version-4 UUIDs as upload ids', () => {

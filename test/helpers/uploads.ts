@@ -1,0 +1,34 @@
+/** Uploads as a client makes them: a URL from the real createUpload handler, then a plain PUT. */
+import { expect } from 'chai';
+import type { createUploadHandler } from '../../functions/handlers/create-upload';
+import { bodyOf, invocationContext, postJson } from './functions';
+
+export interface UploadOptions {
+  fileName?: string;
+  contentType?: string;
+  /** The size claimed in POST /api/uploads; the true length unless a test lies on purpose. */
+  declaredSize?: number;
+}
+
+export async function issueAndPut(
+  createUpload: ReturnType<typeof createUploadHandler>,
+  bytes: Buffer,
+  { fileName = 'photo.jpg', contentType = 'image/jpeg', declaredSize }: UploadOptions = {},
+): Promise<{ uploadId: string; blobName: string }> {
+  const response = await createUpload(
+    postJson(JSON.stringify({ fileName, contentType, size: declaredSize ?? bytes.length })),
+    invocationContext('createUpload'),
+  );
+  const issued = bodyOf(response);
+  expect(response.status, JSON.stringify(issued)).to.equal(201);
+  const uploadUrl = issued.uploadUrl as string;
+  const put = await fetch(uploadUrl, {
+    method: 'PUT',
+    headers: issued.headers as Record<string, string>,
+    body: new Uint8Array(bytes),
+  });
+  expect(put.status).to.equal(201);
+  // The URL path is /<account>/<container>/<blob name>: the name the server chose.
+  const path = new URL(uploadUrl).pathname.split('/').slice(3).join('/');
+  return { uploadId: issued.uploadId as string, blobName: decodeURIComponent(path) };
+}
