@@ -118,10 +118,12 @@ describe('create-upload (against Azurite)', () => {
       const other = new URL(uploadUrl);
       other.pathname = other.pathname.replace(/a\.jpg$/, 'b.jpg');
       expect((await fetch(other, { method: 'PUT', headers, body: 'x' })).status).to.equal(403);
+      expect(await exists('uploads', other)).to.equal(false);
     });
 
     it('deleting', async () => {
       expect((await fetch(uploadUrl, { method: 'DELETE' })).status).to.equal(403);
+      expect(await contentOf('uploads', uploadUrl)).to.equal('abc');
     });
 
     it('after expiry', async () => {
@@ -132,8 +134,83 @@ describe('create-upload (against Azurite)', () => {
         uploadSasPolicy(new Date(Date.now() - 3_600_000), 600),
       );
       expect((await fetch(expired, { method: 'PUT', headers, body: 'x' })).status).to.equal(403);
+      expect(await exists('uploads', new URL(expired))).to.equal(false);
+    });
+
+    // The cases below start from a fresh, unused URL, so that "nothing was created" means
+    // something, and finish by creating the blob with the untouched URL: the refusal was
+    // the tampering's doing, not a broken URL.
+    async function freshUploadUrl(): Promise<URL> {
+      const { body } = await issue({ fileName: 'a.jpg', contentType: 'image/jpeg', size: 3 });
+      return new URL(body.uploadUrl as string);
+    }
+
+    async function expectUntouchedUrlStillCreates(url: URL) {
+      expect((await fetch(url, { method: 'PUT', headers, body: 'abc' })).status).to.equal(201);
+    }
+
+    it('writing the same path in another container', async () => {
+      const fresh = await freshUploadUrl();
+      const other = new URL(fresh);
+      other.pathname = other.pathname.replace('/uploads/', '/processed/');
+      expect(other.pathname).to.match(/^\/devstoreaccount1\/processed\//);
+      expect((await fetch(other, { method: 'PUT', headers, body: 'x' })).status).to.equal(403);
+      expect(await exists('processed', other)).to.equal(false);
+      await expectUntouchedUrlStillCreates(fresh);
+    });
+
+    it('a tampered signature', async () => {
+      const fresh = await freshUploadUrl();
+      const sig = fresh.searchParams.get('sig') as string;
+      const tampered = new URL(fresh);
+      tampered.searchParams.set('sig', `${sig[0] === 'A' ? 'B' : 'A'}${sig.slice(1)}`);
+      expect((await fetch(tampered, { method: 'PUT', headers, body: 'x' })).status).to.equal(403);
+      expect(await exists('uploads', fresh)).to.equal(false);
+      await expectUntouchedUrlStillCreates(fresh);
+    });
+
+    it('widening the permissions to racwd, keeping the signature', async () => {
+      const widen = (url: URL) => {
+        const widened = new URL(url);
+        widened.searchParams.set('sp', 'racwd');
+        return widened;
+      };
+      const fresh = await freshUploadUrl();
+      expect((await fetch(widen(fresh), { method: 'PUT', headers, body: 'x' })).status).to.equal(
+        403,
+      );
+      expect(await exists('uploads', fresh)).to.equal(false);
+      // On the blob that exists: no read, overwrite or delete either.
+      const widened = widen(uploadUrl);
+      expect((await fetch(widened)).status).to.equal(403);
+      const overwrite = await fetch(widened, { method: 'PUT', headers, body: 'evil' });
+      expect(overwrite.status).to.equal(403);
+      expect((await fetch(widened, { method: 'DELETE' })).status).to.equal(403);
+      expect(await contentOf('uploads', uploadUrl)).to.equal('abc');
+      await expectUntouchedUrlStillCreates(fresh);
+    });
+
+    it('extending the expiry, keeping the signature', async () => {
+      const fresh = await freshUploadUrl();
+      const extended = new URL(fresh);
+      const nextYear = new Date(Date.now() + 365 * 24 * 3_600_000);
+      extended.searchParams.set('se', nextYear.toISOString().replace(/\.\d{3}Z$/, 'Z'));
+      expect(extended.searchParams.get('se')).not.to.equal(fresh.searchParams.get('se'));
+      expect((await fetch(extended, { method: 'PUT', headers, body: 'x' })).status).to.equal(403);
+      expect(await exists('uploads', fresh)).to.equal(false);
+      await expectUntouchedUrlStillCreates(fresh);
     });
   });
+
+  const exists = (container: string, url: URL) =>
+    fixture.service.getContainerClient(container).getBlobClient(blobPath(url)).exists();
+  const contentOf = async (container: string, url: URL) =>
+    (
+      await fixture.service
+        .getContainerClient(container)
+        .getBlobClient(blobPath(url))
+        .downloadToBuffer()
+    ).toString();
 
   const blobPath = (url: URL) => decodeURIComponent(url.pathname.split('/').slice(3).join('/'));
 
