@@ -36,6 +36,17 @@ const OUTPUT_CONTENT_TYPES: Record<OutputFormat, string> = {
   png: 'image/png',
 };
 
+/**
+ * The longest side each encoder takes (sharp refuses more). Variant widths are at most
+ * 8192, but a tall image within the pixel limit (a 1×50000 strip) keeps its height.
+ */
+const MAX_OUTPUT_SIDE: Record<OutputFormat, number | undefined> = {
+  webp: 16383,
+  avif: 16384,
+  jpeg: 65500,
+  png: undefined,
+};
+
 /** Media type of a sniffed input, as compared against the allowed content types. */
 function sniffedContentType(metadata: sharp.Metadata): string {
   if (metadata.format === 'heif')
@@ -83,9 +94,11 @@ export async function processImage(
   limits: ImageLimits,
 ): Promise<ImageResult> {
   // 'truncated' rejects cut-off files yet tolerates the benign warnings real cameras produce.
+  // Animated GIF and WebP: the first frame only, so outputs are stills and frames cost nothing.
   const inputOptions: sharp.SharpOptions = {
     limitInputPixels: limits.maxInputPixels,
     failOn: 'truncated',
+    pages: 1,
   };
   let metadata: sharp.Metadata;
   try {
@@ -126,6 +139,8 @@ export async function processImage(
     variants.map(async (variant) => {
       const pipeline = sharp(base.data, { raw }).resize({
         width: variant.width,
+        height: MAX_OUTPUT_SIDE[variant.format],
+        fit: 'inside',
         withoutEnlargement: true,
       });
       const { data, info } = await encoder(pipeline, variant).toBuffer({ resolveWithObject: true });

@@ -9,6 +9,7 @@ import {
   textPretendingToBeJpeg,
   truncatedJpeg,
 } from '../helpers/images';
+import { animatedRedThenBlue } from '../helpers/hostile-files';
 
 const { variants, maxInputPixels, allowedContentTypes } = DEFAULT_SETTINGS;
 const limits = { maxInputPixels, allowedContentTypes };
@@ -85,4 +86,42 @@ describe('image-pipeline', () => {
       reason: 'type-not-allowed',
     });
   });
+
+  it("fits a tall strip within each encoder's largest side instead of failing", async () => {
+    const strip = await sharp({
+      create: { width: 2, height: 40_000, channels: 3, background: '#ff0000' },
+    })
+      .png()
+      .toBuffer();
+    const result = await processImage(
+      strip,
+      [
+        { name: 'webp', width: 320, format: 'webp', quality: 80 },
+        { name: 'avif', width: 320, format: 'avif', quality: 50 },
+        { name: 'png', width: 320, format: 'png', quality: 80 },
+      ],
+      limits,
+    );
+    if (!result.ok) throw new Error(`rejected: ${result.reason}`);
+    expect(result.variants.map((v) => [v.name, v.width, v.height])).to.deep.equal([
+      ['webp', 1, 16383],
+      ['avif', 1, 16384],
+      ['png', 2, 40_000],
+    ]);
+  });
+
+  for (const format of ['gif', 'webp'] as const) {
+    it(`makes stills from the first frame of an animated ${format.toUpperCase()}`, async () => {
+      const result = await processImage(await animatedRedThenBlue(format), variants, limits);
+      if (!result.ok) throw new Error(`rejected: ${result.reason}`);
+      expect(result.original).to.deep.equal({ format: `image/${format}`, width: 200, height: 100 });
+      for (const variant of result.variants) {
+        const metadata = await sharp(variant.data).metadata();
+        expect([metadata.pages ?? 1, variant.width, variant.height]).to.deep.equal([1, 200, 100]);
+        const { data } = await sharp(variant.data).raw().toBuffer({ resolveWithObject: true });
+        expect(data[0], 'red from the first frame').to.be.above(180);
+        expect(data[2]).to.be.below(80);
+      }
+    });
+  }
 });
