@@ -28,13 +28,34 @@ export interface AzuriteOptions {
   stdio?: 'ignore' | 'inherit';
 }
 
-export interface RunningAzurite {
+export interface StorageEndpoints {
   blobEndpoint: string;
   queueEndpoint: string;
   /** Connection string for the development account against this instance. */
   connectionString: string;
+}
+
+export interface RunningAzurite extends StorageEndpoints {
   process: ChildProcess;
   stop(): Promise<void>;
+}
+
+/** The development account's endpoints on an Azurite listening at these ports. */
+export function devStorageEndpoints(
+  host: string,
+  blobPort: number,
+  queuePort: number,
+  scheme: 'http' | 'https' = 'http',
+): StorageEndpoints {
+  const blobEndpoint = `${scheme}://${host}:${blobPort}/${DEV_ACCOUNT_NAME}`;
+  const queueEndpoint = `${scheme}://${host}:${queuePort}/${DEV_ACCOUNT_NAME}`;
+  return {
+    blobEndpoint,
+    queueEndpoint,
+    connectionString:
+      `DefaultEndpointsProtocol=${scheme};AccountName=${DEV_ACCOUNT_NAME};AccountKey=${DEV_ACCOUNT_KEY};` +
+      `BlobEndpoint=${blobEndpoint};QueueEndpoint=${queueEndpoint};`,
+  };
 }
 
 const AZURITE_BIN = require.resolve('azurite/dist/src/azurite.js');
@@ -161,15 +182,8 @@ export async function startAzurite(options: AzuriteOptions): Promise<RunningAzur
     throw earlyExit ?? error;
   }
 
-  const scheme = options.cert ? 'https' : 'http';
-  const blobEndpoint = `${scheme}://${host}:${blobPort}/${DEV_ACCOUNT_NAME}`;
-  const queueEndpoint = `${scheme}://${host}:${queuePort}/${DEV_ACCOUNT_NAME}`;
   return {
-    blobEndpoint,
-    queueEndpoint,
-    connectionString:
-      `DefaultEndpointsProtocol=${scheme};AccountName=${DEV_ACCOUNT_NAME};AccountKey=${DEV_ACCOUNT_KEY};` +
-      `BlobEndpoint=${blobEndpoint};QueueEndpoint=${queueEndpoint};`,
+    ...devStorageEndpoints(host, blobPort, queuePort, options.cert ? 'https' : 'http'),
     process: child,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');

@@ -31,12 +31,19 @@ export interface EventGridEmulatorOptions {
   statePath: string;
   pollIntervalMs?: number;
   filter?: SubscriptionFilter;
+  /**
+   * Fraction (0 to 1) of events enqueued twice, spread evenly: Event Grid delivers at
+   * least once, so handlers must shrug off duplicates; this makes them happen on demand.
+   */
+  duplicateFraction?: number;
   log: Logger;
 }
 
 export interface EventGridEmulator {
-  /** Events enqueued since start. */
+  /** Events enqueued since start, duplicates not counted. */
   readonly delivered: number;
+  /** Events enqueued a second time on purpose (see duplicateFraction). */
+  readonly duplicated: number;
   stop(): Promise<void>;
 }
 
@@ -132,7 +139,9 @@ export async function startEventGridEmulator(
   await mkdir(dirname(statePath), { recursive: true });
   const state = await loadState(statePath);
   const known = (state.delivered[container.containerName] ??= {});
+  const duplicateFraction = options.duplicateFraction ?? 0;
   let delivered = 0;
+  let duplicated = 0;
   let stopping = false;
   let lastFailure = '';
 
@@ -152,8 +161,16 @@ export async function startEventGridEmulator(
     });
     if (matchesSubscription(event, filter)) {
       // Event Grid's subscription in infra sets no expiry on queue messages (-1 = never).
-      await queue.sendMessage(encodeQueueMessage(event), { messageTimeToLive: -1 });
+      const message = encodeQueueMessage(event);
+      await queue.sendMessage(message, { messageTimeToLive: -1 });
       delivered++;
+      if (Math.floor(delivered * duplicateFraction) > duplicated) {
+        duplicated++;
+        await queue.sendMessage(message, { messageTimeToLive: -1 });
+        log.info(
+          `Event Grid emulator: delivered event ${event.id} twice (duplicate ${duplicated})`,
+        );
+      }
     }
     known[item.name] = {
       eTag: item.properties.etag ?? '',
@@ -222,6 +239,9 @@ export async function startEventGridEmulator(
   return {
     get delivered() {
       return delivered;
+    },
+    get duplicated() {
+      return duplicated;
     },
     async stop() {
       stopping = true;

@@ -11,7 +11,13 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { STORAGE_CONNECTION } from '../functions/core/definitions';
 import { type DirectdropSettings, parseSettings, toAppSettings } from '../functions/core/settings';
-import { DEV_ACCOUNT_NAME, PortInUseError, isPortInUse, startAzurite } from './azurite';
+import {
+  DEV_ACCOUNT_NAME,
+  PortInUseError,
+  devStorageEndpoints,
+  isPortInUse,
+  startAzurite,
+} from './azurite';
 import {
   CORE_TOOLS_INSTALL_HINT,
   buildFunctionsApp,
@@ -64,13 +70,20 @@ function appSettings(merged: Env, connectionString: string) {
 }
 
 async function assertPortsFree(options: LocalModeOptions): Promise<void> {
-  const checks: Array<[string, number, string, string]> = [
-    ['127.0.0.1', options.port, 'Functions HTTP', '--port'],
-    ['::1', options.port, 'Functions HTTP', '--port'],
-    ['127.0.0.1', options.blobPort, 'Azurite blob', '--blob-port'],
-    ['127.0.0.1', options.queuePort, 'Azurite queue', '--queue-port'],
-    ['127.0.0.1', options.tablePort, 'Azurite table', '--table-port'],
-  ];
+  const checks: Array<[string, number, string, string]> = [];
+  if (options.role !== 'storage') {
+    checks.push(
+      ['127.0.0.1', options.port, 'Functions HTTP', '--port'],
+      ['::1', options.port, 'Functions HTTP', '--port'],
+    );
+  }
+  if (options.role !== 'functions') {
+    checks.push(
+      ['127.0.0.1', options.blobPort, 'Azurite blob', '--blob-port'],
+      ['127.0.0.1', options.queuePort, 'Azurite queue', '--queue-port'],
+      ['127.0.0.1', options.tablePort, 'Azurite table', '--table-port'],
+    );
+  }
   for (const [host, port, role, flag] of checks) {
     if (await isPortInUse(host, port)) {
       throw new LocalModeError(
@@ -81,22 +94,58 @@ async function assertPortsFree(options: LocalModeOptions): Promise<void> {
   }
 }
 
-function describeStartup(
+/** The functions half needs the storage half's containers and queue; say how to start it. */
+async function assertStorageRunning(
   options: LocalModeOptions,
-  repoRoot: string,
-  storage: ProvisionedStorage,
+  connectionString: string,
   settings: DirectdropSettings,
-  blobEndpoint: string,
-  queueEndpoint: string,
-  host: RunningFunctionsHost | undefined,
-  hostConfig: HostConfig,
-): string {
+): Promise<void> {
+  const start = `Start it first with \`npm start -- --role storage\` and the same --blob-port, --queue-port and --port.`;
+  for (const [port, what] of [
+    [options.blobPort, 'blob'],
+    [options.queuePort, 'queue'],
+  ] as const) {
+    if (!(await isPortInUse('127.0.0.1', port))) {
+      throw new LocalModeError(`No Azurite ${what} service is listening on port ${port}. ${start}`);
+    }
+  }
+  const [landing, events] = await Promise.all([
+    BlobServiceClient.fromConnectionString(connectionString)
+      .getContainerClient(settings.landingContainer)
+      .exists(),
+    QueueServiceClient.fromConnectionString(connectionString)
+      .getQueueClient(settings.eventsQueue)
+      .exists(),
+  ]);
+  if (!landing || !events) {
+    throw new LocalModeError(
+      `Azurite on ports ${options.blobPort}/${options.queuePort} has no '${settings.landingContainer}' ` +
+        `container or '${settings.eventsQueue}' queue. ${start}`,
+    );
+  }
+}
+
+interface StartupSummary {
+  options: LocalModeOptions;
+  repoRoot: string;
+  settings: DirectdropSettings;
+  blobEndpoint: string;
+  queueEndpoint: string;
+  /** Present when this process runs the storage half. */
+  storage?: ProvisionedStorage;
+  /** Present when this process runs the functions on the local host. */
+  host?: RunningFunctionsHost;
+  hostConfig?: HostConfig;
+}
+
+function describeStartup(summary: StartupSummary): string {
+  const { options, repoRoot, settings, storage, host, hostConfig } = summary;
   const base = `http://localhost:${options.port}`;
   const inRepo = relative(repoRoot, options.dataDir);
   const data = inRepo && !inRepo.startsWith('..') ? inRepo : options.dataDir;
-  const q = hostConfig.queues;
   const lines = [''];
-  if (host) {
+  if (host && hostConfig) {
+    const q = hostConfig.queues;
     lines.push(
       `Functions   ${base}  (local host; function keys are not checked locally, as with func start)`,
     );
@@ -109,28 +158,50 @@ function describeStartup(
     lines.push(
       `  queue semantics (host.json + AzureFunctionsJobHost__* overrides): batchSize ${q.batchSize}, ` +
         `newBatchThreshold ${q.newBatchThreshold}, maxDequeueCount ${q.maxDequeueCount}, ` +
-        `visibilityTimeout ${q.visibilityTimeoutMs / 1000} s, maxPollingInterval ${q.maxPollingIntervalMs / 1000} s`,
+        `visibilityTimeout ${q.visibilityTimeoutMs / 1000} s, maxPollingInterval ${q.maxPollingIntervalMs / 1000} s, ` +
+        `message lease ${options.messageLeaseSeconds} s`,
     );
     lines.push(`Web page    ${base}/  (served from client/web when it exists)`);
-  } else {
+  } else if (options.role !== 'storage') {
     lines.push(`Functions   ${base}  (func start)`);
   }
-  lines.push(
-    `Azurite     blob ${blobEndpoint}, queue ${queueEndpoint}  (account ${DEV_ACCOUNT_NAME}; data in ${data}/azurite)`,
-    `            containers ${storage.containers.join(', ')}; queues ${storage.queues.join(', ')}; ` +
-      `blob CORS for ${storage.corsOrigins.join(', ')}`,
-    `Event Grid  emulator: blobs committed in '${settings.landingContainer}' → Base64 BlobCreated events on queue '${settings.eventsQueue}'`,
-    '',
-    'Try a whole upload (bash, with curl and node):',
-    '  FILE=photo.jpg',
-    `  RESPONSE=$(curl -sS -X POST ${base}/api/uploads -H 'content-type: application/json' \\`,
-    `    -d "{\\"fileName\\":\\"$(basename "$FILE")\\",\\"contentType\\":\\"image/jpeg\\",\\"size\\":$(wc -c < "$FILE")}")`,
-    `  field() { node -p 'JSON.parse(process.argv[1])[process.argv[2]]' "$RESPONSE" "$1"; }`,
-    `  curl -sS -X PUT "$(field uploadUrl)" -H 'x-ms-blob-type: BlockBlob' -H 'content-type: image/jpeg' \\`,
-    `    --data-binary @"$FILE" -w 'PUT %{http_code}\\n'`,
-    `  while STATUS=$(curl -sS "$(field statusUrl)"); echo "$STATUS"; [[ $STATUS == *'"pending"'* ]]; do sleep 1; done`,
-    '',
-  );
+  if (storage) {
+    const duplicates =
+      options.duplicateEvents > 0
+        ? `; ${Math.round(options.duplicateEvents * 100)} % delivered twice`
+        : '';
+    lines.push(
+      `Azurite     blob ${summary.blobEndpoint}, queue ${summary.queueEndpoint}  (account ${DEV_ACCOUNT_NAME}; data in ${data}/azurite)`,
+      `            containers ${storage.containers.join(', ')}; queues ${storage.queues.join(', ')}; ` +
+        `blob CORS for ${storage.corsOrigins.join(', ')}`,
+      `Event Grid  emulator: blobs committed in '${settings.landingContainer}' → Base64 BlobCreated events on queue '${settings.eventsQueue}'${duplicates}`,
+    );
+    if (options.role === 'storage') {
+      lines.push(
+        '',
+        `Storage only. Start the functions against it with: npm start -- --role functions` +
+          ` --port ${options.port} --blob-port ${options.blobPort} --queue-port ${options.queuePort}`,
+      );
+    }
+  } else {
+    lines.push(
+      `Storage     blob ${summary.blobEndpoint}, queue ${summary.queueEndpoint}  (run by \`npm start -- --role storage\`)`,
+    );
+  }
+  if (options.role !== 'storage') {
+    lines.push(
+      '',
+      'Try a whole upload (bash, with curl and node):',
+      '  FILE=photo.jpg',
+      `  RESPONSE=$(curl -sS -X POST ${base}/api/uploads -H 'content-type: application/json' \\`,
+      `    -d "{\\"fileName\\":\\"$(basename "$FILE")\\",\\"contentType\\":\\"image/jpeg\\",\\"size\\":$(wc -c < "$FILE")}")`,
+      `  field() { node -p 'JSON.parse(process.argv[1])[process.argv[2]]' "$RESPONSE" "$1"; }`,
+      `  curl -sS -X PUT "$(field uploadUrl)" -H 'x-ms-blob-type: BlockBlob' -H 'content-type: image/jpeg' \\`,
+      `    --data-binary @"$FILE" -w 'PUT %{http_code}\\n'`,
+      `  while STATUS=$(curl -sS "$(field statusUrl)"); echo "$STATUS"; [[ $STATUS == *'"pending"'* ]]; do sleep 1; done`,
+    );
+  }
+  lines.push('');
   return lines.join('\n');
 }
 
@@ -140,6 +211,8 @@ export async function startLocalMode(
   env: Env,
   log: Logger,
 ): Promise<RunningLocalMode> {
+  const runsStorage = options.role !== 'functions';
+  const runsFunctions = options.role !== 'storage';
   // Undone in reverse: the functions stop (draining), then the emulator, Azurite, the lock.
   const cleanups: Array<(drainMs: number) => Promise<void>> = [];
   const cleanUp = async (drainMs: number) => {
@@ -156,8 +229,11 @@ export async function startLocalMode(
   }
   try {
     await mkdir(options.dataDir, { recursive: true });
-    const lock = await acquireInstanceLock(join(options.dataDir, 'local-mode.lock'));
-    cleanups.push(() => lock.release());
+    if (runsStorage) {
+      // The data folder belongs to one storage half; a functions half keeps nothing there.
+      const lock = await acquireInstanceLock(join(options.dataDir, 'local-mode.lock'));
+      cleanups.push(() => lock.release());
+    }
     await assertPortsFree(options);
     // Real environment variables win over local.settings.json, as with Core Tools v4.
     const merged: Env = {
@@ -166,58 +242,78 @@ export async function startLocalMode(
     };
 
     // Azurite takes a second or two; load everything else meanwhile.
-    const azuriteStarting = startAzurite({
-      location: join(options.dataDir, 'azurite'),
-      blobPort: options.blobPort,
-      queuePort: options.queuePort,
-      tablePort: options.tablePort,
-    });
-    azuriteSettled = azuriteStarting.catch(() => undefined);
-    const registrationsLoading = options.func ? undefined : import('../functions/registrations.js');
+    const azuriteStarting = runsStorage
+      ? startAzurite({
+          location: join(options.dataDir, 'azurite'),
+          blobPort: options.blobPort,
+          queuePort: options.queuePort,
+          tablePort: options.tablePort,
+        })
+      : undefined;
+    azuriteSettled = azuriteStarting?.catch(() => undefined) ?? azuriteSettled;
+    const registrationsLoading =
+      runsFunctions && !options.func ? import('../functions/registrations.js') : undefined;
     // Awaited later; this only keeps an early failure elsewhere from leaving it unhandled.
     registrationsLoading?.catch(() => undefined);
-    const [azurite, hostConfig, built] = await Promise.all([
-      azuriteStarting.then((running) => {
-        cleanups.push(() => running.stop());
-        return running;
-      }),
-      readHostConfig(join(repoRoot, 'host.json'), merged, availableParallelism()),
-      options.func ? buildFunctionsApp(repoRoot) : undefined,
+    const [endpoints, hostConfig, built] = await Promise.all([
+      azuriteStarting
+        ? azuriteStarting.then((running) => {
+            cleanups.push(() => running.stop());
+            return running;
+          })
+        : devStorageEndpoints('127.0.0.1', options.blobPort, options.queuePort),
+      runsFunctions
+        ? readHostConfig(join(repoRoot, 'host.json'), merged, availableParallelism())
+        : undefined,
+      runsFunctions && options.func ? buildFunctionsApp(repoRoot) : undefined,
     ]);
-    const { settings, values } = appSettings(merged, azurite.connectionString);
-    const origins = [`http://localhost:${options.port}`, `http://127.0.0.1:${options.port}`];
-    const storage = await provisionStorage(azurite.connectionString, settings, origins);
+    const { settings, values } = appSettings(merged, endpoints.connectionString);
+    const summary: StartupSummary = {
+      options,
+      repoRoot,
+      settings,
+      blobEndpoint: endpoints.blobEndpoint,
+      queueEndpoint: endpoints.queueEndpoint,
+      hostConfig,
+    };
 
-    const emulator = await startEventGridEmulator({
-      container: BlobServiceClient.fromConnectionString(
-        azurite.connectionString,
-      ).getContainerClient(settings.landingContainer),
-      queue: QueueServiceClient.fromConnectionString(azurite.connectionString).getQueueClient(
-        settings.eventsQueue,
-      ),
-      accountName: DEV_ACCOUNT_NAME,
-      statePath: join(options.dataDir, 'event-grid-emulator.json'),
-      log,
-    });
-    cleanups.push(() => emulator.stop());
+    if (runsStorage) {
+      const origins = [`http://localhost:${options.port}`, `http://127.0.0.1:${options.port}`];
+      summary.storage = await provisionStorage(endpoints.connectionString, settings, origins);
+      const emulator = await startEventGridEmulator({
+        container: BlobServiceClient.fromConnectionString(
+          endpoints.connectionString,
+        ).getContainerClient(settings.landingContainer),
+        queue: QueueServiceClient.fromConnectionString(endpoints.connectionString).getQueueClient(
+          settings.eventsQueue,
+        ),
+        accountName: DEV_ACCOUNT_NAME,
+        statePath: join(options.dataDir, 'event-grid-emulator.json'),
+        duplicateFraction: options.duplicateEvents,
+        log,
+      });
+      cleanups.push(() => emulator.stop());
+    } else {
+      await assertStorageRunning(options, endpoints.connectionString, settings);
+    }
 
-    let host: RunningFunctionsHost | undefined;
     let ended: Promise<number> = new Promise(() => undefined);
-    if (registrationsLoading) {
+    if (registrationsLoading && hostConfig) {
       // The handlers read their settings from process.env, as in Azure.
       Object.assign(process.env, values);
       const { registrations } = await registrationsLoading;
-      host = await startFunctionsHost({
+      const host = await startFunctionsHost({
         registrations,
         env: values,
         config: hostConfig,
         port: options.port,
         staticRoot: join(repoRoot, 'client', 'web'),
+        queueLeaseMs: options.messageLeaseSeconds * 1000,
         log,
       });
-      const running = host;
-      cleanups.push((drainMs) => running.stop(drainMs));
-    } else {
+      summary.host = host;
+      cleanups.push((drainMs) => host.stop(drainMs));
+    } else if (runsFunctions) {
       if (await ensureLocalSettings(repoRoot)) {
         log.info('Created local.settings.json from local.settings.example.json');
       }
@@ -243,18 +339,7 @@ export async function startLocalMode(
       });
     }
 
-    console.log(
-      describeStartup(
-        options,
-        repoRoot,
-        storage,
-        settings,
-        azurite.blobEndpoint,
-        azurite.queueEndpoint,
-        host,
-        hostConfig,
-      ),
-    );
+    console.log(describeStartup(summary));
     return {
       ended,
       stop: (drainMs = 10_000) => cleanUp(drainMs),

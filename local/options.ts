@@ -4,9 +4,25 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 
+/**
+ * Which half of local mode this process runs: `storage` is the Azure side (Azurite and
+ * the Event Grid emulator), `functions` is our code (the host or `func start`) against a
+ * storage half already running on the same ports, `all` is both in one process.
+ */
+export type LocalModeRole = 'all' | 'storage' | 'functions';
+export const LOCAL_MODE_ROLES: readonly LocalModeRole[] = ['all', 'storage', 'functions'];
+
+/** The queue extension leases each message for 10 minutes; a crashed host's messages wait that long. */
+export const DEFAULT_MESSAGE_LEASE_SECONDS = 600;
+
 export interface LocalModeOptions {
   /** Run `func start` (Core Tools) instead of the built-in host. */
   func: boolean;
+  role: LocalModeRole;
+  /** How long the local host leases a queue message; renewed at half-life while it runs. */
+  messageLeaseSeconds: number;
+  /** Fraction of events the emulator delivers twice, as Event Grid's at-least-once delivery may. */
+  duplicateEvents: number;
   /** Functions HTTP port (`func start`'s default is 7071). */
   port: number;
   blobPort: number;
@@ -64,6 +80,20 @@ const PORT_FLAGS: readonly PortFlag[] = [
   },
 ];
 const DATA_FLAG = { flag: '--data', env: 'DIRECTDROP_LOCAL_DATA', fallback: '.local' };
+const ROLE_FLAG = { flag: '--role', env: 'DIRECTDROP_LOCAL_ROLE', fallback: 'all' };
+const LEASE_FLAG = {
+  flag: '--message-lease',
+  env: 'DIRECTDROP_LOCAL_MESSAGE_LEASE',
+  fallback: String(DEFAULT_MESSAGE_LEASE_SECONDS),
+};
+const DUPLICATES_FLAG = {
+  flag: '--duplicate-events',
+  env: 'DIRECTDROP_LOCAL_DUPLICATE_EVENTS',
+  fallback: '0',
+};
+const VALUE_FLAGS = [DATA_FLAG, ROLE_FLAG, LEASE_FLAG, DUPLICATES_FLAG];
+/** Shortest lease: renewals run at half-life, and a shorter one would spin on every hiccup. */
+const MIN_MESSAGE_LEASE_SECONDS = 2;
 
 export function usage(): string {
   const lines = [
@@ -76,6 +106,12 @@ export function usage(): string {
         `  ${`${p.flag} <port>`.padEnd(20)} ${`${p.what} (${p.fallback})`.padEnd(28)} ${p.env}`,
     ),
     `  ${`${DATA_FLAG.flag} <folder>`.padEnd(20)} ${`data folder (${DATA_FLAG.fallback})`.padEnd(28)} ${DATA_FLAG.env}`,
+    `  ${`${ROLE_FLAG.flag} <role>`.padEnd(20)} ${'all | storage | functions (all)'.padEnd(28)} ${ROLE_FLAG.env}`,
+    `  ${''.padEnd(20)} storage = Azurite + Event Grid emulator; functions = the host, against them`,
+    `  ${`${LEASE_FLAG.flag} <s>`.padEnd(20)} ${`queue message lease (${LEASE_FLAG.fallback})`.padEnd(28)} ${LEASE_FLAG.env}`,
+    `  ${''.padEnd(20)} how long a crashed host's messages stay invisible (local host only)`,
+    `  ${`${DUPLICATES_FLAG.flag} <f>`.padEnd(20)} ${'events delivered twice (0)'.padEnd(28)} ${DUPLICATES_FLAG.env}`,
+    `  ${''.padEnd(20)} a fraction from 0 to 1, to exercise idempotency as Event Grid may`,
     `  ${'--func'.padEnd(20)} run \`func start\` instead of the local host`,
     `  ${'--help'.padEnd(20)} show this help`,
   ];
@@ -106,7 +142,8 @@ export function parseLocalModeArgs(
       continue;
     }
     const [flag, inline] = arg.split(/=(.*)/s, 2);
-    const known = flag === DATA_FLAG.flag || PORT_FLAGS.some((p) => p.flag === flag);
+    const known =
+      VALUE_FLAGS.some((f) => f.flag === flag) || PORT_FLAGS.some((p) => p.flag === flag);
     if (!known) throw new UsageError(`unknown option "${arg}"\n\n${usage()}`);
     const value = inline ?? argv[++i];
     if (value === undefined || value === '') throw new UsageError(`${flag} needs a value`);
@@ -130,9 +167,55 @@ export function parseLocalModeArgs(
     if (other) throw new UsageError(`${p.what} and ${other} are both ${ports[p.key]}`);
     taken.set(ports[p.key], p.what);
   }
-  const data = given.get(DATA_FLAG.flag) ?? env[DATA_FLAG.env] ?? DATA_FLAG.fallback;
+  const valueOf = (f: (typeof VALUE_FLAGS)[number]) => {
+    const fromFlag = given.get(f.flag);
+    if (fromFlag !== undefined) return { raw: fromFlag, source: f.flag };
+    const fromEnv = env[f.env];
+    return fromEnv ? { raw: fromEnv, source: f.env } : { raw: f.fallback, source: f.flag };
+  };
+  const data = valueOf(DATA_FLAG).raw;
+  const role = valueOf(ROLE_FLAG);
+  if (!LOCAL_MODE_ROLES.includes(role.raw as LocalModeRole)) {
+    throw new UsageError(
+      `${role.source} must be one of ${LOCAL_MODE_ROLES.join(', ')}, not "${role.raw}"`,
+    );
+  }
+  const lease = valueOf(LEASE_FLAG);
+  const messageLeaseSeconds = Number(lease.raw);
+  if (
+    !/^\d+$/.test(lease.raw) ||
+    messageLeaseSeconds < MIN_MESSAGE_LEASE_SECONDS ||
+    messageLeaseSeconds > DEFAULT_MESSAGE_LEASE_SECONDS
+  ) {
+    throw new UsageError(
+      `${lease.source} must be whole seconds from ${MIN_MESSAGE_LEASE_SECONDS} to ` +
+        `${DEFAULT_MESSAGE_LEASE_SECONDS}, not "${lease.raw}"`,
+    );
+  }
+  if (func && given.has(LEASE_FLAG.flag)) {
+    throw new UsageError(
+      `${LEASE_FLAG.flag} applies to the local host only; func start keeps the queue extension's 10 minutes`,
+    );
+  }
+  if (func && role.raw === 'storage') {
+    throw new UsageError(`--func runs the functions; --role storage runs none`);
+  }
+  const duplicates = valueOf(DUPLICATES_FLAG);
+  const duplicateEvents = Number(duplicates.raw);
+  if (!/^(0(\.\d+)?|1(\.0*)?|\.\d+)$/.test(duplicates.raw)) {
+    throw new UsageError(
+      `${duplicates.source} must be a fraction from 0 to 1, not "${duplicates.raw}"`,
+    );
+  }
   return {
     help: false,
-    options: { func, ...ports, dataDir: isAbsolute(data) ? data : resolve(cwd, data) },
+    options: {
+      func,
+      role: role.raw as LocalModeRole,
+      messageLeaseSeconds,
+      duplicateEvents,
+      ...ports,
+      dataDir: isAbsolute(data) ? data : resolve(cwd, data),
+    },
   };
 }

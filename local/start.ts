@@ -46,11 +46,14 @@ async function main(): Promise<number> {
     return 1;
   }
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
-  log.info(
-    options.func
-      ? `directdrop local mode is ready in ${seconds} s; func start lists the functions once it has started. Ctrl-C stops it.`
-      : `directdrop local mode is ready on the local host in ${seconds} s. Ctrl-C stops it.`,
-  );
+  const what =
+    options.role === 'storage'
+      ? 'storage (Azurite and the Event Grid emulator)'
+      : options.func
+        ? 'func start; it lists the functions once it has started'
+        : 'the local host';
+  const half = options.role === 'all' ? '' : ` (${options.role})`;
+  log.info(`directdrop local mode${half} is ready in ${seconds} s with ${what}. Ctrl-C stops it.`);
 
   const lockPath = join(options.dataDir, 'local-mode.lock');
   return new Promise<number>((done) => {

@@ -28,12 +28,13 @@ describe('event-grid-emulator (real Azurite)', function () {
   let emulator: EventGridEmulator | undefined;
   let statePath: string;
 
-  const start = async () => {
+  const start = async (duplicateFraction?: number) => {
     emulator = await startEventGridEmulator({
       container: landing,
       queue,
       accountName: DEV_ACCOUNT_NAME,
       statePath,
+      duplicateFraction,
       log: silent,
     });
     return emulator;
@@ -102,6 +103,25 @@ describe('event-grid-emulator (real Azurite)', function () {
     expect(Date.now() - Date.parse(event.eventTime)).to.be.lessThan(5_000);
     await sleep(SETTLE_MS);
     expect(await peekAll(queue)).to.have.length(1);
+  });
+
+  it('delivers the asked fraction of events twice, each duplicate identical to its original', async () => {
+    const running = await start(0.25);
+    for (let i = 0; i < 8; i++) {
+      await landing.getBlockBlobClient(`a1b2/dup-${i}.jpg`).upload('x', 1);
+    }
+    const events = await messages(10);
+    expect(events).to.have.length(10);
+    expect(running.delivered).to.equal(8);
+    expect(running.duplicated).to.equal(2);
+    const byId = new Map<string, string[]>();
+    for (const event of events) {
+      byId.set(event.id, [...(byId.get(event.id) ?? []), JSON.stringify(event)]);
+    }
+    const twice = [...byId.values()].filter((copies) => copies.length === 2);
+    expect(byId.size).to.equal(8);
+    expect(twice).to.have.length(2);
+    for (const [original, duplicate] of twice) expect(duplicate).to.equal(original);
   });
 
   it('reports block-list commits as PutBlockList and ignores uncommitted blocks', async () => {

@@ -13,6 +13,9 @@ describe('local mode options', () => {
   it('defaults to func start ports and .local', () => {
     expect(options([])).to.deep.equal({
       func: false,
+      role: 'all',
+      messageLeaseSeconds: 600,
+      duplicateEvents: 0,
       port: 7071,
       blobPort: 10000,
       queuePort: 10001,
@@ -27,6 +30,9 @@ describe('local mode options', () => {
       options(['--port=9000', '--queue-port', '9002', '--data', 'tmp/x', '--func'], env),
     ).to.deep.equal({
       func: true,
+      role: 'all',
+      messageLeaseSeconds: 600,
+      duplicateEvents: 0,
       port: 9000,
       blobPort: 8001,
       queuePort: 9002,
@@ -34,6 +40,19 @@ describe('local mode options', () => {
       dataDir: '/repo/tmp/x',
     });
     expect(options([], { DIRECTDROP_LOCAL_DATA: '/abs/data' }).dataDir).to.equal('/abs/data');
+  });
+
+  it('runs one half of local mode, with a short lease and duplicate events, when asked', () => {
+    const parsed = options(['--role', 'functions', '--message-lease=15'], {
+      DIRECTDROP_LOCAL_DUPLICATE_EVENTS: '0.05',
+    });
+    expect(parsed).to.include({
+      role: 'functions',
+      messageLeaseSeconds: 15,
+      duplicateEvents: 0.05,
+    });
+    expect(options([], { DIRECTDROP_LOCAL_ROLE: 'storage' }).role).to.equal('storage');
+    expect(options(['--duplicate-events', '1']).duplicateEvents).to.equal(1);
   });
 
   it('answers --help', () => {
@@ -46,6 +65,23 @@ describe('local mode options', () => {
     ['a port out of range', ['--port', '70000'], {}],
     ['a port that is not a number', [], { DIRECTDROP_LOCAL_QUEUE_PORT: 'abc' }],
     ['two services on one port', ['--port', '10000'], {}],
+    ['an unknown role', ['--role', 'worker'], {}],
+    ['a lease under 2 s', ['--message-lease', '1'], {}],
+    [
+      "a lease longer than the extension's 10 minutes",
+      [],
+      { DIRECTDROP_LOCAL_MESSAGE_LEASE: '601' },
+    ],
+    ['a lease that is not whole seconds', ['--message-lease', '2.5'], {}],
+    ['a lease with func start, which cannot change it', ['--func', '--message-lease', '30'], {}],
+    ['func start with no functions to run', ['--func', '--role', 'storage'], {}],
+    ['a duplicate fraction above 1', ['--duplicate-events', '1.5'], {}],
+    ['a negative duplicate fraction', ['--duplicate-events', '-0.1'], {}],
+    [
+      'a duplicate fraction that is not a number',
+      [],
+      { DIRECTDROP_LOCAL_DUPLICATE_EVENTS: 'some' },
+    ],
   ];
   for (const [what, argv, env] of invalid) {
     it(`refuses ${what}`, () => {
