@@ -1,8 +1,9 @@
 /** Reads and conditionally writes upload manifests in the processed container. */
-import { RestError, type ContainerClient } from '@azure/storage-blob';
+import type { ContainerClient } from '@azure/storage-blob';
 import { manifestBlobName } from '../core/definitions';
 import { type UploadManifest, isUploadManifest } from '../core/manifest';
 import { readBody } from './read-body';
+import { isStatus } from './storage-errors';
 
 /** Manifests are a few hundred bytes; anything far larger is not ours. */
 const MAX_MANIFEST_BYTES = 256 * 1024;
@@ -10,14 +11,6 @@ const MAX_MANIFEST_BYTES = 256 * 1024;
 export interface StoredManifest {
   manifest: UploadManifest;
   eTag: string;
-}
-
-export function isStatus(error: unknown, ...statuses: number[]): boolean {
-  return (
-    error instanceof RestError &&
-    error.statusCode !== undefined &&
-    statuses.includes(error.statusCode)
-  );
 }
 
 export async function readManifest(

@@ -11,6 +11,7 @@ import {
   BlobServiceClient,
   type ContainerClient,
   StorageSharedKeyCredential,
+  type StoragePipelineOptions,
 } from '@azure/storage-blob';
 import { STORAGE_CONNECTION } from '../core/definitions';
 import { type DirectdropSettings, SettingsError, parseSettings } from '../core/settings';
@@ -24,6 +25,21 @@ export interface Runtime {
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Storage calls retry briefly. An HTTP caller is waiting, and gets a 503 with Retry-After
+ * instead; a failed queue invocation is retried by the host after its visibility timeout.
+ * The SDK's default (4 tries, 4 s then 8 s then 16 s apart) would hold a status request
+ * for half a minute whenever storage is unreachable.
+ */
+export const STORAGE_PIPELINE_OPTIONS: StoragePipelineOptions = {
+  retryOptions: {
+    maxTries: 3,
+    retryDelayInMs: 200,
+    maxRetryDelayInMs: 2_000,
+    tryTimeoutInMs: 60_000,
+  },
+};
 
 function identityCredential(env: Env, prefix: string): TokenCredential {
   const clientId = env[`${prefix}__clientId`];
@@ -46,7 +62,7 @@ export function connectStorage(
   if (connectionString) {
     let service: BlobServiceClient;
     try {
-      service = BlobServiceClient.fromConnectionString(connectionString);
+      service = BlobServiceClient.fromConnectionString(connectionString, STORAGE_PIPELINE_OPTIONS);
     } catch {
       // The value is a secret; name the setting, never echo it.
       throw new SettingsError(prefix, 'is not a valid storage connection string');
@@ -63,7 +79,11 @@ export function connectStorage(
       `set either ${prefix} (a connection string) or ${prefix}__blobServiceUri`,
     );
   }
-  const service = new BlobServiceClient(serviceUri, identityCredential(env, prefix));
+  const service = new BlobServiceClient(
+    serviceUri,
+    identityCredential(env, prefix),
+    STORAGE_PIPELINE_OPTIONS,
+  );
   return { service, signer: new UserDelegationSasSigner(service) };
 }
 

@@ -8,10 +8,10 @@ import {
   parseUploadRequest,
 } from '../core/upload-request';
 import { type Runtime, getRuntime } from '../adapters/runtime';
-import { errorResponse, jsonResponse } from './http-responses';
+import { answeringStorageOutages, errorResponse, jsonResponse } from './http-responses';
 
 export function createUploadHandler(runtime: () => Runtime) {
-  return async function createUpload(
+  return answeringStorageOutages(async function createUpload(
     request: HttpRequest,
     context: InvocationContext,
   ): Promise<HttpResponseInit> {
@@ -55,7 +55,7 @@ export function createUploadHandler(runtime: () => Runtime) {
       maxBytes: settings.maxUploadBytes,
       statusUrl: new URL(`/api/uploads/${uploadId}`, request.url).toString(),
     });
-  };
+  });
 }
 
 export const createUpload = createUploadHandler(getRuntime);

@@ -4,10 +4,10 @@ import { readSasPolicy } from '../core/sas-policy';
 import { isUploadId } from '../core/upload-request';
 import { readManifest } from '../adapters/manifest-store';
 import { type Runtime, getRuntime } from '../adapters/runtime';
-import { errorResponse, jsonResponse } from './http-responses';
+import { answeringStorageOutages, errorResponse, jsonResponse } from './http-responses';
 
 export function getUploadStatusHandler(runtime: () => Runtime) {
-  return async function getUploadStatus(
+  return answeringStorageOutages(async function getUploadStatus(
     request: HttpRequest,
     _context: InvocationContext,
   ): Promise<HttpResponseInit> {
@@ -58,7 +58,7 @@ export function getUploadStatusHandler(runtime: () => Runtime) {
       return jsonResponse(200, { uploadId, status: 'pending' });
     }
     return errorResponse(404, 'upload-not-found', 'No upload with this id has been received.');
-  };
+  });
 }
 
 export const getUploadStatus = getUploadStatusHandler(getRuntime);

@@ -1,4 +1,5 @@
-import type { HttpResponseInit } from '@azure/functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { describeStorageError, isStorageUnavailable } from '../adapters/storage-errors';
 
 const NO_STORE = { 'Cache-Control': 'no-store' };
 
@@ -9,4 +10,38 @@ export function jsonResponse(status: number, body: unknown): HttpResponseInit {
 /** The one error shape every endpoint uses: `{ error: { code, message } }`. */
 export function errorResponse(status: number, code: string, message: string): HttpResponseInit {
   return jsonResponse(status, { error: { code, message } });
+}
+
+/** Our HTTP handlers: always a plain response object, never the SDK's HttpResponse class. */
+export type JsonHttpHandler = (
+  request: HttpRequest,
+  context: InvocationContext,
+) => Promise<HttpResponseInit>;
+
+/** Seconds a client should wait before retrying when storage is briefly unavailable. */
+export const STORAGE_RETRY_AFTER_SECONDS = 2;
+
+/**
+ * Storage trouble (unreachable, throttled, 5xx) answers 503 with Retry-After and the usual
+ * error body, rather than the host's bare 500: nothing is wrong with the request, and the
+ * client retries by itself. Any other error still propagates.
+ */
+export function answeringStorageOutages(handler: JsonHttpHandler): JsonHttpHandler {
+  return async (request, context) => {
+    try {
+      return await handler(request, context);
+    } catch (error) {
+      if (!isStorageUnavailable(error)) throw error;
+      context.warn(`Storage unavailable (${describeStorageError(error)}); answered 503`);
+      const response = errorResponse(
+        503,
+        'storage-unavailable',
+        'Storage is briefly unavailable; retry in a few seconds.',
+      );
+      return {
+        ...response,
+        headers: { ...NO_STORE, 'Retry-After': String(STORAGE_RETRY_AFTER_SECONDS) },
+      };
+    }
+  };
 }

@@ -13,7 +13,8 @@ import {
   outputFolder,
 } from '../core/manifest';
 import { type LandingBlob, parseLandingBlobName } from '../core/upload-request';
-import { isStatus, readManifest, writeManifest } from '../adapters/manifest-store';
+import { readManifest, writeManifest } from '../adapters/manifest-store';
+import { isStatus } from '../adapters/storage-errors';
 import { BodyTooLargeError, readBody } from '../adapters/read-body';
 import { type Runtime, getRuntime } from '../adapters/runtime';
 
