@@ -43,6 +43,8 @@ export interface UploaderOptions {
   deadlineMs: number;
   pollIntervalMs?: number;
   maxPollIntervalMs?: number;
+  /** Called once storage has the bytes. */
+  onCommitted?: () => void;
 }
 
 const RETRY_DELAY_MS = 250;
@@ -86,6 +88,7 @@ export async function uploadPatiently(
     record.uploadId = ticket.uploadId;
     await patiently(() => sendToStorage(ticket, source, contentType, clientOptions));
     record.committedAt = performance.now();
+    options.onCommitted?.();
     await settle(ticket, record, clientOptions, deadline);
   } catch (error) {
     record.problem = error instanceof Error ? error.message : String(error);
