@@ -92,7 +92,8 @@ export const REJECT_REASON_MESSAGES: Readonly<Record<RejectReason, string>> = {
   'too-many-pixels': 'The image has too many pixels to process.',
   corrupt: 'The image is damaged and cannot be read.',
   'unsupported-codec': 'The image uses an encoding that cannot be decoded.',
-  'size-mismatch': 'The file sent is not the size announced for it; it may have changed while uploading.',
+  'size-mismatch':
+    'The file sent is not the size announced for it; it may have changed while uploading.',
 };
 
 export function describeRejectReason(reason: string | undefined): string {
