@@ -7,6 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   DirectdropError,
+  type ProcessedOutput,
   type UploadOptions,
   type UploadTicket,
   requestUpload,
@@ -31,6 +32,8 @@ export interface UploadRecord {
   settledAt?: number;
   outcome?: Outcome;
   reason?: string;
+  /** What the status endpoint served for a processed upload. */
+  outputs?: ProcessedOutput[];
   /** Why the upload never reached a terminal status, if it did not. */
   problem?: string;
   /** Transient failures retried on the way. */
@@ -104,8 +107,9 @@ async function settle(
 ): Promise<void> {
   const pollTimeoutMs = Math.max(1, deadline - performance.now());
   try {
-    await waitForProcessing(ticket, { ...clientOptions, pollTimeoutMs });
+    const status = await waitForProcessing(ticket, { ...clientOptions, pollTimeoutMs });
     record.outcome = 'processed';
+    record.outputs = status.outputs;
   } catch (error) {
     if (!(error instanceof DirectdropError)) throw error;
     if (error.code === 'rejected') record.outcome = 'rejected';

@@ -13,6 +13,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { expect } from 'chai';
 import sharp from 'sharp';
 import { STORAGE_NAMES } from '../../functions/core/definitions';
+import { DEFAULT_SETTINGS } from '../../functions/core/settings';
 import { devStorageEndpoints } from '../../local/azurite';
 import {
   InvocationCounter,
@@ -170,6 +171,19 @@ describe('local mode under faults (storage and functions as separate processes)'
       expect(audit.strayBlobs, audit.uploadId).to.deep.equal([]);
       expect(audit.brokenOutputs, audit.uploadId).to.deep.equal([]);
     }
+    // What clients were served as processed is whole: every read URL gives the image it names.
+    for (const output of records.flatMap((r) => r.outputs ?? [])) {
+      const bytes = Buffer.from(await (await fetch(output.url)).arrayBuffer());
+      const metadata = await sharp(bytes).metadata();
+      expect([metadata.width, metadata.height, bytes.length]).to.deep.equal([
+        output.width,
+        output.height,
+        output.size,
+      ]);
+    }
+    expect(records.flatMap((r) => r.outputs ?? [])).to.have.length(
+      8 * DEFAULT_SETTINGS.variants.length,
+    );
   });
 
   it('restarting Azurite and the Event Grid emulator mid-stream loses no committed upload', async () => {
