@@ -9,13 +9,17 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
 import { upload } from '../client/upload';
 import { readHostConfig } from '../local/host-config';
 import { loadFixtures } from './fixtures';
 import { freePort } from '../local/azurite-sandbox';
+import {
+  InvocationCounter,
+  freeLocalModePorts,
+  startLocalModeProcess,
+} from '../local/local-mode-process';
 import { BENCH_DIR } from './lib/child';
 import { fmt, median, percentile, times } from './lib/measure';
 import type { Row, SectionResult, TargetCheck } from './lib/report';
@@ -32,7 +36,7 @@ interface LocalMode {
   apiBaseUrl: string;
   /** When each upload's manifest was written, by our clock, from the handler's log line. */
   processedAt: Map<string, number>;
-  inFlight: { now: number; max: number };
+  inFlight: InvocationCounter;
   failures: string[];
   stop(): Promise<void>;
 }
@@ -44,71 +48,39 @@ function exited(child: ChildProcess): Promise<void> {
 }
 
 async function startLocalMode(): Promise<LocalMode> {
-  const data = await mkdtemp(join(tmpdir(), 'directdrop-bench-local-'));
-  const ports = {
-    '--port': await freePort(),
-    '--blob-port': await freePort(),
-    '--queue-port': await freePort(),
-    '--table-port': await freePort(),
-  };
-  const args = [...Object.entries(ports).flatMap(([flag, port]) => [flag, String(port)])];
-  // `npm start` is `tsx local/start.ts`; run the same file in one process we can signal.
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', join(REPO, 'local', 'start.ts'), ...args, '--data', data],
-    { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const dataDir = await mkdtemp(join(tmpdir(), 'directdrop-bench-local-'));
+  const ports = await freeLocalModePorts();
+  const local = startLocalModeProcess({ role: 'all', ports, dataDir });
   const processedAt = new Map<string, number>();
-  const inFlight = { now: 0, max: 0 };
+  const inFlight = new InvocationCounter(QUEUE_FUNCTION);
   const failures: string[] = [];
-  let stderrTail = '';
-  // Successes log to stdout, failures to stderr; the host logs every queue invocation
-  // like the Functions host does, so both streams are read line by line.
-  const onLine = (line: string) => {
-    if (line.includes(`Executing '${QUEUE_FUNCTION}'`)) {
-      inFlight.now += 1;
-      inFlight.max = Math.max(inFlight.max, inFlight.now);
-    } else if (line.includes(`Executed '${QUEUE_FUNCTION}'`)) {
-      inFlight.now -= 1;
-      if (line.includes('(Failed')) failures.push(line);
-    }
+  // The host logs every queue invocation like the Functions host does.
+  local.onLine((line) => {
+    inFlight.observe(line);
+    if (line.includes(`Executed '${QUEUE_FUNCTION}' (Failed`)) failures.push(line);
     const outcome = /Upload ([0-9a-f-]{36}): (processed|rejected)/.exec(line);
     if (outcome) {
       processedAt.set(outcome[1], performance.now());
       if (outcome[2] !== 'processed') failures.push(line);
     }
-  };
-  createInterface({ input: child.stderr! }).on('line', (line) => {
-    stderrTail = `${stderrTail}\n${line}`.slice(-4000);
-    onLine(line);
-  });
-  const ready = new Promise<void>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      onLine(line);
-      if (line.includes('local mode is ready')) resolve();
-    });
-    child.once('exit', (code) =>
-      reject(new Error(`local mode exited with ${code} before it was ready: ${stderrTail}`)),
-    );
   });
   try {
-    await ready;
+    await local.ready();
   } catch (error) {
-    await rm(data, { recursive: true, force: true });
+    await rm(dataDir, { recursive: true, force: true });
     throw error;
   }
   return {
-    apiBaseUrl: `http://127.0.0.1:${ports['--port']}/api`,
+    apiBaseUrl: `http://127.0.0.1:${ports.port}/api`,
     processedAt,
     inFlight,
     failures,
     async stop() {
       // SIGTERM is Ctrl-C's graceful path: drain, stop the emulator and Azurite.
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-      await exited(child);
+      const timer = setTimeout(() => local.child.kill('SIGKILL'), 20_000);
+      await local.signal('SIGTERM');
       clearTimeout(timer);
-      await rm(data, { recursive: true, force: true });
+      await rm(dataDir, { recursive: true, force: true });
     },
   };
 }
@@ -229,7 +201,7 @@ async function endToEnd(local: LocalMode, quick: boolean) {
   const clients = 16;
   let started = 0;
   const results: Awaited<ReturnType<typeof send>>[] = [];
-  local.inFlight.max = 0;
+  local.inFlight.max = local.inFlight.now;
   const wall = performance.now();
   // Closed loop, as people use it: each client waits for its result before the next upload.
   await Promise.all(

@@ -2,28 +2,15 @@
  * What the soak uploads: photos of mixed sizes and formats, generated once per run, and
  * the hostile files from the test corpus that the API accepts but processing must reject.
  */
-import sharp from 'sharp';
 import type { RejectReason } from '../functions/core/manifest';
 import { HOSTILE_FILES } from '../test/helpers/hostile-files';
+import { cameraNoise } from '../test/helpers/images';
 
 export interface SoakFile {
   name: string;
   contentType: string;
   bytes: Buffer;
   expected: { status: 'processed' } | { status: 'rejected'; reason: RejectReason };
-}
-
-/** Camera-like noise, so files are photo-sized and decoding is real work. */
-function noise(width: number, height: number): sharp.Sharp {
-  return sharp({
-    create: {
-      width,
-      height,
-      channels: 3,
-      background: '#808080',
-      noise: { type: 'gaussian', mean: 128, sigma: 30 },
-    },
-  });
 }
 
 /** Size classes and how often each appears among the ordinary uploads. */
@@ -37,31 +24,31 @@ const PHOTOS: ReadonlyArray<{
     name: 'small.jpg',
     contentType: 'image/jpeg',
     weight: 40,
-    make: () => noise(640, 480).jpeg({ quality: 85 }).toBuffer(),
+    make: () => cameraNoise(640, 480).jpeg({ quality: 85 }).toBuffer(),
   },
   {
     name: 'medium.jpg',
     contentType: 'image/jpeg',
     weight: 30,
-    make: () => noise(1600, 1200).jpeg({ quality: 85 }).toBuffer(),
+    make: () => cameraNoise(1600, 1200).jpeg({ quality: 85 }).toBuffer(),
   },
   {
     name: 'large.jpg',
     contentType: 'image/jpeg',
     weight: 10,
-    make: () => noise(3000, 2000).jpeg({ quality: 85 }).toBuffer(),
+    make: () => cameraNoise(3000, 2000).jpeg({ quality: 85 }).toBuffer(),
   },
   {
     name: 'screenshot.png',
     contentType: 'image/png',
     weight: 10,
-    make: () => noise(1280, 800).png({ compressionLevel: 6 }).toBuffer(),
+    make: () => cameraNoise(1280, 800).png({ compressionLevel: 6 }).toBuffer(),
   },
   {
     name: 'phone.webp',
     contentType: 'image/webp',
     weight: 10,
-    make: () => noise(1200, 1600).webp({ quality: 80 }).toBuffer(),
+    make: () => cameraNoise(1200, 1600).webp({ quality: 80 }).toBuffer(),
   },
 ];
 

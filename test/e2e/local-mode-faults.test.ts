@@ -25,23 +25,13 @@ import {
 } from '../../local/local-mode-process';
 import { auditUploads, countOutcomeLines } from '../../soak/audit';
 import { type UploadRecord, uploadPatiently } from '../../soak/uploader';
+import { cameraNoise } from '../helpers/images';
 
 const QUEUE_FUNCTION = 'processUploadEvent';
 const LEASE_SECONDS = 6;
 
-/** Camera-like noise compresses poorly and takes real work to decode and resize. */
 function noisyPhoto(width: number, height: number): Promise<Buffer> {
-  return sharp({
-    create: {
-      width,
-      height,
-      channels: 3,
-      background: '#808080',
-      noise: { type: 'gaussian', mean: 128, sigma: 40 },
-    },
-  })
-    .jpeg({ quality: 85 })
-    .toBuffer();
+  return cameraNoise(width, height).jpeg({ quality: 85 }).toBuffer();
 }
 
 describe('local mode under faults (storage and functions as separate processes)', function () {

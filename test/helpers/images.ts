@@ -52,3 +52,16 @@ export async function truncatedJpeg(): Promise<Buffer> {
 export const textPretendingToBeJpeg = Buffer.from(
   'This is a plain text file, not a photo.\n'.repeat(20),
 );
+
+/** Camera-like noise: compresses like a photo and takes real work to decode and resize. */
+export function cameraNoise(width: number, height: number): sharp.Sharp {
+  return sharp({
+    create: {
+      width,
+      height,
+      channels: 3,
+      background: '#808080',
+      noise: { type: 'gaussian', mean: 128, sigma: 30 },
+    },
+  });
+}
