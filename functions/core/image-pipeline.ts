@@ -1,9 +1,11 @@
 /**
  * The image pipeline: sniff the real format, enforce limits, auto-orient, and make
- * every variant with all metadata (EXIF, GPS, XMP, ICC) stripped. Pure: bytes in,
- * encoded variants or a rejection reason out.
+ * every variant with all metadata (EXIF, GPS, XMP, ICC) stripped. Bytes in, encoded
+ * variants or a rejection reason out; its one effect beyond that is process-wide and
+ * deliberate: only the decoders of accepted formats are left enabled in libvips.
  */
 import sharp from 'sharp';
+import { DECODERS } from './decoders';
 import type { RejectReason } from './manifest';
 import type { OutputFormat, VariantSpec } from './settings';
 
@@ -51,8 +53,6 @@ const MAX_OUTPUT_SIDE: Record<OutputFormat, number | undefined> = {
 function sniffedContentType(metadata: sharp.Metadata): string {
   if (metadata.format === 'heif')
     return metadata.compression === 'av1' ? 'image/avif' : 'image/heic';
-  if (metadata.format === 'svg') return 'image/svg+xml';
-  if (metadata.format === 'jp2') return 'image/jp2';
   return `image/${metadata.format}`;
 }
 
@@ -88,11 +88,26 @@ function encoder(pipeline: sharp.Sharp, variant: VariantSpec): sharp.Sharp {
  * Decodes once, at the size of the largest variant (JPEG shrink-on-load makes that
  * cheap), then derives every variant from those pixels rather than decoding again.
  */
+let decodersRestricted = false;
+
+/**
+ * Turns off every libvips loader but those of the formats in DECODERS, process-wide and
+ * once: uploads are strangers' bytes, and a loader that is off never parses them (it is
+ * not even asked whether the bytes are its format), so they read as not an image.
+ */
+function restrictDecoders(): void {
+  if (decodersRestricted) return;
+  sharp.block({ operation: ['VipsForeignLoad'] });
+  sharp.unblock({ operation: [...new Set(Object.values(DECODERS).flat())] });
+  decodersRestricted = true;
+}
+
 export async function processImage(
   input: Buffer,
   variants: readonly VariantSpec[],
   limits: ImageLimits,
 ): Promise<ImageResult> {
+  restrictDecoders();
   // 'truncated' rejects cut-off files yet tolerates the benign warnings real cameras produce.
   // Animated GIF and WebP: the first frame only, so outputs are stills and frames cost nothing.
   const inputOptions: sharp.SharpOptions = {

@@ -3,6 +3,7 @@
  * app-setting key, default and validation. Infra writes these settings with
  * `toAppSettings`, the functions read them with `parseSettings`, local mode uses both.
  */
+import { DECODABLE_CONTENT_TYPES } from './decoders';
 import { STORAGE_NAMES } from './definitions';
 
 export type OutputFormat = 'webp' | 'avif' | 'jpeg' | 'png';
@@ -133,6 +134,13 @@ export function validateContentTypes(values: readonly string[], setting: string)
     throw new SettingsError(setting, 'at least one content type is required');
   const bad = normalised.find((v) => !CONTENT_TYPE.test(v));
   if (bad) throw new SettingsError(setting, `"${bad}" is not a content type like image/jpeg`);
+  const undecodable = normalised.find((v) => !DECODABLE_CONTENT_TYPES.includes(v));
+  if (undecodable) {
+    throw new SettingsError(
+      setting,
+      `"${undecodable}" cannot be processed; choose from ${DECODABLE_CONTENT_TYPES.join(', ')}`,
+    );
+  }
   return [...new Set(normalised)];
 }
 

@@ -216,6 +216,9 @@ describe('infra config', () => {
       expect(rejection({ allowedContentTypes: '["jpeg"]' }).message).to.equal(
         'Invalid config directdrop:allowedContentTypes: "jpeg" is not a content type like image/jpeg',
       );
+      expect(rejection({ allowedContentTypes: '["image/svg+xml"]' }).message).to.contain(
+        'Invalid config directdrop:allowedContentTypes: "image/svg+xml" cannot be processed; choose from image/jpeg,',
+      );
     });
 
     it('a function package that does not exist, and takes one that does', () => {

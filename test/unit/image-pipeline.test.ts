@@ -10,6 +10,7 @@ import {
   truncatedJpeg,
 } from '../helpers/images';
 import { animatedRedThenBlue } from '../helpers/hostile-files';
+import { rejection } from '../helpers/rejection';
 
 const { variants, maxInputPixels, allowedContentTypes } = DEFAULT_SETTINGS;
 const limits = { maxInputPixels, allowedContentTypes };
@@ -74,12 +75,17 @@ describe('image-pipeline', () => {
     });
   });
 
-  it('judges the type by the bytes, not by any declared type', async () => {
+  it('never parses a format it has no decoder for: SVG reads as not an image', async () => {
     const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>');
     expect(await processImage(svg, variants, limits)).to.include({
       ok: false,
-      reason: 'type-not-allowed',
+      reason: 'not-an-image',
     });
+    // The switch is process-wide: nothing in this process parses SVG any more.
+    await rejection(sharp(svg).metadata(), Error);
+  });
+
+  it('judges the type by the bytes, not by any declared type', async () => {
     const jpegOnly = { ...limits, allowedContentTypes: ['image/jpeg'] };
     expect(await processImage(await pngImage(50, 50), variants, jpegOnly)).to.include({
       ok: false,

@@ -23,6 +23,15 @@ describe('settings', () => {
     expect(parseSettings(toAppSettings(custom))).to.deep.equal(custom);
   });
 
+  it('allows only content types a decoder exists for, and lists them when refusing one', () => {
+    const attempt = () =>
+      parseSettings({ [SETTING_KEYS.allowedContentTypes]: 'image/png,image/jp2' });
+    expect(attempt).to.throw(
+      SettingsError,
+      '"image/jp2" cannot be processed; choose from image/jpeg, image/png, image/webp, image/gif, image/tiff, image/avif, image/heic, image/heif',
+    );
+  });
+
   const invalid: Array<[keyof typeof SETTING_KEYS, string]> = [
     ['maxUploadBytes', '0'],
     ['maxUploadBytes', '1.5'],
@@ -34,6 +43,7 @@ describe('settings', () => {
     ['eventsQueue', 'a'],
     ['allowedContentTypes', ' , '],
     ['allowedContentTypes', 'jpeg'],
+    ['allowedContentTypes', 'image/jpeg,image/svg+xml'],
     ['variants', 'not json'],
     ['variants', '[]'],
     ['variants', '[{"name":"thumb","width":5}]'],
