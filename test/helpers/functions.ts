@@ -40,3 +40,14 @@ export function getStatus(uploadId: string): HttpRequest {
 export function bodyOf(response: HttpResponseInit): Record<string, unknown> {
   return response.jsonBody as Record<string, unknown>;
 }
+
+/** Every field of the documented 201 of `POST /api/uploads` (README "The API"). */
+export const ISSUED_UPLOAD_FIELDS = [
+  'uploadId',
+  'uploadUrl',
+  'method',
+  'headers',
+  'expiresOn',
+  'maxBytes',
+  'statusUrl',
+] as const;

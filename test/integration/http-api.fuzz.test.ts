@@ -24,6 +24,7 @@ import { type RunningFunctionsHost, startFunctionsHost } from '../../local/funct
 import { readHostConfig } from '../../local/host-config';
 import type { Logger } from '../../local/log';
 import { provisionStorage } from '../../local/provision';
+import { ISSUED_UPLOAD_FIELDS } from '../helpers/functions';
 import { type LocalAzurite, startLocalAzurite } from './local-fixtures';
 
 const REPO_ROOT = resolve(__dirname, '../..');
@@ -349,15 +350,7 @@ describe('HTTP API fuzzing (real registrations, local Functions host, real Azuri
 
   /** The documented 201 of POST /api/uploads (README "The API"). */
   function expectIssuedUpload(body: Record<string, unknown>, probe: Probe, what: string): void {
-    expect(body, what).to.have.keys(
-      'uploadId',
-      'uploadUrl',
-      'method',
-      'headers',
-      'expiresOn',
-      'maxBytes',
-      'statusUrl',
-    );
+    expect(body, what).to.have.keys(...ISSUED_UPLOAD_FIELDS);
     const uploadId = body.uploadId as string;
     expect(uploadId, what).to.match(UPLOAD_ID_V4);
     const uploadUrl = new URL(body.uploadUrl as string);
