@@ -84,10 +84,6 @@ function encoder(pipeline: sharp.Sharp, variant: VariantSpec): sharp.Sharp {
   }
 }
 
-/**
- * Decodes once, at the size of the largest variant (JPEG shrink-on-load makes that
- * cheap), then derives every variant from those pixels rather than decoding again.
- */
 let decodersRestricted = false;
 
 /**
@@ -102,6 +98,10 @@ function restrictDecoders(): void {
   decodersRestricted = true;
 }
 
+/**
+ * Decodes once, at the size of the largest variant (JPEG shrink-on-load makes that
+ * cheap), then derives every variant from those pixels rather than decoding again.
+ */
 export async function processImage(
   input: Buffer,
   variants: readonly VariantSpec[],

@@ -3,13 +3,22 @@ import { describeStorageError, isStorageUnavailable } from '../adapters/storage-
 
 const NO_STORE = { 'Cache-Control': 'no-store' };
 
-export function jsonResponse(status: number, body: unknown): HttpResponseInit {
-  return { status, jsonBody: body, headers: NO_STORE };
+export function jsonResponse(
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): HttpResponseInit {
+  return { status, jsonBody: body, headers: { ...NO_STORE, ...headers } };
 }
 
 /** The one error shape every endpoint uses: `{ error: { code, message } }`. */
-export function errorResponse(status: number, code: string, message: string): HttpResponseInit {
-  return jsonResponse(status, { error: { code, message } });
+export function errorResponse(
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+): HttpResponseInit {
+  return jsonResponse(status, { error: { code, message } }, headers);
 }
 
 /** Our HTTP handlers: always a plain response object, never the SDK's HttpResponse class. */
@@ -33,15 +42,12 @@ export function answeringStorageOutages(handler: JsonHttpHandler): JsonHttpHandl
     } catch (error) {
       if (!isStorageUnavailable(error)) throw error;
       context.warn(`Storage unavailable (${describeStorageError(error)}); answered 503`);
-      const response = errorResponse(
+      return errorResponse(
         503,
         'storage-unavailable',
         'Storage is briefly unavailable; retry in a few seconds.',
+        { 'Retry-After': String(STORAGE_RETRY_AFTER_SECONDS) },
       );
-      return {
-        ...response,
-        headers: { ...NO_STORE, 'Retry-After': String(STORAGE_RETRY_AFTER_SECONDS) },
-      };
     }
   };
 }
