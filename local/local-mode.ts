@@ -228,9 +228,9 @@ export async function startLocalMode(
     if (!funcPath) throw new LocalModeError(CORE_TOOLS_INSTALL_HINT);
   }
   try {
-    await mkdir(options.dataDir, { recursive: true });
     if (runsStorage) {
       // The data folder belongs to one storage half; a functions half keeps nothing there.
+      await mkdir(options.dataDir, { recursive: true });
       const lock = await acquireInstanceLock(join(options.dataDir, 'local-mode.lock'));
       cleanups.push(() => lock.release());
     }
