@@ -4,10 +4,13 @@
  * one manifest per upload, outputs only in the folder that manifest names, every output
  * decodable at the size it claims, and no upload's outcome logged twice across hosts.
  */
-import type { ContainerClient } from '@azure/storage-blob';
+import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import sharp from 'sharp';
-import { manifestBlobName } from '../functions/core/definitions';
-import { type UploadManifest, isUploadManifest } from '../functions/core/manifest';
+import { readManifest } from '../functions/adapters/manifest-store';
+import { STORAGE_NAMES, manifestBlobName } from '../functions/core/definitions';
+import type { UploadManifest } from '../functions/core/manifest';
+import { devStorageEndpoints } from '../local/azurite';
+import type { LocalModePorts } from '../local/local-mode-process';
 
 export interface UploadAudit {
   uploadId: string;
@@ -17,6 +20,9 @@ export interface UploadAudit {
   /** Outputs the manifest names that are missing or do not decode as described. */
   brokenOutputs: string[];
 }
+
+/** Uploads read back at once: enough to hide round trips, few enough for Azurite. */
+const AUDIT_CONCURRENCY = 8;
 
 const OUTCOME_LINE =
   /Upload ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}): (processed|rejected|recorded as failed)/;
@@ -36,15 +42,12 @@ export function countOutcomeLines(logs: readonly string[]): Map<string, number> 
   return counts;
 }
 
-async function readManifestBlob(
-  processed: ContainerClient,
-  uploadId: string,
-): Promise<UploadManifest | undefined> {
-  const blob = processed.getBlobClient(manifestBlobName(uploadId));
-  if (!(await blob.exists())) return undefined;
-  const parsed: unknown = JSON.parse((await blob.downloadToBuffer()).toString('utf8'));
-  if (!isUploadManifest(parsed)) throw new Error(`manifest of ${uploadId} has an unknown shape`);
-  return parsed;
+/** The processed container of the local mode listening on these ports. */
+export function processedContainerOf(ports: LocalModePorts): ContainerClient {
+  const { connectionString } = devStorageEndpoints('127.0.0.1', ports.blobPort, ports.queuePort);
+  return BlobServiceClient.fromConnectionString(connectionString).getContainerClient(
+    STORAGE_NAMES.processedContainer,
+  );
 }
 
 /** Downloads and decodes each output the manifest names; returns those that fail. */
@@ -72,13 +75,12 @@ export async function brokenOutputsOf(
 }
 
 /**
- * Audits the given uploads with one listing of the processed container. With
- * `decodeOutputs`, every output is downloaded and decoded too.
+ * Audits the given uploads, or every upload with anything in the processed container,
+ * with one listing of it; every output a manifest names is downloaded and decoded.
  */
 export async function auditUploads(
   processed: ContainerClient,
-  uploadIds: readonly string[],
-  options: { decodeOutputs: boolean; concurrency?: number } = { decodeOutputs: true },
+  uploadIds?: readonly string[],
 ): Promise<Map<string, UploadAudit>> {
   const blobsByUpload = new Map<string, string[]>();
   for await (const blob of processed.listBlobsFlat()) {
@@ -88,10 +90,10 @@ export async function auditUploads(
     blobsByUpload.set(uploadId, list);
   }
   const audits = new Map<string, UploadAudit>();
-  const queue = [...uploadIds];
+  const queue = [...(uploadIds ?? blobsByUpload.keys())];
   const worker = async () => {
     for (let uploadId = queue.shift(); uploadId; uploadId = queue.shift()) {
-      const manifest = await readManifestBlob(processed, uploadId);
+      const manifest = (await readManifest(processed, uploadId))?.manifest;
       const expected = new Set([manifestBlobName(uploadId)]);
       if (manifest?.status === 'processed') {
         for (const output of manifest.outputs) expected.add(output.blobName);
@@ -100,11 +102,10 @@ export async function auditUploads(
         uploadId,
         manifest,
         strayBlobs: (blobsByUpload.get(uploadId) ?? []).filter((name) => !expected.has(name)),
-        brokenOutputs:
-          manifest && options.decodeOutputs ? await brokenOutputsOf(processed, manifest) : [],
+        brokenOutputs: manifest ? await brokenOutputsOf(processed, manifest) : [],
       });
     }
   };
-  await Promise.all(Array.from({ length: options.concurrency ?? 8 }, worker));
+  await Promise.all(Array.from({ length: AUDIT_CONCURRENCY }, worker));
   return audits;
 }

@@ -12,9 +12,6 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BlobServiceClient } from '@azure/storage-blob';
-import { STORAGE_NAMES } from '../functions/core/definitions';
-import { devStorageEndpoints } from '../local/azurite';
 import { readHostConfig } from '../local/host-config';
 import {
   InvocationCounter,
@@ -23,7 +20,7 @@ import {
   startLocalModeProcess,
 } from '../local/local-mode-process';
 import { fmt, percentile } from '../bench/lib/measure';
-import { auditUploads, countOutcomeLines } from './audit';
+import { auditUploads, countOutcomeLines, processedContainerOf } from './audit';
 import { buildSoakCorpus } from './corpus';
 import { type UploadRecord, uploadPatiently } from './uploader';
 
@@ -176,11 +173,7 @@ async function main(): Promise<number> {
 
     console.log('Auditing storage and logs…');
     const ids = records.flatMap((r) => (r.uploadId ? [r.uploadId] : []));
-    const { connectionString } = devStorageEndpoints('127.0.0.1', ports.blobPort, ports.queuePort);
-    const processed = BlobServiceClient.fromConnectionString(connectionString).getContainerClient(
-      STORAGE_NAMES.processedContainer,
-    );
-    const audits = await auditUploads(processed, ids, { decodeOutputs: true });
+    const audits = await auditUploads(processedContainerOf(ports), ids);
     const hostLogs = hosts.map((h) => h.process.output());
     const outcomeLines = countOutcomeLines(hostLogs);
 

@@ -9,12 +9,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BlobServiceClient } from '@azure/storage-blob';
 import { expect } from 'chai';
 import sharp from 'sharp';
-import { STORAGE_NAMES } from '../../functions/core/definitions';
 import { DEFAULT_SETTINGS } from '../../functions/core/settings';
-import { devStorageEndpoints } from '../../local/azurite';
 import {
   InvocationCounter,
   type LocalModePorts,
@@ -23,7 +20,7 @@ import {
   startLocalModeProcess,
   waitForPortsFree,
 } from '../../local/local-mode-process';
-import { auditUploads, countOutcomeLines } from '../../soak/audit';
+import { auditUploads, countOutcomeLines, processedContainerOf } from '../../soak/audit';
 import { type UploadRecord, uploadPatiently } from '../../soak/uploader';
 import { cameraNoise } from '../helpers/images';
 
@@ -54,13 +51,6 @@ describe('local mode under faults (storage and functions as separate processes)'
       args: ['--message-lease', String(LEASE_SECONDS)],
       env: { AzureFunctionsJobHost__extensions__queues__maxPollingInterval: '00:00:00.5' },
     });
-  }
-
-  function processedContainer() {
-    const { connectionString } = devStorageEndpoints('127.0.0.1', ports.blobPort, ports.queuePort);
-    return BlobServiceClient.fromConnectionString(connectionString).getContainerClient(
-      STORAGE_NAMES.processedContainer,
-    );
   }
 
   function upload(name: string, bytes: Buffer): Promise<UploadRecord> {
@@ -125,13 +115,10 @@ describe('local mode under faults (storage and functions as separate processes)'
     expect(killedHost.child.signalCode).to.equal('SIGKILL');
 
     // While no host runs, whatever storage calls processed must be complete.
-    const processed = processedContainer();
-    const manifests: string[] = [];
-    for await (const blob of processed.listBlobsFlat()) {
-      if (blob.name.endsWith('/manifest.json')) manifests.push(blob.name.split('/')[0]);
-    }
-    expect(manifests.length, 'uploads finished before the kill').to.be.at.least(2);
-    for (const audit of (await auditUploads(processed, manifests)).values()) {
+    const processed = processedContainerOf(ports);
+    const done = [...(await auditUploads(processed)).values()].filter((a) => a.manifest);
+    expect(done.length, 'uploads finished before the kill').to.be.at.least(2);
+    for (const audit of done) {
       expect(audit.brokenOutputs, audit.uploadId).to.deep.equal([]);
     }
 
@@ -215,7 +202,7 @@ describe('local mode under faults (storage and functions as separate processes)'
     // At most once: a manifest written just as storage died is found on the retry, unlogged.
     const outcomes = countOutcomeLines([functions.output().slice(logBefore)]);
     expect(ids.filter((id) => (outcomes.get(id) ?? 0) > 1)).to.deep.equal([]);
-    for (const audit of (await auditUploads(processedContainer(), ids)).values()) {
+    for (const audit of (await auditUploads(processedContainerOf(ports), ids)).values()) {
       expect(audit.manifest?.status, audit.uploadId).to.equal('processed');
       expect(audit.strayBlobs, audit.uploadId).to.deep.equal([]);
       expect(audit.brokenOutputs, audit.uploadId).to.deep.equal([]);
