@@ -16,18 +16,11 @@ import sharp from 'sharp';
 import { STORAGE_NAMES } from '../../functions/core/definitions';
 import { DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME } from '../../local/azurite';
 import { buildBlobCreatedEvent, encodeQueueMessage } from '../../local/event-grid-event';
-import { freePort } from '../../local/azurite-sandbox';
+import { type LocalModePorts, freeLocalModePorts } from '../../local/local-mode-process';
 import { sidewaysPhotoWithGps, textPretendingToBeJpeg } from '../helpers/images';
 
 const REPO_ROOT = resolve(__dirname, '../..');
 const READY = /directdrop local mode is ready/;
-
-interface Ports {
-  port: number;
-  blobPort: number;
-  queuePort: number;
-  tablePort: number;
-}
 
 interface LocalModeProcess {
   child: ChildProcess;
@@ -36,7 +29,7 @@ interface LocalModeProcess {
 }
 
 /** `npm start -- <flags>` in its own process group, so SIGINT reaches it like a terminal's Ctrl-C. */
-function npmStart(ports: Ports, dataDir: string): LocalModeProcess {
+function npmStart(ports: LocalModePorts, dataDir: string): LocalModeProcess {
   const child = spawn(
     'npm',
     [
@@ -121,7 +114,7 @@ interface Status {
 
 describe('local mode end to end (npm start)', function () {
   this.timeout(120_000);
-  let ports: Ports;
+  let ports: LocalModePorts;
   let dataDir: string;
   let local: LocalModeProcess;
   let api: string;
@@ -165,12 +158,7 @@ describe('local mode end to end (npm start)', function () {
   }
 
   before(async () => {
-    ports = {
-      port: await freePort(),
-      blobPort: await freePort(),
-      queuePort: await freePort(),
-      tablePort: await freePort(),
-    };
+    ports = await freeLocalModePorts();
     dataDir = await mkdtemp(join(tmpdir(), 'directdrop-e2e-'));
     api = `http://localhost:${ports.port}/api`;
     local = npmStart(ports, dataDir);

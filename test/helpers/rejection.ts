@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { DirectdropError } from '../../client/upload';
 
 /** Awaits a promise that must reject with an instance of `type`, and returns that error. */
 export async function rejection<E extends Error>(
@@ -13,3 +14,6 @@ export async function rejection<E extends Error>(
   }
   throw new Error('expected a rejection');
 }
+
+/** Every client failure is a DirectdropError. */
+export const clientRejection = (promise: Promise<unknown>) => rejection(promise, DirectdropError);

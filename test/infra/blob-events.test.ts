@@ -9,6 +9,7 @@ import { BlobEvents, EVENT_RETRY_POLICY } from '../../infra/blob-events';
 import { roleDefinitionId } from '../../infra/roles';
 import {
   TEST_SUBSCRIPTION_ID,
+  UPLOAD_ACCOUNT_ID,
   type RecordedResource,
   ofType,
   optionsRecorder,
@@ -18,9 +19,6 @@ import {
   single,
   useMocks,
 } from './helpers/pulumi-mocks';
-
-const ACCOUNT_ID =
-  '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/uploads';
 
 describe('infra BlobEvents', () => {
   const options = optionsRecorder();
@@ -36,7 +34,7 @@ describe('infra BlobEvents', () => {
       {
         resourceGroupName: 'rg',
         location: 'swedencentral',
-        storageAccountId: ACCOUNT_ID,
+        storageAccountId: UPLOAD_ACCOUNT_ID,
         landingContainer: STORAGE_NAMES.landingContainer,
         eventsQueueName: STORAGE_NAMES.eventsQueue,
         deadLetterContainerName: STORAGE_NAMES.deadLetterContainer,
@@ -55,7 +53,7 @@ describe('infra BlobEvents', () => {
 
   it('puts a system topic with a system-assigned identity on the upload account', () => {
     expect(topic.inputs).to.deep.include({
-      source: ACCOUNT_ID,
+      source: UPLOAD_ACCOUNT_ID,
       topicType: 'Microsoft.Storage.StorageAccounts',
       identity: { type: 'SystemAssigned' },
     });
@@ -79,7 +77,7 @@ describe('infra BlobEvents', () => {
       identity: { type: 'SystemAssigned' },
       destination: {
         endpointType: 'StorageQueue',
-        resourceId: ACCOUNT_ID,
+        resourceId: UPLOAD_ACCOUNT_ID,
         queueName: STORAGE_NAMES.eventsQueue,
         queueMessageTimeToLiveInSeconds: -1,
       },
@@ -97,7 +95,7 @@ describe('infra BlobEvents', () => {
       identity: { type: 'SystemAssigned' },
       deadLetterDestination: {
         endpointType: 'StorageBlob',
-        resourceId: ACCOUNT_ID,
+        resourceId: UPLOAD_ACCOUNT_ID,
         blobContainerName: STORAGE_NAMES.deadLetterContainer,
       },
     });
@@ -111,11 +109,11 @@ describe('infra BlobEvents', () => {
     expect(grants).to.have.deep.members([
       {
         role: roleDefinitionId(TEST_SUBSCRIPTION_ID, 'storageQueueDataMessageSender'),
-        scope: `${ACCOUNT_ID}/queueServices/default/queues/${STORAGE_NAMES.eventsQueue}`,
+        scope: `${UPLOAD_ACCOUNT_ID}/queueServices/default/queues/${STORAGE_NAMES.eventsQueue}`,
       },
       {
         role: roleDefinitionId(TEST_SUBSCRIPTION_ID, 'storageBlobDataContributor'),
-        scope: `${ACCOUNT_ID}/blobServices/default/containers/${STORAGE_NAMES.deadLetterContainer}`,
+        scope: `${UPLOAD_ACCOUNT_ID}/blobServices/default/containers/${STORAGE_NAMES.deadLetterContainer}`,
       },
     ]);
     for (const assignment of assignments) {

@@ -10,6 +10,7 @@ import { HOST_JSON_QUEUE_SETTINGS, queueHostOverrides } from '../../infra/host-j
 import { type BuiltInRole, roleDefinitionId } from '../../infra/roles';
 import {
   TEST_SUBSCRIPTION_ID,
+  UPLOAD_ACCOUNT_ID,
   type RecordedResource,
   ofType,
   optionsRecorder,
@@ -21,8 +22,6 @@ import {
   valueOf,
 } from './helpers/pulumi-mocks';
 
-const UPLOAD_ACCOUNT_ID =
-  '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/uploads';
 const APP_INSIGHTS_ID =
   '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Insights/components/insights';
 const CONNECTION_STRING =

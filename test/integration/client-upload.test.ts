@@ -11,7 +11,6 @@ import sharp from 'sharp';
 import { freePort } from '../../local/azurite-sandbox';
 import { sidewaysPhotoWithGps, textPretendingToBeJpeg } from '../helpers/images';
 import {
-  DirectdropError,
   type UploadProgress,
   fileSource,
   getUploadStatus,
@@ -22,10 +21,7 @@ import {
   waitForProcessing,
 } from '../../client/node';
 import { type LocalMode, startLocalMode } from './client-local-mode';
-import { rejection } from '../helpers/rejection';
-
-/** Every client failure is a DirectdropError. */
-const clientRejection = (promise: Promise<unknown>) => rejection(promise, DirectdropError);
+import { clientRejection } from '../helpers/rejection';
 
 describe('client library against local mode', function () {
   this.timeout(90_000);

@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import { STORAGE_NAMES } from '../../functions/core/definitions';
 import { type AzuriteSandbox, freePort, startAzuriteSandbox } from '../../local/azurite-sandbox';
 import {
-  DirectdropError,
   type UploadProgress,
   type UploadTicket,
   fileSource,
@@ -21,10 +20,7 @@ import {
   waitForProcessing,
 } from '../../client/node';
 import { ScriptedApi, processed } from './client-scripted-api';
-import { rejection } from '../helpers/rejection';
-
-/** Every client failure is a DirectdropError. */
-const clientRejection = (promise: Promise<unknown>) => rejection(promise, DirectdropError);
+import { clientRejection } from '../helpers/rejection';
 
 /** 3 MiB: big enough for many progress events and for three 1 MiB blocks. */
 const photoBytes = Buffer.alloc(3 * 1024 * 1024, 7);

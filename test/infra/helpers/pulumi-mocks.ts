@@ -27,6 +27,9 @@ const NAME_INPUTS: Record<string, string> = {
   'azure-native:storage:BlobServiceProperties': 'blobServicesName',
 };
 
+/** The upload storage account's id, for components that take it as an input. */
+export const UPLOAD_ACCOUNT_ID = `/subscriptions/${TEST_SUBSCRIPTION_ID}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/uploads`;
+
 function armId(type: string, name: string): string {
   const [, provider, resourceType] = type.split(':');
   return `/subscriptions/${TEST_SUBSCRIPTION_ID}/resourceGroups/rg/providers/Microsoft.${provider}/${resourceType}/${name}`;
