@@ -29,10 +29,11 @@ export const ENVIRONMENTS = ['development', 'production'] as const;
 export type Environment = (typeof ENVIRONMENTS)[number];
 
 /**
- * Node versions for Functions v4 on Flex Consumption: 22 is Azure's Flex default
- * (Get-AzFunctionAppFlexConsumptionRuntime); 20 reached end of life in April 2026.
+ * Node versions for Functions v4 on Flex Consumption: 24 is GA on Flex since 2026-06-01 and
+ * 22 is supported; Azure Functions ended Node 20 support on 2026-04-30 (Azure Updates 502957,
+ * 562647), so 20 is refused.
  */
-export const NODE_VERSIONS = ['20', '22'] as const;
+export const NODE_VERSIONS = ['24', '22'] as const;
 export type NodeVersion = (typeof NODE_VERSIONS)[number];
 
 /** Flex Consumption instance sizes (Microsoft's Flex samples: 512, 2048, 4096). */
@@ -73,7 +74,7 @@ export const CONFIG_DEFAULTS = {
   queueBatchSize: HOST_JSON_QUEUE_SETTINGS.batchSize,
   queueNewBatchThreshold: HOST_JSON_QUEUE_SETTINGS.newBatchThreshold,
   queueMaxDequeueCount: HOST_JSON_QUEUE_SETTINGS.maxDequeueCount,
-  nodeVersion: '22' as NodeVersion,
+  nodeVersion: '24' as NodeVersion,
   maximumInstanceCount: 40,
   instanceMemoryMB: 2048 as InstanceMemoryMB,
   uploadRetentionDays: 7,
@@ -227,6 +228,17 @@ function readLocation(source: ConfigSource): string {
   return raw;
 }
 
+function readNodeVersion(source: ConfigSource): NodeVersion {
+  const raw = source.get('nodeVersion');
+  if (raw !== undefined && /^(?:1\d|20|21|23)$/.test(raw)) {
+    throw new ConfigError(
+      'nodeVersion',
+      `"${raw}" is not supported by Azure Functions (Node 20 support ended 2026-04-30); use one of ${NODE_VERSIONS.join(', ')}`,
+    );
+  }
+  return readChoice(source, 'nodeVersion', NODE_VERSIONS, CONFIG_DEFAULTS.nodeVersion);
+}
+
 function readFunctionPackagePath(source: ConfigSource): string | undefined {
   const raw = source.get('functionPackagePath');
   if (!isSet(raw)) return undefined;
@@ -291,7 +303,7 @@ export function loadConfig(
       maxDequeueCount: readInteger(source, 'queueMaxDequeueCount'),
     },
     functionApp: {
-      nodeVersion: readChoice(source, 'nodeVersion', NODE_VERSIONS, CONFIG_DEFAULTS.nodeVersion),
+      nodeVersion: readNodeVersion(source),
       maximumInstanceCount: readInteger(source, 'maximumInstanceCount'),
       instanceMemoryMB: readChoice(
         source,

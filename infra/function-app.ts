@@ -9,6 +9,7 @@ import * as authorization from '@pulumi/azure-native/authorization';
 import * as storage from '@pulumi/azure-native/storage';
 import * as web from '@pulumi/azure-native/web';
 import { STORAGE_CONNECTION } from '../functions/core/definitions';
+import type { NodeVersion } from './config';
 import type { FunctionPackage } from './function-package';
 import { type RoleGrant, containerScope, grantRoles, queueScope } from './roles';
 import { createSecureStorageAccount } from './secure-storage-account';
@@ -16,7 +17,7 @@ import { createSecureStorageAccount } from './secure-storage-account';
 export interface FunctionAppArgs {
   resourceGroupName: pulumi.Input<string>;
   location: pulumi.Input<string>;
-  nodeVersion: string;
+  nodeVersion: NodeVersion;
   maximumInstanceCount: number;
   instanceMemoryMB: number;
   /** The upload account the functions read and write through `STORAGE_CONNECTION`. */

@@ -17,6 +17,7 @@ import {
 import { join, relative, resolve, sep } from 'node:path';
 import { buildSync } from 'esbuild';
 import { zipSync, type Zippable } from 'fflate';
+import { CONFIG_DEFAULTS } from './config';
 
 export interface FunctionPackage {
   zipPath: string;
@@ -31,6 +32,8 @@ export interface BuildFunctionPackageOptions {
   entry?: string;
   /** Where the staging folder and the zip go, relative to repoRoot. */
   outDir?: string;
+  /** The Node major the function app runs (`directdrop:nodeVersion`); the bundle targets it. */
+  nodeVersion?: string;
 }
 
 const REPO_ROOT = resolve(__dirname, '..');
@@ -50,22 +53,16 @@ export function buildFunctionPackage(options: BuildFunctionPackageOptions = {}):
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(join(staging, 'dist'), { recursive: true });
 
-  buildSync({
-    absWorkingDir: repoRoot,
-    entryPoints: [options.entry ?? 'functions/index.ts'],
+  const nodeVersion = options.nodeVersion ?? CONFIG_DEFAULTS.nodeVersion;
+  bundleFunctions({
+    repoRoot,
+    entry: options.entry ?? 'functions/index.ts',
     outfile: join(staging, 'dist', 'index.js'),
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    keepNames: true,
-    // sharp is native and installed below; the Functions worker provides functions-core.
-    external: ['sharp', '@azure/functions-core'],
-    logLevel: 'warning',
+    nodeVersion,
   });
   writeFileSync(
     join(staging, 'package.json'),
-    `${JSON.stringify(stagingManifest(repoRoot), null, 2)}\n`,
+    `${JSON.stringify(stagingManifest(repoRoot, nodeVersion), null, 2)}\n`,
   );
   copyFileSync(join(repoRoot, 'host.json'), join(staging, 'host.json'));
   installLinuxSharp(staging);
@@ -76,13 +73,36 @@ export function buildFunctionPackage(options: BuildFunctionPackageOptions = {}):
   return { zipPath, sha256: sha256(zip), bytes: zip.byteLength };
 }
 
+/** Bundles the functions into one CommonJS file for the Node major the app runs on. */
+export function bundleFunctions(options: {
+  repoRoot: string;
+  entry: string;
+  outfile: string;
+  nodeVersion: string;
+}): void {
+  buildSync({
+    absWorkingDir: options.repoRoot,
+    entryPoints: [options.entry],
+    outfile: options.outfile,
+    bundle: true,
+    platform: 'node',
+    target: `node${options.nodeVersion}`,
+    format: 'cjs',
+    keepNames: true,
+    // sharp is native and installed below; the Functions worker provides functions-core.
+    external: ['sharp', '@azure/functions-core'],
+    logLevel: 'warning',
+  });
+}
+
 /** Hashes a package built earlier, e.g. by CI with `npm run package:functions`. */
 export function describeFunctionPackage(zipPath: string): FunctionPackage {
   const zip = readFileSync(zipPath);
   return { zipPath: resolve(zipPath), sha256: sha256(zip), bytes: zip.byteLength };
 }
 
-function stagingManifest(repoRoot: string) {
+/** The package's own package.json; `engines` records the Node major the bundle targets. */
+export function stagingManifest(repoRoot: string, nodeVersion: string) {
   const repoManifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {
     version: string;
   };
@@ -97,6 +117,7 @@ function stagingManifest(repoRoot: string) {
     version: repoManifest.version,
     private: true,
     main: 'dist/index.js',
+    engines: { node: `>=${nodeVersion}` },
     dependencies: { sharp: sharpManifest.version },
   };
 }

@@ -47,7 +47,7 @@ const monitoring = new Monitoring('monitoring', {
 
 const functionPackage = config.functionPackagePath
   ? describeFunctionPackage(config.functionPackagePath)
-  : buildFunctionPackage();
+  : buildFunctionPackage({ nodeVersion: config.functionApp.nodeVersion });
 
 const functionApp = new FunctionApp('directdrop', {
   ...inGroup,

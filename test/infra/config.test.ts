@@ -37,7 +37,7 @@ describe('infra config', () => {
     expect(config.app).to.deep.equal({ ...DEFAULT_SETTINGS });
     expect(config.queue).to.deep.equal(HOST_JSON_QUEUE_SETTINGS);
     expect(config.functionApp).to.deep.equal({
-      nodeVersion: '22',
+      nodeVersion: '24',
       maximumInstanceCount: 40,
       instanceMemoryMB: 2048,
     });
@@ -55,7 +55,7 @@ describe('infra config', () => {
       queueBatchSize: '32',
       queueNewBatchThreshold: '0',
       queueMaxDequeueCount: '1',
-      nodeVersion: '20',
+      nodeVersion: '22',
       instanceMemoryMB: '4096',
       maximumInstanceCount: '1000',
     });
@@ -68,7 +68,7 @@ describe('infra config', () => {
     ]);
     expect(config.queue).to.deep.equal({ batchSize: 32, newBatchThreshold: 0, maxDequeueCount: 1 });
     expect(config.functionApp).to.deep.equal({
-      nodeVersion: '20',
+      nodeVersion: '22',
       maximumInstanceCount: 1000,
       instanceMemoryMB: 4096,
     });
@@ -176,13 +176,23 @@ describe('infra config', () => {
 
     const badChoices: [string, string, string][] = [
       ['environment', 'staging', 'development, production'],
-      ['nodeVersion', '18', '20, 22'],
+      ['nodeVersion', 'lts', '24, 22'],
       ['instanceMemoryMB', '1024', '512, 2048, 4096'],
     ];
     for (const [key, value, choices] of badChoices) {
       it(`${key} ${value}`, () => {
         expect(rejection({ [key]: value }).message).to.equal(
           `Invalid config directdrop:${key}: "${value}" must be one of ${choices}`,
+        );
+      });
+    }
+
+    for (const retired of ['20', '18']) {
+      it(`nodeVersion ${retired}, which Azure Functions no longer runs`, () => {
+        const error = rejection({ nodeVersion: retired });
+        expect(error.key).to.equal('nodeVersion');
+        expect(error.message).to.equal(
+          `Invalid config directdrop:nodeVersion: "${retired}" is not supported by Azure Functions (Node 20 support ended 2026-04-30); use one of 24, 22`,
         );
       });
     }

@@ -62,7 +62,7 @@ describe('infra FunctionApp', () => {
       {
         resourceGroupName: 'rg',
         location: 'swedencentral',
-        nodeVersion: '22',
+        nodeVersion: '24',
         maximumInstanceCount: 60,
         instanceMemoryMB: 4096,
         uploads: {
@@ -116,7 +116,7 @@ describe('infra FunctionApp', () => {
           authentication: { type: 'SystemAssignedIdentity' },
         },
       },
-      runtime: { name: 'node', version: '22' },
+      runtime: { name: 'node', version: '24' },
       scaleAndConcurrency: { maximumInstanceCount: 60, instanceMemoryMB: 4096 },
     });
     const deploymentContainer = single('storage:BlobContainer');

@@ -11,7 +11,9 @@ import {
   LINUX_LIBVIPS_DIR,
   LINUX_SHARP_DIR,
   buildFunctionPackage,
+  bundleFunctions,
   describeFunctionPackage,
+  stagingManifest,
   zipFolder,
 } from '../../infra/function-package';
 
@@ -61,6 +63,28 @@ describe('infra function package', () => {
     });
   });
 
+  it('records the Node major the bundle targets in the package manifest', () => {
+    expect(stagingManifest('.', '22')).to.deep.include({
+      main: 'dist/index.js',
+      engines: { node: '>=22' },
+    });
+  });
+
+  it('bundles for the Node major the app runs: syntax an older target lacks is lowered', () => {
+    const dir = tempDir();
+    writeFileSync(
+      join(dir, 'entry.ts'),
+      'export const pick = (xs: number[]) => xs.findLast((x) => x > 1) ?? 0;\n',
+    );
+    const bundle = (nodeVersion: string) => {
+      const outfile = join(dir, `out-${nodeVersion}.js`);
+      bundleFunctions({ repoRoot: dir, entry: 'entry.ts', outfile, nodeVersion });
+      return readFileSync(outfile, 'utf8');
+    };
+    expect(bundle('24')).to.contain('??');
+    expect(bundle('10')).not.to.contain('??');
+  });
+
   // Bundles the real functions and installs sharp for linux-x64 from the npm registry.
   describe('buildFunctionPackage (npm registry)', function () {
     this.timeout(180_000);
@@ -86,6 +110,7 @@ describe('infra function package', () => {
         unknown
       >;
       expect(manifest.main).to.equal('dist/index.js');
+      expect(manifest.engines).to.deep.equal({ node: '>=24' });
       expect(manifest.dependencies).to.have.keys(['sharp']);
       expect(Buffer.from(entries['host.json']).toString()).to.equal(
         readFileSync('host.json', 'utf8'),
