@@ -57,6 +57,8 @@ export const CONFIG_LIMITS = {
   deadLetterRetentionDays: { min: 1, max: 365 },
   /** Log Analytics pay-as-you-go retention range. */
   logRetentionDays: { min: 30, max: 730 },
+  /** Role assignments take up to 10 minutes to apply (Azure RBAC troubleshooting docs). */
+  deployRetryMinutes: { min: 1, max: 60 },
 } as const;
 
 type IntegerKey = keyof typeof CONFIG_LIMITS;
@@ -81,6 +83,7 @@ export const CONFIG_DEFAULTS = {
   deadLetterRetentionDays: 30,
   logRetentionDays: 30,
   functionPackagePath: '',
+  deployRetryMinutes: 10,
 } as const;
 
 /** Every key the program reads; `allowedCorsOrigins` alone has no default. */
@@ -100,6 +103,7 @@ export interface InfraConfig {
     nodeVersion: NodeVersion;
     maximumInstanceCount: number;
     instanceMemoryMB: InstanceMemoryMB;
+    deployRetryMinutes: number;
   };
   retention: {
     uploadDays: number;
@@ -311,6 +315,7 @@ export function loadConfig(
         INSTANCE_MEMORY_SIZES_MB,
         CONFIG_DEFAULTS.instanceMemoryMB,
       ),
+      deployRetryMinutes: readInteger(source, 'deployRetryMinutes'),
     },
     retention: { uploadDays, deadLetterDays, logDays: readInteger(source, 'logRetentionDays') },
     functionPackagePath: readFunctionPackagePath(source),

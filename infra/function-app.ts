@@ -1,11 +1,13 @@
 /**
- * The function app on Flex Consumption (FC1, Linux): its own host storage, a system
- * identity holding only the roles the functions use, identity-based app settings,
- * and the code deployment.
+ * The function app on Flex Consumption (FC1, Linux): its own host storage, a user-assigned
+ * identity holding only the roles the functions use, identity-based app settings, basic
+ * publishing credentials off, and the code deployment.
  */
+import { relative } from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import * as command from '@pulumi/command';
 import * as authorization from '@pulumi/azure-native/authorization';
+import * as managedidentity from '@pulumi/azure-native/managedidentity';
 import * as storage from '@pulumi/azure-native/storage';
 import * as web from '@pulumi/azure-native/web';
 import { STORAGE_CONNECTION } from '../functions/core/definitions';
@@ -36,19 +38,55 @@ export interface FunctionAppArgs {
   /** Origins whose pages may call the HTTP API from a browser. */
   allowedCorsOrigins: string[];
   functionPackage: FunctionPackage;
+  /** How long the deploy step retries 401/403/404 while roles propagate. */
+  deployRetryMinutes: number;
   tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
 
 /** Container in the host account Flex pulls the package from. */
 export const DEPLOYMENT_CONTAINER = 'app-package';
 
+/** The deploy script, relative to the project root (the command provider's working directory). */
+export const DEPLOY_SCRIPT = 'scripts/deploy-function-package.ts';
+
+/**
+ * The only siteConfig properties sent. azure-native adds `netFrameworkVersion: "v4.6"`,
+ * `http20Enabled` and `localMySqlEnabled` to any siteConfig (types/input.js
+ * siteConfigArgsProvideDefaults), and Flex refuses NetFrameworkVersion, FtpsState,
+ * Use32BitWorkerProcess and FunctionsRuntimeScaleMonitoringEnabled with error 51021 in newer
+ * regions, West Europe included (pulumi-azure-native#4168, azure-pipelines-tasks#21032,
+ * terraform-azurerm-avm-res-web-site#360). Microsoft's Flex templates send only alwaysOn and
+ * put app settings in their own config resource, as done here.
+ */
+export const FLEX_SITE_CONFIG_KEYS = ['cors', 'minTlsVersion'] as const;
+
+/** Drops what the SDK injected into siteConfig; runs in-process, so mocks see its result. */
+const sendOnlyFlexSiteConfig: pulumi.ResourceTransformation = ({ props, opts }) => ({
+  props: {
+    ...props,
+    siteConfig: pulumi
+      .output(props.siteConfig as pulumi.Input<Record<string, unknown>>)
+      .apply((siteConfig) =>
+        Object.fromEntries(
+          Object.entries(siteConfig).filter(([key]) =>
+            (FLEX_SITE_CONFIG_KEYS as readonly string[]).includes(key),
+          ),
+        ),
+      ),
+  },
+  opts,
+});
+
 export class FunctionApp extends pulumi.ComponentResource {
   readonly name: pulumi.Output<string>;
   readonly defaultHostName: pulumi.Output<string>;
   /** Base URL of the HTTP API, e.g. https://<app>.azurewebsites.net/api. */
   readonly apiBaseUrl: pulumi.Output<string>;
+  /** The app's (user-assigned) identity, which every role here is granted to. */
   readonly principalId: pulumi.Output<string>;
+  readonly clientId: pulumi.Output<string>;
   readonly hostStorageAccountName: pulumi.Output<string>;
+  readonly appId: pulumi.Output<string>;
 
   constructor(name: string, args: FunctionAppArgs, opts?: pulumi.ComponentResourceOptions) {
     super('directdrop:index:FunctionApp', name, {}, opts);
@@ -58,6 +96,10 @@ export class FunctionApp extends pulumi.ComponentResource {
       location: args.location,
       tags: args.tags,
     };
+
+    // As Microsoft's azd Flex quickstarts: a user-assigned identity, created and granted its
+    // roles before the app exists, so the app's first start and first deploy find them.
+    const identity = new managedidentity.UserAssignedIdentity(`${name}-identity`, placement, child);
 
     // Host storage (leases, keys, the deployment package) stays apart from the upload data.
     const hostAccount = createSecureStorageAccount(`${name}host`, placement, child);
@@ -72,62 +114,33 @@ export class FunctionApp extends pulumi.ComponentResource {
       child,
     );
 
-    const plan = new web.AppServicePlan(
-      `${name}-plan`,
-      {
-        ...placement,
-        kind: 'functionapp',
-        reserved: true,
-        sku: { name: 'FC1', tier: 'FlexConsumption' },
-      },
-      child,
-    );
-
-    const app = new web.WebApp(
-      name,
-      {
-        ...placement,
-        kind: 'functionapp,linux',
-        serverFarmId: plan.id,
-        httpsOnly: true,
-        identity: { type: web.ManagedServiceIdentityType.SystemAssigned },
-        siteConfig: {
-          appSettings: toNameValuePairs(appSettings(args, hostAccount.name)),
-          cors: { allowedOrigins: args.allowedCorsOrigins },
-          minTlsVersion: web.SupportedTlsVersions.SupportedTlsVersions_1_2,
-          ftpsState: web.FtpsState.Disabled,
-        },
-        functionAppConfig: {
-          deployment: {
-            storage: {
-              type: web.FunctionsDeploymentStorageType.BlobContainer,
-              value: pulumi.interpolate`${hostAccount.primaryEndpoints.blob}${deploymentContainer.name}`,
-              authentication: { type: web.AuthenticationType.SystemAssignedIdentity },
-            },
-          },
-          runtime: { name: web.RuntimeName.Node, version: args.nodeVersion },
-          scaleAndConcurrency: {
-            maximumInstanceCount: args.maximumInstanceCount,
-            instanceMemoryMB: args.instanceMemoryMB,
-          },
-        },
-      },
-      child,
-    );
-    const principalId = app.identity.apply((identity) => {
-      if (!identity?.principalId)
-        throw new Error('The function app has no system-assigned identity');
-      return identity.principalId;
-    });
-
     const { uploads } = args;
+    const queueTrigger = (target: string, queueName: pulumi.Input<string>): RoleGrant => ({
+      role: 'storageQueueDataContributor',
+      target,
+      scope: queueScope(uploads.accountId, queueName),
+      reason:
+        'Queue trigger: receive, delete and release (Update Message) messages, and the host moving one to the poison queue',
+    });
     const grants: RoleGrant[] = [
+      // Host storage as Microsoft's Flex rbac.bicep: the host writes blobs, queues and tables.
       {
         role: 'storageBlobDataOwner',
         target: 'host-account',
         scope: hostAccount.id,
-        reason:
-          "Functions host storage and deployment package (Microsoft's Flex template grants the same)",
+        reason: "Functions host storage and deployment package (Microsoft's Flex rbac.bicep)",
+      },
+      {
+        role: 'storageQueueDataContributor',
+        target: 'host-account',
+        scope: hostAccount.id,
+        reason: "Functions host storage queues (Microsoft's Flex rbac.bicep)",
+      },
+      {
+        role: 'storageTableDataContributor',
+        target: 'host-account',
+        scope: hostAccount.id,
+        reason: "Functions host storage tables (Microsoft's Flex rbac.bicep)",
       },
       {
         role: 'storageBlobDataContributor',
@@ -148,15 +161,8 @@ export class FunctionApp extends pulumi.ComponentResource {
         scope: uploads.accountId,
         reason: 'Get user delegation keys, an account-level operation, to sign upload and read SAS',
       },
-      ...queueTriggerGrants('events-queue', queueScope(uploads.accountId, uploads.eventsQueueName)),
-      ...queueTriggerGrants('poison-queue', queueScope(uploads.accountId, uploads.poisonQueueName)),
-      {
-        role: 'storageQueueDataMessageSender',
-        target: 'poison-queue',
-        scope: queueScope(uploads.accountId, uploads.poisonQueueName),
-        reason:
-          'The Functions host moves a message that failed maxDequeueCount times to the poison queue',
-      },
+      queueTrigger('events-queue', uploads.eventsQueueName),
+      queueTrigger('poison-queue', uploads.poisonQueueName),
       {
         role: 'monitoringMetricsPublisher',
         target: 'app-insights',
@@ -164,57 +170,120 @@ export class FunctionApp extends pulumi.ComponentResource {
         reason: 'Send telemetry with Entra auth (local auth is disabled)',
       },
     ];
-    const roleAssignments = grantRoles(name, principalId, grants, child);
+    const roleAssignments = grantRoles(name, identity.principalId, grants, child);
+
+    const plan = new web.AppServicePlan(
+      `${name}-plan`,
+      {
+        ...placement,
+        kind: 'functionapp',
+        reserved: true,
+        sku: { name: 'FC1', tier: 'FlexConsumption' },
+      },
+      child,
+    );
+
+    const app = new web.WebApp(
+      name,
+      {
+        ...placement,
+        kind: 'functionapp,linux',
+        serverFarmId: plan.id,
+        httpsOnly: true,
+        identity: {
+          type: web.ManagedServiceIdentityType.UserAssigned,
+          userAssignedIdentities: [identity.id],
+        },
+        siteConfig: {
+          cors: { allowedOrigins: args.allowedCorsOrigins },
+          minTlsVersion: web.SupportedTlsVersions.SupportedTlsVersions_1_2,
+        },
+        functionAppConfig: {
+          deployment: {
+            storage: {
+              type: web.FunctionsDeploymentStorageType.BlobContainer,
+              value: pulumi.interpolate`${hostAccount.primaryEndpoints.blob}${deploymentContainer.name}`,
+              authentication: {
+                type: web.AuthenticationType.UserAssignedIdentity,
+                userAssignedIdentityResourceId: identity.id,
+              },
+            },
+          },
+          runtime: { name: web.RuntimeName.Node, version: args.nodeVersion },
+          scaleAndConcurrency: {
+            maximumInstanceCount: args.maximumInstanceCount,
+            instanceMemoryMB: args.instanceMemoryMB,
+          },
+        },
+      },
+      { ...child, dependsOn: roleAssignments, transformations: [sendOnlyFlexSiteConfig] },
+    );
+    const onApp = { name: app.name, resourceGroupName: args.resourceGroupName };
+
+    const settings = new web.WebAppApplicationSettings(
+      `${name}-app-settings`,
+      { ...onApp, properties: appSettings(args, hostAccount.name, identity.clientId) },
+      child,
+    );
+
+    // No basic (password) publishing credentials: deploys and Kudu use Entra tokens.
+    new web.WebAppScmAllowed(`${name}-scm-basic-auth`, { ...onApp, allow: false }, child);
+    new web.WebAppFtpAllowed(`${name}-ftp-basic-auth`, { ...onApp, allow: false }, child);
 
     // Code deployment. Flex has one documented path: One Deploy (/api/publish) writes the zip
-    // to the deployment container and restarts the app. `az functionapp deployment source
-    // config-zip` uses it (confirmed for Flex by Microsoft in Azure/Azure-Functions#2496).
-    // azure-native has no onedeploy resource, and a storage.Blob cannot be written to an
-    // account without shared keys (pulumi/pulumi-azure-native#2015). `triggers` re-runs the
-    // command exactly when the package hash changes (or a new app or package path appears).
+    // to the deployment container and restarts the app; `az functionapp deployment source
+    // config-zip` uses it (Azure/Azure-Functions#2496). azure-native has no onedeploy resource.
+    // The script gets an argument array (no shell: pulumi-command#271); paths are relative
+    // to the project root so a moved checkout changes no input, and `triggers` re-runs the
+    // deploy exactly when the package hash changes.
     const { subscriptionId } = authorization.getClientConfigOutput({ parent: this });
     new command.local.Command(
       `${name}-deploy-code`,
       {
-        // --subscription: the one Pulumi deploys to, whatever az's own default is.
-        create: pulumi.interpolate`az functionapp deployment source config-zip --subscription "${subscriptionId}" --resource-group "${args.resourceGroupName}" --name "${app.name}" --src "${args.functionPackage.zipPath}"`,
+        interpreter: [
+          'node',
+          '--import',
+          'tsx',
+          DEPLOY_SCRIPT,
+          '--subscription',
+          subscriptionId,
+          '--resource-group',
+          args.resourceGroupName,
+          '--name',
+          app.name,
+          '--src',
+          relativeToProject(args.functionPackage.zipPath),
+          '--retry-for',
+          String(args.deployRetryMinutes * 60),
+        ],
+        create: `--sha256=${args.functionPackage.sha256}`,
         triggers: [args.functionPackage.sha256],
       },
-      // The app writes the package with its identity: the host storage role must exist first.
-      { ...child, dependsOn: roleAssignments },
+      { ...child, dependsOn: [settings, ...roleAssignments] },
     );
 
     this.name = app.name;
+    this.appId = app.id;
     this.defaultHostName = app.defaultHostName;
     this.apiBaseUrl = pulumi.interpolate`https://${app.defaultHostName}/api`;
-    this.principalId = principalId;
+    this.principalId = identity.principalId;
+    this.clientId = identity.clientId;
     this.hostStorageAccountName = hostAccount.name;
     this.registerOutputs({
       name: this.name,
+      appId: this.appId,
       defaultHostName: this.defaultHostName,
       apiBaseUrl: this.apiBaseUrl,
       principalId: this.principalId,
+      clientId: this.clientId,
       hostStorageAccountName: this.hostStorageAccountName,
     });
   }
 }
 
-/** Microsoft's documented roles for a queue trigger: Reader plus Message Processor. */
-function queueTriggerGrants(target: string, scope: pulumi.Input<string>): RoleGrant[] {
-  return [
-    {
-      role: 'storageQueueDataReader',
-      target,
-      scope,
-      reason: 'Queue trigger: peek messages and read queue length',
-    },
-    {
-      role: 'storageQueueDataMessageProcessor',
-      target,
-      scope,
-      reason: 'Queue trigger: receive and delete messages',
-    },
-  ];
+/** Forward slashes on every OS: the same input from a Windows and a Linux checkout. */
+function relativeToProject(path: string): string {
+  return relative(process.cwd(), path).split('\\').join('/');
 }
 
 /**
@@ -225,25 +294,24 @@ function queueTriggerGrants(target: string, scope: pulumi.Input<string>): RoleGr
 function appSettings(
   args: FunctionAppArgs,
   hostAccountName: pulumi.Output<string>,
+  clientId: pulumi.Output<string>,
 ): Record<string, pulumi.Input<string>> {
   return {
-    // As Microsoft's Flex template: the host derives its blob, queue and table endpoints.
+    // As Microsoft's Flex templates: the host derives its blob, queue and table endpoints;
+    // `__clientId` picks the user-assigned identity (functions-reference, common properties).
     AzureWebJobsStorage__accountName: hostAccountName,
     AzureWebJobsStorage__credential: 'managedidentity',
+    AzureWebJobsStorage__clientId: clientId,
     [`${STORAGE_CONNECTION}__blobServiceUri`]: args.uploads.blobServiceUri,
     [`${STORAGE_CONNECTION}__queueServiceUri`]: args.uploads.queueServiceUri,
     [`${STORAGE_CONNECTION}__credential`]: 'managedidentity',
+    [`${STORAGE_CONNECTION}__clientId`]: clientId,
     APPLICATIONINSIGHTS_CONNECTION_STRING: args.appInsights.connectionString,
-    APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD',
+    // The azd quickstart's form for a user-assigned identity.
+    APPLICATIONINSIGHTS_AUTHENTICATION_STRING: pulumi.interpolate`ClientId=${clientId};Authorization=AAD`,
     // Fewer glibc malloc arenas: 6-21 % more images/s and 4-28 % less peak memory with sharp
     // in docs/performance.md's pipeline-options run. glibc reads it at process start only.
     MALLOC_ARENA_MAX: '2',
     ...args.appSettings,
   };
-}
-
-function toNameValuePairs(settings: Record<string, pulumi.Input<string>>) {
-  return Object.entries(settings)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([name, value]) => ({ name, value }));
 }

@@ -4,6 +4,7 @@
  */
 import * as pulumi from '@pulumi/pulumi';
 import * as authorization from '@pulumi/azure-native/authorization';
+import { v5 as uuidv5 } from 'uuid';
 
 /**
  * Built-in role definition GUIDs (the same in every tenant). Each was checked against
@@ -17,12 +18,16 @@ export const BUILT_IN_ROLES = {
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
   /** Only `generateUserDelegationKey`, which acts at account level. */
   storageBlobDelegator: 'db58b8e5-c6ad-4a2a-8342-4190687cbf4a',
-  /** Peek and read queue messages; half of what a queue trigger needs. */
-  storageQueueDataReader: '19e7f393-937e-4f77-808e-94535e297925',
-  /** Receive and delete queue messages; the other half of a queue trigger. */
-  storageQueueDataMessageProcessor: '8a0f0c08-91a1-4084-bc3d-661d67233fed',
-  /** Add queue messages: Event Grid delivery, and the host moving a message to `-poison`. */
+  /**
+   * Read, add, update and delete queue messages. A queue trigger needs update (it releases a
+   * failed message with Update Message, `queues/messages/write`), which Reader + Message
+   * Processor lack (MicrosoftDocs/azure-docs#120932); Microsoft's Flex rbac.bicep grants this.
+   */
+  storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88',
+  /** Add queue messages: Event Grid delivery into the events queue. */
   storageQueueDataMessageSender: 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a',
+  /** Functions host storage tables (Microsoft's Flex rbac.bicep). */
+  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3',
   /** Send telemetry to Application Insights with Entra auth (local auth is off). */
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb',
 } as const;
@@ -53,6 +58,25 @@ export interface RoleGrant {
   reason: string;
 }
 
+/** Namespace of directdrop's role assignment names (a fixed, random UUID). */
+export const ROLE_ASSIGNMENT_NAMESPACE = '6b1f3c2e-8d4a-4f7b-9c35-2e7d1a0b5f48';
+
+/**
+ * The role assignment's name: a UUIDv5 of scope, principal and role, as Microsoft's templates
+ * name theirs with `guid(scope, principal, role)`. A random name (azure-native's default)
+ * makes a retry after lost state fail with 409 RoleAssignmentExists (pulumi-azure-native#582).
+ */
+export function roleAssignmentName(
+  scope: string,
+  principalId: string,
+  roleDefinitionId: string,
+): string {
+  return uuidv5(
+    `${scope.toLowerCase()}|${principalId}|${roleDefinitionId}`,
+    ROLE_ASSIGNMENT_NAMESPACE,
+  );
+}
+
 /**
  * Assigns built-in roles to a managed identity. `principalType` is set so ARM does not
  * look the new identity up in Entra, which fails while it is still replicating.
@@ -66,18 +90,23 @@ export function grantRoles(
   const subscriptionId = authorization.getClientConfigOutput({
     parent: opts.parent,
   }).subscriptionId;
-  return grants.map(
-    (grant) =>
-      new authorization.RoleAssignment(
-        `${namePrefix}-${grant.target}-${grant.role}`,
-        {
-          principalId,
-          principalType: authorization.PrincipalType.ServicePrincipal,
-          roleDefinitionId: subscriptionId.apply((id) => roleDefinitionId(id, grant.role)),
-          scope: grant.scope,
-          description: grant.reason,
-        },
-        opts,
-      ),
-  );
+  return grants.map((grant) => {
+    const definitionId = subscriptionId.apply((id) => roleDefinitionId(id, grant.role));
+    return new authorization.RoleAssignment(
+      `${namePrefix}-${grant.target}-${grant.role}`,
+      {
+        roleAssignmentName: pulumi
+          .all([grant.scope, principalId, definitionId])
+          .apply(([scope, principal, definition]) =>
+            roleAssignmentName(scope, principal, definition),
+          ),
+        principalId,
+        principalType: authorization.PrincipalType.ServicePrincipal,
+        roleDefinitionId: definitionId,
+        scope: grant.scope,
+        description: grant.reason,
+      },
+      opts,
+    );
+  });
 }

@@ -40,6 +40,7 @@ describe('infra config', () => {
       nodeVersion: '24',
       maximumInstanceCount: 40,
       instanceMemoryMB: 2048,
+      deployRetryMinutes: 10,
     });
     expect(config.retention).to.deep.equal({ uploadDays: 7, deadLetterDays: 30, logDays: 30 });
     expect(config.functionPackagePath).to.equal(undefined);
@@ -58,6 +59,7 @@ describe('infra config', () => {
       nodeVersion: '22',
       instanceMemoryMB: '4096',
       maximumInstanceCount: '1000',
+      deployRetryMinutes: '30',
     });
     expect(config.location).to.equal('westeurope');
     expect(config.environment).to.equal('production');
@@ -71,6 +73,7 @@ describe('infra config', () => {
       nodeVersion: '22',
       maximumInstanceCount: 1000,
       instanceMemoryMB: 4096,
+      deployRetryMinutes: 30,
     });
   });
 
@@ -163,6 +166,7 @@ describe('infra config', () => {
       ['uploadRetentionDays', '0', 'from 1 to 365'],
       ['deadLetterRetentionDays', '400', 'from 1 to 365'],
       ['logRetentionDays', '7', 'from 30 to 730'],
+      ['deployRetryMinutes', '0', 'from 1 to 60'],
     ];
     for (const [key, value, range] of outOfRange) {
       it(`${key} ${value}`, () => {

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { expect } from 'chai';
 import {
   STORAGE_CONNECTION,
@@ -5,11 +6,18 @@ import {
   poisonQueueName,
 } from '../../functions/core/definitions';
 import { DEFAULT_SETTINGS, toAppSettings } from '../../functions/core/settings';
-import { DEPLOYMENT_CONTAINER, FunctionApp } from '../../infra/function-app';
+import { input as sdkInputs } from '@pulumi/azure-native/types';
+import {
+  DEPLOYMENT_CONTAINER,
+  DEPLOY_SCRIPT,
+  FLEX_SITE_CONFIG_KEYS,
+  FunctionApp,
+} from '../../infra/function-app';
 import { HOST_JSON_QUEUE_SETTINGS, queueHostOverrides } from '../../infra/host-json';
-import { type BuiltInRole, roleDefinitionId } from '../../infra/roles';
+import { type BuiltInRole, roleAssignmentName, roleDefinitionId } from '../../infra/roles';
 import {
   TEST_SUBSCRIPTION_ID,
+  clientIdOf,
   UPLOAD_ACCOUNT_ID,
   type RecordedResource,
   ofType,
@@ -27,7 +35,7 @@ const APP_INSIGHTS_ID =
 const CONNECTION_STRING =
   'InstrumentationKey=abc;IngestionEndpoint=https://example.in.applicationinsights.azure.com/';
 const FUNCTION_PACKAGE = {
-  zipPath: '/packages/directdrop functions.zip',
+  zipPath: join(process.cwd(), '.local', 'directdrop functions.zip'),
   sha256: 'f00d',
   bytes: 4,
 };
@@ -52,6 +60,7 @@ describe('infra FunctionApp', () => {
   let functionApp: FunctionApp;
   let app: RecordedResource;
   let hostAccount: RecordedResource;
+  let identity: RecordedResource;
   let settings: Record<string, string>;
 
   before(async () => {
@@ -78,14 +87,17 @@ describe('infra FunctionApp', () => {
         appInsights: { id: APP_INSIGHTS_ID, connectionString: CONNECTION_STRING },
         allowedCorsOrigins: ['https://app.example.com'],
         functionPackage: FUNCTION_PACKAGE,
+        deployRetryMinutes: 7,
       },
       { transformations: options.transformations },
     );
     await settle();
     app = single('web:WebApp');
     hostAccount = single('storage:StorageAccount');
-    const siteConfig = app.inputs.siteConfig as { appSettings: { name: string; value: string }[] };
-    settings = Object.fromEntries(siteConfig.appSettings.map(({ name, value }) => [name, value]));
+    identity = single('managedidentity:UserAssignedIdentity');
+    const appSettings = single('web:WebAppApplicationSettings');
+    expect(appSettings.inputs).to.deep.include({ name: app.name, resourceGroupName: 'rg' });
+    settings = appSettings.inputs.properties as Record<string, string>;
   });
 
   it('registers as a directdrop:index:FunctionApp component', () => {
@@ -103,8 +115,17 @@ describe('infra FunctionApp', () => {
       kind: 'functionapp,linux',
       serverFarmId: plan.id,
       httpsOnly: true,
-      identity: { type: 'SystemAssigned' },
+      identity: { type: 'UserAssigned', userAssignedIdentities: [identity.id] },
     });
+  });
+
+  it('creates its user-assigned identity, and every role it holds, before the app', async () => {
+    expect(identity.inputs).to.deep.include({ resourceGroupName: 'rg', location: 'swedencentral' });
+    const urns = await options.dependsOnUrns(app.name);
+    const assignments = ofType('authorization:RoleAssignment');
+    expect(urns).to.have.length(assignments.length);
+    for (const { name } of assignments)
+      expect(urns.some((urn) => urn.endsWith(`::${name}`))).to.equal(true);
   });
 
   it('configures deployment storage with identity auth, the Node runtime and scale from args', () => {
@@ -113,7 +134,10 @@ describe('infra FunctionApp', () => {
         storage: {
           type: 'blobContainer',
           value: `https://${hostAccount.name}.blob.core.windows.net/${DEPLOYMENT_CONTAINER}`,
-          authentication: { type: 'SystemAssignedIdentity' },
+          authentication: {
+            type: 'UserAssignedIdentity',
+            userAssignedIdentityResourceId: identity.id,
+          },
         },
       },
       runtime: { name: 'node', version: '24' },
@@ -139,14 +163,17 @@ describe('infra FunctionApp', () => {
   });
 
   it('connects to storage and App Insights with its identity', () => {
+    const clientId = clientIdOf(identity.name);
     expect(settings).to.deep.include({
       AzureWebJobsStorage__accountName: hostAccount.name,
       AzureWebJobsStorage__credential: 'managedidentity',
+      AzureWebJobsStorage__clientId: clientId,
       [`${STORAGE_CONNECTION}__blobServiceUri`]: 'https://uploads.blob.core.windows.net',
       [`${STORAGE_CONNECTION}__queueServiceUri`]: 'https://uploads.queue.core.windows.net',
       [`${STORAGE_CONNECTION}__credential`]: 'managedidentity',
+      [`${STORAGE_CONNECTION}__clientId`]: clientId,
       APPLICATIONINSIGHTS_CONNECTION_STRING: CONNECTION_STRING,
-      APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD',
+      APPLICATIONINSIGHTS_AUTHENTICATION_STRING: `ClientId=${clientId};Authorization=AAD`,
     });
   });
 
@@ -174,12 +201,30 @@ describe('infra FunctionApp', () => {
     }
   });
 
-  it('hardens the site and lets the configured origins call the API', () => {
-    expect(app.inputs.siteConfig).to.deep.include({
+  it('sends Flex only the siteConfig keys it accepts, none of those the SDK injects', () => {
+    // The SDK still adds these to any siteConfig; without the transformation they would be sent.
+    expect(sdkInputs.web.siteConfigArgsProvideDefaults({})).to.include.keys(
+      'netFrameworkVersion',
+      'http20Enabled',
+      'localMySqlEnabled',
+    );
+    expect(app.inputs.siteConfig).to.deep.equal({
       cors: { allowedOrigins: ['https://app.example.com'] },
       minTlsVersion: '1.2',
-      ftpsState: 'Disabled',
     });
+    expect(Object.keys(app.inputs.siteConfig as object)).to.have.members([
+      ...FLEX_SITE_CONFIG_KEYS,
+    ]);
+  });
+
+  it('turns off basic (password) publishing credentials for SCM and FTP', () => {
+    for (const type of ['web:WebAppScmAllowed', 'web:WebAppFtpAllowed']) {
+      expect(single(type).inputs).to.deep.equal({
+        name: app.name,
+        resourceGroupName: 'rg',
+        allow: false,
+      });
+    }
   });
 
   it('grants its identity exactly the roles the functions use, each at the narrowest scope', () => {
@@ -189,14 +234,13 @@ describe('infra FunctionApp', () => {
     const poison = poisonQueueName(STORAGE_NAMES.eventsQueue);
     const expected: [BuiltInRole, string][] = [
       ['storageBlobDataOwner', hostAccount.id],
+      ['storageQueueDataContributor', hostAccount.id],
+      ['storageTableDataContributor', hostAccount.id],
       ['storageBlobDataContributor', container(STORAGE_NAMES.landingContainer)],
       ['storageBlobDataContributor', container(STORAGE_NAMES.processedContainer)],
       ['storageBlobDelegator', UPLOAD_ACCOUNT_ID],
-      ['storageQueueDataReader', queue(STORAGE_NAMES.eventsQueue)],
-      ['storageQueueDataMessageProcessor', queue(STORAGE_NAMES.eventsQueue)],
-      ['storageQueueDataReader', queue(poison)],
-      ['storageQueueDataMessageProcessor', queue(poison)],
-      ['storageQueueDataMessageSender', queue(poison)],
+      ['storageQueueDataContributor', queue(STORAGE_NAMES.eventsQueue)],
+      ['storageQueueDataContributor', queue(poison)],
       ['monitoringMetricsPublisher', APP_INSIGHTS_ID],
     ];
     const assignments = ofType('authorization:RoleAssignment');
@@ -209,21 +253,49 @@ describe('infra FunctionApp', () => {
       })),
     );
     for (const assignment of assignments) {
-      expect(assignment.inputs.principalId).to.equal(principalIdOf(app.name));
+      expect(assignment.inputs.principalId).to.equal(principalIdOf(identity.name));
       expect(assignment.inputs.principalType).to.equal('ServicePrincipal');
+      expect(assignment.inputs.roleAssignmentName).to.equal(
+        roleAssignmentName(
+          assignment.inputs.scope as string,
+          principalIdOf(identity.name),
+          assignment.inputs.roleDefinitionId as string,
+        ),
+      );
     }
+    const names = assignments.map((a) => a.inputs.roleAssignmentName);
+    expect(new Set(names).size).to.equal(names.length);
   });
 
-  it('deploys the package with One Deploy, again only when its hash changes, after the roles exist', async () => {
+  it('deploys with the deploy script and an argument array, again only when the hash changes, after the settings and roles', async () => {
     const deploy = single('command:local:Command');
-    expect(deploy.inputs.create).to.equal(
-      `az functionapp deployment source config-zip --subscription "${TEST_SUBSCRIPTION_ID}" --resource-group "rg" --name "${app.name}" --src "${FUNCTION_PACKAGE.zipPath}"`,
-    );
+    expect(deploy.inputs.interpreter).to.deep.equal([
+      'node',
+      '--import',
+      'tsx',
+      DEPLOY_SCRIPT,
+      '--subscription',
+      TEST_SUBSCRIPTION_ID,
+      '--resource-group',
+      'rg',
+      '--name',
+      app.name,
+      '--src',
+      '.local/directdrop functions.zip',
+      '--retry-for',
+      '420',
+    ]);
+    expect(deploy.inputs.create).to.equal(`--sha256=${FUNCTION_PACKAGE.sha256}`);
     expect(deploy.inputs.triggers).to.deep.equal([FUNCTION_PACKAGE.sha256]);
+    expect(deploy.inputs).not.to.have.property('dir');
+    expect(deploy.inputs).not.to.have.property('environment');
     const urns = await options.dependsOnUrns(deploy.name);
-    const assignments = ofType('authorization:RoleAssignment');
-    expect(urns).to.have.length(assignments.length);
-    for (const { name } of assignments)
+    const expected = [
+      single('web:WebAppApplicationSettings').name,
+      ...ofType('authorization:RoleAssignment').map((a) => a.name),
+    ];
+    expect(urns).to.have.length(expected.length);
+    for (const name of expected)
       expect(
         urns.some((urn) => urn.endsWith(`::${name}`)),
         name,

@@ -44,10 +44,10 @@ describe('infra program (index.ts)', () => {
 
   it('hands the function app the settings built from the stack config', () => {
     const config = loadConfig({ get: (key) => (PROGRAM_CONFIG as Record<string, string>)[key] });
-    const app = single('web:WebApp', resources);
-    const pairs = (app.inputs.siteConfig as { appSettings: { name: string; value: string }[] })
-      .appSettings;
-    const settings = Object.fromEntries(pairs.map(({ name, value }) => [name, value]));
+    const settings = single('web:WebAppApplicationSettings', resources).inputs.properties as Record<
+      string,
+      string
+    >;
     expect(settings).to.deep.include(toAppSettings(config.app));
     expect(settings).to.deep.include({ AzureFunctionsJobHost__extensions__queues__batchSize: '8' });
     expect(settings).not.to.have.property(

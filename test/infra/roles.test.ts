@@ -5,6 +5,7 @@ import {
   containerScope,
   grantRoles,
   queueScope,
+  roleAssignmentName,
   roleDefinitionId,
 } from '../../infra/roles';
 import { PRIVILEGED_ROLES } from './helpers/policy';
@@ -52,18 +53,41 @@ describe('infra roles', () => {
     grantRoles(
       'grantee',
       'principal-1',
-      [{ role: 'storageQueueDataReader', target: 'events', scope: 'the-scope', reason: 'because' }],
+      [
+        {
+          role: 'storageQueueDataContributor',
+          target: 'events',
+          scope: pulumi.output('the-scope'),
+          reason: 'because',
+        },
+      ],
       { parent },
     );
     await settle();
     const [assignment] = ofType('authorization:RoleAssignment');
-    expect(assignment.name).to.equal('grantee-events-storageQueueDataReader');
-    expect(assignment.inputs).to.deep.include({
+    const definition = roleDefinitionId(TEST_SUBSCRIPTION_ID, 'storageQueueDataContributor');
+    expect(assignment.name).to.equal('grantee-events-storageQueueDataContributor');
+    expect(assignment.inputs).to.deep.equal({
+      roleAssignmentName: roleAssignmentName('the-scope', 'principal-1', definition),
       principalId: 'principal-1',
       principalType: 'ServicePrincipal',
       scope: 'the-scope',
       description: 'because',
-      roleDefinitionId: roleDefinitionId(TEST_SUBSCRIPTION_ID, 'storageQueueDataReader'),
+      roleDefinitionId: definition,
     });
+  });
+
+  it('names an assignment with a UUIDv5 of scope, principal and role, like guid() in Bicep', () => {
+    const name = roleAssignmentName('/subscriptions/s/x', 'p', 'r');
+    expect(name).to.match(GUID);
+    expect(name[14]).to.equal('5');
+    expect(roleAssignmentName('/SUBSCRIPTIONS/s/X', 'p', 'r')).to.equal(name);
+    for (const other of [
+      roleAssignmentName('/subscriptions/s/y', 'p', 'r'),
+      roleAssignmentName('/subscriptions/s/x', 'q', 'r'),
+      roleAssignmentName('/subscriptions/s/x', 'p', 's'),
+    ]) {
+      expect(other).to.match(GUID).and.not.equal(name);
+    }
   });
 });

@@ -39,6 +39,10 @@ export function principalIdOf(name: string): string {
   return `${name}-principal`;
 }
 
+export function clientIdOf(name: string): string {
+  return `${name}-client`;
+}
+
 function outputsFor(type: string, name: string): Record<string, unknown> {
   switch (type) {
     case 'azure-native:storage:StorageAccount':
@@ -54,6 +58,8 @@ function outputsFor(type: string, name: string): Record<string, unknown> {
         defaultHostName: `${name}.azurewebsites.net`,
         identity: { type: 'SystemAssigned', principalId: principalIdOf(name) },
       };
+    case 'azure-native:managedidentity:UserAssignedIdentity':
+      return { principalId: principalIdOf(name), clientId: clientIdOf(name) };
     case 'azure-native:eventgrid:SystemTopic':
       return { identity: { type: 'SystemAssigned', principalId: principalIdOf(name) } };
     case 'azure-native:applicationinsights:Component':
