@@ -37,6 +37,7 @@ const QUEUE_MESSAGE_TTL_SECONDS = -1;
 
 export class BlobEvents extends pulumi.ComponentResource {
   readonly systemTopicName: pulumi.Output<string>;
+  readonly systemTopicId: pulumi.Output<string>;
   readonly subscriptionName: pulumi.Output<string>;
 
   constructor(name: string, args: BlobEventsArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -123,9 +124,11 @@ export class BlobEvents extends pulumi.ComponentResource {
     );
 
     this.systemTopicName = topic.name;
+    this.systemTopicId = topic.id;
     this.subscriptionName = subscription.name;
     this.registerOutputs({
       systemTopicName: this.systemTopicName,
+      systemTopicId: this.systemTopicId,
       subscriptionName: this.subscriptionName,
     });
   }

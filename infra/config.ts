@@ -59,6 +59,13 @@ export const CONFIG_LIMITS = {
   logRetentionDays: { min: 30, max: 730 },
   /** Role assignments take up to 10 minutes to apply (Azure RBAC troubleshooting docs). */
   deployRetryMinutes: { min: 1, max: 60 },
+  alertFailureRatePercent: { min: 1, max: 100 },
+  /** Up to a day: the events queue keeps messages for 7 days. */
+  alertBacklogAgeMinutes: { min: 1, max: 1440 },
+  /** 5 PiB is a standard storage account's maximum capacity. */
+  alertUsedCapacityGiB: { min: 1, max: 5_242_880 },
+  /** In the billing account's currency. */
+  monthlyBudget: { min: 1, max: 1_000_000 },
 } as const;
 
 type IntegerKey = keyof typeof CONFIG_LIMITS;
@@ -84,6 +91,11 @@ export const CONFIG_DEFAULTS = {
   logRetentionDays: 30,
   functionPackagePath: '',
   deployRetryMinutes: 10,
+  alertEmails: [] as string[],
+  alertFailureRatePercent: 5,
+  alertBacklogAgeMinutes: 15,
+  alertUsedCapacityGiB: 100,
+  monthlyBudget: 50,
 } as const;
 
 /** Every key the program reads; `allowedCorsOrigins` alone has no default. */
@@ -112,6 +124,13 @@ export interface InfraConfig {
   };
   /** A prebuilt function package; undefined means build one from source. */
   functionPackagePath?: string;
+  alerts: {
+    emails: string[];
+    failureRatePercent: number;
+    backlogAgeMinutes: number;
+    usedCapacityGiB: number;
+  };
+  budget: { monthlyAmount: number };
 }
 
 export class ConfigError extends Error {
@@ -232,6 +251,30 @@ function readLocation(source: ConfigSource): string {
   return raw;
 }
 
+const EMAIL = /^[^\s@,;"<>]+@[^\s@,;"<>]+\.[a-z]{2,}$/i;
+const MAX_ALERT_EMAILS = 20;
+
+/** Production must e-mail someone; development may leave alerts to the portal. */
+function readAlertEmails(source: ConfigSource, environment: Environment): string[] {
+  const key = 'alertEmails';
+  const emails = readStringList(source, key, 'ops@example.com') ?? [];
+  if (emails.length > MAX_ALERT_EMAILS) {
+    throw new ConfigError(key, `at most ${MAX_ALERT_EMAILS} addresses, not ${emails.length}`);
+  }
+  for (const email of emails) {
+    if (email.length > 254 || !EMAIL.test(email)) {
+      throw new ConfigError(key, `"${email}" must be an e-mail address like ops@example.com`);
+    }
+  }
+  if (environment === 'production' && emails.length === 0) {
+    throw new ConfigError(
+      key,
+      'production needs at least one address for alerts and budget notices, e.g. ["ops@example.com"]',
+    );
+  }
+  return [...new Set(emails)];
+}
+
 function readNodeVersion(source: ConfigSource): NodeVersion {
   const raw = source.get('nodeVersion');
   if (raw !== undefined && /^(?:1\d|20|21|23)$/.test(raw)) {
@@ -319,5 +362,12 @@ export function loadConfig(
     },
     retention: { uploadDays, deadLetterDays, logDays: readInteger(source, 'logRetentionDays') },
     functionPackagePath: readFunctionPackagePath(source),
+    alerts: {
+      emails: readAlertEmails(source, environment),
+      failureRatePercent: readInteger(source, 'alertFailureRatePercent'),
+      backlogAgeMinutes: readInteger(source, 'alertBacklogAgeMinutes'),
+      usedCapacityGiB: readInteger(source, 'alertUsedCapacityGiB'),
+    },
+    budget: { monthlyAmount: readInteger(source, 'monthlyBudget') },
   };
 }

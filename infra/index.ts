@@ -6,7 +6,9 @@ import * as pulumi from '@pulumi/pulumi';
 import * as resources from '@pulumi/azure-native/resources';
 import { STORAGE_NAMES } from '../functions/core/definitions';
 import { toAppSettings } from '../functions/core/settings';
+import { Alerts } from './alerts';
 import { BlobEvents } from './blob-events';
+import { CostBudget } from './budget';
 import { loadConfig } from './config';
 import { FunctionApp } from './function-app';
 import { buildFunctionPackage, describeFunctionPackage } from './function-package';
@@ -32,7 +34,7 @@ const uploads = new UploadStorage('uploads', {
   deadLetterRetentionDays: config.retention.deadLetterDays,
 });
 
-new BlobEvents('uploads', {
+const blobEvents = new BlobEvents('uploads', {
   ...inGroup,
   storageAccountId: uploads.accountId,
   landingContainer: config.app.landingContainer,
@@ -60,6 +62,21 @@ const functionApp = new FunctionApp('directdrop', {
   },
   allowedCorsOrigins: config.allowedCorsOrigins,
   functionPackage,
+});
+
+const alerts = new Alerts('alerts', {
+  ...inGroup,
+  ...config.alerts,
+  appInsightsId: monitoring.appInsightsId,
+  eventGridSystemTopicId: blobEvents.systemTopicId,
+  uploadAccountId: uploads.accountId,
+});
+
+new CostBudget('budget', {
+  resourceGroupId: resourceGroup.id,
+  monthlyAmount: config.budget.monthlyAmount,
+  emails: config.alerts.emails,
+  actionGroupId: alerts.actionGroupId,
 });
 
 export const resourceGroupName = resourceGroup.name;

@@ -44,6 +44,13 @@ describe('infra config', () => {
     });
     expect(config.retention).to.deep.equal({ uploadDays: 7, deadLetterDays: 30, logDays: 30 });
     expect(config.functionPackagePath).to.equal(undefined);
+    expect(config.alerts).to.deep.equal({
+      emails: [],
+      failureRatePercent: 5,
+      backlogAgeMinutes: 15,
+      usedCapacityGiB: 100,
+    });
+    expect(config.budget).to.deep.equal({ monthlyAmount: 50 });
   });
 
   it('reads integers, choices, lists and variants as Pulumi hands them over (text, JSON for lists)', () => {
@@ -60,6 +67,11 @@ describe('infra config', () => {
       instanceMemoryMB: '4096',
       maximumInstanceCount: '1000',
       deployRetryMinutes: '30',
+      alertEmails: '["ops@example.com","oncall@example.org","ops@example.com"]',
+      alertFailureRatePercent: '10',
+      alertBacklogAgeMinutes: '60',
+      alertUsedCapacityGiB: '2048',
+      monthlyBudget: '1000',
     });
     expect(config.location).to.equal('westeurope');
     expect(config.environment).to.equal('production');
@@ -75,6 +87,13 @@ describe('infra config', () => {
       instanceMemoryMB: 4096,
       deployRetryMinutes: 30,
     });
+    expect(config.alerts).to.deep.equal({
+      emails: ['ops@example.com', 'oncall@example.org'],
+      failureRatePercent: 10,
+      backlogAgeMinutes: 60,
+      usedCapacityGiB: 2048,
+    });
+    expect(config.budget).to.deep.equal({ monthlyAmount: 1000 });
   });
 
   it('accepts top-level wildcard, port and localhost origins', () => {
@@ -167,6 +186,10 @@ describe('infra config', () => {
       ['deadLetterRetentionDays', '400', 'from 1 to 365'],
       ['logRetentionDays', '7', 'from 30 to 730'],
       ['deployRetryMinutes', '0', 'from 1 to 60'],
+      ['alertFailureRatePercent', '0', 'from 1 to 100'],
+      ['alertBacklogAgeMinutes', '1441', 'from 1 to 1440'],
+      ['alertUsedCapacityGiB', '0', 'from 1 to 5242880'],
+      ['monthlyBudget', '0', 'from 1 to 1000000'],
     ];
     for (const [key, value, range] of outOfRange) {
       it(`${key} ${value}`, () => {
@@ -200,6 +223,16 @@ describe('infra config', () => {
         );
       });
     }
+
+    it('alert e-mail addresses that are not addresses, and none in production', () => {
+      expect(rejection({ alertEmails: '["ops"]' }).message).to.equal(
+        'Invalid config directdrop:alertEmails: "ops" must be an e-mail address like ops@example.com',
+      );
+      expect(rejection({ alertEmails: '"ops@example.com"' }).key).to.equal('alertEmails');
+      expect(rejection({ environment: 'production' }).message).to.equal(
+        'Invalid config directdrop:alertEmails: production needs at least one address for alerts and budget notices, e.g. ["ops@example.com"]',
+      );
+    });
 
     it('a location that is not a region name', () => {
       expect(rejection({ location: 'West Europe' }).message).to.contain(

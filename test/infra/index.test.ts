@@ -17,7 +17,14 @@ describe('infra program (index.ts)', () => {
   });
 
   it('creates one component per concern, with directdrop:index type tokens', () => {
-    for (const component of ['UploadStorage', 'BlobEvents', 'FunctionApp', 'Monitoring']) {
+    for (const component of [
+      'UploadStorage',
+      'BlobEvents',
+      'FunctionApp',
+      'Monitoring',
+      'Alerts',
+      'CostBudget',
+    ]) {
       expect(ofType(`directdrop:index:${component}`, resources), component).to.have.length(1);
     }
   });
@@ -28,8 +35,14 @@ describe('infra program (index.ts)', () => {
     for (const resource of resources.filter((r) => 'resourceGroupName' in r.inputs)) {
       expect(resource.inputs.resourceGroupName, resource.name).to.equal(group.name);
     }
+    // Action groups and metric alerts are global resources; everything else is in the region.
+    const global = ['azure-native:monitor:ActionGroup', 'azure-native:monitor:MetricAlert'];
     for (const resource of resources.filter((r) => 'location' in r.inputs)) {
-      expect(resource.inputs.location, resource.name).to.equal('westeurope');
+      expect(resource.inputs.location, resource.name).to.equal(
+        global.includes(resource.type) ? resource.inputs.location : 'westeurope',
+      );
+      if (global.includes(resource.type))
+        expect(String(resource.inputs.location).toLowerCase()).to.equal('global');
     }
   });
 
@@ -75,6 +88,28 @@ describe('infra program (index.ts)', () => {
     expect(await valueOf(program.appInsightsName)).to.equal(
       single('applicationinsights:Component', resources).name,
     );
+  });
+
+  it('wires the alerts to the app, the Event Grid topic and the upload account, and budgets the group', () => {
+    const insights = single('applicationinsights:Component', resources);
+    const topic = single('eventgrid:SystemTopic', resources);
+    const uploadAccount = single(
+      'storage:StorageAccount',
+      resources.filter((r) => r.name.startsWith('uploads')),
+    );
+    const actionGroup = single('monitor:ActionGroup', resources);
+    expect(actionGroup.inputs.emailReceivers).to.deep.equal([
+      { name: 'email-1', emailAddress: 'ops@photos.example.com', useCommonAlertSchema: true },
+    ]);
+    for (const rule of ofType('monitor:ScheduledQueryRule', resources))
+      expect(rule.inputs.scopes, rule.name).to.deep.equal([insights.id]);
+    const metricScopes = ofType('monitor:MetricAlert', resources).map((r) => r.inputs.scopes);
+    expect(metricScopes).to.have.deep.members([[topic.id], [uploadAccount.id]]);
+    const budget = single('consumption:Budget', resources);
+    expect(budget.inputs).to.deep.include({
+      scope: single('resources:ResourceGroup', resources).id,
+      amount: 300,
+    });
   });
 
   it('deploys the configured package, keyed on its SHA-256', () => {

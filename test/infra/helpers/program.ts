@@ -18,6 +18,8 @@ export const PROGRAM_CONFIG = {
   location: 'westeurope',
   allowedCorsOrigins: JSON.stringify(['https://photos.example.com']),
   queueBatchSize: '8',
+  alertEmails: JSON.stringify(['ops@photos.example.com']),
+  monthlyBudget: '300',
 };
 
 export type Program = typeof import('../../../infra/index');

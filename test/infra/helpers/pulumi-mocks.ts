@@ -153,6 +153,8 @@ export function optionsRecorder() {
   };
   return {
     transformations: [transformation],
+    /** The options `name` was created with. */
+    optionsOf: (name: string) => options.get(name),
     /** URNs of the resources `name` was told to depend on. */
     async dependsOnUrns(name: string): Promise<string[]> {
       const dependsOn = options.get(name)?.dependsOn;
