@@ -86,7 +86,7 @@ export const CONFIG_DEFAULTS = {
   nodeVersion: '24' as NodeVersion,
   maximumInstanceCount: 40,
   instanceMemoryMB: 2048 as InstanceMemoryMB,
-  uploadRetentionDays: 7,
+  uploadRetentionDays: 1,
   deadLetterRetentionDays: 30,
   logRetentionDays: 30,
   functionPackagePath: '',

@@ -8,6 +8,9 @@ import * as storage from '@pulumi/azure-native/storage';
 import { poisonQueueName, uploadCorsRule } from '../functions/core/definitions';
 import { createSecureStorageAccount } from './secure-storage-account';
 
+/** Every blob type lifecycle management can delete. */
+export const SWEPT_BLOB_TYPES = ['blockBlob', 'appendBlob'] as const;
+
 export interface UploadStorageArgs {
   resourceGroupName: pulumi.Input<string>;
   location: pulumi.Input<string>;
@@ -73,14 +76,23 @@ export class UploadStorage extends pulumi.ComponentResource {
     // Created up front so the app only needs to send to it, not create queues on the account.
     const poison = queue(poisonQueueName(args.eventsQueue));
 
-    // Lifecycle runs about once a day, so blobs live up to a day past these ages.
+    // Lifecycle runs about once a day, so blobs live up to a day past these ages. A create-only
+    // SAS can also make an append blob, and anyone with write can snapshot: lifecycle deletes
+    // block and append blobs and their snapshots (page blobs it cannot; learn.microsoft.com
+    // lifecycle-management-overview, "Supported blob types"), so all of those are swept.
     const deleteAfter = (ruleName: string, containerName: pulumi.Input<string>, days: number) => ({
       name: ruleName,
       enabled: true,
       type: storage.RuleType.Lifecycle,
       definition: {
-        filters: { blobTypes: ['blockBlob'], prefixMatch: [pulumi.interpolate`${containerName}/`] },
-        actions: { baseBlob: { delete: { daysAfterModificationGreaterThan: days } } },
+        filters: {
+          blobTypes: [...SWEPT_BLOB_TYPES],
+          prefixMatch: [pulumi.interpolate`${containerName}/`],
+        },
+        actions: {
+          baseBlob: { delete: { daysAfterModificationGreaterThan: days } },
+          snapshot: { delete: { daysAfterCreationGreaterThan: days } },
+        },
       },
     });
     new storage.ManagementPolicy(

@@ -42,7 +42,7 @@ describe('infra config', () => {
       instanceMemoryMB: 2048,
       deployRetryMinutes: 10,
     });
-    expect(config.retention).to.deep.equal({ uploadDays: 7, deadLetterDays: 30, logDays: 30 });
+    expect(config.retention).to.deep.equal({ uploadDays: 1, deadLetterDays: 30, logDays: 30 });
     expect(config.functionPackagePath).to.equal(undefined);
     expect(config.alerts).to.deep.equal({
       emails: [],

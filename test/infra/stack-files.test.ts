@@ -121,7 +121,10 @@ describe('infra Pulumi project and stack files', () => {
     for (const origin of prod.allowedCorsOrigins) expect(origin).to.match(/^https:\/\//);
     expect(prod.app.maxUploadBytes).to.be.below(dev.app.maxUploadBytes);
     expect(prod.app.uploadUrlTtlSeconds).to.be.below(dev.app.uploadUrlTtlSeconds);
-    expect(prod.retention.uploadDays).to.be.below(dev.retention.uploadDays);
+    expect(prod.retention.uploadDays).to.be.at.most(dev.retention.uploadDays);
+    expect(prod.alerts.emails).to.have.length.greaterThan(0);
+    expect(prod.alerts.failureRatePercent).to.be.below(dev.alerts.failureRatePercent);
+    expect(prod.alerts.backlogAgeMinutes).to.be.below(dev.alerts.backlogAgeMinutes);
     expect(prod.queue.batchSize + prod.queue.newBatchThreshold).to.be.below(
       dev.queue.batchSize + dev.queue.newBatchThreshold,
     );

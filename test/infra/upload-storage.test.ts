@@ -93,7 +93,7 @@ describe('infra UploadStorage', () => {
     ]);
   });
 
-  it('deletes landing blobs after the upload retention and dead letters after theirs', () => {
+  it('deletes landing blobs (block and append) and their snapshots after the upload retention, dead letters after theirs', () => {
     const policy = single('storage:ManagementPolicy');
     expect(policy.inputs.managementPolicyName).to.equal('default');
     const rules = (policy.inputs.policy as { rules: Record<string, unknown>[] }).rules;
@@ -101,8 +101,11 @@ describe('infra UploadStorage', () => {
       enabled: true,
       type: 'Lifecycle',
       definition: {
-        filters: { blobTypes: ['blockBlob'], prefixMatch: [`${container}/`] },
-        actions: { baseBlob: { delete: { daysAfterModificationGreaterThan: days } } },
+        filters: { blobTypes: ['blockBlob', 'appendBlob'], prefixMatch: [`${container}/`] },
+        actions: {
+          baseBlob: { delete: { daysAfterModificationGreaterThan: days } },
+          snapshot: { delete: { daysAfterCreationGreaterThan: days } },
+        },
       },
     });
     expect(rules).to.have.length(2);
