@@ -86,7 +86,6 @@ export class FunctionApp extends pulumi.ComponentResource {
   readonly principalId: pulumi.Output<string>;
   readonly clientId: pulumi.Output<string>;
   readonly hostStorageAccountName: pulumi.Output<string>;
-  readonly appId: pulumi.Output<string>;
 
   constructor(name: string, args: FunctionAppArgs, opts?: pulumi.ComponentResourceOptions) {
     super('directdrop:index:FunctionApp', name, {}, opts);
@@ -263,7 +262,6 @@ export class FunctionApp extends pulumi.ComponentResource {
     );
 
     this.name = app.name;
-    this.appId = app.id;
     this.defaultHostName = app.defaultHostName;
     this.apiBaseUrl = pulumi.interpolate`https://${app.defaultHostName}/api`;
     this.principalId = identity.principalId;
@@ -271,7 +269,6 @@ export class FunctionApp extends pulumi.ComponentResource {
     this.hostStorageAccountName = hostAccount.name;
     this.registerOutputs({
       name: this.name,
-      appId: this.appId,
       defaultHostName: this.defaultHostName,
       apiBaseUrl: this.apiBaseUrl,
       principalId: this.principalId,
