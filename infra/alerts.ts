@@ -34,8 +34,9 @@ export const FAILURE_RATE_MIN_INVOCATIONS = 20;
 
 /** Log (KQL) queries over the Application Insights tables, one per log alert. */
 export const ALERT_QUERIES = {
-  // Each poisoned message runs recordPoisonedEvent, which logs the upload it records as failed.
-  poisoned: `union (requests | where operation_Name == "${ALERTED_FUNCTIONS.recordPoisoned}"), (traces | where message has "recorded as failed")`,
+  // Each message in the poison queue runs recordPoisonedEvent, the only writer of `failed`
+  // outcomes, so its invocations count both.
+  poisoned: `requests | where operation_Name == "${ALERTED_FUNCTIONS.recordPoisoned}"`,
   failureRate: `requests | summarize total = count(), failed = countif(success == false) | where total >= ${FAILURE_RATE_MIN_INVOCATIONS} | extend failurePercent = 100.0 * failed / total`,
   // The queue extension logs "Trigger Details: MessageId: …, DequeueCount: …, InsertedOn: …"
   // for each invocation (WebJobs SDK; format confidence medium), so the age is now − InsertedOn.
