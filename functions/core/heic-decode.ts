@@ -1,0 +1,57 @@
+/**
+ * Runs libheif's synchronous WebAssembly decode in a worker thread, one worker per image:
+ * the event loop stays free (queue leases, other messages), the time limit can actually
+ * stop a decode (terminating the worker), and the worker's wasm memory is returned as soon
+ * as the image is decoded rather than staying at its peak for the life of the process.
+ */
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { HeicDecodeLimits, HeicDecodeResult } from './libheif';
+
+export type { DecodedHeic, HeicColour, HeicDecodeResult } from './libheif';
+
+export interface HeicDecodeOptions extends HeicDecodeLimits {
+  /** Wall-clock limit for one decode; the worker is terminated when it passes. */
+  timeoutMs: number;
+}
+
+/** The worker beside this module: TypeScript under tsx, the esbuild output in the package. */
+const WORKER_FILE = join(
+  __dirname,
+  __filename.endsWith('.ts') ? 'heic-decode-worker.ts' : 'heic-decode-worker.js',
+);
+
+export function decodeHeicInWorker(
+  input: Uint8Array,
+  { timeoutMs, ...limits }: HeicDecodeOptions,
+): Promise<HeicDecodeResult> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(WORKER_FILE, { workerData: { input, limits } });
+    let settled = false;
+    const settle = (finish: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      finish();
+      void worker.terminate();
+    };
+    const timer = setTimeout(
+      () =>
+        settle(() =>
+          resolve({
+            ok: false,
+            reason: 'corrupt',
+            message: `The image took longer than ${timeoutMs / 1000} s to decode.`,
+          }),
+        ),
+      timeoutMs,
+    );
+    worker.once('message', (result: HeicDecodeResult) => settle(() => resolve(result)));
+    worker.once('error', (error) => settle(() => reject(error)));
+    worker.once('exit', (code) =>
+      settle(() =>
+        reject(new Error(`The HEIC decode worker exited (code ${code}) without a result.`)),
+      ),
+    );
+  });
+}
