@@ -1,6 +1,7 @@
 /**
- * Builds the zip Flex Consumption runs: the functions bundled into one file by esbuild,
- * host.json, and sharp installed for linux-x64 (glibc) whatever the operator's OS. The
+ * Builds the zip Flex Consumption runs: the functions bundled by esbuild (index.js and the
+ * HEIC decode worker), host.json, sharp installed for linux-x64 (glibc) whatever the
+ * operator's OS, and libheif-js (WebAssembly, the same on every platform). The
  * zip is byte-for-byte reproducible, so its SHA-256 changes only when the code does.
  */
 import { createHash } from 'node:crypto';
@@ -38,6 +39,8 @@ export const FUNCTION_PACKAGE_FILE = 'directdrop-functions.zip';
 /** Where sharp's native addon and libvips for the Flex workers (Linux x64, glibc) land. */
 export const LINUX_SHARP_DIR = 'node_modules/@img/sharp-linux-x64/lib';
 export const LINUX_LIBVIPS_DIR = 'node_modules/@img/sharp-libvips-linux-x64/lib';
+/** The bundled worker-thread entry that decodes HEIC, as dist/<name>.js. */
+export const HEIC_WORKER_ENTRY = 'heic-decode-worker';
 
 // DOS timestamps are local time: building the date from local fields keeps every
 // entry's stored time identical in every time zone.
@@ -52,15 +55,20 @@ export function buildFunctionPackage(options: BuildFunctionPackageOptions = {}):
 
   buildSync({
     absWorkingDir: repoRoot,
-    entryPoints: [options.entry ?? 'functions/index.ts'],
-    outfile: join(staging, 'dist', 'index.js'),
+    // The HEIC decoder's worker thread runs its own file, beside index.js (heic-decode.ts).
+    entryPoints: {
+      index: options.entry ?? 'functions/index.ts',
+      [HEIC_WORKER_ENTRY]: 'functions/core/heic-decode-worker.ts',
+    },
+    outdir: join(staging, 'dist'),
     bundle: true,
     platform: 'node',
     target: 'node20',
     format: 'cjs',
     keepNames: true,
-    // sharp is native and installed below; the Functions worker provides functions-core.
-    external: ['sharp', '@azure/functions-core'],
+    // sharp is native and libheif-js loads its .wasm from beside itself: both are installed
+    // below. The Functions worker provides functions-core.
+    external: ['sharp', 'libheif-js', '@azure/functions-core'],
     logLevel: 'warning',
   });
   writeFileSync(
@@ -86,18 +94,22 @@ function stagingManifest(repoRoot: string) {
   const repoManifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {
     version: string;
   };
-  // The exact sharp the tests ran with (sharp's exports hide its package.json from require).
-  const sharpManifest = JSON.parse(
-    readFileSync(join(repoRoot, 'node_modules', 'sharp', 'package.json'), 'utf8'),
-  ) as {
-    version: string;
-  };
+  // The exact versions the tests ran with (sharp's exports hide its package.json from require).
+  const installedVersion = (name: string) =>
+    (
+      JSON.parse(readFileSync(join(repoRoot, 'node_modules', name, 'package.json'), 'utf8')) as {
+        version: string;
+      }
+    ).version;
   return {
     name: 'directdrop-functions',
     version: repoManifest.version,
     private: true,
     main: 'dist/index.js',
-    dependencies: { sharp: sharpManifest.version },
+    dependencies: {
+      sharp: installedVersion('sharp'),
+      'libheif-js': installedVersion('libheif-js'),
+    },
   };
 }
 

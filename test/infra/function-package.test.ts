@@ -8,12 +8,14 @@ import { unzipSync } from 'fflate';
 import {
   FUNCTION_PACKAGE_FILE,
   type FunctionPackage,
+  HEIC_WORKER_ENTRY,
   LINUX_LIBVIPS_DIR,
   LINUX_SHARP_DIR,
   buildFunctionPackage,
   describeFunctionPackage,
   zipFolder,
 } from '../../infra/function-package';
+import { cornerHeic } from '../helpers/heic';
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'directdrop-package-'));
@@ -86,11 +88,17 @@ describe('infra function package', () => {
         unknown
       >;
       expect(manifest.main).to.equal('dist/index.js');
-      expect(manifest.dependencies).to.have.keys(['sharp']);
+      expect(manifest.dependencies).to.have.keys(['sharp', 'libheif-js']);
       expect(Buffer.from(entries['host.json']).toString()).to.equal(
         readFileSync('host.json', 'utf8'),
       );
       const bundle = Buffer.from(entries['dist/index.js']).toString();
+      expect(entries[`dist/${HEIC_WORKER_ENTRY}.js`], 'the HEIC decode worker').to.be.instanceOf(
+        Uint8Array,
+      );
+      expect(entries['node_modules/libheif-js/libheif-wasm/libheif.wasm']).to.be.instanceOf(
+        Uint8Array,
+      );
       for (const functionName of [
         'createUpload',
         'getUploadStatus',
@@ -145,6 +153,28 @@ describe('infra function package', () => {
       expect(result.status, result.stderr).to.equal(0);
       expect(result.stderr).to.contain('"processUploadEvent"');
       expect(result.stdout).to.match(/^encoded \d+/m);
+    });
+
+    it('runs on Linux x64: the bundled worker decodes a HEIC with the packaged WebAssembly', async function () {
+      if (process.platform !== 'linux' || process.arch !== 'x64') this.skip();
+      const app = tempDir();
+      for (const [name, bytes] of Object.entries(entries)) {
+        mkdirSync(join(app, name, '..'), { recursive: true });
+        writeFileSync(join(app, name), bytes);
+      }
+      const heic = join(app, 'photo.heic');
+      writeFileSync(heic, await cornerHeic(96, 64));
+      // As heic-decode.ts starts it: the worker file beside index.js, the bytes as workerData.
+      const script = `
+        const { Worker } = require('node:worker_threads');
+        const input = require('node:fs').readFileSync(${JSON.stringify(heic)});
+        new Worker('./dist/${HEIC_WORKER_ENTRY}.js', {
+          workerData: { input, limits: { maxInputPixels: 1e6, maxDecodeBytes: 64e6 } },
+        }).once('message', (r) =>
+          console.log(r.ok ? \`decoded \${r.image.info.codec} \${r.image.info.width}x\${r.image.info.height} \${r.image.pixels.length}\` : r.message));`;
+      const result = spawnSync(process.execPath, ['-e', script], { cwd: app, encoding: 'utf8' });
+      expect(result.status, result.stderr).to.equal(0);
+      expect(result.stdout.trim()).to.equal(`decoded hvc1 96x64 ${96 * 64 * 3}`);
     });
   });
 });
