@@ -5,10 +5,15 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { type HeicDecodeLimits, type HeicDecodeResult, decodeHeic } from './libheif';
 
-const { input, limits } = workerData as { input: Uint8Array; limits: HeicDecodeLimits };
+const { input, limits, wasm } = workerData as {
+  input: Uint8Array;
+  limits: HeicDecodeLimits;
+  /** libheif compiled by the parent (absent: compiled here from the file). */
+  wasm?: WebAssembly.Module;
+};
 let result: HeicDecodeResult;
 try {
-  result = decodeHeic(input, limits);
+  result = decodeHeic(input, limits, wasm);
 } catch (error) {
   // A trap in the decoder (an abort, a failed memory growth) is about these bytes; anything
   // else is a fault of this deployment and surfaces as the worker's error.

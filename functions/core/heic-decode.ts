@@ -4,9 +4,9 @@
  * stop a decode (terminating the worker), and the worker's wasm memory is returned as soon
  * as the image is decoded rather than staying at its peak for the life of the process.
  */
-import { join } from 'node:path';
+import { extname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { HeicDecodeLimits, HeicDecodeResult } from './libheif';
+import { type HeicDecodeLimits, type HeicDecodeResult, compileLibheif } from './libheif';
 
 export type { DecodedHeic, HeicColour, HeicDecodeResult } from './libheif';
 
@@ -15,18 +15,21 @@ export interface HeicDecodeOptions extends HeicDecodeLimits {
   timeoutMs: number;
 }
 
-/** The worker beside this module: TypeScript under tsx, the esbuild output in the package. */
-const WORKER_FILE = join(
-  __dirname,
-  __filename.endsWith('.ts') ? 'heic-decode-worker.ts' : 'heic-decode-worker.js',
-);
+/**
+ * The worker beside this module, in its form: TypeScript under tsx, the esbuild output
+ * (dist/heic-decode-worker.js) in the function package.
+ */
+const WORKER_FILE = join(__dirname, `heic-decode-worker${extname(__filename)}`);
 
-export function decodeHeicInWorker(
+let compiled: Promise<WebAssembly.Module> | undefined;
+
+export async function decodeHeicInWorker(
   input: Uint8Array,
   { timeoutMs, ...limits }: HeicDecodeOptions,
 ): Promise<HeicDecodeResult> {
+  const wasm = await (compiled ??= compileLibheif());
   return new Promise((resolve, reject) => {
-    const worker = new Worker(WORKER_FILE, { workerData: { input, limits } });
+    const worker = new Worker(WORKER_FILE, { workerData: { input, limits, wasm } });
     let settled = false;
     const settle = (finish: () => void) => {
       if (settled) return;

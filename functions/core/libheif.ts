@@ -69,14 +69,35 @@ const HEIF_ERROR_SIZE = 12;
 /** heif_security_limits: max_total_memory (uint64) follows the version-1 fields. */
 const SECURITY_LIMITS_MAX_TOTAL_MEMORY = 64;
 
+const WASM_FILE = require.resolve('libheif-js/libheif-wasm/libheif.wasm');
+
+/**
+ * Compiled once per process and handed to each worker: V8 shares a module's machine code
+ * (tiered-up included) between the threads that instantiate it, so a fresh worker does
+ * not start from unoptimised code.
+ */
+export function compileLibheif(): Promise<WebAssembly.Module> {
+  return WebAssembly.compile(readFileSync(WASM_FILE));
+}
+
 let libheif: MainModule | undefined;
 
-function loadLibheif(): MainModule {
-  if (!libheif) {
-    // The wasm beside its loader, read synchronously: given the bytes, Emscripten instantiates at once.
-    const wasmBinary = readFileSync(require.resolve('libheif-js/libheif-wasm/libheif.wasm'));
-    libheif = createLibheif({ wasmBinary });
-  }
+function loadLibheif(compiled?: WebAssembly.Module): MainModule {
+  // Instantiated synchronously: Emscripten's glue then runs at once.
+  libheif ??= createLibheif(
+    compiled
+      ? {
+          instantiateWasm(
+            imports: WebAssembly.Imports,
+            receive: (i: WebAssembly.Instance) => void,
+          ) {
+            const instance = new WebAssembly.Instance(compiled, imports);
+            receive(instance);
+            return instance.exports;
+          },
+        }
+      : { wasmBinary: readFileSync(WASM_FILE) },
+  );
   return libheif;
 }
 
@@ -104,8 +125,12 @@ function fourcc(value: number): string {
  * 8-bit RGB(A), with libheif applying the irot/imir/clap transforms. The dimensions are
  * checked against the pixel limit from the container, before any pixel is decoded.
  */
-export function decodeHeic(input: Uint8Array, limits: HeicDecodeLimits): HeicDecodeResult {
-  const m = loadLibheif();
+export function decodeHeic(
+  input: Uint8Array,
+  limits: HeicDecodeLimits,
+  compiled?: WebAssembly.Module,
+): HeicDecodeResult {
+  const m = loadLibheif(compiled);
   const allocations: number[] = [];
   const alloc = (size: number) => {
     const pointer = m._malloc(size);
