@@ -17,7 +17,6 @@ export interface HeicInfo {
   codedWidth: number;
   codedHeight: number;
   hasAlpha: boolean;
-  bitDepth: number;
   /** The coding of the primary image (or of its grid's tiles), e.g. `hvc1`, `av01`. */
   codec: string;
 }
@@ -25,7 +24,7 @@ export interface HeicInfo {
 /** Colour of the decoded pixels: an embedded ICC profile, or nclx (ITU-T H.273) code points. */
 export type HeicColour =
   | { kind: 'icc'; profile: Uint8Array }
-  | { kind: 'nclx'; colourPrimaries: number; transferCharacteristics: number }
+  | { kind: 'nclx'; colourPrimaries: number }
   | { kind: 'unspecified' };
 
 export interface DecodedHeic {
@@ -146,7 +145,7 @@ export function decodeHeic(
     const subcode = view().getInt32(error + 4, true);
     const messageAt = view().getUint32(error + 8, true);
     const end = m.HEAPU8.indexOf(0, messageAt);
-    const message = Buffer.from(m.HEAPU8.subarray(messageAt, end)).toString('utf8');
+    const message = Buffer.from(m.HEAPU8.subarray(messageAt, end)).toString('utf8').trim();
     throw new HeifError(code, subcode, message);
   };
   const out = alloc(4);
@@ -182,7 +181,6 @@ export function decodeHeic(
       codedWidth: m._heif_image_handle_get_ispe_width(handle),
       codedHeight: m._heif_image_handle_get_ispe_height(handle),
       hasAlpha: m._heif_image_handle_has_alpha_channel(handle) !== 0,
-      bitDepth: m._heif_image_handle_get_luma_bits_per_pixel(handle),
       codec: primaryCodec(m, context, handle, error, out),
     };
     if (info.width <= 0 || info.height <= 0 || info.codedWidth <= 0 || info.codedHeight <= 0)
@@ -289,12 +287,10 @@ function colourOf(
     m._heif_image_handle_get_nclx_color_profile(error, handle, out);
     check();
     const nclx = new DataView(m.HEAPU8.buffer).getUint32(out, true);
-    // struct heif_color_profile_nclx { uint8_t version; enum primaries; enum transfer; … }
-    const view = new DataView(m.HEAPU8.buffer);
+    // struct heif_color_profile_nclx { uint8_t version; enum heif_color_primaries; … }
     const colour: HeicColour = {
       kind: 'nclx',
-      colourPrimaries: view.getInt32(nclx + 4, true),
-      transferCharacteristics: view.getInt32(nclx + 8, true),
+      colourPrimaries: new DataView(m.HEAPU8.buffer).getInt32(nclx + 4, true),
     };
     m._heif_nclx_color_profile_free(nclx);
     return colour;
