@@ -41,6 +41,15 @@ export const LINUX_SHARP_DIR = 'node_modules/@img/sharp-linux-x64/lib';
 export const LINUX_LIBVIPS_DIR = 'node_modules/@img/sharp-libvips-linux-x64/lib';
 /** The bundled worker-thread entry that decodes HEIC, as dist/<name>.js. */
 export const HEIC_WORKER_ENTRY = 'heic-decode-worker';
+/**
+ * libheif-js ships three builds (asm.js, wasm with the binary inlined twice over, wasm with
+ * a separate .wasm); the functions load only the last, so the other 7 MB stay out.
+ */
+export const UNUSED_LIBHEIF_FILES = [
+  'libheif',
+  'libheif-wasm/libheif-bundle.js',
+  'libheif-wasm/libheif-bundle.mjs',
+];
 
 // DOS timestamps are local time: building the date from local fields keeps every
 // entry's stored time identical in every time zone.
@@ -77,6 +86,8 @@ export function buildFunctionPackage(options: BuildFunctionPackageOptions = {}):
   );
   copyFileSync(join(repoRoot, 'host.json'), join(staging, 'host.json'));
   installLinuxSharp(staging);
+  for (const unused of UNUSED_LIBHEIF_FILES)
+    rmSync(join(staging, 'node_modules', 'libheif-js', unused), { recursive: true, force: true });
 
   const zip = zipFolder(staging);
   const zipPath = join(outDir, FUNCTION_PACKAGE_FILE);

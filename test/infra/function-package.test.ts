@@ -11,6 +11,7 @@ import {
   HEIC_WORKER_ENTRY,
   LINUX_LIBVIPS_DIR,
   LINUX_SHARP_DIR,
+  UNUSED_LIBHEIF_FILES,
   buildFunctionPackage,
   describeFunctionPackage,
   zipFolder,
@@ -99,6 +100,11 @@ describe('infra function package', () => {
       expect(entries['node_modules/libheif-js/libheif-wasm/libheif.wasm']).to.be.instanceOf(
         Uint8Array,
       );
+      for (const unused of UNUSED_LIBHEIF_FILES) {
+        const path = `node_modules/libheif-js/${unused}`;
+        const left = Object.keys(entries).filter((n) => n === path || n.startsWith(`${path}/`));
+        expect(left).to.deep.equal([]);
+      }
       for (const functionName of [
         'createUpload',
         'getUploadStatus',

@@ -195,6 +195,18 @@ describe('image-pipeline: HEIC', function () {
     await expectGreenCorner(result.variants[1].data, 'top-left');
   });
 
+  it('never decodes a HEIC where the allowed types leave HEIC out', async () => {
+    const noHeic = allowedContentTypes.filter(
+      (type) => !['image/heic', 'image/heif'].includes(type),
+    );
+    expect(
+      await processImage(heic, variants, { ...limits, allowedContentTypes: noHeic }),
+    ).to.include({
+      ok: false,
+      reason: 'type-not-allowed',
+    });
+  });
+
   it('checks the declared size against the pixel limit before decoding', async () => {
     expect(
       await processImage(heic, variants, { ...limits, maxInputPixels: 320 * 240 - 1 }),
