@@ -63,8 +63,8 @@ export function cornerImage(
 }
 
 /** A small HEIC (HEVC) of cornerImage. */
-export async function cornerHeic(width = 320, height = 240, args: string[] = []): Promise<Buffer> {
-  return heifEnc([{ bytes: await cornerImage(width, height).toBuffer(), ext: 'png' }], args);
+export async function cornerHeic(width = 320, height = 240): Promise<Buffer> {
+  return heifEnc([{ bytes: await cornerImage(width, height).toBuffer(), ext: 'png' }]);
 }
 
 // ---------------------------------------------------------------------------
