@@ -279,6 +279,28 @@ export function withHvcc(heic: Buffer, replacement: (hvcc: Buffer) => Buffer): B
   });
 }
 
+/** Adds `count` data-less items (infe entries of type `hvc1`) after the real ones. */
+export function withExtraItems(heic: Buffer, count: number): Buffer {
+  return editMeta(heic, (meta) => {
+    const iinf = child(meta, 'iinf');
+    const wide = iinf.fullHeader[0] !== 0;
+    const existing = wide ? iinf.payload.readUInt32BE(0) : iinf.payload.readUInt16BE(0);
+    const entries = Array.from({ length: count }, (_, i) => {
+      const infe = Buffer.alloc(8 + 4 + 9);
+      infe.writeUInt32BE(infe.length);
+      infe.write('infe', 4, 'latin1');
+      infe[8] = 2; // version 2: 16-bit item_ID, then protection index and item type
+      infe.writeUInt16BE(1000 + i, 12);
+      infe.write('hvc1', 16, 'latin1');
+      return infe;
+    });
+    const countField = Buffer.alloc(wide ? 4 : 2);
+    if (wide) countField.writeUInt32BE(existing + count);
+    else countField.writeUInt16BE(existing + count);
+    iinf.payload = Buffer.concat([countField, iinf.payload.subarray(wide ? 4 : 2), ...entries]);
+  });
+}
+
 /** Claims far more items than the iinf box holds. */
 export function withItemCountClaim(heic: Buffer, count: number): Buffer {
   return editMeta(heic, (meta) => {

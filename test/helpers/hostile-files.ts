@@ -14,6 +14,7 @@ import {
   cornerHeic,
   cornerImage,
   heifEnc,
+  withExtraItems,
   withHvcc,
   withImageSize,
   withItemCountClaim,
@@ -751,6 +752,14 @@ export const HOSTILE_FILES: readonly HostileFile[] = [
     what: 'HEVC HEIC whose iinf claims 60000 items',
     contentType: 'image/heic',
     make: async () => withItemCountClaim(await cornerHeic(320, 240), 60_000),
+    expected: rejected('corrupt'),
+  },
+  {
+    file: 'extra-items.heic',
+    what: 'HEVC HEIC with 2000 more items than its one image',
+    contentType: 'image/heic',
+    make: async () => withExtraItems(await cornerHeic(320, 240), 2000),
+    // libvips' libheif allows 256 items when it reads the container.
     expected: rejected('corrupt'),
   },
   {
