@@ -180,6 +180,31 @@ describe('image-pipeline: HEIC', function () {
     await expectGreenCorner(result.variants[1].data, 'top-left');
   });
 
+  it('keeps the transparency of a HEIC with an alpha plane', async () => {
+    const translucent = await sharp({
+      create: {
+        width: 320,
+        height: 240,
+        channels: 4,
+        background: { r: 20, g: 220, b: 20, alpha: 0.5 },
+      },
+    })
+      .png()
+      .toBuffer();
+    const result = await processImage(
+      heifEnc([{ bytes: translucent, ext: 'png' }]),
+      [{ name: 'png', width: 160, format: 'png', quality: 80 }],
+      limits,
+    );
+    if (!result.ok) throw new Error(result.message);
+    const { data, info } = await sharp(result.variants[0].data)
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    expect(info.channels).to.equal(4);
+    expect(data[3], 'alpha').to.be.closeTo(128, 10);
+    expectColour([data[0], data[1], data[2]], GREEN, 'colour');
+  });
+
   it('makes variants of the primary image only: not of its thumbnail or of other images', async () => {
     const primary = await cornerImage(320, 240).toBuffer();
     const other = await cornerImage(640, 480, RED_BODY, GREEN).toBuffer();
