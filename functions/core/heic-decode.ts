@@ -28,8 +28,13 @@ export async function decodeHeicInWorker(
   { timeoutMs, ...limits }: HeicDecodeOptions,
 ): Promise<HeicDecodeResult> {
   const wasm = await (compiled ??= compileLibheif());
+  // Cloning a view copies its whole ArrayBuffer (a pool slab, a grown download buffer).
+  const exact =
+    input.byteOffset === 0 && input.byteLength === input.buffer.byteLength
+      ? input
+      : new Uint8Array(input);
   return new Promise((resolve, reject) => {
-    const worker = new Worker(WORKER_FILE, { workerData: { input, limits, wasm } });
+    const worker = new Worker(WORKER_FILE, { workerData: { input: exact, limits, wasm } });
     let settled = false;
     const settle = (finish: () => void) => {
       if (settled) return;
