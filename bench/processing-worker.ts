@@ -14,7 +14,11 @@ import { readFileSync } from 'node:fs';
 import { InvocationContext } from '@azure/functions';
 import sharp from 'sharp';
 import { createRuntime } from '../functions/adapters/runtime';
-import { STORAGE_CONNECTION } from '../functions/core/definitions';
+import {
+  HEIC_DECODE_BYTES_PER_PIXEL,
+  HEIC_DECODE_TIMEOUT_MS,
+  STORAGE_CONNECTION,
+} from '../functions/core/definitions';
 import { DEFAULT_SETTINGS, type VariantSpec } from '../functions/core/settings';
 import { decodeHeicInWorker } from '../functions/core/heic-decode';
 import { type HeicDecodeResult, decodeHeic } from '../functions/core/libheif';
@@ -143,10 +147,10 @@ async function runSharp(job: ProcessingJob) {
 async function runHeicDecode(job: ProcessingJob) {
   const input = readFileSync(job.fixturePath);
   const { maxInputPixels } = DEFAULT_SETTINGS;
-  const limits = { maxInputPixels, maxDecodeBytes: maxInputPixels * 16 };
+  const limits = { maxInputPixels, maxDecodeBytes: maxInputPixels * HEIC_DECODE_BYTES_PER_PIXEL };
   const decode = async (): Promise<HeicDecodeResult> =>
     job.mode === 'heic-worker'
-      ? decodeHeicInWorker(input, { ...limits, timeoutMs: 60_000 })
+      ? decodeHeicInWorker(input, { ...limits, timeoutMs: HEIC_DECODE_TIMEOUT_MS })
       : decodeHeic(input, limits);
   const problems: string[] = [];
   await decode();
