@@ -4,7 +4,8 @@
  * fields and sensor-like noise, so JPEG cannot shrink it to nothing) and a large RGBA PNG
  * of the same scene. Deterministic, so every run uses the same bytes.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { BENCH_DIR } from './lib/child';
@@ -144,5 +145,29 @@ export async function loadFixtures(): Promise<{ jpeg: Fixture; png: Fixture }> {
   return {
     jpeg: { name: '12 MP JPEG', path: jpegPath, bytes: jpeg, contentType: 'image/jpeg', ...common },
     png: { name: '12 MP RGBA PNG', path: pngPath, bytes: png, contentType: 'image/png', ...common },
+  };
+}
+
+/**
+ * The 12 MP JPEG's photo as HEIC (HEVC), encoded by Debian's heif-enc at quality 50 (about
+ * an iPhone's bytes per pixel), for the HEIC benchmark; heif-enc's version is returned too.
+ */
+export async function loadHeicFixture(
+  jpeg: Fixture,
+): Promise<{ fixture: Fixture; encoder: string }> {
+  const help = spawnSync('heif-enc', ['--help'], { encoding: 'utf8' });
+  if (help.error) throw new Error('heif-enc is not installed (apt-get install libheif-examples)');
+  const libheif = /libheif version: (\S+)/.exec(`${help.stdout}${help.stderr}`)?.[1];
+  const [path, bytes] = await cached(`landscape-12mp-v${VERSION}.heic`, async () => {
+    const out = join(BENCH_DIR, 'results', 'fixtures', 'encoding.heic');
+    const result = spawnSync('heif-enc', ['-q', '50', '-o', out, jpeg.path], { encoding: 'utf8' });
+    if (result.status !== 0) throw new Error(`heif-enc failed: ${result.stderr}`);
+    const encoded = await readFile(out);
+    await rm(out);
+    return encoded;
+  });
+  return {
+    fixture: { ...jpeg, name: '12 MP HEIC', path, bytes, contentType: 'image/heic' },
+    encoder: `heif-enc (libheif ${libheif ?? 'unknown version'})`,
   };
 }

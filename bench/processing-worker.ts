@@ -7,17 +7,26 @@
  * - sharp: the same variants with sharp alone from an in-memory buffer, either decoded
  *   once at the largest width and fanned out (the fastest we measured, the baseline) or
  *   one pipeline per variant from a clone() of the input (the textbook way).
+ * - heic-thread / heic-worker: the HEIC decode alone, called directly or in the worker
+ *   thread the pipeline starts per image, to price the worker.
  */
 import { readFileSync } from 'node:fs';
 import { InvocationContext } from '@azure/functions';
 import sharp from 'sharp';
 import { createRuntime } from '../functions/adapters/runtime';
-import { STORAGE_CONNECTION } from '../functions/core/definitions';
+import {
+  HEIC_DECODE_BYTES_PER_PIXEL,
+  HEIC_DECODE_TIMEOUT_MS,
+  STORAGE_CONNECTION,
+} from '../functions/core/definitions';
 import { DEFAULT_SETTINGS, type VariantSpec } from '../functions/core/settings';
+import { decodeHeicInWorker } from '../functions/core/heic-decode';
+import { type HeicDecodeResult, decodeHeic } from '../functions/core/libheif';
 import { processUploadEventHandler } from '../functions/handlers/process-upload';
 
 export interface ProcessingJob {
-  mode: 'handler' | 'sharp';
+  /** heic-thread / heic-worker: libheif's decode alone, on this thread or as the handler runs it. */
+  mode: 'handler' | 'sharp' | 'heic-thread' | 'heic-worker';
   /** sharp mode: how the variants are derived from the input. */
   pipeline: 'decode-once' | 'per-variant';
   /** sharp mode: libvips sequential access (sharp's default) or random access. */
@@ -135,10 +144,32 @@ async function runSharp(job: ProcessingJob) {
   return { ...result, problems };
 }
 
+async function runHeicDecode(job: ProcessingJob) {
+  const input = readFileSync(job.fixturePath);
+  const { maxInputPixels } = DEFAULT_SETTINGS;
+  const limits = { maxInputPixels, maxDecodeBytes: maxInputPixels * HEIC_DECODE_BYTES_PER_PIXEL };
+  const decode = async (): Promise<HeicDecodeResult> =>
+    job.mode === 'heic-worker'
+      ? decodeHeicInWorker(input, { ...limits, timeoutMs: HEIC_DECODE_TIMEOUT_MS })
+      : decodeHeic(input, limits);
+  const problems: string[] = [];
+  await decode();
+  const result = await measure(job.count, job.batch, async () => {
+    const decoded = await decode();
+    if (!decoded.ok) problems.push(decoded.message);
+  });
+  return { ...result, problems };
+}
+
 async function run(job: ProcessingJob): Promise<ProcessingReply> {
   if (job.threads > 0) sharp.concurrency(job.threads);
   if (!job.cache) sharp.cache(false);
-  const result = job.mode === 'handler' ? await runHandler(job) : await runSharp(job);
+  const result =
+    job.mode === 'handler'
+      ? await runHandler(job)
+      : job.mode === 'sharp'
+        ? await runSharp(job)
+        : await runHeicDecode(job);
   return { ...result, threads: sharp.concurrency() };
 }
 

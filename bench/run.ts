@@ -3,7 +3,7 @@
  * table (ours next to its baseline, measured in the same run) followed by the targets.
  * Results also go to bench/results/latest.{json,md} for docs/performance.md.
  *
- * Options: --only <names> (comma-separated: upload,issuance,processing,local, and the
+ * Options: --only <names> (comma-separated: upload,issuance,processing,heic,local, and the
  * opt-in options), --quick (fewer repetitions, for trying the harness; not for publishing).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -25,9 +25,10 @@ import { runIssuance } from './issuance';
 import { runLocalMode } from './local-mode';
 import { runPipelineOptions } from './pipeline-options';
 import { runProcessing } from './processing';
+import { runHeic } from './heic';
 import { runUploadPath } from './upload-path';
 
-const SECTIONS = ['upload', 'issuance', 'processing', 'local'] as const;
+const SECTIONS = ['upload', 'issuance', 'processing', 'heic', 'local'] as const;
 /** Sections that run only when named with --only: they exceed the default run's budget. */
 const OPT_IN = ['options'] as const;
 type SectionName = (typeof SECTIONS)[number] | (typeof OPT_IN)[number];
@@ -78,6 +79,7 @@ async function main(): Promise<void> {
     await run('upload', async () => runUploadPath(await sharedStorage(), { quick }));
     await run('issuance', async () => runIssuance(await sharedStorage(), { quick }));
     await run('processing', async () => runProcessing(await sharedStorage(), { quick }));
+    await run('heic', async () => runHeic(await sharedStorage(), { quick }));
     await run('options', async () => runPipelineOptions(await sharedStorage(), { quick }));
     await storage?.stop();
     storage = undefined;

@@ -1,6 +1,7 @@
 /**
- * Builds the zip Flex Consumption runs: the functions bundled into one file by esbuild,
- * host.json, and sharp installed for linux-x64 (glibc) whatever the operator's OS. The
+ * Builds the zip Flex Consumption runs: the functions bundled by esbuild (index.js and the
+ * HEIC decode worker), host.json, sharp installed for linux-x64 (glibc) whatever the
+ * operator's OS, and libheif-js (WebAssembly, the same on every platform). The
  * zip is byte-for-byte reproducible, so its SHA-256 changes only when the code does.
  */
 import { createHash } from 'node:crypto';
@@ -41,6 +42,17 @@ export const FUNCTION_PACKAGE_FILE = 'directdrop-functions.zip';
 /** Where sharp's native addon and libvips for the Flex workers (Linux x64, glibc) land. */
 export const LINUX_SHARP_DIR = 'node_modules/@img/sharp-linux-x64/lib';
 export const LINUX_LIBVIPS_DIR = 'node_modules/@img/sharp-libvips-linux-x64/lib';
+/** The bundled worker-thread entry that decodes HEIC, as dist/<name>.js. */
+export const HEIC_WORKER_ENTRY = 'heic-decode-worker';
+/**
+ * libheif-js ships three builds (asm.js, wasm with the binary inlined twice over, wasm with
+ * a separate .wasm); the functions load only the last, so the other 7 MB stay out.
+ */
+export const UNUSED_LIBHEIF_FILES = [
+  'libheif',
+  'libheif-wasm/libheif-bundle.js',
+  'libheif-wasm/libheif-bundle.mjs',
+];
 
 // DOS timestamps are local time: building the date from local fields keeps every
 // entry's stored time identical in every time zone.
@@ -56,8 +68,12 @@ export function buildFunctionPackage(options: BuildFunctionPackageOptions = {}):
   const nodeVersion = options.nodeVersion ?? CONFIG_DEFAULTS.nodeVersion;
   bundleFunctions({
     repoRoot,
-    entry: options.entry ?? 'functions/index.ts',
-    outfile: join(staging, 'dist', 'index.js'),
+    // The HEIC decoder's worker thread runs its own file, beside index.js (heic-decode.ts).
+    entryPoints: {
+      index: options.entry ?? 'functions/index.ts',
+      [HEIC_WORKER_ENTRY]: 'functions/core/heic-decode-worker.ts',
+    },
+    outdir: join(staging, 'dist'),
     nodeVersion,
   });
   writeFileSync(
@@ -66,6 +82,8 @@ export function buildFunctionPackage(options: BuildFunctionPackageOptions = {}):
   );
   copyFileSync(join(repoRoot, 'host.json'), join(staging, 'host.json'));
   installLinuxSharp(staging);
+  for (const unused of UNUSED_LIBHEIF_FILES)
+    rmSync(join(staging, 'node_modules', 'libheif-js', unused), { recursive: true, force: true });
 
   const zip = zipFolder(staging);
   const zipPath = join(outDir, FUNCTION_PACKAGE_FILE);
@@ -76,21 +94,23 @@ export function buildFunctionPackage(options: BuildFunctionPackageOptions = {}):
 /** Bundles the functions into one CommonJS file for the Node major the app runs on. */
 export function bundleFunctions(options: {
   repoRoot: string;
-  entry: string;
-  outfile: string;
+  /** Output file name (without .js) → source entry. */
+  entryPoints: Record<string, string>;
+  outdir: string;
   nodeVersion: string;
 }): void {
   buildSync({
     absWorkingDir: options.repoRoot,
-    entryPoints: [options.entry],
-    outfile: options.outfile,
+    entryPoints: options.entryPoints,
+    outdir: options.outdir,
     bundle: true,
     platform: 'node',
     target: `node${options.nodeVersion}`,
     format: 'cjs',
     keepNames: true,
-    // sharp is native and installed below; the Functions worker provides functions-core.
-    external: ['sharp', '@azure/functions-core'],
+    // sharp is native and libheif-js loads its .wasm from beside itself: both are installed
+    // below. The Functions worker provides functions-core.
+    external: ['sharp', 'libheif-js', '@azure/functions-core'],
     logLevel: 'warning',
   });
 }
@@ -106,19 +126,23 @@ export function stagingManifest(repoRoot: string, nodeVersion: string) {
   const repoManifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {
     version: string;
   };
-  // The exact sharp the tests ran with (sharp's exports hide its package.json from require).
-  const sharpManifest = JSON.parse(
-    readFileSync(join(repoRoot, 'node_modules', 'sharp', 'package.json'), 'utf8'),
-  ) as {
-    version: string;
-  };
+  // The exact versions the tests ran with (sharp's exports hide its package.json from require).
+  const installedVersion = (name: string) =>
+    (
+      JSON.parse(readFileSync(join(repoRoot, 'node_modules', name, 'package.json'), 'utf8')) as {
+        version: string;
+      }
+    ).version;
   return {
     name: 'directdrop-functions',
     version: repoManifest.version,
     private: true,
     main: 'dist/index.js',
     engines: { node: `>=${nodeVersion}` },
-    dependencies: { sharp: sharpManifest.version },
+    dependencies: {
+      sharp: installedVersion('sharp'),
+      'libheif-js': installedVersion('libheif-js'),
+    },
   };
 }
 

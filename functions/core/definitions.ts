@@ -82,3 +82,15 @@ export function uploadCorsRule(allowedOrigins: readonly string[]): BlobCorsRule 
     maxAgeInSeconds: 3600,
   };
 }
+
+/**
+ * Wall-clock limit of one HEIC decode (libheif in WebAssembly, in a worker thread that is
+ * terminated when it passes). A 12 MP iPhone photo decodes in about a second.
+ */
+export const HEIC_DECODE_TIMEOUT_MS = 30_000;
+
+/**
+ * libheif's memory cap for one HEIC, per pixel of the image. Measured needs: 5 bytes for
+ * 8-bit 4:2:0 (iPhone photos), 8 for 10-bit, 12 for 10-bit with alpha; this leaves room.
+ */
+export const HEIC_DECODE_BYTES_PER_PIXEL = 16;

@@ -6,12 +6,19 @@
  */
 import sharp from 'sharp';
 import { DECODERS } from './decoders';
+import { HEIC_DECODE_BYTES_PER_PIXEL, HEIC_DECODE_TIMEOUT_MS } from './definitions';
+import { type DecodedHeic, type HeicColour, decodeHeicInWorker } from './heic-decode';
 import type { RejectReason } from './manifest';
 import type { OutputFormat, VariantSpec } from './settings';
+import { uncompressedTiff } from './tiff-container';
 
 export interface ImageLimits {
   maxInputPixels: number;
   allowedContentTypes: readonly string[];
+  /** Memory one HEIC decode may use; by default maxInputPixels × HEIC_DECODE_BYTES_PER_PIXEL. */
+  maxDecodeBytes?: number;
+  /** Wall-clock limit of one HEIC decode; HEIC_DECODE_TIMEOUT_MS by default. */
+  heicDecodeTimeoutMs?: number;
 }
 
 export interface EncodedVariant {
@@ -129,19 +136,35 @@ export async function processImage(
   if (!width || !height) return reject('corrupt', 'The image has no dimensions.');
   if (width * height > limits.maxInputPixels)
     return reject('too-many-pixels', 'The image has more pixels than allowed.');
-  if (metadata.format === 'heif' && metadata.compression === 'hevc') {
-    // sharp's prebuilt libvips decodes AVIF but not HEVC-coded HEIC (patent licensing).
-    return reject(
-      'unsupported-codec',
-      'HEIC photos encoded with HEVC cannot be processed; upload JPEG or AVIF.',
-    );
+  // EXIF orientations 5-8 swap the axes; report the image as people see it.
+  const turned = (metadata.orientation ?? 1) >= 5;
+  let original = {
+    format: contentType,
+    width: turned ? height : width,
+    height: turned ? width : height,
+  };
+  let source: sharp.Sharp;
+  if (metadata.format === 'heif' && metadata.compression !== 'av1') {
+    // sharp's prebuilt libvips decodes AVIF but not HEVC (patent licensing): libheif's
+    // WebAssembly build decodes these, applying irot/imir itself. EXIF orientation in a
+    // HEIF is informative only (HEIF spec; iPhones write both), so it is not applied again.
+    const decoded = await decodeHeicInWorker(input, {
+      maxInputPixels: limits.maxInputPixels,
+      maxDecodeBytes: limits.maxDecodeBytes ?? limits.maxInputPixels * HEIC_DECODE_BYTES_PER_PIXEL,
+      timeoutMs: limits.heicDecodeTimeoutMs ?? HEIC_DECODE_TIMEOUT_MS,
+    });
+    if (!decoded.ok) return reject(decoded.reason, decoded.message);
+    const { info } = decoded.image;
+    original = { format: contentType, width: info.width, height: info.height };
+    source = await heicPixels(decoded.image, inputOptions);
+  } else {
+    source = sharp(input, inputOptions).rotate(); // auto-orient from EXIF before the tag is dropped
   }
 
   const largestWidth = Math.max(...variants.map((v) => v.width));
   let base: { data: Buffer; info: sharp.OutputInfo };
   try {
-    base = await sharp(input, inputOptions)
-      .rotate() // auto-orient from EXIF before the orientation tag is dropped
+    base = await source
       .resize({ width: largestWidth, withoutEnlargement: true })
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
@@ -169,15 +192,44 @@ export async function processImage(
       };
     }),
   );
-  // EXIF orientations 5-8 swap the axes; report the image as people see it.
-  const turned = (metadata.orientation ?? 1) >= 5;
-  return {
-    ok: true,
-    original: {
-      format: contentType,
-      width: turned ? height : width,
-      height: turned ? width : height,
-    },
-    variants: encoded,
-  };
+  return { ok: true, original, variants: encoded };
+}
+
+/**
+ * Decoded HEIC pixels as a sharp input that converts them to sRGB like any other image:
+ * with their ICC profile embedded, or Display P3's for nclx P3; other nclx code points
+ * (BT.709, unspecified) are sRGB's primaries, or are read as if they were.
+ */
+async function heicPixels(
+  image: DecodedHeic,
+  inputOptions: sharp.SharpOptions,
+): Promise<sharp.Sharp> {
+  const { info, channels, pixels } = image;
+  const profile = await profileOf(image.colour);
+  if (!profile)
+    return sharp(pixels, {
+      raw: { width: info.width, height: info.height, channels },
+      limitInputPixels: inputOptions.limitInputPixels,
+    });
+  return sharp(
+    uncompressedTiff({ width: info.width, height: info.height, channels, pixels }, profile),
+    inputOptions,
+  );
+}
+
+/** H.273 colour primaries 12: SMPTE EG 432-1, Display P3 (iPhone photos' gamut). */
+const NCLX_PRIMARIES_DISPLAY_P3 = 12;
+let displayP3Profile: Promise<Uint8Array> | undefined;
+
+async function profileOf(colour: HeicColour): Promise<Uint8Array | undefined> {
+  if (colour.kind === 'icc') return colour.profile;
+  if (colour.kind !== 'nclx' || colour.colourPrimaries !== NCLX_PRIMARIES_DISPLAY_P3)
+    return undefined;
+  // libvips' own Display P3 profile, read back from an image it tagged with it.
+  displayP3Profile ??= sharp({ create: { width: 1, height: 1, channels: 3, background: '#000' } })
+    .withIccProfile('p3')
+    .tiff()
+    .toBuffer()
+    .then(async (tagged) => (await sharp(tagged).metadata()).icc!);
+  return displayP3Profile;
 }

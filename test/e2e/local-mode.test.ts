@@ -17,6 +17,7 @@ import { STORAGE_NAMES } from '../../functions/core/definitions';
 import { DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME } from '../../local/azurite';
 import { buildBlobCreatedEvent, encodeQueueMessage } from '../../local/event-grid-event';
 import { type LocalModePorts, freeLocalModePorts } from '../../local/local-mode-process';
+import { cornerHeic, withTransforms } from '../helpers/heic';
 import { sidewaysPhotoWithGps, textPretendingToBeJpeg } from '../helpers/images';
 
 const REPO_ROOT = resolve(__dirname, '../..');
@@ -200,6 +201,20 @@ describe('local mode end to end (npm start)', function () {
       });
       expect(output.height).to.be.greaterThan(output.width);
       expect(metadata.exif, 'location and camera data are stripped').to.equal(undefined);
+    }
+  });
+
+  it('processes an iPhone-style HEIC into upright sRGB variants', async () => {
+    // The HEIC decode runs in a worker thread of the local host, as in Azure.
+    const photo = withTransforms(await cornerHeic(320, 240), { anticlockwiseTurns: 1 });
+    const created = await upload('IMG_0001.HEIC', 'image/heic', photo);
+    const status = await settled(created.statusUrl);
+    expect(status.status, JSON.stringify(status)).to.equal('processed');
+    expect(status.original).to.include({ width: 240, height: 320 });
+    for (const output of status.outputs ?? []) {
+      const bytes = Buffer.from(await (await fetch(output.url)).arrayBuffer());
+      const metadata = await sharp(bytes).metadata();
+      expect([metadata.width, metadata.height, metadata.space]).to.deep.equal([240, 320, 'srgb']);
     }
   });
 

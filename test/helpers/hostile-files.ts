@@ -9,6 +9,17 @@ import sharp from 'sharp';
 import type { RejectReason } from '../../functions/core/manifest';
 import { DEFAULT_SETTINGS } from '../../functions/core/settings';
 import { sidewaysPhotoWithGps } from './images';
+import {
+  GREEN,
+  cornerHeic,
+  cornerImage,
+  heifEnc,
+  withExtraItems,
+  withHvcc,
+  withImageSize,
+  withItemCountClaim,
+  withTransforms,
+} from './heic';
 
 export type Expected =
   | { status: 'rejected'; reason: RejectReason }
@@ -343,6 +354,19 @@ const processed = (
 ): Expected => ({ status: 'processed', original: { format, width, height }, ...more });
 const photo = () => sidewaysPhotoWithGps(800, 600);
 
+/**
+ * As an iPhone stores a photo: the pixels as the sensor read them (here turned a quarter
+ * anticlockwise), an irot turning them back, and the JPEG's EXIF orientation 6 as well.
+ */
+async function iphoneStyleHeic(): Promise<Buffer> {
+  const stored = await sharp(await cornerImage(320, 240).toBuffer())
+    .rotate(270)
+    .jpeg({ quality: 95 })
+    .withMetadata({ orientation: 6 })
+    .toBuffer();
+  return withTransforms(heifEnc([{ bytes: stored, ext: 'jpg' }]), { anticlockwiseTurns: 3 });
+}
+
 export const HOSTILE_FILES: readonly HostileFile[] = [
   {
     file: 'empty.jpg',
@@ -641,8 +665,102 @@ export const HOSTILE_FILES: readonly HostileFile[] = [
     what: 'a real AV1-coded AVIF relabelled with the heic brand',
     contentType: 'image/heic',
     make: avifBrandedHeic,
-    // libvips names the compression after the brand, so the label decides, safely.
+    // Routed by its brand to the HEVC decoder, which names the AV1 it finds and refuses it.
     expected: rejected('unsupported-codec'),
+  },
+  {
+    file: 'iphone-style.heic',
+    what: 'HEVC HEIC stored turned, with irot and EXIF orientation 6 (applied once)',
+    contentType: 'image/heic',
+    make: iphoneStyleHeic,
+    expected: processed('image/heic', 320, 240, { topLeft: GREEN }),
+  },
+  {
+    file: 'ten-bit.heic',
+    what: '10-bit HEVC HEIC (heif-enc -b 10 from a 16-bit PNG)',
+    contentType: 'image/heic',
+    make: async () =>
+      heifEnc(
+        [
+          {
+            bytes: await cornerImage(320, 240).toColourspace('rgb16').png().toBuffer(),
+            ext: 'png',
+          },
+        ],
+        ['-b', '10'],
+      ),
+    expected: processed('image/heic', 320, 240, { topLeft: GREEN }),
+  },
+  {
+    file: 'display-p3.heic',
+    what: 'HEVC HEIC in Display P3 with its ICC profile (converted to sRGB)',
+    contentType: 'image/heic',
+    make: async () =>
+      heifEnc([
+        {
+          bytes: await cornerImage(320, 240).withIccProfile('p3').jpeg({ quality: 95 }).toBuffer(),
+          ext: 'jpg',
+        },
+      ]),
+    expected: processed('image/heic', 320, 240, { topLeft: GREEN }),
+  },
+  {
+    file: 'truncated.heic',
+    what: 'HEVC HEIC cut off in the middle of its image data',
+    contentType: 'image/heic',
+    make: async () => {
+      const whole = await cornerHeic(320, 240);
+      return whole.subarray(0, Math.floor(whole.length * 0.7));
+    },
+    expected: rejected('corrupt'),
+  },
+  {
+    file: 'huge-ispe.heic',
+    what: 'HEVC HEIC whose ispe claims 100000×100000',
+    contentType: 'image/heic',
+    make: async () => withImageSize(await cornerHeic(320, 240), 100_000, 100_000),
+    expected: rejected('too-many-pixels'),
+  },
+  {
+    file: 'lying-ispe.heic',
+    what: 'HEVC HEIC whose ispe claims 16×16 over a 320×240 stream',
+    contentType: 'image/heic',
+    make: async () => withImageSize(await cornerHeic(320, 240), 16, 16),
+    // libheif refuses to decode far more pixels than the container declared.
+    expected: rejected('too-many-pixels'),
+  },
+  {
+    file: 'zero-ispe.heic',
+    what: 'HEVC HEIC whose ispe claims 0×0',
+    contentType: 'image/heic',
+    make: async () => withImageSize(await cornerHeic(320, 240), 0, 0),
+    expected: rejected('corrupt'),
+  },
+  {
+    file: 'garbage-hvcc.heic',
+    what: 'HEVC HEIC whose decoder configuration (hvcC) is noise',
+    contentType: 'image/heic',
+    make: async () =>
+      withHvcc(await cornerHeic(320, 240), (hvcc) => {
+        noise(hvcc.length - 4, 11).copy(hvcc, 4);
+        return hvcc;
+      }),
+    expected: rejected('corrupt'),
+  },
+  {
+    file: 'many-items.heic',
+    what: 'HEVC HEIC whose iinf claims 60000 items',
+    contentType: 'image/heic',
+    make: async () => withItemCountClaim(await cornerHeic(320, 240), 60_000),
+    expected: rejected('corrupt'),
+  },
+  {
+    file: 'extra-items.heic',
+    what: 'HEVC HEIC with 2000 more items than its one image',
+    contentType: 'image/heic',
+    make: async () => withExtraItems(await cornerHeic(320, 240), 2000),
+    // libvips' libheif allows 256 items when it reads the container.
+    expected: rejected('corrupt'),
   },
   {
     file: 'bogus-chunks.webp',

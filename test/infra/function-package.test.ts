@@ -8,14 +8,17 @@ import { unzipSync } from 'fflate';
 import {
   FUNCTION_PACKAGE_FILE,
   type FunctionPackage,
+  HEIC_WORKER_ENTRY,
   LINUX_LIBVIPS_DIR,
   LINUX_SHARP_DIR,
+  UNUSED_LIBHEIF_FILES,
   buildFunctionPackage,
   bundleFunctions,
   describeFunctionPackage,
   stagingManifest,
   zipFolder,
 } from '../../infra/function-package';
+import { cornerHeic } from '../helpers/heic';
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'directdrop-package-'));
@@ -77,9 +80,9 @@ describe('infra function package', () => {
       'export const pick = (xs: number[]) => xs.findLast((x) => x > 1) ?? 0;\n',
     );
     const bundle = (nodeVersion: string) => {
-      const outfile = join(dir, `out-${nodeVersion}.js`);
-      bundleFunctions({ repoRoot: dir, entry: 'entry.ts', outfile, nodeVersion });
-      return readFileSync(outfile, 'utf8');
+      const outdir = join(dir, `out-${nodeVersion}`);
+      bundleFunctions({ repoRoot: dir, entryPoints: { index: 'entry.ts' }, outdir, nodeVersion });
+      return readFileSync(join(outdir, 'index.js'), 'utf8');
     };
     expect(bundle('24')).to.contain('??');
     expect(bundle('10')).not.to.contain('??');
@@ -111,11 +114,22 @@ describe('infra function package', () => {
       >;
       expect(manifest.main).to.equal('dist/index.js');
       expect(manifest.engines).to.deep.equal({ node: '>=24' });
-      expect(manifest.dependencies).to.have.keys(['sharp']);
+      expect(manifest.dependencies).to.have.keys(['sharp', 'libheif-js']);
       expect(Buffer.from(entries['host.json']).toString()).to.equal(
         readFileSync('host.json', 'utf8'),
       );
       const bundle = Buffer.from(entries['dist/index.js']).toString();
+      expect(entries[`dist/${HEIC_WORKER_ENTRY}.js`], 'the HEIC decode worker').to.be.instanceOf(
+        Uint8Array,
+      );
+      expect(entries['node_modules/libheif-js/libheif-wasm/libheif.wasm']).to.be.instanceOf(
+        Uint8Array,
+      );
+      for (const unused of UNUSED_LIBHEIF_FILES) {
+        const path = `node_modules/libheif-js/${unused}`;
+        const left = Object.keys(entries).filter((n) => n === path || n.startsWith(`${path}/`));
+        expect(left).to.deep.equal([]);
+      }
       for (const functionName of [
         'createUpload',
         'getUploadStatus',
@@ -170,6 +184,28 @@ describe('infra function package', () => {
       expect(result.status, result.stderr).to.equal(0);
       expect(result.stderr).to.contain('"processUploadEvent"');
       expect(result.stdout).to.match(/^encoded \d+/m);
+    });
+
+    it('runs on Linux x64: the bundled worker decodes a HEIC with the packaged WebAssembly', async function () {
+      if (process.platform !== 'linux' || process.arch !== 'x64') this.skip();
+      const app = tempDir();
+      for (const [name, bytes] of Object.entries(entries)) {
+        mkdirSync(join(app, name, '..'), { recursive: true });
+        writeFileSync(join(app, name), bytes);
+      }
+      const heic = join(app, 'photo.heic');
+      writeFileSync(heic, await cornerHeic(96, 64));
+      // As heic-decode.ts starts it: the worker file beside index.js, the bytes as workerData.
+      const script = `
+        const { Worker } = require('node:worker_threads');
+        const input = require('node:fs').readFileSync(${JSON.stringify(heic)});
+        new Worker('./dist/${HEIC_WORKER_ENTRY}.js', {
+          workerData: { input, limits: { maxInputPixels: 1e6, maxDecodeBytes: 64e6 } },
+        }).once('message', (r) =>
+          console.log(r.ok ? \`decoded \${r.image.info.codec} \${r.image.info.width}x\${r.image.info.height} \${r.image.pixels.length}\` : r.message));`;
+      const result = spawnSync(process.execPath, ['-e', script], { cwd: app, encoding: 'utf8' });
+      expect(result.status, result.stderr).to.equal(0);
+      expect(result.stdout.trim()).to.equal(`decoded hvc1 96x64 ${96 * 64 * 3}`);
     });
   });
 });
