@@ -109,7 +109,12 @@ export interface ProcessedOutput {
 }
 
 export type UploadStatus =
-  | { uploadId: string; status: 'pending' }
+  | {
+      uploadId: string;
+      status: 'pending';
+      /** `scanning` while the malware scan runs, then `processing`. */
+      stage?: 'scanning' | 'processing';
+    }
   | {
       uploadId: string;
       status: 'processed';

@@ -8,6 +8,7 @@ import * as pulumi from '@pulumi/pulumi';
 import {
   DEFAULT_SETTINGS,
   type DirectdropSettings,
+  SCAN_UNVERIFIED_POLICIES,
   SETTING_LIMITS,
   SettingsError,
   type VariantSpec,
@@ -56,6 +57,9 @@ export const CONFIG_LIMITS = {
   deadLetterRetentionDays: { min: 1, max: 365 },
   /** Log Analytics pay-as-you-go retention range. */
   logRetentionDays: { min: 30, max: 730 },
+  /** Defender for Storage's monthly scan cap per account; Defender's own default is 10,000 GB. */
+  malwareScanningCapGBPerMonth: { min: 1, max: 1_000_000 },
+  scanVerdictTimeoutSeconds: SETTING_LIMITS.scanVerdictTimeoutSeconds,
 } as const;
 
 type IntegerKey = keyof typeof CONFIG_LIMITS;
@@ -80,6 +84,11 @@ export const CONFIG_DEFAULTS = {
   deadLetterRetentionDays: 30,
   logRetentionDays: 30,
   functionPackagePath: '',
+  // Defender for Storage bills per account and per GB scanned, so a stack opts in.
+  malwareScanning: false,
+  malwareScanningCapGBPerMonth: 100,
+  scanVerdictTimeoutSeconds: DEFAULT_SETTINGS.scanVerdictTimeoutSeconds,
+  scanUnverifiedPolicy: DEFAULT_SETTINGS.scanUnverifiedPolicy,
 } as const;
 
 /** Every key the program reads; `allowedCorsOrigins` alone has no default. */
@@ -107,6 +116,8 @@ export interface InfraConfig {
   };
   /** A prebuilt function package; undefined means build one from source. */
   functionPackagePath?: string;
+  /** Defender for Storage on-upload scanning of the upload account, gating processing. */
+  malwareScanning: { enabled: boolean; capGBPerMonth: number };
 }
 
 export class ConfigError extends Error {
@@ -257,6 +268,14 @@ function readContentTypes(source: ConfigSource): string[] {
   );
 }
 
+function readBoolean(source: ConfigSource, key: 'malwareScanning'): boolean {
+  const raw = source.get(key);
+  if (!isSet(raw)) return CONFIG_DEFAULTS[key];
+  if (raw !== 'true' && raw !== 'false')
+    throw new ConfigError(key, `"${raw}" must be true or false`);
+  return raw === 'true';
+}
+
 /** Reads the stack's config; throws a ConfigError naming the first bad key. */
 export function loadConfig(
   source: ConfigSource = new pulumi.Config(CONFIG_NAMESPACE),
@@ -270,6 +289,7 @@ export function loadConfig(
       `${deadLetterDays} must be at least uploadRetentionDays (${uploadDays}): dead letters explain uploads, so they outlive them`,
     );
   }
+  const malwareScanning = readBoolean(source, 'malwareScanning');
   return {
     location: readLocation(source),
     environment,
@@ -284,6 +304,16 @@ export function loadConfig(
       variants: readVariants(source),
       uploadUrlTtlSeconds: readInteger(source, 'uploadUrlTtlSeconds'),
       readUrlTtlSeconds: readInteger(source, 'readUrlTtlSeconds'),
+      malwareScanning,
+      // The topic's ID exists only once deployed; index.ts sets it.
+      scanResultsTopic: '',
+      scanVerdictTimeoutSeconds: readInteger(source, 'scanVerdictTimeoutSeconds'),
+      scanUnverifiedPolicy: readChoice(
+        source,
+        'scanUnverifiedPolicy',
+        SCAN_UNVERIFIED_POLICIES,
+        CONFIG_DEFAULTS.scanUnverifiedPolicy,
+      ),
     },
     queue: {
       batchSize: readInteger(source, 'queueBatchSize'),
@@ -302,5 +332,9 @@ export function loadConfig(
     },
     retention: { uploadDays, deadLetterDays, logDays: readInteger(source, 'logRetentionDays') },
     functionPackagePath: readFunctionPackagePath(source),
+    malwareScanning: {
+      enabled: malwareScanning,
+      capGBPerMonth: readInteger(source, 'malwareScanningCapGBPerMonth'),
+    },
   };
 }
