@@ -163,6 +163,8 @@ describe('infra config', () => {
       ['uploadRetentionDays', '0', 'from 1 to 365'],
       ['deadLetterRetentionDays', '400', 'from 1 to 365'],
       ['logRetentionDays', '7', 'from 30 to 730'],
+      ['malwareScanningCapGBPerMonth', '0', 'from 1 to 1000000'],
+      ['scanVerdictTimeoutSeconds', '90000', 'from 2 to 86400'],
     ];
     for (const [key, value, range] of outOfRange) {
       it(`${key} ${value}`, () => {
@@ -178,6 +180,7 @@ describe('infra config', () => {
       ['environment', 'staging', 'development, production'],
       ['nodeVersion', '18', '20, 22'],
       ['instanceMemoryMB', '1024', '512, 2048, 4096'],
+      ['scanUnverifiedPolicy', 'ignore', 'fail, reject, process'],
     ];
     for (const [key, value, choices] of badChoices) {
       it(`${key} ${value}`, () => {
@@ -186,6 +189,12 @@ describe('infra config', () => {
         );
       });
     }
+
+    it('malwareScanning that is not a boolean', () => {
+      expect(rejection({ malwareScanning: 'yes' }).message).to.equal(
+        'Invalid config directdrop:malwareScanning: "yes" must be true or false',
+      );
+    });
 
     it('a location that is not a region name', () => {
       expect(rejection({ location: 'West Europe' }).message).to.contain(

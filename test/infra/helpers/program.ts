@@ -18,6 +18,7 @@ export const PROGRAM_CONFIG = {
   location: 'westeurope',
   allowedCorsOrigins: JSON.stringify(['https://photos.example.com']),
   queueBatchSize: '8',
+  malwareScanning: 'true',
 };
 
 export type Program = typeof import('../../../infra/index');
