@@ -103,6 +103,18 @@ export async function passesScanGate(
     context.info(`Upload ${uploadId}: the scan gate already ended this version; nothing to do`);
     return false;
   }
+  // Only a version that exists is worth waiting for: a changed blob has its own event and
+  // scan coming; a missing one fails through the retries, as the processing path does.
+  const blob = runtime.landing.getBlobClient(commit.blobName);
+  try {
+    await blob.getProperties({ conditions: { ifMatch: commit.eTag } });
+  } catch (error) {
+    if (!(isStatus(error, 412) && (await blob.exists()))) throw error;
+    context.info(
+      `Upload ${uploadId}: blob changed since event ${commit.eventId}; a newer event follows`,
+    );
+    return false;
+  }
   // Waiting is written before the verdict is read, and a verdict is written before the
   // waiting record is read: whichever arrives second sees the first.
   if (!(await readPending(processed, uploadId, commit.eTag))) {

@@ -225,6 +225,21 @@ describe('scan gate (against Azurite)', function () {
     expect(await landingExists(blobName)).to.equal(true);
   });
 
+  it('waits only for a version that exists: a stale event is dropped, a missing blob is retried', async () => {
+    const { uploadId, blobName } = await issueAndPut(createUpload, photo);
+    const event = await blobCreatedEvent(runtime.landing, blobName);
+    await deliver({ ...event, data: { ...event.data, eTag: '"0x8DC0000000000001"' } });
+    expect(log.some((l) => l.text.includes('a newer event follows'))).to.equal(true);
+    expect(await outputs(uploadId)).to.deep.equal([]);
+
+    await runtime.landing.getBlobClient(blobName).delete();
+    let thrown: unknown;
+    await deliver(event).catch((error: unknown) => (thrown = error));
+    expect(thrown, 'the host retries, then the poison queue records failed').to.be.instanceOf(
+      Error,
+    );
+  });
+
   for (const [resultType, policy, expected] of [
     ['Error', 'fail', { status: 'failed', reason: 'scan-failed' }],
     ['Not scanned', 'reject', { status: 'rejected', reason: 'not-scanned' }],
