@@ -193,8 +193,12 @@ export async function startEventGridEmulator(
       if (verdict) {
         await queue.sendMessage(verdict, { messageTimeToLive: -1 });
         scanned++;
-        if (Math.floor(scanned * duplicateFraction) > Math.floor((scanned - 1) * duplicateFraction))
+        if (
+          Math.floor(scanned * duplicateFraction) > Math.floor((scanned - 1) * duplicateFraction)
+        ) {
           await queue.sendMessage(verdict, { messageTimeToLive: -1 });
+          log.info(`Event Grid emulator: delivered scan result of ${item.name} twice`);
+        }
       }
     }
     known[item.name] = {
