@@ -257,3 +257,59 @@ export async function handleScanGateMessage(
   }
   return true;
 }
+
+/**
+ * The poison-queue side: a verdict or timeout check that kept failing would leave its
+ * upload waiting for good, so the waiting upload is recorded `failed`, as a poisoned
+ * BlobCreated event's is. False when the message holds no gate message.
+ */
+export async function recordPoisonedGateMessage(
+  runtime: Runtime,
+  message: unknown,
+  context: InvocationContext,
+): Promise<boolean> {
+  const messages = parseGateMessages(message, {
+    topic: runtime.settings.scanResultsTopic,
+    landingContainerUrl: runtime.landing.url,
+  });
+  if (!messages) return false;
+  for (const item of messages) {
+    const version =
+      item.kind === 'timeout-check'
+        ? { uploadId: item.check.uploadId, eTag: item.check.eTag }
+        : item.kind === 'verdict'
+          ? {
+              uploadId: parseLandingBlobName(item.verdict.blobName)?.uploadId,
+              eTag: item.verdict.eTag,
+            }
+          : undefined;
+    const pending =
+      version?.uploadId && (await readPending(runtime.processed, version.uploadId, version.eTag));
+    if (!version?.uploadId || !pending) {
+      context.warn('Poisoned scan message has no waiting upload to mark failed');
+      continue;
+    }
+    const existing = await readManifest(runtime.processed, version.uploadId);
+    if (decideAgainstManifest(existing?.manifest, pending.commit) !== 'process') continue;
+    if (existing?.manifest.status === 'failed') continue;
+    const { commit } = pending;
+    const written = await writeManifest(
+      runtime.processed,
+      {
+        version: 1,
+        uploadId: version.uploadId,
+        status: 'failed',
+        reason: 'processing-failed',
+        message: 'Processing gave up after repeated failures.',
+        source: { blobName: commit.blobName, eTag: commit.eTag, sequencer: commit.sequencer },
+        completedAt: new Date().toISOString(),
+      },
+      existing,
+    );
+    if (written)
+      context.warn(
+        `Upload ${version.uploadId}: recorded as failed after its scan message's retries`,
+      );
+  }
+  return true;
+}

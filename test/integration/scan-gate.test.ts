@@ -5,6 +5,7 @@ import { QueueServiceClient } from '@azure/storage-queue';
 import { processUploadEventHandler } from '../../functions/handlers/process-upload';
 import { getUploadStatusHandler } from '../../functions/handlers/get-upload-status';
 import { createUploadHandler } from '../../functions/handlers/create-upload';
+import { recordPoisonedEventHandler } from '../../functions/handlers/record-poisoned-event';
 import type { Runtime } from '../../functions/adapters/runtime';
 import { STORAGE_NAMES } from '../../functions/core/definitions';
 import { SETTING_KEYS } from '../../functions/core/settings';
@@ -238,6 +239,24 @@ describe('scan gate (against Azurite)', function () {
     expect(thrown, 'the host retries, then the poison queue records failed').to.be.instanceOf(
       Error,
     );
+  });
+
+  it('records a waiting upload failed when its verdict or timeout check is poisoned', async () => {
+    const recordPoisoned = recordPoisonedEventHandler(() => runtime);
+    const poisoned = (message: unknown) =>
+      recordPoisoned(message, invocationContext('recordPoisonedEvent', log));
+    const { uploadId, blobName } = await issueAndPut(createUpload, photo);
+    await deliver(await blobCreatedEvent(runtime.landing, blobName));
+    const { etag } = await runtime.landing.getBlobClient(blobName).getProperties();
+
+    await poisoned({ type: 'directdrop.ScanVerdictTimeoutCheck', uploadId, eTag: etag });
+    expect(await status(uploadId)).to.include({ status: 'failed', reason: 'processing-failed' });
+
+    // Like any failure, it is retried when the message comes again: here its verdict.
+    await deliver(await verdict(blobName, 'No threats found'));
+    expect((await status(uploadId)).status).to.equal('processed');
+    await poisoned(await verdict(blobName, 'No threats found'));
+    expect((await status(uploadId)).status, 'never overrides an outcome').to.equal('processed');
   });
 
   for (const [resultType, policy, expected] of [
