@@ -32,7 +32,7 @@ const ISSUE_BODY = JSON.stringify({
   size: 4_500_000,
 });
 
-interface LocalMode {
+export interface LocalMode {
   apiBaseUrl: string;
   /** When each upload's manifest was written, by our clock, from the handler's log line. */
   processedAt: Map<string, number>;
@@ -47,10 +47,11 @@ function exited(child: ChildProcess): Promise<void> {
     : new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-async function startLocalMode(): Promise<LocalMode> {
+/** Local mode as `npm start -- <args>` runs it, watched through its log lines. */
+export async function startLocalMode(args: readonly string[] = []): Promise<LocalMode> {
   const dataDir = await mkdtemp(join(tmpdir(), 'directdrop-bench-local-'));
   const ports = await freeLocalModePorts();
-  const local = startLocalModeProcess({ role: 'all', ports, dataDir });
+  const local = startLocalModeProcess({ role: 'all', ports, dataDir, args });
   const processedAt = new Map<string, number>();
   const inFlight = new InvocationCounter(QUEUE_FUNCTION);
   const failures: string[] = [];

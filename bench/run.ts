@@ -4,7 +4,7 @@
  * Results also go to bench/results/latest.{json,md} for docs/performance.md.
  *
  * Options: --only <names> (comma-separated: upload,issuance,processing,heic,local, and the
- * opt-in options), --quick (fewer repetitions, for trying the harness; not for publishing).
+ * opt-in options and gate), --quick (fewer repetitions, for trying the harness; not for publishing).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
@@ -26,11 +26,12 @@ import { runLocalMode } from './local-mode';
 import { runPipelineOptions } from './pipeline-options';
 import { runProcessing } from './processing';
 import { runHeic } from './heic';
+import { runScanGate } from './scan-gate';
 import { runUploadPath } from './upload-path';
 
 const SECTIONS = ['upload', 'issuance', 'processing', 'heic', 'local'] as const;
 /** Sections that run only when named with --only: they exceed the default run's budget. */
-const OPT_IN = ['options'] as const;
+const OPT_IN = ['options', 'gate'] as const;
 type SectionName = (typeof SECTIONS)[number] | (typeof OPT_IN)[number];
 
 function parseArgs(argv: string[]): { only: Set<SectionName>; quick: boolean } {
@@ -85,6 +86,7 @@ async function main(): Promise<void> {
     storage = undefined;
     // Last: it starts its own Azurite, inside local mode.
     await run('local', () => runLocalMode({ quick }));
+    await run('gate', () => runScanGate({ quick }));
   } finally {
     await storage?.stop();
   }

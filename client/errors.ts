@@ -94,6 +94,8 @@ export const REJECT_REASON_MESSAGES: Readonly<Record<RejectReason, string>> = {
   'unsupported-codec': 'The image uses an encoding that cannot be decoded.',
   'size-mismatch':
     'The file sent is not the size announced for it; it may have changed while uploading.',
+  malware: 'The malware scan found a threat in the file.',
+  'not-scanned': 'The malware scan could not check the file.',
 };
 
 export function describeRejectReason(reason: string | undefined): string {

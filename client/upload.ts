@@ -54,6 +54,8 @@ export interface PollOptions extends ApiOptions {
   /** How long a 404 from the status endpoint is tolerated after the upload. Default 20 s. */
   notFoundGraceMs?: number;
   onProgress?: (progress: UploadProgress) => void;
+  /** Called when a pending upload's server-side stage changes: malware scan, then processing. */
+  onPendingStage?: (stage: 'scanning' | 'processing') => void;
 }
 
 export interface UploadOptions extends PollOptions {
@@ -109,7 +111,12 @@ export interface ProcessedOutput {
 }
 
 export type UploadStatus =
-  | { uploadId: string; status: 'pending' }
+  | {
+      uploadId: string;
+      status: 'pending';
+      /** `scanning` while the malware scan runs, then `processing`. */
+      stage?: 'scanning' | 'processing';
+    }
   | {
       uploadId: string;
       status: 'processed';
@@ -636,6 +643,7 @@ export async function waitForProcessing(
   const started = now();
   let delay = options.pollIntervalMs ?? DEFAULTS.pollIntervalMs;
   let lastProblem = 'the status stayed pending';
+  let lastStage: string | undefined;
 
   for (;;) {
     let retryAfterMs: number | undefined;
@@ -654,6 +662,9 @@ export async function waitForProcessing(
             message: `The API still does not know upload ${uploadId} ${Math.round(graceMs / 1000)} s after it was sent.`,
           });
         }
+      } else if (status.status === 'pending') {
+        if (status.stage && status.stage !== lastStage) options.onPendingStage?.(status.stage);
+        lastStage = status.stage ?? lastStage;
       } else if (status.status === 'processed') {
         return status;
       } else if (status.status === 'rejected') {

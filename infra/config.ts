@@ -8,6 +8,7 @@ import * as pulumi from '@pulumi/pulumi';
 import {
   DEFAULT_SETTINGS,
   type DirectdropSettings,
+  SCAN_UNVERIFIED_POLICIES,
   SETTING_LIMITS,
   SettingsError,
   type VariantSpec,
@@ -66,6 +67,9 @@ export const CONFIG_LIMITS = {
   alertUsedCapacityGiB: { min: 1, max: 5_242_880 },
   /** In the billing account's currency. */
   monthlyBudget: { min: 1, max: 1_000_000 },
+  /** Defender for Storage's monthly scan cap per account; Defender's own default is 10,000 GB. */
+  malwareScanningCapGBPerMonth: { min: 1, max: 1_000_000 },
+  scanVerdictTimeoutSeconds: SETTING_LIMITS.scanVerdictTimeoutSeconds,
 } as const;
 
 type IntegerKey = keyof typeof CONFIG_LIMITS;
@@ -96,6 +100,11 @@ export const CONFIG_DEFAULTS = {
   alertBacklogAgeMinutes: 15,
   alertUsedCapacityGiB: 100,
   monthlyBudget: 50,
+  // Defender for Storage bills per account and per GB scanned, so a stack opts in.
+  malwareScanning: false,
+  malwareScanningCapGBPerMonth: 100,
+  scanVerdictTimeoutSeconds: DEFAULT_SETTINGS.scanVerdictTimeoutSeconds,
+  scanUnverifiedPolicy: DEFAULT_SETTINGS.scanUnverifiedPolicy,
 } as const;
 
 /** Every key the program reads; `allowedCorsOrigins` alone has no default. */
@@ -131,6 +140,8 @@ export interface InfraConfig {
     usedCapacityGiB: number;
   };
   budget: { monthlyAmount: number };
+  /** Defender for Storage on-upload scanning of the upload account, gating processing. */
+  malwareScanning: { enabled: boolean; capGBPerMonth: number };
 }
 
 export class ConfigError extends Error {
@@ -316,6 +327,14 @@ function readContentTypes(source: ConfigSource): string[] {
   );
 }
 
+function readBoolean(source: ConfigSource, key: 'malwareScanning'): boolean {
+  const raw = source.get(key);
+  if (!isSet(raw)) return CONFIG_DEFAULTS[key];
+  if (raw !== 'true' && raw !== 'false')
+    throw new ConfigError(key, `"${raw}" must be true or false`);
+  return raw === 'true';
+}
+
 /** Reads the stack's config; throws a ConfigError naming the first bad key. */
 export function loadConfig(
   source: ConfigSource = new pulumi.Config(CONFIG_NAMESPACE),
@@ -329,6 +348,7 @@ export function loadConfig(
       `${deadLetterDays} must be at least uploadRetentionDays (${uploadDays}): dead letters explain uploads, so they outlive them`,
     );
   }
+  const malwareScanning = readBoolean(source, 'malwareScanning');
   return {
     location: readLocation(source),
     environment,
@@ -343,6 +363,16 @@ export function loadConfig(
       variants: readVariants(source),
       uploadUrlTtlSeconds: readInteger(source, 'uploadUrlTtlSeconds'),
       readUrlTtlSeconds: readInteger(source, 'readUrlTtlSeconds'),
+      malwareScanning,
+      // The topic's ID exists only once deployed; index.ts sets it.
+      scanResultsTopic: '',
+      scanVerdictTimeoutSeconds: readInteger(source, 'scanVerdictTimeoutSeconds'),
+      scanUnverifiedPolicy: readChoice(
+        source,
+        'scanUnverifiedPolicy',
+        SCAN_UNVERIFIED_POLICIES,
+        CONFIG_DEFAULTS.scanUnverifiedPolicy,
+      ),
     },
     queue: {
       batchSize: readInteger(source, 'queueBatchSize'),
@@ -369,5 +399,9 @@ export function loadConfig(
       usedCapacityGiB: readInteger(source, 'alertUsedCapacityGiB'),
     },
     budget: { monthlyAmount: readInteger(source, 'monthlyBudget') },
+    malwareScanning: {
+      enabled: malwareScanning,
+      capGBPerMonth: readInteger(source, 'malwareScanningCapGBPerMonth'),
+    },
   };
 }

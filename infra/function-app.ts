@@ -33,7 +33,7 @@ export interface FunctionAppArgs {
     poisonQueueName: pulumi.Input<string>;
   };
   /** Names and limits the functions read (`toAppSettings`) plus host.json overrides. */
-  appSettings: Record<string, string>;
+  appSettings: Record<string, pulumi.Input<string>>;
   appInsights: { id: pulumi.Input<string>; connectionString: pulumi.Input<string> };
   /** Origins whose pages may call the HTTP API from a browser. */
   allowedCorsOrigins: string[];

@@ -3,14 +3,16 @@
  * on Flex Consumption with its code, and monitoring, for one stack's config.
  */
 import * as pulumi from '@pulumi/pulumi';
+import * as authorization from '@pulumi/azure-native/authorization';
 import * as resources from '@pulumi/azure-native/resources';
 import { STORAGE_NAMES } from '../functions/core/definitions';
-import { toAppSettings } from '../functions/core/settings';
+import { SETTING_KEYS, toAppSettings } from '../functions/core/settings';
 import { Alerts } from './alerts';
 import { BlobEvents } from './blob-events';
 import { CostBudget } from './budget';
 import { loadConfig } from './config';
 import { FunctionApp } from './function-app';
+import { MalwareScanning, scanResultsTopicId } from './malware-scanning';
 import { buildFunctionPackage, describeFunctionPackage } from './function-package';
 import { queueHostOverrides } from './host-json';
 import { Monitoring } from './monitoring';
@@ -51,11 +53,28 @@ const functionPackage = config.functionPackagePath
   ? describeFunctionPackage(config.functionPackagePath)
   : buildFunctionPackage({ nodeVersion: config.functionApp.nodeVersion });
 
+// The results topic is named after the (globally unique) upload account, and its ID is
+// known before it exists, so the app can be told which topic to believe.
+const scanTopicName = pulumi.interpolate`${uploads.accountName}-scan-results`;
+const scanTopicSetting = config.malwareScanning.enabled
+  ? {
+      [SETTING_KEYS.scanResultsTopic]: scanResultsTopicId(
+        authorization.getClientConfigOutput().subscriptionId,
+        resourceGroup.name,
+        scanTopicName,
+      ),
+    }
+  : {};
+
 const functionApp = new FunctionApp('directdrop', {
   ...inGroup,
   ...config.functionApp,
   uploads,
-  appSettings: { ...toAppSettings(config.app), ...queueHostOverrides(config.queue) },
+  appSettings: {
+    ...toAppSettings(config.app),
+    ...queueHostOverrides(config.queue),
+    ...scanTopicSetting,
+  },
   appInsights: {
     id: monitoring.appInsightsId,
     connectionString: monitoring.appInsightsConnectionString,
@@ -79,6 +98,21 @@ new CostBudget('budget', {
   actionGroupId: alerts.actionGroupId,
 });
 
+const malwareScanning = config.malwareScanning.enabled
+  ? new MalwareScanning('uploads', {
+      ...inGroup,
+      storageAccountId: uploads.accountId,
+      blobServiceUri: uploads.blobServiceUri,
+      landingContainer: config.app.landingContainer,
+      topicName: scanTopicName,
+      eventsQueueName: uploads.eventsQueueName,
+      deadLetterContainerName: uploads.deadLetterContainerName,
+      capGBPerMonth: config.malwareScanning.capGBPerMonth,
+      appPrincipalId: functionApp.principalId,
+      systemTopic: blobEvents,
+    })
+  : undefined;
+
 export const resourceGroupName = resourceGroup.name;
 export const apiBaseUrl = functionApp.apiBaseUrl;
 export const functionAppName = functionApp.name;
@@ -90,3 +124,4 @@ export const eventsQueue = uploads.eventsQueueName;
 export const poisonQueue = uploads.poisonQueueName;
 export const appInsightsName = monitoring.appInsightsName;
 export const functionPackageSha256 = functionPackage.sha256;
+export const scanResultsTopic = malwareScanning?.topicName;

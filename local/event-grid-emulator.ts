@@ -4,7 +4,13 @@
  * the exact queue message Event Grid would write, enqueues it, and only then records
  * the version as delivered (at-least-once). The record lives in a JSON file next to
  * Azurite's data, so a restart neither misses blobs committed meanwhile nor repeats old ones.
+ *
+ * With a malware scanner it also stands in for Defender for Storage's on-upload scan and
+ * its results topic: each committed block blob is scanned and its
+ * `Microsoft.Security.MalwareScanningResult` event enqueued before the version counts as
+ * delivered, so scan results get the same restart safety and at-least-once delivery.
  */
+import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { BlobItem, ContainerClient } from '@azure/storage-blob';
@@ -20,6 +26,8 @@ import {
   matchesSubscription,
 } from './event-grid-event';
 import { type Logger, describeError } from './log';
+import { buildScanResultEvent, encodeScanResultMessage } from './malware-scan-event';
+import type { LocalMalwareScanner } from './malware-scanner';
 
 export interface EventGridEmulatorOptions {
   /** The landing container, watched for commits. */
@@ -36,6 +44,8 @@ export interface EventGridEmulatorOptions {
    * least once, so handlers must shrug off duplicates; this makes them happen on demand.
    */
   duplicateFraction?: number;
+  /** Scan each committed block blob and deliver Defender's result event to `queue`. */
+  malwareScanning?: { scanner: LocalMalwareScanner; topic: string };
   log: Logger;
 }
 
@@ -44,6 +54,8 @@ export interface EventGridEmulator {
   readonly delivered: number;
   /** Events enqueued a second time on purpose (see duplicateFraction). */
   readonly duplicated: number;
+  /** Scan results enqueued since start, duplicates not counted. */
+  readonly scanned: number;
   stop(): Promise<void>;
 }
 
@@ -64,6 +76,8 @@ interface EmulatorState {
 const STATE_VERSION = 1;
 /** Parallel enqueues per poll; a burst of uploads drains in a few round trips. */
 const ENQUEUE_CONCURRENCY = 8;
+/** Larger blobs get "Not scanned" locally; Defender's own limit is 50 GB. */
+const MAX_LOCAL_SCAN_BYTES = 256 * 1024 * 1024;
 
 async function loadState(path: string): Promise<EmulatorState> {
   let text: string;
@@ -142,6 +156,7 @@ export async function startEventGridEmulator(
   const duplicateFraction = options.duplicateFraction ?? 0;
   let delivered = 0;
   let duplicated = 0;
+  let scanned = 0;
   let stopping = false;
   let lastFailure = '';
 
@@ -172,10 +187,71 @@ export async function startEventGridEmulator(
         );
       }
     }
+    // Defender scans block blobs only; the verdict goes before the version counts as delivered.
+    if (options.malwareScanning && item.properties.blobType === 'BlockBlob') {
+      const verdict = await scanVersion(item, options.malwareScanning);
+      if (verdict) {
+        await queue.sendMessage(verdict, { messageTimeToLive: -1 });
+        scanned++;
+        if (
+          Math.floor(scanned * duplicateFraction) > Math.floor((scanned - 1) * duplicateFraction)
+        ) {
+          await queue.sendMessage(verdict, { messageTimeToLive: -1 });
+          log.info(`Event Grid emulator: delivered scan result of ${item.name} twice`);
+        }
+      }
+    }
     known[item.name] = {
       eTag: item.properties.etag ?? '',
       createdOn: item.properties.createdOn?.toISOString() ?? '',
     };
+  }
+
+  /** The result message for this exact version, or undefined if it changed meanwhile (a new commit follows). */
+  async function scanVersion(
+    item: BlobItem,
+    { scanner, topic }: NonNullable<EventGridEmulatorOptions['malwareScanning']>,
+  ): Promise<string | undefined> {
+    const eTag = item.properties.etag ?? '';
+    const size = item.properties.contentLength ?? 0;
+    let bytes: Buffer = Buffer.alloc(0);
+    if (size <= MAX_LOCAL_SCAN_BYTES) {
+      try {
+        bytes = await container
+          .getBlobClient(item.name)
+          .downloadToBuffer(0, undefined, { conditions: { ifMatch: eTag } });
+      } catch (error) {
+        const status = (error as { statusCode?: number }).statusCode;
+        if (status === 404 || status === 412) return undefined;
+        throw error;
+      }
+    }
+    const outcome =
+      size <= MAX_LOCAL_SCAN_BYTES
+        ? await scanner.scan(bytes)
+        : {
+            resultType: 'Not scanned' as const,
+            malwareNamesFound: [],
+            notScannedReason: `Not scanned - blob exceeded the local scanner's ${MAX_LOCAL_SCAN_BYTES} bytes.`,
+          };
+    if (outcome.resultType === 'Malicious') {
+      log.warn(
+        `Malware scanner: ${item.name} is malicious (${outcome.malwareNamesFound.join(', ')})`,
+      );
+    }
+    return encodeScanResultMessage(
+      buildScanResultEvent({
+        accountName,
+        containerName: container.containerName,
+        blobName: item.name,
+        url: container.getBlobClient(item.name).url,
+        eTag,
+        ...outcome,
+        sha256: createHash('sha256').update(bytes).digest(),
+        scanFinishedTime: new Date(),
+        topic,
+      }),
+    );
   }
 
   /** One pass: list, deliver what is new, forget deleted blobs, save the record if it changed. */
@@ -242,6 +318,9 @@ export async function startEventGridEmulator(
     },
     get duplicated() {
       return duplicated;
+    },
+    get scanned() {
+      return scanned;
     },
     async stop() {
       stopping = true;

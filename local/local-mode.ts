@@ -10,7 +10,12 @@ import { join, relative } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { STORAGE_CONNECTION } from '../functions/core/definitions';
-import { type DirectdropSettings, parseSettings, toAppSettings } from '../functions/core/settings';
+import {
+  type DirectdropSettings,
+  SETTING_KEYS,
+  parseSettings,
+  toAppSettings,
+} from '../functions/core/settings';
 import {
   DEV_ACCOUNT_NAME,
   PortInUseError,
@@ -24,12 +29,20 @@ import {
   ensureLocalSettings,
   findCoreTools,
 } from './core-tools';
+import { devStackMalwareScanning } from './dev-stack';
 import { startEventGridEmulator } from './event-grid-emulator';
 import { type RunningFunctionsHost, startFunctionsHost } from './functions-host';
 import { type HostConfig, readHostConfig } from './host-config';
 import { acquireInstanceLock } from './instance-lock';
 import { readLocalSettingsValues } from './local-settings';
 import { type Logger, describeError } from './log';
+import { localScanResultsTopic } from './malware-scan-event';
+import {
+  type LocalMalwareScanner,
+  createLocalMalwareScanner,
+  describeEngine,
+  detectClamAv,
+} from './malware-scanner';
 import type { LocalModeOptions } from './options';
 import { type ProvisionedStorage, provisionStorage } from './provision';
 
@@ -136,6 +149,8 @@ interface StartupSummary {
   /** Present when this process runs the functions on the local host. */
   host?: RunningFunctionsHost;
   hostConfig?: HostConfig;
+  /** Present when this process scans uploads (storage half, scanning on). */
+  scanner?: LocalMalwareScanner;
 }
 
 function describeStartup(summary: StartupSummary): string {
@@ -175,6 +190,11 @@ function describeStartup(summary: StartupSummary): string {
       `            containers ${storage.containers.join(', ')}; queues ${storage.queues.join(', ')}; ` +
         `blob CORS for ${storage.corsOrigins.join(', ')}`,
       `Event Grid  emulator: blobs committed in '${settings.landingContainer}' → Base64 BlobCreated events on queue '${settings.eventsQueue}'${duplicates}`,
+    );
+    lines.push(
+      summary.scanner
+        ? `Malware     scan gate on: ${describeEngine(summary.scanner.engine)} → Microsoft.Security.MalwareScanningResult on '${settings.eventsQueue}'; verdict wait ${settings.scanVerdictTimeoutSeconds} s`
+        : 'Malware     scan gate off (--malware-scanning on to turn it on)',
     );
     if (options.role === 'storage') {
       lines.push(
@@ -235,10 +255,17 @@ export async function startLocalMode(
       cleanups.push(() => lock.release());
     }
     await assertPortsFree(options);
-    // Real environment variables win over local.settings.json, as with Core Tools v4.
+    const scanning =
+      options.malwareScanning === 'dev-stack'
+        ? await devStackMalwareScanning(repoRoot)
+        : options.malwareScanning === 'on';
+    // Real environment variables win over local.settings.json, as with Core Tools v4; the
+    // scan gate follows the flag, as both halves must agree on it.
     const merged: Env = {
       ...(await readLocalSettingsValues(join(repoRoot, 'local.settings.json'))),
       ...env,
+      [SETTING_KEYS.malwareScanning]: String(scanning),
+      [SETTING_KEYS.scanResultsTopic]: scanning ? localScanResultsTopic(DEV_ACCOUNT_NAME) : '',
     };
 
     // Azurite takes a second or two; load everything else meanwhile.
@@ -280,6 +307,9 @@ export async function startLocalMode(
     if (runsStorage) {
       const origins = [`http://localhost:${options.port}`, `http://127.0.0.1:${options.port}`];
       summary.storage = await provisionStorage(endpoints.connectionString, settings, origins);
+      summary.scanner = settings.malwareScanning
+        ? createLocalMalwareScanner(await detectClamAv(), log)
+        : undefined;
       const emulator = await startEventGridEmulator({
         container: BlobServiceClient.fromConnectionString(
           endpoints.connectionString,
@@ -290,6 +320,10 @@ export async function startLocalMode(
         accountName: DEV_ACCOUNT_NAME,
         statePath: join(options.dataDir, 'event-grid-emulator.json'),
         duplicateFraction: options.duplicateEvents,
+        malwareScanning: summary.scanner && {
+          scanner: summary.scanner,
+          topic: settings.scanResultsTopic,
+        },
         log,
       });
       cleanups.push(() => emulator.stop());

@@ -15,6 +15,9 @@ export const LOCAL_MODE_ROLES: readonly LocalModeRole[] = ['all', 'storage', 'fu
 /** The queue extension leases each message for 10 minutes; a crashed host's messages wait that long. */
 export const DEFAULT_MESSAGE_LEASE_SECONDS = 600;
 
+/** `dev-stack` follows `directdrop:malwareScanning` in Pulumi.dev.yaml. */
+export type LocalMalwareScanning = 'on' | 'off' | 'dev-stack';
+
 export interface LocalModeOptions {
   /** Run `func start` (Core Tools) instead of the built-in host. */
   func: boolean;
@@ -23,6 +26,8 @@ export interface LocalModeOptions {
   messageLeaseSeconds: number;
   /** Fraction of events the emulator delivers twice, as Event Grid's at-least-once delivery may. */
   duplicateEvents: number;
+  /** Scan committed uploads and gate processing on the verdict, as Defender for Storage does. */
+  malwareScanning: LocalMalwareScanning;
   /** Functions HTTP port (`func start`'s default is 7071). */
   port: number;
   blobPort: number;
@@ -91,7 +96,12 @@ const DUPLICATES_FLAG = {
   env: 'DIRECTDROP_LOCAL_DUPLICATE_EVENTS',
   fallback: '0',
 };
-const VALUE_FLAGS = [DATA_FLAG, ROLE_FLAG, LEASE_FLAG, DUPLICATES_FLAG];
+const SCANNING_FLAG = {
+  flag: '--malware-scanning',
+  env: 'DIRECTDROP_LOCAL_MALWARE_SCANNING',
+  fallback: 'dev-stack',
+};
+const VALUE_FLAGS = [DATA_FLAG, ROLE_FLAG, LEASE_FLAG, DUPLICATES_FLAG, SCANNING_FLAG];
 /** Shortest lease: renewals run at half-life, and a shorter one would spin on every hiccup. */
 const MIN_MESSAGE_LEASE_SECONDS = 2;
 
@@ -112,6 +122,8 @@ export function usage(): string {
     `  ${''.padEnd(20)} how long a crashed host's messages stay invisible (local host only)`,
     `  ${`${DUPLICATES_FLAG.flag} <f>`.padEnd(20)} ${'events delivered twice (0)'.padEnd(28)} ${DUPLICATES_FLAG.env}`,
     `  ${''.padEnd(20)} a fraction from 0 to 1, to exercise idempotency as Event Grid may`,
+    `  ${`${SCANNING_FLAG.flag} <on|off>`.padEnd(20)} ${'scan gate (Pulumi.dev.yaml)'.padEnd(28)} ${SCANNING_FLAG.env}`,
+    `  ${''.padEnd(20)} local malware scan of each upload (EICAR, ClamAV if it has signatures)`,
     `  ${'--func'.padEnd(20)} run \`func start\` instead of the local host`,
     `  ${'--help'.padEnd(20)} show this help`,
   ];
@@ -207,6 +219,10 @@ export function parseLocalModeArgs(
       `${duplicates.source} must be a fraction from 0 to 1, not "${duplicates.raw}"`,
     );
   }
+  const scanning = valueOf(SCANNING_FLAG);
+  if (!['on', 'off', 'dev-stack'].includes(scanning.raw)) {
+    throw new UsageError(`${scanning.source} must be on or off, not "${scanning.raw}"`);
+  }
   return {
     help: false,
     options: {
@@ -214,6 +230,7 @@ export function parseLocalModeArgs(
       role: role.raw as LocalModeRole,
       messageLeaseSeconds,
       duplicateEvents,
+      malwareScanning: scanning.raw as LocalMalwareScanning,
       ...ports,
       dataDir: isAbsolute(data) ? data : resolve(cwd, data),
     },

@@ -1,7 +1,8 @@
 /**
  * Reads back what the pipeline left in storage and in the hosts' logs, to prove the
  * outcome of every upload was recorded exactly once and nothing else was written:
- * one manifest per upload, outputs only in the folder that manifest names, every output
+ * one manifest per upload, outputs only in the folder that manifest names (beside the scan
+ * gate's records for the same version), every output
  * decodable at the size it claims, and no upload's outcome logged twice across hosts.
  */
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
@@ -9,6 +10,7 @@ import sharp from 'sharp';
 import { readManifest } from '../functions/adapters/manifest-store';
 import { STORAGE_NAMES, manifestBlobName } from '../functions/core/definitions';
 import type { UploadManifest } from '../functions/core/manifest';
+import { gateRecordNames } from '../functions/core/scan-gate';
 import { devStorageEndpoints } from '../local/azurite';
 import type { LocalModePorts } from '../local/local-mode-process';
 
@@ -95,6 +97,11 @@ export async function auditUploads(
     for (let uploadId = queue.shift(); uploadId; uploadId = queue.shift()) {
       const manifest = (await readManifest(processed, uploadId))?.manifest;
       const expected = new Set([manifestBlobName(uploadId)]);
+      // The scan gate's own records for the version the manifest describes.
+      if (manifest) {
+        const gate = gateRecordNames(uploadId, manifest.source.eTag);
+        expected.add(gate.verdict).add(gate.pending);
+      }
       if (manifest?.status === 'processed') {
         for (const output of manifest.outputs) expected.add(output.blobName);
       }

@@ -1,8 +1,10 @@
 /**
- * What the soak uploads: photos of mixed sizes and formats, generated once per run, and
- * the hostile files from the test corpus that the API accepts but processing must reject.
+ * What the soak uploads: photos of mixed sizes and formats, generated once per run, the
+ * hostile files from the test corpus that the API accepts but processing must reject,
+ * and the EICAR test file dressed as a JPEG, which the malware-scan gate must refuse.
  */
 import type { RejectReason } from '../functions/core/manifest';
+import { EICAR_TEST_STRING } from '../local/malware-scanner';
 import { HOSTILE_FILES } from '../test/helpers/hostile-files';
 import { cameraNoise } from '../test/helpers/images';
 
@@ -52,11 +54,26 @@ const PHOTOS: ReadonlyArray<{
   },
 ];
 
+/** A JPEG's first bytes, then the EICAR string: what an attacker's "photo" might look like. */
+const EICAR_PHOTO: SoakFile = {
+  name: 'eicar.jpg',
+  contentType: 'image/jpeg',
+  bytes: Buffer.concat([
+    Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10]),
+    Buffer.from(EICAR_TEST_STRING, 'latin1'),
+  ]),
+  expected: { status: 'rejected', reason: 'malware' },
+};
+
 /**
- * `count` uploads, a `hostileShare` of them hostile, spread evenly through the run so
- * every phase (and every injected crash) meets some.
+ * `count` uploads, a `hostileShare` of them hostile and a `malwareShare` EICAR, spread
+ * evenly through the run so every phase (and every injected crash) meets some.
  */
-export async function buildSoakCorpus(count: number, hostileShare: number): Promise<SoakFile[]> {
+export async function buildSoakCorpus(
+  count: number,
+  hostileShare: number,
+  malwareShare = 0,
+): Promise<SoakFile[]> {
   const photos = await Promise.all(
     PHOTOS.map(async (p) => ({
       ...p,
@@ -84,7 +101,13 @@ export async function buildSoakCorpus(count: number, hostileShare: number): Prom
   const totalWeight = photos.reduce((sum, p) => sum + p.weight, 0);
   const files: SoakFile[] = [];
   let hostileUsed = 0;
+  let malwareUsed = 0;
   for (let i = 0; i < count; i++) {
+    if (Math.floor((i + 1) * malwareShare) > malwareUsed) {
+      files.push(EICAR_PHOTO);
+      malwareUsed++;
+      continue;
+    }
     if (Math.floor((i + 1) * hostileShare) > hostileUsed) {
       files.push(hostile[hostileUsed % hostile.length]);
       hostileUsed++;

@@ -27,6 +27,8 @@ import { type UploadRecord, uploadPatiently } from './uploader';
 const REPO = resolve(__dirname, '..');
 const QUEUE_FUNCTION = 'processUploadEvent';
 const HOSTILE_SHARE = 0.05;
+/** EICAR uploads, refused by the malware-scan gate (on, as in the dev stack). */
+const MALWARE_SHARE = 0.05;
 const DUPLICATE_SHARE = 0.05;
 /** Short enough that a crashed host's messages come back within the run. */
 const LEASE_SECONDS = 15;
@@ -90,8 +92,10 @@ async function main(): Promise<number> {
   const deadline = started + opts.minutes * 60_000;
   const config = await readHostConfig(join(REPO, 'host.json'), process.env, availableParallelism());
   const cap = config.queues.batchSize + config.queues.newBatchThreshold;
-  console.log(`Generating ${opts.uploads} uploads (${HOSTILE_SHARE * 100} % hostile)…`);
-  const corpus = await buildSoakCorpus(opts.uploads, HOSTILE_SHARE);
+  console.log(
+    `Generating ${opts.uploads} uploads (${HOSTILE_SHARE * 100} % hostile, ${MALWARE_SHARE * 100} % EICAR)…`,
+  );
+  const corpus = await buildSoakCorpus(opts.uploads, HOSTILE_SHARE, MALWARE_SHARE);
 
   const ports = await freeLocalModePorts();
   const dataDir = await mkdtemp(join(tmpdir(), 'directdrop-soak-'));
@@ -99,7 +103,7 @@ async function main(): Promise<number> {
     role: 'storage',
     ports,
     dataDir,
-    args: ['--duplicate-events', String(DUPLICATE_SHARE)],
+    args: ['--duplicate-events', String(DUPLICATE_SHARE), '--malware-scanning', 'on'],
   });
   const hosts: Host[] = [];
   const kills: Kill[] = [];
@@ -115,7 +119,7 @@ async function main(): Promise<number> {
         role: 'functions',
         ports,
         dataDir,
-        args: ['--message-lease', String(LEASE_SECONDS)],
+        args: ['--message-lease', String(LEASE_SECONDS), '--malware-scanning', 'on'],
       }),
       counter: new InvocationCounter(QUEUE_FUNCTION),
     };
@@ -199,12 +203,16 @@ async function main(): Promise<number> {
     const redelivered = hosts
       .slice(1)
       .reduce((n, h) => n + h.counter.starts.filter((s) => s.dequeueCount >= 2).length, 0);
-    const duplicatesInjected = (storage.output().match(/delivered event \S+ twice/g) ?? []).length;
+    const duplicatesInjected = (
+      storage.output().match(/delivered (event|scan result of) \S+ twice/g) ?? []
+    ).length;
     const duplicatesAbsorbed = hostLogs
       .join('\n')
       .split('\n')
       .filter((l) =>
-        / is (already-done|stale); nothing to do|concurrent delivery already/.test(l),
+        / is (already-done|stale); nothing to do|concurrent delivery already|verdict for \S+ already recorded/.test(
+          l,
+        ),
       ).length;
     const notCommitted = records.length - committedRecords.length;
     const uploadsIn = committedRecords.length;

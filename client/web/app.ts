@@ -101,6 +101,11 @@ async function uploadOne(file: File) {
         if (p.stage === 'uploading') setState('uploading', `Uploading… ${p.percent} %`);
         if (p.stage === 'processing') setState('processing', 'Uploaded. Processing…');
       },
+      onPendingStage: (stage) =>
+        setState(
+          'processing',
+          stage === 'scanning' ? 'Uploaded. Scanning for malware…' : 'Scanned. Processing…',
+        ),
     });
     setState('processed', 'Ready.');
     showResult(item, file.name, result.outputs);

@@ -13,6 +13,7 @@ import {
   StorageSharedKeyCredential,
   type StoragePipelineOptions,
 } from '@azure/storage-blob';
+import { type QueueClient, QueueServiceClient } from '@azure/storage-queue';
 import { STORAGE_CONNECTION } from '../core/definitions';
 import { type DirectdropSettings, SettingsError, parseSettings } from '../core/settings';
 import { AccountKeySasSigner, type BlobSasSigner, UserDelegationSasSigner } from './sas-signer';
@@ -22,6 +23,8 @@ export interface Runtime {
   landing: ContainerClient;
   processed: ContainerClient;
   signer: BlobSasSigner;
+  /** The events queue, for the scan gate's delayed timeout checks; present while scanning is on. */
+  eventsQueue?: QueueClient;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -40,6 +43,9 @@ export const STORAGE_PIPELINE_OPTIONS: StoragePipelineOptions = {
     tryTimeoutInMs: 60_000,
   },
 };
+
+/** The same short retries for the queue client, whose options type differs only in `audience`. */
+const QUEUE_PIPELINE_OPTIONS = { retryOptions: STORAGE_PIPELINE_OPTIONS.retryOptions };
 
 function identityCredential(env: Env, prefix: string): TokenCredential {
   const clientId = env[`${prefix}__clientId`];
@@ -87,6 +93,30 @@ export function connectStorage(
   return { service, signer: new UserDelegationSasSigner(service) };
 }
 
+/** The queue half of the same connection: a connection string, or `<prefix>__queueServiceUri`. */
+export function connectQueues(env: Env, prefix = STORAGE_CONNECTION): QueueServiceClient {
+  const connectionString = env[prefix];
+  if (connectionString) {
+    try {
+      return QueueServiceClient.fromConnectionString(connectionString, QUEUE_PIPELINE_OPTIONS);
+    } catch {
+      throw new SettingsError(prefix, 'is not a valid storage connection string');
+    }
+  }
+  const serviceUri = env[`${prefix}__queueServiceUri`];
+  if (!serviceUri) {
+    throw new SettingsError(
+      prefix,
+      `set either ${prefix} (a connection string) or ${prefix}__queueServiceUri`,
+    );
+  }
+  return new QueueServiceClient(
+    serviceUri,
+    identityCredential(env, prefix),
+    QUEUE_PIPELINE_OPTIONS,
+  );
+}
+
 export function createRuntime(env: Env, storage = connectStorage(env)): Runtime {
   const settings = parseSettings(env);
   return {
@@ -94,6 +124,9 @@ export function createRuntime(env: Env, storage = connectStorage(env)): Runtime 
     landing: storage.service.getContainerClient(settings.landingContainer),
     processed: storage.service.getContainerClient(settings.processedContainer),
     signer: storage.signer,
+    eventsQueue: settings.malwareScanning
+      ? connectQueues(env).getQueueClient(settings.eventsQueue)
+      : undefined,
   };
 }
 

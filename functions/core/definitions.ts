@@ -30,6 +30,12 @@ export const STORAGE_CONNECTION = 'DirectdropStorage';
 export const BLOB_CREATED_EVENT_TYPE = 'Microsoft.Storage.BlobCreated';
 
 /**
+ * What Defender for Storage sends to its results topic after each on-upload scan.
+ * Source: learn.microsoft.com/azure/defender-for-cloud/defender-for-storage-configure-malware-scan.
+ */
+export const MALWARE_SCANNING_RESULT_EVENT_TYPE = 'Microsoft.Security.MalwareScanningResult';
+
+/**
  * Storage APIs whose BlobCreated event means a blob is fully committed. PutBlock
  * raises no event; FlushWithClose only occurs on hierarchical-namespace accounts.
  * Source: learn.microsoft.com/azure/storage/blobs/storage-blob-event-overview.

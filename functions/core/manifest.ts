@@ -12,9 +12,18 @@ export type RejectReason =
   | 'corrupt'
   | 'unsupported-codec'
   /** The upload's length differs from the size declared when its URL was issued. */
-  | 'size-mismatch';
+  | 'size-mismatch'
+  /** Storage's malware scan found malware; which one is logged, never told to the uploader. */
+  | 'malware'
+  /** The scan could not vouch for the file and the stack's policy is `reject`. */
+  | 'not-scanned';
 
-export type FailReason = 'processing-failed';
+export type FailReason =
+  | 'processing-failed'
+  /** No malware-scan verdict arrived within the configured wait. */
+  | 'scan-timeout'
+  /** The scan could not vouch for the file (Error or Not scanned) and the policy is `fail`. */
+  | 'scan-failed';
 
 export interface ManifestOutput {
   name: string;
@@ -59,10 +68,14 @@ export function decideAgainstManifest(
   return compareSequencers(commit.sequencer, existing.source.sequencer) > 0 ? 'process' : 'stale';
 }
 
+/** A blob version as a path segment: its eTag without quotes or punctuation. */
+export function versionSegment(eTag: string): string {
+  return eTag.replace(/[^A-Za-z0-9]/g, '').slice(0, 64) || 'v';
+}
+
 /** The folder of one blob version's outputs, so versions never overwrite each other. */
 export function outputFolder(uploadId: string, eTag: string): string {
-  const version = eTag.replace(/[^A-Za-z0-9]/g, '').slice(0, 64) || 'v';
-  return `${uploadId}/${version}`;
+  return `${uploadId}/${versionSegment(eTag)}`;
 }
 
 export function isUploadManifest(value: unknown): value is UploadManifest {

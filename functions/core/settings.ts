@@ -33,7 +33,27 @@ export interface DirectdropSettings {
   uploadUrlTtlSeconds: number;
   /** Lifetime of the read SAS on processed outputs returned by the status endpoint. */
   readUrlTtlSeconds: number;
+  /** Process an upload only after a clean malware-scan verdict for its exact version. */
+  malwareScanning: boolean;
+  /** ARM ID of the Event Grid topic verdicts must come from; required while scanning is on. */
+  scanResultsTopic: string;
+  /** How long an upload waits for its verdict before it ends `failed` (`scan-timeout`). */
+  scanVerdictTimeoutSeconds: number;
+  /** What an `Error` or `Not scanned` verdict leads to; see ScanUnverifiedPolicy. */
+  scanUnverifiedPolicy: ScanUnverifiedPolicy;
 }
+
+/**
+ * `fail`: the upload ends `failed` (`scan-failed`), as nothing is wrong with the file as far
+ * as anyone knows; `reject`: it ends `rejected` (`not-scanned`); `process`: it is processed
+ * as if clean (only where availability outweighs the risk).
+ */
+export type ScanUnverifiedPolicy = 'fail' | 'reject' | 'process';
+export const SCAN_UNVERIFIED_POLICIES: readonly ScanUnverifiedPolicy[] = [
+  'fail',
+  'reject',
+  'process',
+];
 
 export const MIB = 1024 * 1024;
 
@@ -59,6 +79,12 @@ export const DEFAULT_SETTINGS: Readonly<DirectdropSettings> = {
   ],
   uploadUrlTtlSeconds: 600,
   readUrlTtlSeconds: 900,
+  // Off unless the deployment (or local mode) has a scanner that sends verdicts.
+  malwareScanning: false,
+  scanResultsTopic: '',
+  // Defender scans an image-sized blob in seconds; its own timeouts (30 min+) are for huge archives.
+  scanVerdictTimeoutSeconds: 900,
+  scanUnverifiedPolicy: 'fail',
 };
 
 /** Allowed ranges, shared with the Pulumi config validation. */
@@ -70,6 +96,7 @@ export const SETTING_LIMITS = {
   variantWidth: { min: 16, max: 8192 },
   variantQuality: { min: 1, max: 100 },
   variantCount: { min: 1, max: 8 },
+  scanVerdictTimeoutSeconds: { min: 2, max: 24 * 3600 },
 } as const;
 
 /** App-setting keys, one per field. */
@@ -83,6 +110,10 @@ export const SETTING_KEYS: { readonly [K in keyof DirectdropSettings]: string } 
   variants: 'DIRECTDROP_VARIANTS',
   uploadUrlTtlSeconds: 'DIRECTDROP_UPLOAD_URL_TTL_SECONDS',
   readUrlTtlSeconds: 'DIRECTDROP_READ_URL_TTL_SECONDS',
+  malwareScanning: 'DIRECTDROP_MALWARE_SCANNING',
+  scanResultsTopic: 'DIRECTDROP_SCAN_RESULTS_TOPIC',
+  scanVerdictTimeoutSeconds: 'DIRECTDROP_SCAN_VERDICT_TIMEOUT_SECONDS',
+  scanUnverifiedPolicy: 'DIRECTDROP_SCAN_UNVERIFIED_POLICY',
 };
 
 export class SettingsError extends Error {
@@ -115,7 +146,12 @@ function readName(env: Env, field: 'landingContainer' | 'processedContainer' | '
 
 function readInteger(
   env: Env,
-  field: 'maxUploadBytes' | 'maxInputPixels' | 'uploadUrlTtlSeconds' | 'readUrlTtlSeconds',
+  field:
+    | 'maxUploadBytes'
+    | 'maxInputPixels'
+    | 'uploadUrlTtlSeconds'
+    | 'readUrlTtlSeconds'
+    | 'scanVerdictTimeoutSeconds',
 ): number {
   const key = SETTING_KEYS[field];
   const raw = env[key];
@@ -214,10 +250,50 @@ function readVariants(env: Env): VariantSpec[] {
   return validateVariants(parsed, key);
 }
 
+function readMalwareScanning(env: Env): boolean {
+  const key = SETTING_KEYS.malwareScanning;
+  const raw = env[key];
+  if (raw === undefined || raw === '') return DEFAULT_SETTINGS.malwareScanning;
+  if (raw === 'true' || raw === 'false') return raw === 'true';
+  throw new SettingsError(key, `"${raw}" must be true or false`);
+}
+
+// An ARM resource ID of an Event Grid custom topic.
+const TOPIC_ID =
+  /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.EventGrid\/topics\/[^/]+$/i;
+
+function readScanResultsTopic(env: Env, scanning: boolean): string {
+  const key = SETTING_KEYS.scanResultsTopic;
+  const raw = env[key] ?? '';
+  if (raw === '') {
+    if (scanning)
+      throw new SettingsError(key, `is required while ${SETTING_KEYS.malwareScanning} is true`);
+    return '';
+  }
+  if (!TOPIC_ID.test(raw)) {
+    throw new SettingsError(
+      key,
+      `"${raw}" must be an Event Grid topic ID like /subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.EventGrid/topics/<name>`,
+    );
+  }
+  return raw;
+}
+
+function readScanUnverifiedPolicy(env: Env): ScanUnverifiedPolicy {
+  const key = SETTING_KEYS.scanUnverifiedPolicy;
+  const raw = env[key];
+  if (raw === undefined || raw === '') return DEFAULT_SETTINGS.scanUnverifiedPolicy;
+  const policy = SCAN_UNVERIFIED_POLICIES.find((p) => p === raw);
+  if (!policy)
+    throw new SettingsError(key, `"${raw}" must be one of ${SCAN_UNVERIFIED_POLICIES.join(', ')}`);
+  return policy;
+}
+
 /** Reads and validates every directdrop setting; throws a SettingsError naming the bad one. */
 export function parseSettings(env: Env): DirectdropSettings {
   const typesKey = SETTING_KEYS.allowedContentTypes;
   const typesRaw = env[typesKey];
+  const malwareScanning = readMalwareScanning(env);
   return {
     landingContainer: readName(env, 'landingContainer'),
     processedContainer: readName(env, 'processedContainer'),
@@ -231,6 +307,10 @@ export function parseSettings(env: Env): DirectdropSettings {
     variants: readVariants(env),
     uploadUrlTtlSeconds: readInteger(env, 'uploadUrlTtlSeconds'),
     readUrlTtlSeconds: readInteger(env, 'readUrlTtlSeconds'),
+    malwareScanning,
+    scanResultsTopic: readScanResultsTopic(env, malwareScanning),
+    scanVerdictTimeoutSeconds: readInteger(env, 'scanVerdictTimeoutSeconds'),
+    scanUnverifiedPolicy: readScanUnverifiedPolicy(env),
   };
 }
 
@@ -246,5 +326,9 @@ export function toAppSettings(settings: DirectdropSettings): Record<string, stri
     [SETTING_KEYS.variants]: JSON.stringify(settings.variants),
     [SETTING_KEYS.uploadUrlTtlSeconds]: String(settings.uploadUrlTtlSeconds),
     [SETTING_KEYS.readUrlTtlSeconds]: String(settings.readUrlTtlSeconds),
+    [SETTING_KEYS.malwareScanning]: String(settings.malwareScanning),
+    [SETTING_KEYS.scanResultsTopic]: settings.scanResultsTopic,
+    [SETTING_KEYS.scanVerdictTimeoutSeconds]: String(settings.scanVerdictTimeoutSeconds),
+    [SETTING_KEYS.scanUnverifiedPolicy]: settings.scanUnverifiedPolicy,
   };
 }

@@ -1,8 +1,10 @@
 /** `GET /api/uploads/{uploadId}`: what became of an upload, with read URLs for its outputs. */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { quotedETag } from '../core/blob-events';
 import { readSasPolicy } from '../core/sas-policy';
 import { isUploadId } from '../core/upload-request';
 import { readManifest } from '../adapters/manifest-store';
+import { readVerdict } from '../adapters/scan-gate-store';
 import { type Runtime, getRuntime } from '../adapters/runtime';
 import { answeringStorageOutages, errorResponse, jsonResponse } from './http-responses';
 
@@ -55,7 +57,14 @@ export function getUploadStatusHandler(runtime: () => Runtime) {
       .byPage({ maxPageSize: 1 })
       .next();
     if (!landed.done && landed.value.segment.blobItems.length > 0) {
-      return jsonResponse(200, { uploadId, status: 'pending' });
+      const eTag = landed.value.segment.blobItems[0].properties.etag ?? '';
+      const scanned =
+        !settings.malwareScanning || (await readVerdict(processed, uploadId, quotedETag(eTag)));
+      return jsonResponse(200, {
+        uploadId,
+        status: 'pending',
+        stage: scanned ? 'processing' : 'scanning',
+      });
     }
     return errorResponse(404, 'upload-not-found', 'No upload with this id has been received.');
   });

@@ -17,6 +17,7 @@ import { readManifest, writeManifest } from '../adapters/manifest-store';
 import { isStatus } from '../adapters/storage-errors';
 import { BodyTooLargeError, readBody } from '../adapters/read-body';
 import { type Runtime, getRuntime } from '../adapters/runtime';
+import { handleScanGateMessage, passesScanGate } from './scan-gate';
 
 type Outcome =
   | { status: 'processed'; manifest: UploadManifest; folder: string }
@@ -128,6 +129,11 @@ async function processCommit(
     context.info(`Upload ${uploadId}: event ${commit.eventId} is ${decision}; nothing to do`);
     return;
   }
+  if (
+    runtime.settings.malwareScanning &&
+    !(await passesScanGate(runtime, commit, uploadId, existing, context))
+  )
+    return;
 
   const outcome = await produceOutcome(runtime, commit, landing);
   if (outcome.status === 'stale') {
@@ -162,6 +168,8 @@ export function processUploadEventHandler(runtime: () => Runtime) {
     context: InvocationContext,
   ): Promise<void> {
     const rt = runtime();
+    const resume = (commit: BlobCommit) => processCommit(rt, commit, context);
+    if (await handleScanGateMessage(rt, message, context, resume)) return;
     for (const event of parseBlobEvents(message, rt.settings.landingContainer)) {
       if (event.kind === 'malformed')
         context.warn(`Dropped a malformed event message: ${event.reason}`);

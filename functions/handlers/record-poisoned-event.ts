@@ -9,6 +9,7 @@ import { decideAgainstManifest } from '../core/manifest';
 import { uploadIdOfBlob } from '../core/upload-request';
 import { readManifest, writeManifest } from '../adapters/manifest-store';
 import { type Runtime, getRuntime } from '../adapters/runtime';
+import { recordPoisonedGateMessage } from './scan-gate';
 
 async function recordFailure(
   runtime: Runtime,
@@ -50,6 +51,7 @@ export function recordPoisonedEventHandler(runtime: () => Runtime) {
     context: InvocationContext,
   ): Promise<void> {
     const rt = runtime();
+    if (await recordPoisonedGateMessage(rt, message, context)) return;
     for (const event of parseBlobEvents(message, rt.settings.landingContainer)) {
       if (event.kind === 'commit') await recordFailure(rt, event.commit, context);
       else context.warn(`Poisoned message holds no upload to mark failed: ${event.reason}`);

@@ -190,6 +190,8 @@ describe('infra config', () => {
       ['alertBacklogAgeMinutes', '1441', 'from 1 to 1440'],
       ['alertUsedCapacityGiB', '0', 'from 1 to 5242880'],
       ['monthlyBudget', '0', 'from 1 to 1000000'],
+      ['malwareScanningCapGBPerMonth', '0', 'from 1 to 1000000'],
+      ['scanVerdictTimeoutSeconds', '90000', 'from 2 to 86400'],
     ];
     for (const [key, value, range] of outOfRange) {
       it(`${key} ${value}`, () => {
@@ -205,6 +207,7 @@ describe('infra config', () => {
       ['environment', 'staging', 'development, production'],
       ['nodeVersion', 'lts', '24, 22'],
       ['instanceMemoryMB', '1024', '512, 2048, 4096'],
+      ['scanUnverifiedPolicy', 'ignore', 'fail, reject, process'],
     ];
     for (const [key, value, choices] of badChoices) {
       it(`${key} ${value}`, () => {
@@ -231,6 +234,12 @@ describe('infra config', () => {
       expect(rejection({ alertEmails: '"ops@example.com"' }).key).to.equal('alertEmails');
       expect(rejection({ environment: 'production' }).message).to.equal(
         'Invalid config directdrop:alertEmails: production needs at least one address for alerts and budget notices, e.g. ["ops@example.com"]',
+      );
+    });
+
+    it('malwareScanning that is not a boolean', () => {
+      expect(rejection({ malwareScanning: 'yes' }).message).to.equal(
+        'Invalid config directdrop:malwareScanning: "yes" must be true or false',
       );
     });
 

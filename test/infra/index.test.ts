@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { STORAGE_NAMES, poisonQueueName } from '../../functions/core/definitions';
-import { toAppSettings } from '../../functions/core/settings';
+import { SETTING_KEYS, toAppSettings } from '../../functions/core/settings';
 import { loadConfig } from '../../infra/config';
 import { PROGRAM_CONFIG, type Program, runProgram } from './helpers/program';
 import { type RecordedResource, ofType, single, valueOf } from './helpers/pulumi-mocks';
@@ -24,6 +24,7 @@ describe('infra program (index.ts)', () => {
       'Monitoring',
       'Alerts',
       'CostBudget',
+      'MalwareScanning',
     ]) {
       expect(ofType(`directdrop:index:${component}`, resources), component).to.have.length(1);
     }
@@ -61,10 +62,39 @@ describe('infra program (index.ts)', () => {
       string,
       string
     >;
-    expect(settings).to.deep.include(toAppSettings(config.app));
+    const { [SETTING_KEYS.scanResultsTopic]: topic, ...fromConfig } = toAppSettings(config.app);
+    expect(topic, 'filled in by index.ts').to.equal('');
+    expect(settings).to.deep.include(fromConfig);
+    expect(settings).to.deep.include({ [SETTING_KEYS.malwareScanning]: 'true' });
     expect(settings).to.deep.include({ AzureFunctionsJobHost__extensions__queues__batchSize: '8' });
     expect(settings).not.to.have.property(
       'AzureFunctionsJobHost__extensions__queues__maxDequeueCount',
+    );
+  });
+
+  it('tells the app to believe only the scan results topic it creates, and scans the upload account', () => {
+    const settings = single('web:WebAppApplicationSettings', resources).inputs.properties as Record<
+      string,
+      string
+    >;
+    const setting = settings[SETTING_KEYS.scanResultsTopic];
+    const topic = single('eventgrid:Topic', resources);
+    const group = single('resources:ResourceGroup', resources);
+    expect(setting).to.match(
+      new RegExp(
+        `^/subscriptions/[^/]+/resourceGroups/${group.name}/providers/Microsoft\\.EventGrid/topics/${topic.inputs.topicName}$`,
+      ),
+    );
+    const uploadAccount = single(
+      'storage:StorageAccount',
+      resources.filter((r) => r.name.startsWith('uploads')),
+    );
+    expect(topic.inputs.topicName).to.equal(`${uploadAccount.name}-scan-results`);
+    expect(single('security:DefenderForStorage', resources).inputs.resourceId).to.equal(
+      uploadAccount.id,
+    );
+    expect(single('eventgrid:TopicEventSubscription', resources).inputs.topicName).to.equal(
+      topic.inputs.topicName,
     );
   });
 

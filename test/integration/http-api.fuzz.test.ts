@@ -343,7 +343,11 @@ describe('HTTP API fuzzing (real registrations, local Functions host, real Azuri
       expect(expectFunctionError(body, what), what).to.equal('upload-not-found');
     } else {
       expect(answer.status, what).to.equal(200);
-      expect(body, what).to.deep.equal({ uploadId: pendingId, status: 'pending' });
+      expect(body, what).to.deep.equal({
+        uploadId: pendingId,
+        status: 'pending',
+        stage: 'processing',
+      });
     }
     return answer;
   }

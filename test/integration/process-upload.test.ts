@@ -66,7 +66,11 @@ describe('process-upload (against Azurite)', function () {
 
   it('turns a real upload into oriented, metadata-free variants that the status endpoint serves', async () => {
     const { uploadId, blobName } = await upload(await sidewaysPhotoWithGps(2400, 1600));
-    expect((await status(uploadId)).body).to.deep.equal({ uploadId, status: 'pending' });
+    expect((await status(uploadId)).body).to.deep.equal({
+      uploadId,
+      status: 'pending',
+      stage: 'processing',
+    });
 
     await deliver(await blobCreatedEvent(runtime.landing, blobName));
 

@@ -340,6 +340,29 @@ describe('client library (scripted API, real Azurite)', function () {
       expect(Math.max(...gaps)).to.be.below(80 * 1.2 + 50);
     });
 
+    it('reports each change of a pending upload’s stage once: scanning, then processing', async function () {
+      const ticket = ticketFor();
+      const pending = (stage?: string) => ({
+        status: 200,
+        json: { uploadId: ticket.uploadId, status: 'pending', ...(stage && { stage }) },
+      });
+      api.statusReplies = [
+        pending(),
+        pending('scanning'),
+        pending('scanning'),
+        pending('processing'),
+        pending('processing'),
+        processed(ticket.uploadId),
+      ];
+      const stages: string[] = [];
+      await waitForProcessing(ticket, {
+        apiBaseUrl: api.baseUrl,
+        ...fast,
+        onPendingStage: (stage) => stages.push(stage),
+      });
+      expect(stages).to.deep.equal(['scanning', 'processing']);
+    });
+
     it('rejects with the server’s reason and message for a rejected file', async function () {
       const ticket = ticketFor();
       api.statusReplies = [

@@ -16,6 +16,7 @@ describe('local mode options', () => {
       role: 'all',
       messageLeaseSeconds: 600,
       duplicateEvents: 0,
+      malwareScanning: 'dev-stack',
       port: 7071,
       blobPort: 10000,
       queuePort: 10001,
@@ -33,6 +34,7 @@ describe('local mode options', () => {
       role: 'all',
       messageLeaseSeconds: 600,
       duplicateEvents: 0,
+      malwareScanning: 'dev-stack',
       port: 9000,
       blobPort: 8001,
       queuePort: 9002,
@@ -40,6 +42,15 @@ describe('local mode options', () => {
       dataDir: '/repo/tmp/x',
     });
     expect(options([], { DIRECTDROP_LOCAL_DATA: '/abs/data' }).dataDir).to.equal('/abs/data');
+  });
+
+  it('turns the malware scan gate on or off, or leaves it to the dev stack', () => {
+    expect(options(['--malware-scanning', 'off']).malwareScanning).to.equal('off');
+    expect(options([], { DIRECTDROP_LOCAL_MALWARE_SCANNING: 'on' }).malwareScanning).to.equal('on');
+    expect(() => options(['--malware-scanning=maybe'])).to.throw(
+      UsageError,
+      '--malware-scanning must be on or off, not "maybe"',
+    );
   });
 
   it('runs one half of local mode, with a short lease and duplicate events, when asked', () => {

@@ -19,8 +19,18 @@ describe('settings', () => {
       allowedContentTypes: ['image/png'],
       variants: [{ name: 'small', width: 64, format: 'avif' as const, quality: 50 }],
       uploadUrlTtlSeconds: 60,
+      malwareScanning: true,
+      scanResultsTopic:
+        '/subscriptions/1/resourceGroups/rg/providers/Microsoft.EventGrid/topics/scan-results',
+      scanVerdictTimeoutSeconds: 60,
+      scanUnverifiedPolicy: 'reject' as const,
     };
     expect(parseSettings(toAppSettings(custom))).to.deep.equal(custom);
+  });
+
+  it('requires the results topic while malware scanning is on', () => {
+    const attempt = () => parseSettings({ [SETTING_KEYS.malwareScanning]: 'true' });
+    expect(attempt).to.throw(SettingsError, `${SETTING_KEYS.scanResultsTopic}: is required`);
   });
 
   it('allows only content types a decoder exists for, and lists them when refusing one', () => {
@@ -51,6 +61,10 @@ describe('settings', () => {
     ['variants', '[{"name":"manifest","width":320}]'],
     ['variants', '[{"name":"thumb","width":320,"format":"bmp"}]'],
     ['variants', '[{"name":"thumb","width":320,"quality":0}]'],
+    ['malwareScanning', 'yes'],
+    ['scanResultsTopic', '/subscriptions/1/resourceGroups/rg/providers/Microsoft.Storage/x'],
+    ['scanVerdictTimeoutSeconds', '1'],
+    ['scanUnverifiedPolicy', 'ignore'],
   ];
   for (const [field, value] of invalid) {
     it(`rejects ${field}=${JSON.stringify(value)} naming ${SETTING_KEYS[field]}`, () => {

@@ -20,6 +20,7 @@ export const PROGRAM_CONFIG = {
   queueBatchSize: '8',
   alertEmails: JSON.stringify(['ops@photos.example.com']),
   monthlyBudget: '300',
+  malwareScanning: 'true',
 };
 
 export type Program = typeof import('../../../infra/index');

@@ -25,6 +25,7 @@ const NAME_INPUTS: Record<string, string> = {
   'azure-native:storage:Queue': 'queueName',
   'azure-native:storage:ManagementPolicy': 'managementPolicyName',
   'azure-native:storage:BlobServiceProperties': 'blobServicesName',
+  'azure-native:eventgrid:Topic': 'topicName',
 };
 
 /** The upload storage account's id, for components that take it as an input. */
@@ -61,6 +62,7 @@ function outputsFor(type: string, name: string): Record<string, unknown> {
     case 'azure-native:managedidentity:UserAssignedIdentity':
       return { principalId: principalIdOf(name), clientId: clientIdOf(name) };
     case 'azure-native:eventgrid:SystemTopic':
+    case 'azure-native:eventgrid:Topic':
       return { identity: { type: 'SystemAssigned', principalId: principalIdOf(name) } };
     case 'azure-native:applicationinsights:Component':
       return {

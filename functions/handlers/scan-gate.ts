@@ -1,0 +1,315 @@
+/**
+ * The malware-scan gate on the events queue. A BlobCreated event waits (durably) for a
+ * clean verdict on the same blob version, a verdict resumes a waiting event, and a
+ * delayed check ends a wait no verdict ends. Every step is idempotent: records are
+ * create-only, outcomes go through the manifest's conditional write.
+ */
+import type { InvocationContext } from '@azure/functions';
+import type { BlobCommit } from '../core/blob-events';
+import { type UploadManifest, decideAgainstManifest } from '../core/manifest';
+import {
+  type GateDecision,
+  type ScanTimeoutCheck,
+  type ScanVerdict,
+  SCAN_TIMEOUT_DECISION,
+  decideGate,
+  parseGateMessages,
+  remainingWaitMs,
+  verdictRecord,
+} from '../core/scan-gate';
+import { parseLandingBlobName } from '../core/upload-request';
+import { type StoredManifest, readManifest, writeManifest } from '../adapters/manifest-store';
+import type { Runtime } from '../adapters/runtime';
+import {
+  createPending,
+  createVerdict,
+  readPending,
+  readVerdict,
+  scheduleTimeoutCheck,
+} from '../adapters/scan-gate-store';
+import { isStatus } from '../adapters/storage-errors';
+
+type Resume = (commit: BlobCommit) => Promise<void>;
+type GateOutcome = Extract<GateDecision, { action: 'reject' | 'fail' }>;
+
+function requireQueue(runtime: Runtime) {
+  if (!runtime.eventsQueue) throw new Error('Malware scanning is on but no events queue is set');
+  return runtime.eventsQueue;
+}
+
+/** A scan-gate failure already recorded for this version ends it; a later verdict cannot revive it. */
+function endedByGate(existing: UploadManifest | undefined, commit: BlobCommit): boolean {
+  return (
+    existing?.source.eTag === commit.eTag &&
+    existing.status === 'failed' &&
+    (existing.reason === 'scan-timeout' || existing.reason === 'scan-failed')
+  );
+}
+
+/** Deletes the landing blob of exactly this version; a newer one has its own scan coming. */
+async function deleteLandingVersion(runtime: Runtime, commit: BlobCommit): Promise<void> {
+  await runtime.landing
+    .getBlobClient(commit.blobName)
+    .deleteIfExists({ conditions: { ifMatch: commit.eTag } })
+    .catch((error) => {
+      if (!isStatus(error, 412)) throw error;
+    });
+}
+
+/** Records a refusal or failure decided by the gate, then removes the untrusted blob. */
+async function recordGateOutcome(
+  runtime: Runtime,
+  commit: BlobCommit,
+  uploadId: string,
+  decision: GateOutcome,
+  existing: StoredManifest | undefined,
+  context: InvocationContext,
+): Promise<void> {
+  const base = {
+    version: 1 as const,
+    uploadId,
+    source: { blobName: commit.blobName, eTag: commit.eTag, sequencer: commit.sequencer },
+    message: decision.message,
+    completedAt: new Date().toISOString(),
+  };
+  const manifest: UploadManifest =
+    decision.action === 'reject'
+      ? { ...base, status: 'rejected', reason: decision.reason }
+      : { ...base, status: 'failed', reason: decision.reason };
+  if (!(await writeManifest(runtime.processed, manifest, existing))) {
+    // Another delivery got there first; the retry re-decides against what it wrote.
+    throw new Error(`Upload ${uploadId}: manifest changed concurrently; retrying`);
+  }
+  await deleteLandingVersion(runtime, commit);
+  context.info(
+    `Upload ${uploadId}: ${manifest.status} (${decision.reason}) by the malware scan gate`,
+  );
+}
+
+/**
+ * The hook in processCommit: true when this version may be processed now. Otherwise the
+ * event is left waiting (a verdict or the timeout check resumes it) or the gate has
+ * recorded the outcome itself.
+ */
+export async function passesScanGate(
+  runtime: Runtime,
+  commit: BlobCommit,
+  uploadId: string,
+  existing: StoredManifest | undefined,
+  context: InvocationContext,
+): Promise<boolean> {
+  const { processed, settings } = runtime;
+  if (endedByGate(existing?.manifest, commit)) {
+    context.info(`Upload ${uploadId}: the scan gate already ended this version; nothing to do`);
+    return false;
+  }
+  // Only a version that exists is worth waiting for: a changed blob has its own event and
+  // scan coming; a missing one fails through the retries, as the processing path does.
+  const blob = runtime.landing.getBlobClient(commit.blobName);
+  try {
+    await blob.getProperties({ conditions: { ifMatch: commit.eTag } });
+  } catch (error) {
+    if (!(isStatus(error, 412) && (await blob.exists()))) throw error;
+    context.info(
+      `Upload ${uploadId}: blob changed since event ${commit.eventId}; a newer event follows`,
+    );
+    return false;
+  }
+  // Waiting is written before the verdict is read, and a verdict is written before the
+  // waiting record is read: whichever arrives second sees the first.
+  if (!(await readPending(processed, uploadId, commit.eTag))) {
+    await scheduleTimeoutCheck(
+      requireQueue(runtime),
+      uploadId,
+      commit.eTag,
+      settings.scanVerdictTimeoutSeconds,
+    );
+    await createPending(processed, uploadId, {
+      version: 1,
+      commit,
+      waitingSince: new Date().toISOString(),
+    });
+  }
+  const decision = decideGate(
+    await readVerdict(processed, uploadId, commit.eTag),
+    settings.scanUnverifiedPolicy,
+  );
+  if (decision.action === 'process') return true;
+  if (decision.action === 'wait') {
+    context.info(`Upload ${uploadId}: waiting for the malware scan of ${commit.eTag}`);
+    return false;
+  }
+  await recordGateOutcome(runtime, commit, uploadId, decision, existing, context);
+  return false;
+}
+
+async function acceptVerdict(
+  runtime: Runtime,
+  verdict: ScanVerdict,
+  context: InvocationContext,
+  resume: Resume,
+): Promise<void> {
+  const landing = parseLandingBlobName(verdict.blobName);
+  if (!landing) {
+    context.warn(`Ignored a scan result for a blob not named by directdrop (${verdict.eventId})`);
+    return;
+  }
+  const { uploadId } = landing;
+  // The verdict is a claim: it counts only for a version that exists right now.
+  try {
+    await runtime.landing
+      .getBlobClient(verdict.blobName)
+      .getProperties({ conditions: { ifMatch: verdict.eTag } });
+  } catch (error) {
+    if (!isStatus(error, 404, 412)) throw error;
+    context.info(
+      `Upload ${uploadId}: scan result ${verdict.eventId} is for ${verdict.eTag}, which is not the blob's current version; ignored`,
+    );
+    return;
+  }
+  const found = verdict.malwareNames.length > 0 ? ` found ${verdict.malwareNames.join(', ')}` : '';
+  const reason = verdict.notScannedReason ? ` (${verdict.notScannedReason})` : '';
+  const line = `Upload ${uploadId}: malware scan of ${verdict.eTag}: ${verdict.resultType}${found}${reason}; sha256 ${verdict.sha256 ?? 'n/a'}, correlation ${verdict.correlationId}`;
+  if (verdict.result === 'clean') context.info(line);
+  else context.warn(line);
+
+  const isNew = await createVerdict(
+    runtime.processed,
+    uploadId,
+    verdictRecord(verdict, new Date()),
+  );
+  if (!isNew) context.info(`Upload ${uploadId}: verdict for ${verdict.eTag} already recorded`);
+  const pending = await readPending(runtime.processed, uploadId, verdict.eTag);
+  if (!pending) return; // Its BlobCreated event has not arrived; it will find the verdict.
+  const existing = await readManifest(runtime.processed, uploadId);
+  if (decideAgainstManifest(existing?.manifest, pending.commit) !== 'process') return;
+  await resume(pending.commit);
+}
+
+async function checkTimeout(
+  runtime: Runtime,
+  check: ScanTimeoutCheck,
+  context: InvocationContext,
+  resume: Resume,
+): Promise<void> {
+  const { processed, settings } = runtime;
+  const { uploadId, eTag } = check;
+  // The check names a version; only the stored waiting record says when the wait began.
+  const pending = await readPending(processed, uploadId, eTag);
+  if (!pending) {
+    context.info(`Upload ${uploadId}: no upload waits for a scan of ${eTag}; check ignored`);
+    return;
+  }
+  const existing = await readManifest(processed, uploadId);
+  if (
+    decideAgainstManifest(existing?.manifest, pending.commit) !== 'process' ||
+    endedByGate(existing?.manifest, pending.commit)
+  )
+    return;
+  if (await readVerdict(processed, uploadId, eTag)) {
+    await resume(pending.commit);
+    return;
+  }
+  const remaining = remainingWaitMs(
+    pending.waitingSince,
+    new Date(),
+    settings.scanVerdictTimeoutSeconds,
+  );
+  if (remaining > 0) {
+    await scheduleTimeoutCheck(requireQueue(runtime), uploadId, eTag, remaining / 1000);
+    return;
+  }
+  context.warn(
+    `Upload ${uploadId}: no malware-scan result for ${eTag} after ${settings.scanVerdictTimeoutSeconds} s`,
+  );
+  await recordGateOutcome(
+    runtime,
+    pending.commit,
+    uploadId,
+    SCAN_TIMEOUT_DECISION,
+    existing,
+    context,
+  );
+}
+
+/**
+ * Handles a queue message holding scan results or timeout checks; false when it holds
+ * neither, so the caller treats it as BlobCreated events.
+ */
+export async function handleScanGateMessage(
+  runtime: Runtime,
+  message: unknown,
+  context: InvocationContext,
+  resume: Resume,
+): Promise<boolean> {
+  const messages = parseGateMessages(message, {
+    topic: runtime.settings.scanResultsTopic,
+    landingContainerUrl: runtime.landing.url,
+  });
+  if (!messages) return false;
+  for (const item of messages) {
+    if (!runtime.settings.malwareScanning) context.info('Ignored a scan message: scanning is off');
+    else if (item.kind === 'malformed')
+      context.warn(`Dropped a malformed scan message: ${item.reason}`);
+    else if (item.kind === 'ignored') context.warn(`Ignored a scan message: ${item.reason}`);
+    else if (item.kind === 'verdict') await acceptVerdict(runtime, item.verdict, context, resume);
+    else await checkTimeout(runtime, item.check, context, resume);
+  }
+  return true;
+}
+
+/**
+ * The poison-queue side: a verdict or timeout check that kept failing would leave its
+ * upload waiting for good, so the waiting upload is recorded `failed`, as a poisoned
+ * BlobCreated event's is. False when the message holds no gate message.
+ */
+export async function recordPoisonedGateMessage(
+  runtime: Runtime,
+  message: unknown,
+  context: InvocationContext,
+): Promise<boolean> {
+  const messages = parseGateMessages(message, {
+    topic: runtime.settings.scanResultsTopic,
+    landingContainerUrl: runtime.landing.url,
+  });
+  if (!messages) return false;
+  for (const item of messages) {
+    const version =
+      item.kind === 'timeout-check'
+        ? { uploadId: item.check.uploadId, eTag: item.check.eTag }
+        : item.kind === 'verdict'
+          ? {
+              uploadId: parseLandingBlobName(item.verdict.blobName)?.uploadId,
+              eTag: item.verdict.eTag,
+            }
+          : undefined;
+    const pending =
+      version?.uploadId && (await readPending(runtime.processed, version.uploadId, version.eTag));
+    if (!version?.uploadId || !pending) {
+      context.warn('Poisoned scan message has no waiting upload to mark failed');
+      continue;
+    }
+    const existing = await readManifest(runtime.processed, version.uploadId);
+    if (decideAgainstManifest(existing?.manifest, pending.commit) !== 'process') continue;
+    if (existing?.manifest.status === 'failed') continue;
+    const { commit } = pending;
+    const written = await writeManifest(
+      runtime.processed,
+      {
+        version: 1,
+        uploadId: version.uploadId,
+        status: 'failed',
+        reason: 'processing-failed',
+        message: 'Processing gave up after repeated failures.',
+        source: { blobName: commit.blobName, eTag: commit.eTag, sequencer: commit.sequencer },
+        completedAt: new Date().toISOString(),
+      },
+      existing,
+    );
+    if (written)
+      context.warn(
+        `Upload ${version.uploadId}: recorded as failed after its scan message's retries`,
+      );
+  }
+  return true;
+}
