@@ -94,6 +94,7 @@ export const REJECT_REASON_MESSAGES: Readonly<Record<RejectReason, string>> = {
   'unsupported-codec': 'The image uses an encoding that cannot be decoded.',
   'size-mismatch':
     'The file sent is not the size announced for it; it may have changed while uploading.',
+  'not-a-plain-upload': 'Only a file uploaded through its upload URL is accepted.',
 };
 
 export function describeRejectReason(reason: string | undefined): string {

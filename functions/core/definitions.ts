@@ -21,6 +21,19 @@ export function poisonQueueName(queueName: string): string {
 }
 
 /**
+ * Deliveries of one poisoned message before its handler logs and drops it: a poison queue
+ * has no poison queue of its own, so the host would otherwise retry it until it expires.
+ */
+export const POISON_RECORD_ATTEMPTS = 5;
+
+/**
+ * An upload still without an outcome this long after it landed reports `failed`: its events
+ * and retries are long spent (the poison handler may have dropped one it could not record),
+ * and the landing lifecycle, which runs a day or more after, would otherwise make it unknown.
+ */
+export const PENDING_DEADLINE_MS = 12 * 60 * 60 * 1000;
+
+/**
  * App-setting prefix of the storage connection the functions use. In Azure it
  * resolves to `<prefix>__blobServiceUri` / `__queueServiceUri` (managed identity),
  * locally to a connection string under the bare name.
@@ -30,8 +43,10 @@ export const STORAGE_CONNECTION = 'DirectdropStorage';
 export const BLOB_CREATED_EVENT_TYPE = 'Microsoft.Storage.BlobCreated';
 
 /**
- * Storage APIs whose BlobCreated event means a blob is fully committed. PutBlock
- * raises no event; FlushWithClose only occurs on hierarchical-namespace accounts.
+ * Storage APIs whose BlobCreated event means a blob is fully committed, which the Event
+ * Grid subscription delivers. PutBlock raises no event; FlushWithClose only occurs on
+ * hierarchical-namespace accounts. CopyBlob is delivered so the worker can refuse and
+ * delete a copied blob rather than leave it pending until lifecycle.
  * Source: learn.microsoft.com/azure/storage/blobs/storage-blob-event-overview.
  */
 export const COMMITTED_BLOB_APIS = [
@@ -41,6 +56,9 @@ export const COMMITTED_BLOB_APIS = [
   'FlushWithClose',
 ] as const;
 export type CommittedBlobApi = (typeof COMMITTED_BLOB_APIS)[number];
+
+/** The APIs by which an upload URL's holder uploads: the bytes came over the wire. */
+export const UPLOAD_BLOB_APIS: readonly CommittedBlobApi[] = ['PutBlob', 'PutBlockList'];
 
 /** Event Grid subject prefix matching every blob of one container and nothing else. */
 export function blobSubjectPrefix(containerName: string): string {

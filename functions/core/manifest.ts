@@ -12,7 +12,9 @@ export type RejectReason =
   | 'corrupt'
   | 'unsupported-codec'
   /** The upload's length differs from the size declared when its URL was issued. */
-  | 'size-mismatch';
+  | 'size-mismatch'
+  /** Copied in, a page or append blob, or snapshotted: not a plain upload of a block blob. */
+  | 'not-a-plain-upload';
 
 export type FailReason = 'processing-failed';
 

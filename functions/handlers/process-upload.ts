@@ -1,9 +1,12 @@
 /**
  * Queue trigger on the events queue: turns one committed upload into its variants and
- * manifest. Rejections are outcomes, not errors; only infrastructure failures throw,
- * so the host retries them and finally moves the message to the poison queue.
+ * manifest, then deletes the landing blob. Rejections are outcomes, not errors; only
+ * infrastructure failures throw, so the host retries them and finally moves the message
+ * to the poison queue. An event is a claim: nothing is recorded for a blob version that
+ * does not exist.
  */
 import type { InvocationContext } from '@azure/functions';
+import type { BlobGetPropertiesResponse } from '@azure/storage-blob';
 import { type BlobCommit, parseBlobEvents } from '../core/blob-events';
 import { processImage } from '../core/image-pipeline';
 import {
@@ -12,8 +15,10 @@ import {
   decideAgainstManifest,
   outputFolder,
 } from '../core/manifest';
+import { plainUploadViolation } from '../core/plain-upload';
 import { type LandingBlob, parseLandingBlobName } from '../core/upload-request';
 import { readManifest, writeManifest } from '../adapters/manifest-store';
+import { deleteLandingBlob, hasSnapshots, inspectLandingBlob } from '../adapters/landing-blob';
 import { isStatus } from '../adapters/storage-errors';
 import { BodyTooLargeError, readBody } from '../adapters/read-body';
 import { type Runtime, getRuntime } from '../adapters/runtime';
@@ -27,6 +32,7 @@ async function produceOutcome(
   runtime: Runtime,
   commit: BlobCommit,
   { uploadId, declaredSize }: LandingBlob,
+  properties: BlobGetPropertiesResponse,
 ): Promise<Outcome> {
   const { settings, landing, processed } = runtime;
   const { eTag } = commit;
@@ -48,9 +54,18 @@ async function produceOutcome(
       `The upload holds ${found} bytes, not the ${declaredSize} declared when its upload URL was issued.`,
     );
 
-  // The declared length is untrusted for acceptance but sufficient for refusal.
-  if (commit.contentLength > settings.maxUploadBytes) return tooLarge();
-  if (commit.contentLength !== declaredSize) return sizeMismatch(String(commit.contentLength));
+  const violation = plainUploadViolation({
+    api: commit.api,
+    blobType: properties.blobType,
+    copied: properties.copyId !== undefined,
+    hasSnapshots: await hasSnapshots(landing, commit.blobName),
+  });
+  if (violation) return rejected('not-a-plain-upload', violation);
+
+  // The blob's own length at this version settles refusal; only the bytes read settle acceptance.
+  const length = properties.contentLength ?? 0;
+  if (length > settings.maxUploadBytes) return tooLarge();
+  if (length !== declaredSize) return sizeMismatch(String(length));
 
   // The declared size is at most the limit, unless the limit was lowered since issuing.
   const limit = Math.min(declaredSize, settings.maxUploadBytes);
@@ -65,11 +80,11 @@ async function produceOutcome(
       return limit === settings.maxUploadBytes
         ? tooLarge()
         : sizeMismatch(`more than ${declaredSize}`);
-    // A changed blob has a newer event on its way; a vanished one fails through the retries.
-    if (isStatus(error, 412) && (await blob.exists())) return { status: 'stale' };
+    // Changed or deleted since the check: a newer event follows, or there is nothing to record.
+    if (isStatus(error, 404, 412)) return { status: 'stale' };
     throw error;
   }
-  // The event's length is not the blob's: only the bytes read settle it.
+  // The properties' length is not the bytes': only the bytes read settle it.
   if (bytes.length !== declaredSize) return sizeMismatch(String(bytes.length));
 
   const result = await processImage(bytes, settings.variants, settings);
@@ -111,6 +126,16 @@ async function deleteFolder(runtime: Runtime, folder: string): Promise<void> {
   }
 }
 
+/**
+ * The landing blob of a recorded outcome goes, snapshots included. A block blob is pinned
+ * to the version the outcome describes; page and append blobs change their ETag in place
+ * and are refused whatever they hold, so they go whatever their version.
+ */
+function removeLanding(runtime: Runtime, commit: BlobCommit, blobType: string | undefined) {
+  const eTag = blobType === undefined || blobType === 'BlockBlob' ? commit.eTag : undefined;
+  return deleteLandingBlob(runtime.landing, commit.blobName, eTag);
+}
+
 async function processCommit(
   runtime: Runtime,
   commit: BlobCommit,
@@ -124,19 +149,38 @@ async function processCommit(
   const { uploadId } = landing;
   const existing = await readManifest(runtime.processed, uploadId);
   const decision = decideAgainstManifest(existing?.manifest, commit);
-  if (decision !== 'process') {
-    context.info(`Upload ${uploadId}: event ${commit.eventId} is ${decision}; nothing to do`);
+  if (decision === 'already-done') {
+    // A crash between the manifest and the delete leaves the blob; its redelivery removes it.
+    await removeLanding(runtime, commit, undefined);
+    context.info(`Upload ${uploadId}: event ${commit.eventId} is already done; nothing to do`);
+    return;
+  }
+  if (decision === 'stale') {
+    context.info(`Upload ${uploadId}: event ${commit.eventId} is stale; nothing to do`);
     return;
   }
 
-  const outcome = await produceOutcome(runtime, commit, landing);
+  const landed = await inspectLandingBlob(runtime.landing, commit.blobName, commit.eTag);
+  // A changed block blob has a newer event on its way; a page or append blob is refused as it is.
+  const properties =
+    landed.state === 'current' || (landed.state === 'changed' && !landed.isBlockBlob)
+      ? landed.properties
+      : undefined;
+  if (!properties) {
+    context.info(
+      `Upload ${uploadId}: the blob version of event ${commit.eventId} is ${landed.state}; nothing recorded`,
+    );
+    return;
+  }
+  const outcome = await produceOutcome(runtime, commit, landing, properties);
   if (outcome.status === 'stale') {
     context.info(
-      `Upload ${uploadId}: blob changed since event ${commit.eventId}; a newer event follows`,
+      `Upload ${uploadId}: blob changed since event ${commit.eventId}; nothing recorded`,
     );
     return;
   }
   if (await writeManifest(runtime.processed, outcome.manifest, existing)) {
+    await removeLanding(runtime, commit, properties.blobType);
     const detail = outcome.manifest.status === 'rejected' ? ` (${outcome.manifest.reason})` : '';
     context.info(`Upload ${uploadId}: ${outcome.manifest.status}${detail}`);
     return;

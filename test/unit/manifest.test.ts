@@ -12,6 +12,7 @@ const commit = (eTag: string, sequencer: string): BlobCommit => ({
   container: 'uploads',
   blobName: `${uploadId}/a.jpg`,
   api: 'PutBlob',
+  blobType: 'BlockBlob',
   eTag,
   sequencer,
   contentLength: 1,
