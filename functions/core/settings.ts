@@ -65,8 +65,9 @@ export const DEFAULT_SETTINGS: Readonly<DirectdropSettings> = {
 export const SETTING_LIMITS = {
   maxUploadBytes: { min: 1, max: 256 * MIB },
   maxInputPixels: { min: 1, max: 1_000_000_000 },
-  uploadUrlTtlSeconds: { min: 30, max: 7 * 24 * 3600 },
-  readUrlTtlSeconds: { min: 30, max: 7 * 24 * 3600 },
+  // An upload URL is for one upload now; a read URL for a page view, not a permanent link.
+  uploadUrlTtlSeconds: { min: 30, max: 3600 },
+  readUrlTtlSeconds: { min: 30, max: 24 * 3600 },
   variantWidth: { min: 16, max: 8192 },
   variantQuality: { min: 1, max: 100 },
   variantCount: { min: 1, max: 8 },

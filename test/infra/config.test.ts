@@ -105,7 +105,7 @@ describe('infra config', () => {
 
     it('a negative SAS TTL', () => {
       expect(rejection({ uploadUrlTtlSeconds: '-60' }).message).to.equal(
-        'Invalid config directdrop:uploadUrlTtlSeconds: "-60" must be an integer from 30 to 604800',
+        'Invalid config directdrop:uploadUrlTtlSeconds: "-60" must be an integer from 30 to 3600',
       );
       expect(rejection({ readUrlTtlSeconds: '0' }).key).to.equal('readUrlTtlSeconds');
     });
