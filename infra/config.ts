@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import * as pulumi from '@pulumi/pulumi';
 import {
   DEFAULT_SETTINGS,
+  MIB,
   type DirectdropSettings,
   SETTING_LIMITS,
   SettingsError,
@@ -44,6 +45,7 @@ export const CONFIG_LIMITS = {
   maxInputPixels: SETTING_LIMITS.maxInputPixels,
   uploadUrlTtlSeconds: SETTING_LIMITS.uploadUrlTtlSeconds,
   readUrlTtlSeconds: SETTING_LIMITS.readUrlTtlSeconds,
+  maxDecodeBytes: SETTING_LIMITS.maxDecodeBytes,
   /** QueuesOptions.MaxBatchSize is 32. */
   queueBatchSize: { min: 1, max: 32 },
   /** No documented maximum; past 32 more images would be in flight than an instance's memory holds. */
@@ -70,6 +72,7 @@ export const CONFIG_DEFAULTS = {
   variants: DEFAULT_SETTINGS.variants,
   uploadUrlTtlSeconds: DEFAULT_SETTINGS.uploadUrlTtlSeconds,
   readUrlTtlSeconds: DEFAULT_SETTINGS.readUrlTtlSeconds,
+  maxDecodeBytes: DEFAULT_SETTINGS.maxDecodeBytes,
   queueBatchSize: HOST_JSON_QUEUE_SETTINGS.batchSize,
   queueNewBatchThreshold: HOST_JSON_QUEUE_SETTINGS.newBatchThreshold,
   queueMaxDequeueCount: HOST_JSON_QUEUE_SETTINGS.maxDequeueCount,
@@ -257,6 +260,34 @@ function readContentTypes(source: ConfigSource): string[] {
   );
 }
 
+/**
+ * Memory an instance's Functions host and Node worker hold before any image: measured at
+ * about 280 MiB for the test process with every module loaded (docs/reliability.md).
+ */
+export const HOST_BASELINE_MB = 320;
+/** Share of an instance's memory that images in flight plus the baseline may plan for. */
+export const INSTANCE_MEMORY_HEADROOM = 0.8;
+
+/**
+ * Every message an instance holds may be decoding at once: (batchSize + newBatchThreshold)
+ * images of up to maxDecodeBytes each, over the host's baseline, must fit the headroom.
+ */
+function checkDecodeMemory(
+  maxDecodeBytes: number,
+  queue: QueueHostSettings,
+  instanceMemoryMB: number,
+): void {
+  const inFlight = queue.batchSize + queue.newBatchThreshold;
+  const plannedMB = (inFlight * maxDecodeBytes) / MIB + HOST_BASELINE_MB;
+  const allowedMB = instanceMemoryMB * INSTANCE_MEMORY_HEADROOM;
+  if (plannedMB > allowedMB) {
+    throw new ConfigError(
+      'maxDecodeBytes',
+      `(queueBatchSize ${queue.batchSize} + queueNewBatchThreshold ${queue.newBatchThreshold}) × maxDecodeBytes ${Math.round(maxDecodeBytes / MIB)} MiB + ${HOST_BASELINE_MB} MiB host baseline = ${Math.round(plannedMB)} MiB, over 80 % of instanceMemoryMB ${instanceMemoryMB} (${Math.floor(allowedMB)} MiB); lower maxDecodeBytes, queueBatchSize or queueNewBatchThreshold, or raise instanceMemoryMB`,
+    );
+  }
+}
+
 /** Reads the stack's config; throws a ConfigError naming the first bad key. */
 export function loadConfig(
   source: ConfigSource = new pulumi.Config(CONFIG_NAMESPACE),
@@ -270,6 +301,19 @@ export function loadConfig(
       `${deadLetterDays} must be at least uploadRetentionDays (${uploadDays}): dead letters explain uploads, so they outlive them`,
     );
   }
+  const queue: QueueHostSettings = {
+    batchSize: readInteger(source, 'queueBatchSize'),
+    newBatchThreshold: readInteger(source, 'queueNewBatchThreshold'),
+    maxDequeueCount: readInteger(source, 'queueMaxDequeueCount'),
+  };
+  const instanceMemoryMB = readChoice(
+    source,
+    'instanceMemoryMB',
+    INSTANCE_MEMORY_SIZES_MB,
+    CONFIG_DEFAULTS.instanceMemoryMB,
+  );
+  const maxDecodeBytes = readInteger(source, 'maxDecodeBytes');
+  checkDecodeMemory(maxDecodeBytes, queue, instanceMemoryMB);
   return {
     location: readLocation(source),
     environment,
@@ -284,21 +328,13 @@ export function loadConfig(
       variants: readVariants(source),
       uploadUrlTtlSeconds: readInteger(source, 'uploadUrlTtlSeconds'),
       readUrlTtlSeconds: readInteger(source, 'readUrlTtlSeconds'),
+      maxDecodeBytes,
     },
-    queue: {
-      batchSize: readInteger(source, 'queueBatchSize'),
-      newBatchThreshold: readInteger(source, 'queueNewBatchThreshold'),
-      maxDequeueCount: readInteger(source, 'queueMaxDequeueCount'),
-    },
+    queue,
     functionApp: {
       nodeVersion: readChoice(source, 'nodeVersion', NODE_VERSIONS, CONFIG_DEFAULTS.nodeVersion),
       maximumInstanceCount: readInteger(source, 'maximumInstanceCount'),
-      instanceMemoryMB: readChoice(
-        source,
-        'instanceMemoryMB',
-        INSTANCE_MEMORY_SIZES_MB,
-        CONFIG_DEFAULTS.instanceMemoryMB,
-      ),
+      instanceMemoryMB,
     },
     retention: { uploadDays, deadLetterDays, logDays: readInteger(source, 'logRetentionDays') },
     functionPackagePath: readFunctionPackagePath(source),

@@ -14,7 +14,11 @@ export type RejectReason =
   /** The upload's length differs from the size declared when its URL was issued. */
   | 'size-mismatch'
   /** Copied in, a page or append blob, or snapshotted: not a plain upload of a block blob. */
-  | 'not-a-plain-upload';
+  | 'not-a-plain-upload'
+  /** Decoding would need more memory than one image may take (maxDecodeBytes). */
+  | 'too-much-memory'
+  /** The image decodes but its pixels cannot be turned into the variants. */
+  | 'unprocessable';
 
 export type FailReason = 'processing-failed';
 

@@ -33,6 +33,11 @@ export interface DirectdropSettings {
   uploadUrlTtlSeconds: number;
   /** Lifetime of the read SAS on processed outputs returned by the status endpoint. */
   readUrlTtlSeconds: number;
+  /**
+   * Largest decode accepted, in bytes (width × height × channels × bytes per sample, doubled
+   * for interlaced and progressive images), so no single image can exhaust an instance.
+   */
+  maxDecodeBytes: number;
 }
 
 export const MIB = 1024 * 1024;
@@ -59,6 +64,8 @@ export const DEFAULT_SETTINGS: Readonly<DirectdropSettings> = {
   ],
   uploadUrlTtlSeconds: 600,
   readUrlTtlSeconds: 900,
+  // A 50 MP RGBA photo at 8 bits fits; six in flight stay within 80 % of a 2,048 MB instance.
+  maxDecodeBytes: 192 * MIB,
 };
 
 /** Allowed ranges, shared with the Pulumi config validation. */
@@ -68,6 +75,7 @@ export const SETTING_LIMITS = {
   // An upload URL is for one upload now; a read URL for a page view, not a permanent link.
   uploadUrlTtlSeconds: { min: 30, max: 3600 },
   readUrlTtlSeconds: { min: 30, max: 24 * 3600 },
+  maxDecodeBytes: { min: 1 * MIB, max: 4096 * MIB },
   variantWidth: { min: 16, max: 8192 },
   variantQuality: { min: 1, max: 100 },
   variantCount: { min: 1, max: 8 },
@@ -84,6 +92,7 @@ export const SETTING_KEYS: { readonly [K in keyof DirectdropSettings]: string } 
   variants: 'DIRECTDROP_VARIANTS',
   uploadUrlTtlSeconds: 'DIRECTDROP_UPLOAD_URL_TTL_SECONDS',
   readUrlTtlSeconds: 'DIRECTDROP_READ_URL_TTL_SECONDS',
+  maxDecodeBytes: 'DIRECTDROP_MAX_DECODE_BYTES',
 };
 
 export class SettingsError extends Error {
@@ -116,7 +125,12 @@ function readName(env: Env, field: 'landingContainer' | 'processedContainer' | '
 
 function readInteger(
   env: Env,
-  field: 'maxUploadBytes' | 'maxInputPixels' | 'uploadUrlTtlSeconds' | 'readUrlTtlSeconds',
+  field:
+    | 'maxUploadBytes'
+    | 'maxInputPixels'
+    | 'uploadUrlTtlSeconds'
+    | 'readUrlTtlSeconds'
+    | 'maxDecodeBytes',
 ): number {
   const key = SETTING_KEYS[field];
   const raw = env[key];
@@ -232,6 +246,7 @@ export function parseSettings(env: Env): DirectdropSettings {
     variants: readVariants(env),
     uploadUrlTtlSeconds: readInteger(env, 'uploadUrlTtlSeconds'),
     readUrlTtlSeconds: readInteger(env, 'readUrlTtlSeconds'),
+    maxDecodeBytes: readInteger(env, 'maxDecodeBytes'),
   };
 }
 
@@ -247,5 +262,6 @@ export function toAppSettings(settings: DirectdropSettings): Record<string, stri
     [SETTING_KEYS.variants]: JSON.stringify(settings.variants),
     [SETTING_KEYS.uploadUrlTtlSeconds]: String(settings.uploadUrlTtlSeconds),
     [SETTING_KEYS.readUrlTtlSeconds]: String(settings.readUrlTtlSeconds),
+    [SETTING_KEYS.maxDecodeBytes]: String(settings.maxDecodeBytes),
   };
 }
