@@ -56,6 +56,9 @@ export const CONFIG_LIMITS = {
   maximumInstanceCount: { min: 40, max: 1000 },
   uploadRetentionDays: { min: 1, max: 365 },
   deadLetterRetentionDays: { min: 1, max: 365 },
+  /** 0 keeps processed outputs and manifests for good. */
+  processedRetentionDays: { min: 0, max: 3650 },
+  originalsRetentionDays: { min: 1, max: 3650 },
   /** Log Analytics pay-as-you-go retention range. */
   logRetentionDays: { min: 30, max: 730 },
 } as const;
@@ -81,6 +84,9 @@ export const CONFIG_DEFAULTS = {
   instanceMemoryMB: 2048 as InstanceMemoryMB,
   uploadRetentionDays: 7,
   deadLetterRetentionDays: 30,
+  processedRetentionDays: 0,
+  keepOriginals: DEFAULT_SETTINGS.keepOriginals,
+  originalsRetentionDays: 30,
   logRetentionDays: 30,
   functionPackagePath: '',
 } as const;
@@ -106,6 +112,10 @@ export interface InfraConfig {
   retention: {
     uploadDays: number;
     deadLetterDays: number;
+    /** Processed outputs and manifests; 0 keeps them. */
+    processedDays: number;
+    /** Kept originals, when `app.keepOriginals` is on. */
+    originalsDays: number;
     logDays: number;
   };
   /** A prebuilt function package; undefined means build one from source. */
@@ -135,6 +145,14 @@ function readInteger(source: ConfigSource, key: IntegerKey): number {
     throw new ConfigError(key, `"${raw}" must be an integer from ${min} to ${max}`);
   }
   return value;
+}
+
+function readBoolean(source: ConfigSource, key: 'keepOriginals'): boolean {
+  const raw = source.get(key);
+  if (!isSet(raw)) return CONFIG_DEFAULTS[key];
+  if (raw !== 'true' && raw !== 'false')
+    throw new ConfigError(key, `"${raw}" must be true or false`);
+  return raw === 'true';
 }
 
 function readChoice<T extends string | number>(
@@ -322,6 +340,8 @@ export function loadConfig(
       landingContainer: DEFAULT_SETTINGS.landingContainer,
       processedContainer: DEFAULT_SETTINGS.processedContainer,
       eventsQueue: DEFAULT_SETTINGS.eventsQueue,
+      originalsContainer: DEFAULT_SETTINGS.originalsContainer,
+      keepOriginals: readBoolean(source, 'keepOriginals'),
       maxUploadBytes: readInteger(source, 'maxUploadBytes'),
       maxInputPixels: readInteger(source, 'maxInputPixels'),
       allowedContentTypes: readContentTypes(source),
@@ -336,7 +356,13 @@ export function loadConfig(
       maximumInstanceCount: readInteger(source, 'maximumInstanceCount'),
       instanceMemoryMB,
     },
-    retention: { uploadDays, deadLetterDays, logDays: readInteger(source, 'logRetentionDays') },
+    retention: {
+      uploadDays,
+      deadLetterDays,
+      processedDays: readInteger(source, 'processedRetentionDays'),
+      originalsDays: readInteger(source, 'originalsRetentionDays'),
+      logDays: readInteger(source, 'logRetentionDays'),
+    },
     functionPackagePath: readFunctionPackagePath(source),
   };
 }

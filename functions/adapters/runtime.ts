@@ -21,6 +21,8 @@ export interface Runtime {
   settings: DirectdropSettings;
   landing: ContainerClient;
   processed: ContainerClient;
+  /** Only written when `settings.keepOriginals` is on. */
+  originals: ContainerClient;
   signer: BlobSasSigner;
 }
 
@@ -93,6 +95,7 @@ export function createRuntime(env: Env, storage = connectStorage(env)): Runtime 
     settings,
     landing: storage.service.getContainerClient(settings.landingContainer),
     processed: storage.service.getContainerClient(settings.processedContainer),
+    originals: storage.service.getContainerClient(settings.originalsContainer),
     signer: storage.signer,
   };
 }

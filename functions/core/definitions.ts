@@ -9,6 +9,8 @@ export const STORAGE_NAMES = {
   landingContainer: 'uploads',
   /** Private container holding processed variants and each upload's manifest. */
   processedContainer: 'processed',
+  /** Private, never-served container of validated originals, for stacks that keep them. */
+  originalsContainer: 'originals',
   /** Where Event Grid dead-letters events it could not deliver to the queue. */
   deadLetterContainer: 'event-deadletters',
   /** Queue Event Grid delivers BlobCreated events into. */

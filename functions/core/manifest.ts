@@ -2,6 +2,7 @@
  * The per-upload manifest: the outcome the status endpoint reports. It is written
  * last, after every output exists, so a manifest always describes complete work.
  */
+import { createHash } from 'node:crypto';
 import { compareSequencers, type BlobCommit } from './blob-events';
 
 export type RejectReason =
@@ -41,7 +42,11 @@ interface ManifestBase {
 export type UploadManifest =
   | (ManifestBase & {
       status: 'processed';
+      /** The folder of the outputs in the processed container (see outputPrefix). */
+      outputPrefix: string;
       outputs: ManifestOutput[];
+      /** The validated original in the originals container, when the stack keeps originals. */
+      originalBlobName?: string;
       original: { format: string; width: number; height: number };
     })
   | (ManifestBase & { status: 'rejected'; reason: RejectReason; message: string })
@@ -65,10 +70,14 @@ export function decideAgainstManifest(
   return compareSequencers(commit.sequencer, existing.source.sequencer) > 0 ? 'process' : 'stale';
 }
 
-/** The folder of one blob version's outputs, so versions never overwrite each other. */
-export function outputFolder(uploadId: string, eTag: string): string {
-  const version = eTag.replace(/[^A-Za-z0-9]/g, '').slice(0, 64) || 'v';
-  return `${uploadId}/${version}`;
+/**
+ * The folder of one blob version's outputs: 128 bits of a hash of the upload id and the
+ * version, so versions never overwrite each other, a rerun rewrites the same folder, and a
+ * read URL reveals nothing from which the upload id (the key to the status endpoint,
+ * and to fresh read URLs) could be recovered.
+ */
+export function outputPrefix(uploadId: string, eTag: string): string {
+  return createHash('sha256').update(`${uploadId}\n${eTag}`).digest('hex').slice(0, 32);
 }
 
 export function isUploadManifest(value: unknown): value is UploadManifest {

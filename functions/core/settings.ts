@@ -23,6 +23,10 @@ export interface DirectdropSettings {
   landingContainer: string;
   processedContainer: string;
   eventsQueue: string;
+  /** Where validated originals go when `keepOriginals` is on. */
+  originalsContainer: string;
+  /** Keep each processed upload's original (private, never served) for reprocessing. */
+  keepOriginals: boolean;
   /** Largest upload accepted, in bytes. */
   maxUploadBytes: number;
   /** Largest decoded image accepted (width × height), against decompression bombs. */
@@ -46,6 +50,9 @@ export const DEFAULT_SETTINGS: Readonly<DirectdropSettings> = {
   landingContainer: STORAGE_NAMES.landingContainer,
   processedContainer: STORAGE_NAMES.processedContainer,
   eventsQueue: STORAGE_NAMES.eventsQueue,
+  originalsContainer: STORAGE_NAMES.originalsContainer,
+  // Originals carry EXIF and GPS: none is kept unless a stack opts in.
+  keepOriginals: false,
   maxUploadBytes: 25 * MIB,
   maxInputPixels: 50_000_000,
   allowedContentTypes: [
@@ -86,6 +93,8 @@ export const SETTING_KEYS: { readonly [K in keyof DirectdropSettings]: string } 
   landingContainer: 'DIRECTDROP_LANDING_CONTAINER',
   processedContainer: 'DIRECTDROP_PROCESSED_CONTAINER',
   eventsQueue: 'DIRECTDROP_EVENTS_QUEUE',
+  originalsContainer: 'DIRECTDROP_ORIGINALS_CONTAINER',
+  keepOriginals: 'DIRECTDROP_KEEP_ORIGINALS',
   maxUploadBytes: 'DIRECTDROP_MAX_UPLOAD_BYTES',
   maxInputPixels: 'DIRECTDROP_MAX_INPUT_PIXELS',
   allowedContentTypes: 'DIRECTDROP_ALLOWED_CONTENT_TYPES',
@@ -111,7 +120,10 @@ const CONTAINER_NAME = /^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
 const VARIANT_NAME = /^[a-z][a-z0-9-]{0,31}$/;
 const CONTENT_TYPE = /^[a-z]+\/[a-z0-9.+-]+$/;
 
-function readName(env: Env, field: 'landingContainer' | 'processedContainer' | 'eventsQueue') {
+function readName(
+  env: Env,
+  field: 'landingContainer' | 'processedContainer' | 'eventsQueue' | 'originalsContainer',
+) {
   const key = SETTING_KEYS[field];
   const value = env[key] ?? DEFAULT_SETTINGS[field];
   if (!CONTAINER_NAME.test(value)) {
@@ -141,6 +153,15 @@ function readInteger(
     throw new SettingsError(key, `"${raw}" must be an integer from ${min} to ${max}`);
   }
   return value;
+}
+
+function readBoolean(env: Env, field: 'keepOriginals'): boolean {
+  const key = SETTING_KEYS[field];
+  const raw = env[key];
+  if (raw === undefined || raw === '') return DEFAULT_SETTINGS[field];
+  if (raw !== 'true' && raw !== 'false')
+    throw new SettingsError(key, `"${raw}" must be true or false`);
+  return raw === 'true';
 }
 
 export function validateContentTypes(values: readonly string[], setting: string): string[] {
@@ -237,6 +258,8 @@ export function parseSettings(env: Env): DirectdropSettings {
     landingContainer: readName(env, 'landingContainer'),
     processedContainer: readName(env, 'processedContainer'),
     eventsQueue: readName(env, 'eventsQueue'),
+    originalsContainer: readName(env, 'originalsContainer'),
+    keepOriginals: readBoolean(env, 'keepOriginals'),
     maxUploadBytes: readInteger(env, 'maxUploadBytes'),
     maxInputPixels: readInteger(env, 'maxInputPixels'),
     allowedContentTypes:
@@ -256,6 +279,8 @@ export function toAppSettings(settings: DirectdropSettings): Record<string, stri
     [SETTING_KEYS.landingContainer]: settings.landingContainer,
     [SETTING_KEYS.processedContainer]: settings.processedContainer,
     [SETTING_KEYS.eventsQueue]: settings.eventsQueue,
+    [SETTING_KEYS.originalsContainer]: settings.originalsContainer,
+    [SETTING_KEYS.keepOriginals]: String(settings.keepOriginals),
     [SETTING_KEYS.maxUploadBytes]: String(settings.maxUploadBytes),
     [SETTING_KEYS.maxInputPixels]: String(settings.maxInputPixels),
     [SETTING_KEYS.allowedContentTypes]: settings.allowedContentTypes.join(','),

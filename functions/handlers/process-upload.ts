@@ -13,7 +13,7 @@ import {
   type RejectReason,
   type UploadManifest,
   decideAgainstManifest,
-  outputFolder,
+  outputPrefix,
 } from '../core/manifest';
 import { plainUploadViolation } from '../core/plain-upload';
 import { type LandingBlob, parseLandingBlobName } from '../core/upload-request';
@@ -24,7 +24,7 @@ import { BodyTooLargeError, readBody } from '../adapters/read-body';
 import { type Runtime, getRuntime } from '../adapters/runtime';
 
 type Outcome =
-  | { status: 'processed'; manifest: UploadManifest; folder: string }
+  | { status: 'processed'; manifest: UploadManifest; folder: string; originalBlobName?: string }
   | { status: 'rejected'; manifest: UploadManifest }
   | { status: 'stale' };
 
@@ -90,7 +90,7 @@ async function produceOutcome(
   const result = await processImage(bytes, settings.variants, settings);
   if (!result.ok) return rejected(result.reason, result.message);
 
-  const folder = outputFolder(uploadId, eTag);
+  const folder = outputPrefix(uploadId, eTag);
   const outputs = await Promise.all(
     result.variants.map(async (variant) => {
       const blobName = `${folder}/${variant.name}.${variant.extension}`;
@@ -105,17 +105,48 @@ async function produceOutcome(
       return { name, blobName, width, height, contentType, size: variant.data.length };
     }),
   );
+  const originalBlobName = settings.keepOriginals
+    ? await keepOriginal(
+        runtime,
+        `${uploadId}/${folder}/${landingFileName(commit)}`,
+        bytes,
+        result.original.format,
+      )
+    : undefined;
   return {
     status: 'processed',
     folder,
+    originalBlobName,
     manifest: {
       ...base,
       status: 'processed',
+      outputPrefix: folder,
       original: result.original,
       outputs,
+      originalBlobName,
       completedAt: completedAt(),
     },
   };
+}
+
+function landingFileName(commit: BlobCommit): string {
+  return commit.blobName.slice(commit.blobName.lastIndexOf('/') + 1);
+}
+
+/**
+ * Copies the validated original, from the bytes already read, to the private originals
+ * container, before the manifest that names it; a rerun rewrites the same blob.
+ */
+async function keepOriginal(
+  runtime: Runtime,
+  blobName: string,
+  bytes: Buffer,
+  contentType: string,
+): Promise<string> {
+  await runtime.originals.getBlockBlobClient(blobName).uploadData(bytes, {
+    blobHTTPHeaders: { blobContentType: contentType },
+  });
+  return blobName;
 }
 
 async function deleteFolder(runtime: Runtime, folder: string): Promise<void> {
@@ -152,7 +183,7 @@ async function processCommit(
   if (decision === 'already-done') {
     // A crash between the manifest and the delete leaves the blob; its redelivery removes it.
     await removeLanding(runtime, commit, undefined);
-    context.info(`Upload ${uploadId}: event ${commit.eventId} is already done; nothing to do`);
+    context.info(`Upload ${uploadId}: event ${commit.eventId} is already-done; nothing to do`);
     return;
   }
   if (decision === 'stale') {
@@ -192,11 +223,14 @@ async function processCommit(
     throw new Error(`Upload ${uploadId}: manifest changed concurrently; retrying`);
   }
   const currentFolder =
-    current?.manifest.status === 'processed'
-      ? outputFolder(uploadId, current.manifest.source.eTag)
-      : undefined;
-  if (outcome.status === 'processed' && outcome.folder !== currentFolder)
+    current?.manifest.status === 'processed' ? current.manifest.outputPrefix : undefined;
+  if (outcome.status === 'processed' && outcome.folder !== currentFolder) {
     await deleteFolder(runtime, outcome.folder);
+    if (outcome.originalBlobName)
+      await runtime.originals.deleteBlob(outcome.originalBlobName).catch((error) => {
+        if (!isStatus(error, 404)) throw error;
+      });
+  }
   context.info(`Upload ${uploadId}: a concurrent delivery already recorded the outcome`);
 }
 

@@ -41,8 +41,30 @@ describe('infra config', () => {
       maximumInstanceCount: 40,
       instanceMemoryMB: 2048,
     });
-    expect(config.retention).to.deep.equal({ uploadDays: 7, deadLetterDays: 30, logDays: 30 });
+    expect(config.retention).to.deep.equal({
+      uploadDays: 7,
+      deadLetterDays: 30,
+      // Processed outputs are kept; originals are not kept at all unless a stack opts in.
+      processedDays: 0,
+      originalsDays: 30,
+      logDays: 30,
+    });
+    expect(config.app.keepOriginals).to.equal(false);
     expect(config.functionPackagePath).to.equal(undefined);
+  });
+
+  it('reads keepOriginals and the originals and processed retentions', () => {
+    const config = load({
+      keepOriginals: 'true',
+      originalsRetentionDays: '14',
+      processedRetentionDays: '365',
+    });
+    expect(config.app.keepOriginals).to.equal(true);
+    expect(config.retention).to.deep.include({ originalsDays: 14, processedDays: 365 });
+    expect(rejection({ keepOriginals: 'yes' }).message).to.equal(
+      'Invalid config directdrop:keepOriginals: "yes" must be true or false',
+    );
+    expect(rejection({ originalsRetentionDays: '0' }).key).to.equal('originalsRetentionDays');
   });
 
   it('reads integers, choices, lists and variants as Pulumi hands them over (text, JSON for lists)', () => {

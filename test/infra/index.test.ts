@@ -49,7 +49,7 @@ describe('infra program (index.ts)', () => {
       .appSettings;
     const settings = Object.fromEntries(pairs.map(({ name, value }) => [name, value]));
     expect(settings).to.deep.include(toAppSettings(config.app));
-    expect(settings).to.deep.include({ AzureFunctionsJobHost__extensions__queues__batchSize: '8' });
+    expect(settings).to.deep.include({ AzureFunctionsJobHost__extensions__queues__batchSize: '3' });
     expect(settings).not.to.have.property(
       'AzureFunctionsJobHost__extensions__queues__maxDequeueCount',
     );

@@ -5,6 +5,8 @@ import { getUploadStatusHandler } from '../../functions/handlers/get-upload-stat
 import { createUploadHandler } from '../../functions/handlers/create-upload';
 import type { Runtime } from '../../functions/adapters/runtime';
 import { SETTING_KEYS } from '../../functions/core/settings';
+import { outputPrefix } from '../../functions/core/manifest';
+import { readManifest } from '../../functions/adapters/manifest-store';
 import { type AzuriteSandbox, startAzuriteSandbox } from '../../local/azurite-sandbox';
 import { blobCreatedEvent } from '../helpers/events';
 import {
@@ -21,7 +23,7 @@ import {
   truncatedJpeg,
 } from '../helpers/images';
 import { rejection } from '../helpers/rejection';
-import { type UploadOptions, issueAndPut } from '../helpers/uploads';
+import { type UploadOptions, issueAndPut, processedBlobsOf } from '../helpers/uploads';
 
 describe('process-upload (against Azurite)', function () {
   this.timeout(60_000);
@@ -58,12 +60,7 @@ describe('process-upload (against Azurite)', function () {
     return { code: response.status, body: bodyOf(response) };
   };
   const landed = (blobName: string) => runtime.landing.getBlobClient(blobName).exists();
-  const outputBlobs = async (uploadId: string) => {
-    const names: string[] = [];
-    for await (const blob of runtime.processed.listBlobsFlat({ prefix: `${uploadId}/` }))
-      names.push(blob.name);
-    return names.sort();
-  };
+  const outputBlobs = (uploadId: string) => processedBlobsOf(runtime.processed, uploadId);
 
   it('turns a real upload into oriented, metadata-free variants that the status endpoint serves', async () => {
     const { uploadId, blobName } = await upload(await sidewaysPhotoWithGps(2400, 1600));
@@ -83,6 +80,8 @@ describe('process-upload (against Azurite)', function () {
       ['display', 1600, 2400],
     ]);
     for (const output of outputs) {
+      // Nothing in a read URL leads back to the upload id, the key to the status endpoint.
+      expect(output.url as string).not.to.contain(uploadId);
       const response = await fetch(output.url as string);
       expect(response.status).to.equal(200);
       expect(response.headers.get('content-type')).to.equal('image/webp');
@@ -142,10 +141,10 @@ describe('process-upload (against Azurite)', function () {
     const { body } = await status(uploadId);
     expect((body.original as Record<string, number>).width).to.equal(480);
     expect(await outputBlobs(uploadId)).to.have.length(3);
-
-    // The stale event, delivered alone first, also leaves only the newer version's outputs.
-    await deliver(older);
-    expect(await outputBlobs(uploadId)).to.have.length(3);
+    const olderFolder = runtime.processed.listBlobsFlat({
+      prefix: `${outputPrefix(uploadId, older.data.eTag)}/`,
+    });
+    expect((await olderFolder.next()).done).to.equal(true);
   });
 
   it('skips an event whose blob version has since changed, since the newer event follows', async () => {
@@ -326,6 +325,42 @@ describe('process-upload (against Azurite)', function () {
     expect(await landed(blobName)).to.equal(false);
     await deliver(event);
     expect((await manifest.getProperties()).etag).to.equal(recorded);
+  });
+
+  it('keeps no original by default: the landing blob goes and the originals container stays empty', async () => {
+    const { uploadId, blobName } = await upload(await sidewaysPhotoWithGps(400, 300));
+    await deliver(await blobCreatedEvent(runtime.landing, blobName));
+    const manifest = (await readManifest(runtime.processed, uploadId))?.manifest;
+    expect(manifest).to.include({ status: 'processed' }).and.not.have.property('originalBlobName');
+    const kept = await runtime.originals.listBlobsFlat({ prefix: `${uploadId}/` }).next();
+    expect(kept.done).to.equal(true);
+  });
+
+  it('keeps the validated original, privately and named in the manifest, when the stack opts in', async () => {
+    const keeping = runtimeFor({
+      ...fixture.env,
+      [SETTING_KEYS.maxUploadBytes]: String(MAX),
+      [SETTING_KEYS.keepOriginals]: 'true',
+    });
+    const photo = await sidewaysPhotoWithGps(400, 300);
+    const { uploadId, blobName } = await upload(photo);
+    const worker = processUploadEventHandler(() => keeping);
+    await worker(
+      await blobCreatedEvent(runtime.landing, blobName),
+      invocationContext('processUploadEvent'),
+    );
+    const manifest = (await readManifest(runtime.processed, uploadId))?.manifest;
+    if (manifest?.status !== 'processed') throw new Error(`not processed: ${manifest?.status}`);
+    expect(manifest.originalBlobName).to.match(
+      new RegExp(`^${uploadId}/${manifest.outputPrefix}/`),
+    );
+    const original = runtime.originals.getBlobClient(manifest.originalBlobName!);
+    expect((await original.downloadToBuffer()).equals(photo)).to.equal(true);
+    expect(await landed(blobName)).to.equal(false);
+    // Never served: the status response names no original blob and signs no URL for it.
+    expect(JSON.stringify((await status(uploadId)).body)).not.to.contain(
+      runtime.settings.originalsContainer,
+    );
   });
 
   it('answers 400 for a malformed id and 404 for an unknown one, as JSON', async () => {
