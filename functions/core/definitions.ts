@@ -24,7 +24,8 @@ export function poisonQueueName(queueName: string): string {
 
 /**
  * Deliveries of one poisoned message before its handler logs and drops it: a poison queue
- * has no poison queue of its own, so the host would otherwise retry it until it expires.
+ * has no poison queue of its own (the queue extension's CreatePoisonQueueReference returns
+ * none for names ending in `-poison`), so the host would otherwise retry it until it expires.
  */
 export const POISON_RECORD_ATTEMPTS = 5;
 
