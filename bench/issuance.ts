@@ -95,8 +95,7 @@ export async function runIssuance(
   let delegation: UserDelegationSasSigner | undefined;
   try {
     oauth = await startAzuriteSandbox({ oauth: true });
-    // Azurite accepts user delegation SAS only up to its own service version.
-    delegation = new UserDelegationSasSigner(oauth.service, { sasVersion: '2025-11-05' });
+    delegation = new UserDelegationSasSigner(oauth.service);
     const url = await issue(settings, delegation);
     if ((await putStatus(url, oauth.ca)) !== 201)
       throw new Error('a user-delegation upload URL was refused');

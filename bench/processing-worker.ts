@@ -39,6 +39,8 @@ export interface ProcessingJob {
   /** handler: one queue message per image, the first one only warms up. */
   events: unknown[];
   connectionString: string;
+  /** handler: app settings beyond the connection, e.g. a decode memory budget. */
+  appSettings?: Record<string, string>;
   /** sharp: the input file and how many images to make after one warm-up. */
   fixturePath: string;
   count: number;
@@ -115,7 +117,10 @@ async function measure(count: number, batch: number, work: (i: number) => Promis
 }
 
 async function runHandler(job: ProcessingJob) {
-  const runtime = createRuntime({ [STORAGE_CONNECTION]: job.connectionString });
+  const runtime = createRuntime({
+    ...job.appSettings,
+    [STORAGE_CONNECTION]: job.connectionString,
+  });
   const handler = processUploadEventHandler(() => runtime);
   const context = new InvocationContext({ functionName: 'bench', logHandler: () => {} });
   const [warmUp, ...events] = job.events;

@@ -4,7 +4,7 @@
  * Results also go to bench/results/latest.{json,md} for docs/performance.md.
  *
  * Options: --only <names> (comma-separated: upload,issuance,processing,heic,local, and the
- * opt-in options and gate), --quick (fewer repetitions, for trying the harness; not for publishing).
+ * opt-in options, gate and memory), --quick (fewer repetitions, for trying the harness; not for publishing).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
@@ -23,6 +23,7 @@ import {
 } from './lib/report';
 import { runIssuance } from './issuance';
 import { runLocalMode } from './local-mode';
+import { runMemory } from './memory';
 import { runPipelineOptions } from './pipeline-options';
 import { runProcessing } from './processing';
 import { runHeic } from './heic';
@@ -31,7 +32,7 @@ import { runUploadPath } from './upload-path';
 
 const SECTIONS = ['upload', 'issuance', 'processing', 'heic', 'local'] as const;
 /** Sections that run only when named with --only: they exceed the default run's budget. */
-const OPT_IN = ['options', 'gate'] as const;
+const OPT_IN = ['options', 'gate', 'memory'] as const;
 type SectionName = (typeof SECTIONS)[number] | (typeof OPT_IN)[number];
 
 function parseArgs(argv: string[]): { only: Set<SectionName>; quick: boolean } {
@@ -82,6 +83,7 @@ async function main(): Promise<void> {
     await run('processing', async () => runProcessing(await sharedStorage(), { quick }));
     await run('heic', async () => runHeic(await sharedStorage(), { quick }));
     await run('options', async () => runPipelineOptions(await sharedStorage(), { quick }));
+    await run('memory', async () => runMemory(await sharedStorage(), { quick }));
     await storage?.stop();
     storage = undefined;
     // Last: it starts its own Azurite, inside local mode.

@@ -96,6 +96,9 @@ export const REJECT_REASON_MESSAGES: Readonly<Record<RejectReason, string>> = {
     'The file sent is not the size announced for it; it may have changed while uploading.',
   malware: 'The malware scan found a threat in the file.',
   'not-scanned': 'The malware scan could not check the file.',
+  'not-a-plain-upload': 'Only a file uploaded through its upload URL is accepted.',
+  'too-much-memory': 'The image is too large to decode.',
+  unprocessable: 'The image could be read but not converted.',
 };
 
 export function describeRejectReason(reason: string | undefined): string {

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import * as pulumi from '@pulumi/pulumi';
 import {
   DEFAULT_SETTINGS,
+  MIB,
   type DirectdropSettings,
   SCAN_UNVERIFIED_POLICIES,
   SETTING_LIMITS,
@@ -46,6 +47,7 @@ export const CONFIG_LIMITS = {
   maxInputPixels: SETTING_LIMITS.maxInputPixels,
   uploadUrlTtlSeconds: SETTING_LIMITS.uploadUrlTtlSeconds,
   readUrlTtlSeconds: SETTING_LIMITS.readUrlTtlSeconds,
+  maxDecodeBytes: SETTING_LIMITS.maxDecodeBytes,
   /** QueuesOptions.MaxBatchSize is 32. */
   queueBatchSize: { min: 1, max: 32 },
   /** No documented maximum; past 32 more images would be in flight than an instance's memory holds. */
@@ -56,6 +58,9 @@ export const CONFIG_LIMITS = {
   maximumInstanceCount: { min: 40, max: 1000 },
   uploadRetentionDays: { min: 1, max: 365 },
   deadLetterRetentionDays: { min: 1, max: 365 },
+  /** 0 keeps processed outputs and manifests for good. */
+  processedRetentionDays: { min: 0, max: 3650 },
+  originalsRetentionDays: { min: 1, max: 3650 },
   /** Log Analytics pay-as-you-go retention range. */
   logRetentionDays: { min: 30, max: 730 },
   /** Role assignments take up to 10 minutes to apply (Azure RBAC troubleshooting docs). */
@@ -84,6 +89,7 @@ export const CONFIG_DEFAULTS = {
   variants: DEFAULT_SETTINGS.variants,
   uploadUrlTtlSeconds: DEFAULT_SETTINGS.uploadUrlTtlSeconds,
   readUrlTtlSeconds: DEFAULT_SETTINGS.readUrlTtlSeconds,
+  maxDecodeBytes: DEFAULT_SETTINGS.maxDecodeBytes,
   queueBatchSize: HOST_JSON_QUEUE_SETTINGS.batchSize,
   queueNewBatchThreshold: HOST_JSON_QUEUE_SETTINGS.newBatchThreshold,
   queueMaxDequeueCount: HOST_JSON_QUEUE_SETTINGS.maxDequeueCount,
@@ -92,6 +98,9 @@ export const CONFIG_DEFAULTS = {
   instanceMemoryMB: 2048 as InstanceMemoryMB,
   uploadRetentionDays: 1,
   deadLetterRetentionDays: 30,
+  processedRetentionDays: 0,
+  keepOriginals: DEFAULT_SETTINGS.keepOriginals,
+  originalsRetentionDays: 30,
   logRetentionDays: 30,
   functionPackagePath: '',
   deployRetryMinutes: 10,
@@ -129,6 +138,10 @@ export interface InfraConfig {
   retention: {
     uploadDays: number;
     deadLetterDays: number;
+    /** Processed outputs and manifests; 0 keeps them. */
+    processedDays: number;
+    /** Kept originals, when `app.keepOriginals` is on. */
+    originalsDays: number;
     logDays: number;
   };
   /** A prebuilt function package; undefined means build one from source. */
@@ -167,6 +180,14 @@ function readInteger(source: ConfigSource, key: IntegerKey): number {
     throw new ConfigError(key, `"${raw}" must be an integer from ${min} to ${max}`);
   }
   return value;
+}
+
+function readBoolean(source: ConfigSource, key: 'keepOriginals' | 'malwareScanning'): boolean {
+  const raw = source.get(key);
+  if (!isSet(raw)) return CONFIG_DEFAULTS[key];
+  if (raw !== 'true' && raw !== 'false')
+    throw new ConfigError(key, `"${raw}" must be true or false`);
+  return raw === 'true';
 }
 
 function readChoice<T extends string | number>(
@@ -327,12 +348,32 @@ function readContentTypes(source: ConfigSource): string[] {
   );
 }
 
-function readBoolean(source: ConfigSource, key: 'malwareScanning'): boolean {
-  const raw = source.get(key);
-  if (!isSet(raw)) return CONFIG_DEFAULTS[key];
-  if (raw !== 'true' && raw !== 'false')
-    throw new ConfigError(key, `"${raw}" must be true or false`);
-  return raw === 'true';
+/**
+ * Memory an instance's Functions host and Node worker hold before any image: measured at
+ * about 280 MiB for the test process with every module loaded (docs/reliability.md).
+ */
+export const HOST_BASELINE_MB = 320;
+/** Share of an instance's memory that images in flight plus the baseline may plan for. */
+export const INSTANCE_MEMORY_HEADROOM = 0.8;
+
+/**
+ * Every message an instance holds may be decoding at once: (batchSize + newBatchThreshold)
+ * images of up to maxDecodeBytes each, over the host's baseline, must fit the headroom.
+ */
+function checkDecodeMemory(
+  maxDecodeBytes: number,
+  queue: QueueHostSettings,
+  instanceMemoryMB: number,
+): void {
+  const inFlight = queue.batchSize + queue.newBatchThreshold;
+  const plannedMB = (inFlight * maxDecodeBytes) / MIB + HOST_BASELINE_MB;
+  const allowedMB = instanceMemoryMB * INSTANCE_MEMORY_HEADROOM;
+  if (plannedMB > allowedMB) {
+    throw new ConfigError(
+      'maxDecodeBytes',
+      `(queueBatchSize ${queue.batchSize} + queueNewBatchThreshold ${queue.newBatchThreshold}) × maxDecodeBytes ${Math.round(maxDecodeBytes / MIB)} MiB + ${HOST_BASELINE_MB} MiB host baseline = ${Math.round(plannedMB)} MiB, over 80 % of instanceMemoryMB ${instanceMemoryMB} (${Math.floor(allowedMB)} MiB); lower maxDecodeBytes, queueBatchSize or queueNewBatchThreshold, or raise instanceMemoryMB`,
+    );
+  }
 }
 
 /** Reads the stack's config; throws a ConfigError naming the first bad key. */
@@ -349,6 +390,19 @@ export function loadConfig(
     );
   }
   const malwareScanning = readBoolean(source, 'malwareScanning');
+  const queue: QueueHostSettings = {
+    batchSize: readInteger(source, 'queueBatchSize'),
+    newBatchThreshold: readInteger(source, 'queueNewBatchThreshold'),
+    maxDequeueCount: readInteger(source, 'queueMaxDequeueCount'),
+  };
+  const instanceMemoryMB = readChoice(
+    source,
+    'instanceMemoryMB',
+    INSTANCE_MEMORY_SIZES_MB,
+    CONFIG_DEFAULTS.instanceMemoryMB,
+  );
+  const maxDecodeBytes = readInteger(source, 'maxDecodeBytes');
+  checkDecodeMemory(maxDecodeBytes, queue, instanceMemoryMB);
   return {
     location: readLocation(source),
     environment,
@@ -357,6 +411,8 @@ export function loadConfig(
       landingContainer: DEFAULT_SETTINGS.landingContainer,
       processedContainer: DEFAULT_SETTINGS.processedContainer,
       eventsQueue: DEFAULT_SETTINGS.eventsQueue,
+      originalsContainer: DEFAULT_SETTINGS.originalsContainer,
+      keepOriginals: readBoolean(source, 'keepOriginals'),
       maxUploadBytes: readInteger(source, 'maxUploadBytes'),
       maxInputPixels: readInteger(source, 'maxInputPixels'),
       allowedContentTypes: readContentTypes(source),
@@ -373,24 +429,22 @@ export function loadConfig(
         SCAN_UNVERIFIED_POLICIES,
         CONFIG_DEFAULTS.scanUnverifiedPolicy,
       ),
+      maxDecodeBytes,
     },
-    queue: {
-      batchSize: readInteger(source, 'queueBatchSize'),
-      newBatchThreshold: readInteger(source, 'queueNewBatchThreshold'),
-      maxDequeueCount: readInteger(source, 'queueMaxDequeueCount'),
-    },
+    queue,
     functionApp: {
       nodeVersion: readNodeVersion(source),
       maximumInstanceCount: readInteger(source, 'maximumInstanceCount'),
-      instanceMemoryMB: readChoice(
-        source,
-        'instanceMemoryMB',
-        INSTANCE_MEMORY_SIZES_MB,
-        CONFIG_DEFAULTS.instanceMemoryMB,
-      ),
+      instanceMemoryMB,
       deployRetryMinutes: readInteger(source, 'deployRetryMinutes'),
     },
-    retention: { uploadDays, deadLetterDays, logDays: readInteger(source, 'logRetentionDays') },
+    retention: {
+      uploadDays,
+      deadLetterDays,
+      processedDays: readInteger(source, 'processedRetentionDays'),
+      originalsDays: readInteger(source, 'originalsRetentionDays'),
+      logDays: readInteger(source, 'logRetentionDays'),
+    },
     functionPackagePath: readFunctionPackagePath(source),
     alerts: {
       emails: readAlertEmails(source, environment),

@@ -29,6 +29,8 @@ export interface FunctionAppArgs {
     queueServiceUri: pulumi.Input<string>;
     landingContainerName: pulumi.Input<string>;
     processedContainerName: pulumi.Input<string>;
+    /** Present when the stack keeps originals. */
+    originalsContainerName?: pulumi.Input<string>;
     eventsQueueName: pulumi.Input<string>;
     poisonQueueName: pulumi.Input<string>;
   };
@@ -154,6 +156,16 @@ export class FunctionApp extends pulumi.ComponentResource {
         scope: containerScope(uploads.accountId, uploads.processedContainerName),
         reason: 'Write variants and manifests, and back the read SAS on them',
       },
+      ...(uploads.originalsContainerName
+        ? [
+            {
+              role: 'storageBlobDataContributor' as const,
+              target: 'originals',
+              scope: containerScope(uploads.accountId, uploads.originalsContainerName),
+              reason: 'Keep validated originals for reprocessing (never served)',
+            },
+          ]
+        : []),
       {
         role: 'storageBlobDelegator',
         target: 'upload-account',

@@ -34,6 +34,13 @@ const uploads = new UploadStorage('uploads', {
   eventsQueue: config.app.eventsQueue,
   uploadRetentionDays: config.retention.uploadDays,
   deadLetterRetentionDays: config.retention.deadLetterDays,
+  processedRetentionDays: config.retention.processedDays,
+  originals: config.app.keepOriginals
+    ? {
+        containerName: config.app.originalsContainer,
+        retentionDays: config.retention.originalsDays,
+      }
+    : undefined,
 });
 
 const blobEvents = new BlobEvents('uploads', {

@@ -24,6 +24,10 @@ export interface UploadStorageArgs {
   uploadRetentionDays: number;
   /** Event Grid dead letters older than this are deleted. */
   deadLetterRetentionDays: number;
+  /** Processed outputs and manifests older than this are deleted; 0 or unset keeps them. */
+  processedRetentionDays?: number;
+  /** A private originals container, with its own retention, for stacks that keep originals. */
+  originals?: { containerName: string; retentionDays: number };
   tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
 
@@ -36,6 +40,8 @@ export class UploadStorage extends pulumi.ComponentResource {
   readonly landingContainerName: pulumi.Output<string>;
   readonly processedContainerName: pulumi.Output<string>;
   readonly deadLetterContainerName: pulumi.Output<string>;
+  /** Undefined unless the stack keeps originals. */
+  readonly originalsContainerName: pulumi.Output<string> | undefined;
   readonly eventsQueueName: pulumi.Output<string>;
   readonly poisonQueueName: pulumi.Output<string>;
 
@@ -69,6 +75,7 @@ export class UploadStorage extends pulumi.ComponentResource {
     const landing = container(args.landingContainer);
     const processed = container(args.processedContainer);
     const deadLetters = container(args.deadLetterContainer);
+    const originals = args.originals ? container(args.originals.containerName) : undefined;
 
     const queue = (queueName: string) =>
       new storage.Queue(`${name}-${queueName}`, { ...onAccount, queueName }, child);
@@ -104,6 +111,12 @@ export class UploadStorage extends pulumi.ComponentResource {
           rules: [
             deleteAfter('expire-uploads', landing.name, args.uploadRetentionDays),
             deleteAfter('expire-dead-letters', deadLetters.name, args.deadLetterRetentionDays),
+            ...(args.processedRetentionDays
+              ? [deleteAfter('expire-processed', processed.name, args.processedRetentionDays)]
+              : []),
+            ...(originals && args.originals
+              ? [deleteAfter('expire-originals', originals.name, args.originals.retentionDays)]
+              : []),
           ],
         },
       },
@@ -117,6 +130,7 @@ export class UploadStorage extends pulumi.ComponentResource {
     this.landingContainerName = landing.name;
     this.processedContainerName = processed.name;
     this.deadLetterContainerName = deadLetters.name;
+    this.originalsContainerName = originals?.name;
     this.eventsQueueName = events.name;
     this.poisonQueueName = poison.name;
     this.registerOutputs({
@@ -127,6 +141,7 @@ export class UploadStorage extends pulumi.ComponentResource {
       landingContainerName: this.landingContainerName,
       processedContainerName: this.processedContainerName,
       deadLetterContainerName: this.deadLetterContainerName,
+      originalsContainerName: this.originalsContainerName,
       eventsQueueName: this.eventsQueueName,
       poisonQueueName: this.poisonQueueName,
     });

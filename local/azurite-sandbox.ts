@@ -76,7 +76,7 @@ function selfSignedCertificate(folder: string): { cert: string; key: string } {
   return { cert, key };
 }
 
-/** Starts Azurite with the landing and processed containers; `oauth` needs openssl. */
+/** Starts Azurite with the landing, processed and originals containers; `oauth` needs openssl. */
 export async function startAzuriteSandbox(
   options: { oauth?: boolean } = {},
 ): Promise<AzuriteSandbox> {
@@ -97,7 +97,11 @@ export async function startAzuriteSandbox(
           tlsOptions: { ca },
         } as StoragePipelineOptions)
       : BlobServiceClient.fromConnectionString(azurite.connectionString);
-    for (const name of [STORAGE_NAMES.landingContainer, STORAGE_NAMES.processedContainer])
+    for (const name of [
+      STORAGE_NAMES.landingContainer,
+      STORAGE_NAMES.processedContainer,
+      STORAGE_NAMES.originalsContainer,
+    ])
       await service.getContainerClient(name).createIfNotExists();
     return {
       azurite,

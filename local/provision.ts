@@ -24,6 +24,7 @@ export async function provisionStorage(
   const containers = [
     settings.landingContainer,
     settings.processedContainer,
+    settings.originalsContainer,
     STORAGE_NAMES.deadLetterContainer,
   ];
   const queues = [settings.eventsQueue, poisonQueueName(settings.eventsQueue)];

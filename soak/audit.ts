@@ -2,13 +2,15 @@
  * Reads back what the pipeline left in storage and in the hosts' logs, to prove the
  * outcome of every upload was recorded exactly once and nothing else was written:
  * one manifest per upload, outputs only in the folder that manifest names (beside the scan
- * gate's records for the same version), every output
- * decodable at the size it claims, and no upload's outcome logged twice across hosts.
+ * gate's records for the same version), every output decodable at the size it claims, no
+ * upload's outcome logged twice across hosts, and no finished upload left in the landing
+ * container.
  */
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import sharp from 'sharp';
 import { readManifest } from '../functions/adapters/manifest-store';
 import { STORAGE_NAMES, manifestBlobName } from '../functions/core/definitions';
+import { isUploadId, uploadIdOfBlob } from '../functions/core/upload-request';
 import type { UploadManifest } from '../functions/core/manifest';
 import { gateRecordNames } from '../functions/core/scan-gate';
 import { devStorageEndpoints } from '../local/azurite';
@@ -17,7 +19,7 @@ import type { LocalModePorts } from '../local/local-mode-process';
 export interface UploadAudit {
   uploadId: string;
   manifest?: UploadManifest;
-  /** Blobs under the upload's prefix that its manifest does not account for. */
+  /** Blobs under the upload's id or its output folder that its manifest does not account for. */
   strayBlobs: string[];
   /** Outputs the manifest names that are missing or do not decode as described. */
   brokenOutputs: string[];
@@ -44,12 +46,36 @@ export function countOutcomeLines(logs: readonly string[]): Map<string, number> 
   return counts;
 }
 
+function containerOf(ports: LocalModePorts, name: string): ContainerClient {
+  const { connectionString } = devStorageEndpoints('127.0.0.1', ports.blobPort, ports.queuePort);
+  return BlobServiceClient.fromConnectionString(connectionString).getContainerClient(name);
+}
+
 /** The processed container of the local mode listening on these ports. */
 export function processedContainerOf(ports: LocalModePorts): ContainerClient {
-  const { connectionString } = devStorageEndpoints('127.0.0.1', ports.blobPort, ports.queuePort);
-  return BlobServiceClient.fromConnectionString(connectionString).getContainerClient(
-    STORAGE_NAMES.processedContainer,
-  );
+  return containerOf(ports, STORAGE_NAMES.processedContainer);
+}
+
+/** The landing container of the local mode listening on these ports. */
+export function landingContainerOf(ports: LocalModePorts): ContainerClient {
+  return containerOf(ports, STORAGE_NAMES.landingContainer);
+}
+
+/**
+ * Landing blobs (snapshots included) of uploads whose outcome is recorded: the worker
+ * deletes each once its manifest is written, so at the end of a run there are none.
+ */
+export async function finishedUploadsInLanding(
+  landing: ContainerClient,
+  audits: ReadonlyMap<string, UploadAudit>,
+): Promise<string[]> {
+  const left: string[] = [];
+  for await (const blob of landing.listBlobsFlat({ includeSnapshots: true })) {
+    const uploadId = uploadIdOfBlob(blob.name);
+    if (uploadId && audits.get(uploadId)?.manifest)
+      left.push(blob.snapshot ? `${blob.name} (snapshot ${blob.snapshot})` : blob.name);
+  }
+  return left;
 }
 
 /** Downloads and decodes each output the manifest names; returns those that fail. */
@@ -84,15 +110,17 @@ export async function auditUploads(
   processed: ContainerClient,
   uploadIds?: readonly string[],
 ): Promise<Map<string, UploadAudit>> {
+  // Blob names by their first path segment: an upload id, or an output folder.
   const blobsByUpload = new Map<string, string[]>();
   for await (const blob of processed.listBlobsFlat()) {
-    const uploadId = blob.name.split('/')[0];
-    const list = blobsByUpload.get(uploadId) ?? [];
+    const folder = blob.name.split('/')[0];
+    const list = blobsByUpload.get(folder) ?? [];
     list.push(blob.name);
-    blobsByUpload.set(uploadId, list);
+    blobsByUpload.set(folder, list);
   }
   const audits = new Map<string, UploadAudit>();
-  const queue = [...(uploadIds ?? blobsByUpload.keys())];
+  // Manifests live under upload ids; outputs under output folders that only manifests name.
+  const queue = [...(uploadIds ?? [...blobsByUpload.keys()].filter(isUploadId))];
   const worker = async () => {
     for (let uploadId = queue.shift(); uploadId; uploadId = queue.shift()) {
       const manifest = (await readManifest(processed, uploadId))?.manifest;
@@ -102,13 +130,15 @@ export async function auditUploads(
         const gate = gateRecordNames(uploadId, manifest.source.eTag);
         expected.add(gate.verdict).add(gate.pending);
       }
+      const found = [...(blobsByUpload.get(uploadId) ?? [])];
       if (manifest?.status === 'processed') {
         for (const output of manifest.outputs) expected.add(output.blobName);
+        found.push(...(blobsByUpload.get(manifest.outputPrefix) ?? []));
       }
       audits.set(uploadId, {
         uploadId,
         manifest,
-        strayBlobs: (blobsByUpload.get(uploadId) ?? []).filter((name) => !expected.has(name)),
+        strayBlobs: found.filter((name) => !expected.has(name)),
         brokenOutputs: manifest ? await brokenOutputsOf(processed, manifest) : [],
       });
     }

@@ -20,7 +20,13 @@ import {
   startLocalModeProcess,
 } from '../local/local-mode-process';
 import { fmt, percentile } from '../bench/lib/measure';
-import { auditUploads, countOutcomeLines, processedContainerOf } from './audit';
+import {
+  auditUploads,
+  countOutcomeLines,
+  finishedUploadsInLanding,
+  landingContainerOf,
+  processedContainerOf,
+} from './audit';
 import { buildSoakCorpus } from './corpus';
 import { type UploadRecord, uploadPatiently } from './uploader';
 
@@ -178,6 +184,7 @@ async function main(): Promise<number> {
     console.log('Auditing storage and logs…');
     const ids = records.flatMap((r) => (r.uploadId ? [r.uploadId] : []));
     const audits = await auditUploads(processedContainerOf(ports), ids);
+    const leftInLanding = await finishedUploadsInLanding(landingContainerOf(ports), audits);
     const hostLogs = hosts.map((h) => h.process.output());
     const outcomeLines = countOutcomeLines(hostLogs);
 
@@ -229,6 +236,11 @@ async function main(): Promise<number> {
       ['outcomes recorded twice', String(recordedTwice), recordedTwice === 0],
       ['outcome differs from the expected one', String(unexpected.length), unexpected.length === 0],
       ['duplicate or stray outputs', String(strayBlobs), strayBlobs === 0],
+      [
+        'finished uploads left in the landing container',
+        String(leftInLanding.length),
+        leftInLanding.length === 0,
+      ],
       ['outputs that fail to decode or match', String(brokenOutputs), brokenOutputs === 0],
       ['max invocations in flight per host', `${maxInFlight} (cap ${cap})`, maxInFlight <= cap],
       [

@@ -22,6 +22,8 @@ export interface Runtime {
   settings: DirectdropSettings;
   landing: ContainerClient;
   processed: ContainerClient;
+  /** Only written when `settings.keepOriginals` is on. */
+  originals: ContainerClient;
   signer: BlobSasSigner;
   /** The events queue, for the scan gate's delayed timeout checks; present while scanning is on. */
   eventsQueue?: QueueClient;
@@ -123,6 +125,7 @@ export function createRuntime(env: Env, storage = connectStorage(env)): Runtime 
     settings,
     landing: storage.service.getContainerClient(settings.landingContainer),
     processed: storage.service.getContainerClient(settings.processedContainer),
+    originals: storage.service.getContainerClient(settings.originalsContainer),
     signer: storage.signer,
     eventsQueue: settings.malwareScanning
       ? connectQueues(env).getQueueClient(settings.eventsQueue)

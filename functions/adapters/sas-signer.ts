@@ -13,6 +13,16 @@ import {
   generateBlobSASQueryParameters,
 } from '@azure/storage-blob';
 import type { SasPolicy } from '../core/sas-policy';
+import { SETTING_LIMITS } from '../core/settings';
+
+/**
+ * The service version every SAS is signed at, in Azure and in Azurite alike. From
+ * 2026-04-06 the create permission also allows Put Block, Put Block List and Put Block
+ * From URL (learn.microsoft.com/rest/api/storageservices/version-2026-04-06), so one
+ * upload URL could commit a blob of any size or pull bytes from anywhere; before it,
+ * `c` allows a single Put Blob. 2025-11-05 is also the newest Azurite signs at.
+ */
+export const SAS_SERVICE_VERSION = '2025-11-05';
 
 export interface BlobSasSigner {
   readonly kind: 'account-key' | 'user-delegation';
@@ -35,7 +45,6 @@ function signatureValues(
   blobName: string,
   policy: SasPolicy,
   protocol: SASProtocol,
-  version?: string,
 ): BlobSASSignatureValues {
   return {
     containerName,
@@ -44,7 +53,7 @@ function signatureValues(
     startsOn: policy.startsOn,
     expiresOn: policy.expiresOn,
     protocol,
-    version,
+    version: SAS_SERVICE_VERSION,
   };
 }
 
@@ -73,12 +82,13 @@ export interface UserDelegationOptions {
   keyLifetimeMs?: number;
   /** Fetch a new key once less than this remains, well before any SAS could outlive it. */
   refreshMarginMs?: number;
-  /** Pins the SAS service version; only tests against Azurite need this. */
-  sasVersion?: string;
   now?: () => Date;
 }
 
 const HOUR_MS = 60 * 60 * 1000;
+/** The longest SAS the settings allow; every signature a cached key makes ends before the key. */
+const LONGEST_SIGNATURE_MS =
+  Math.max(SETTING_LIMITS.uploadUrlTtlSeconds.max, SETTING_LIMITS.readUrlTtlSeconds.max) * 1000;
 
 export class UserDelegationSasSigner implements BlobSasSigner {
   readonly kind = 'user-delegation';
@@ -93,10 +103,11 @@ export class UserDelegationSasSigner implements BlobSasSigner {
 
   constructor(
     private readonly service: BlobServiceClient,
-    private readonly options: UserDelegationOptions = {},
+    options: UserDelegationOptions = {},
   ) {
-    this.keyLifetimeMs = options.keyLifetimeMs ?? 6 * HOUR_MS;
-    this.refreshMarginMs = options.refreshMarginMs ?? 2 * HOUR_MS;
+    // A key is used for 6 hours, then replaced while it still outlives any SAS it signed.
+    this.refreshMarginMs = options.refreshMarginMs ?? LONGEST_SIGNATURE_MS + HOUR_MS;
+    this.keyLifetimeMs = options.keyLifetimeMs ?? this.refreshMarginMs + 6 * HOUR_MS;
     this.now = options.now ?? (() => new Date());
     this.protocol = protocolFor(service.url);
   }
@@ -129,7 +140,7 @@ export class UserDelegationSasSigner implements BlobSasSigner {
   async signBlobUrl(containerName: string, blobName: string, policy: SasPolicy): Promise<string> {
     const key = await this.currentKey(policy.expiresOn);
     const sas = generateBlobSASQueryParameters(
-      signatureValues(containerName, blobName, policy, this.protocol, this.options.sasVersion),
+      signatureValues(containerName, blobName, policy, this.protocol),
       key,
       this.service.accountName,
     );

@@ -26,6 +26,8 @@ export interface BlobCommit {
   /** As declared by the uploader; untrusted. */
   contentLength: number;
   contentType: string;
+  /** `BlockBlob` or `PageBlob` as the event says; the blob's own properties decide. */
+  blobType: string;
 }
 
 export type ParsedEvent =
@@ -69,7 +71,7 @@ function parseOne(event: unknown, landingContainer: string): ParsedEvent {
   const blobName = blobNameFromSubject(subject.slice(prefix.length));
   if (!blobName) return { kind: 'malformed', reason: 'subject has no blob name' };
 
-  const { api, eTag, sequencer, contentLength, contentType } = data;
+  const { api, eTag, sequencer, contentLength, contentType, blobType } = data;
   if (typeof api !== 'string') return { kind: 'malformed', reason: 'data.api missing' };
   if (!(COMMITTED_BLOB_APIS as readonly string[]).includes(api)) {
     return { kind: 'ignored', reason: `api ${api.slice(0, 40)} does not commit a blob` };
@@ -100,6 +102,7 @@ function parseOne(event: unknown, landingContainer: string): ParsedEvent {
       sequencer,
       contentLength,
       contentType: typeof contentType === 'string' ? contentType : '',
+      blobType: typeof blobType === 'string' ? blobType : '',
     },
   };
 }

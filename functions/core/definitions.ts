@@ -9,6 +9,8 @@ export const STORAGE_NAMES = {
   landingContainer: 'uploads',
   /** Private container holding processed variants and each upload's manifest. */
   processedContainer: 'processed',
+  /** Private, never-served container of validated originals, for stacks that keep them. */
+  originalsContainer: 'originals',
   /** Where Event Grid dead-letters events it could not deliver to the queue. */
   deadLetterContainer: 'event-deadletters',
   /** Queue Event Grid delivers BlobCreated events into. */
@@ -19,6 +21,20 @@ export const STORAGE_NAMES = {
 export function poisonQueueName(queueName: string): string {
   return `${queueName}-poison`;
 }
+
+/**
+ * Deliveries of one poisoned message before its handler logs and drops it: a poison queue
+ * has no poison queue of its own (the queue extension's CreatePoisonQueueReference returns
+ * none for names ending in `-poison`), so the host would otherwise retry it until it expires.
+ */
+export const POISON_RECORD_ATTEMPTS = 5;
+
+/**
+ * An upload still without an outcome this long after it landed reports `failed`: its events
+ * and retries are long spent (the poison handler may have dropped one it could not record),
+ * and the landing lifecycle, which runs a day or more after, would otherwise make it unknown.
+ */
+export const PENDING_DEADLINE_MS = 12 * 60 * 60 * 1000;
 
 /**
  * App-setting prefix of the storage connection the functions use. In Azure it
@@ -36,8 +52,10 @@ export const BLOB_CREATED_EVENT_TYPE = 'Microsoft.Storage.BlobCreated';
 export const MALWARE_SCANNING_RESULT_EVENT_TYPE = 'Microsoft.Security.MalwareScanningResult';
 
 /**
- * Storage APIs whose BlobCreated event means a blob is fully committed. PutBlock
- * raises no event; FlushWithClose only occurs on hierarchical-namespace accounts.
+ * Storage APIs whose BlobCreated event means a blob is fully committed, which the Event
+ * Grid subscription delivers. PutBlock raises no event; FlushWithClose only occurs on
+ * hierarchical-namespace accounts. CopyBlob is delivered so the worker can refuse and
+ * delete a copied blob rather than leave it pending until lifecycle.
  * Source: learn.microsoft.com/azure/storage/blobs/storage-blob-event-overview.
  */
 export const COMMITTED_BLOB_APIS = [
@@ -47,6 +65,9 @@ export const COMMITTED_BLOB_APIS = [
   'FlushWithClose',
 ] as const;
 export type CommittedBlobApi = (typeof COMMITTED_BLOB_APIS)[number];
+
+/** The APIs by which an upload URL's holder uploads: the bytes came over the wire. */
+export const UPLOAD_BLOB_APIS: readonly CommittedBlobApi[] = ['PutBlob', 'PutBlockList'];
 
 /** Event Grid subject prefix matching every blob of one container and nothing else. */
 export function blobSubjectPrefix(containerName: string): string {

@@ -6,7 +6,7 @@
  */
 import sharp from 'sharp';
 import { DECODERS } from './decoders';
-import { HEIC_DECODE_BYTES_PER_PIXEL, HEIC_DECODE_TIMEOUT_MS } from './definitions';
+import { HEIC_DECODE_TIMEOUT_MS } from './definitions';
 import { type DecodedHeic, type HeicColour, decodeHeicInWorker } from './heic-decode';
 import type { RejectReason } from './manifest';
 import type { OutputFormat, VariantSpec } from './settings';
@@ -14,9 +14,9 @@ import { uncompressedTiff } from './tiff-container';
 
 export interface ImageLimits {
   maxInputPixels: number;
+  /** Memory one decode may take, HEIC's libheif decode included (settings.maxDecodeBytes). */
+  maxDecodeBytes: number;
   allowedContentTypes: readonly string[];
-  /** Memory one HEIC decode may use; by default maxInputPixels × HEIC_DECODE_BYTES_PER_PIXEL. */
-  maxDecodeBytes?: number;
   /** Wall-clock limit of one HEIC decode; HEIC_DECODE_TIMEOUT_MS by default. */
   heicDecodeTimeoutMs?: number;
 }
@@ -63,6 +63,33 @@ function sniffedContentType(metadata: sharp.Metadata): string {
   return `image/${metadata.format}`;
 }
 
+const BYTES_PER_SAMPLE: Record<string, number> = {
+  uchar: 1,
+  char: 1,
+  ushort: 2,
+  short: 2,
+  uint: 4,
+  int: 4,
+  float: 4,
+  complex: 8,
+  double: 8,
+  dpcomplex: 16,
+};
+
+/**
+ * The memory decoding takes, from the header alone: width × height × channels × bytes per
+ * sample, doubled for interlaced PNG and GIF and progressive JPEG, which the decoder must
+ * buffer whole (pixels or coefficients) while libvips builds its own copy. Conservative for
+ * baseline JPEG, which shrinks on load.
+ */
+export function decodeMemoryBytes(
+  metadata: Pick<sharp.Metadata, 'width' | 'height' | 'channels' | 'depth' | 'isProgressive'>,
+): number {
+  const { width = 0, height = 0, channels = 4, depth = 'uchar' } = metadata;
+  const decoded = width * height * channels * (BYTES_PER_SAMPLE[depth] ?? 8);
+  return metadata.isProgressive ? decoded * 2 : decoded;
+}
+
 function reject(reason: RejectReason, message: string): ImageResult {
   return { ok: false, reason, message };
 }
@@ -105,6 +132,46 @@ function restrictDecoders(): void {
   decodersRestricted = true;
 }
 
+interface RawPixels {
+  data: Buffer;
+  raw: { width: number; height: number; channels: 1 | 2 | 3 | 4 };
+}
+
+function withAtMostFourChannels({
+  data,
+  info,
+}: {
+  data: Buffer;
+  info: sharp.OutputInfo;
+}): RawPixels {
+  const { width, height, channels } = info;
+  if (channels <= 4) return { data, raw: { width, height, channels: channels as 1 | 2 | 3 | 4 } };
+  const kept = 3;
+  const out = Buffer.allocUnsafe(width * height * kept);
+  for (let pixel = 0, from = 0, to = 0; pixel < width * height; pixel++, from += channels) {
+    for (let band = 0; band < kept; band++) out[to++] = data[from + band];
+  }
+  return { data: out, raw: { width, height, channels: kept } };
+}
+
+async function encodeVariant(pixels: RawPixels, variant: VariantSpec): Promise<EncodedVariant> {
+  const pipeline = sharp(pixels.data, { raw: pixels.raw }).resize({
+    width: variant.width,
+    height: MAX_OUTPUT_SIDE[variant.format],
+    fit: 'inside',
+    withoutEnlargement: true,
+  });
+  const { data, info } = await encoder(pipeline, variant).toBuffer({ resolveWithObject: true });
+  return {
+    name: variant.name,
+    data,
+    width: info.width,
+    height: info.height,
+    contentType: OUTPUT_CONTENT_TYPES[variant.format],
+    extension: variant.format === 'jpeg' ? 'jpg' : variant.format,
+  };
+}
+
 /**
  * Decodes once, at the size of the largest variant (JPEG shrink-on-load makes that
  * cheap), then derives every variant from those pixels rather than decoding again.
@@ -136,6 +203,14 @@ export async function processImage(
   if (!width || !height) return reject('corrupt', 'The image has no dimensions.');
   if (width * height > limits.maxInputPixels)
     return reject('too-many-pixels', 'The image has more pixels than allowed.');
+  const memory = decodeMemoryBytes(metadata);
+  if (memory > limits.maxDecodeBytes) {
+    const mib = (bytes: number) => Math.ceil(bytes / 1024 / 1024);
+    return reject(
+      'too-much-memory',
+      `Decoding the image would take about ${mib(memory)} MiB; one image may take ${mib(limits.maxDecodeBytes)} MiB.`,
+    );
+  }
   // EXIF orientations 5-8 swap the axes; report the image as people see it.
   const turned = (metadata.orientation ?? 1) >= 5;
   let original = {
@@ -150,7 +225,7 @@ export async function processImage(
     // HEIF is informative only (HEIF spec; iPhones write both), so it is not applied again.
     const decoded = await decodeHeicInWorker(input, {
       maxInputPixels: limits.maxInputPixels,
-      maxDecodeBytes: limits.maxDecodeBytes ?? limits.maxInputPixels * HEIC_DECODE_BYTES_PER_PIXEL,
+      maxDecodeBytes: limits.maxDecodeBytes,
       timeoutMs: limits.heicDecodeTimeoutMs ?? HEIC_DECODE_TIMEOUT_MS,
     });
     if (!decoded.ok) return reject(decoded.reason, decoded.message);
@@ -171,27 +246,16 @@ export async function processImage(
   } catch (error) {
     return classifyDecodeError(error);
   }
-  const raw = { width: base.info.width, height: base.info.height, channels: base.info.channels };
+  // Encoders take at most 4 channels: extra samples (a 5-sample TIFF) are dropped.
+  const pixels = withAtMostFourChannels(base);
 
-  const encoded = await Promise.all(
-    variants.map(async (variant) => {
-      const pipeline = sharp(base.data, { raw }).resize({
-        width: variant.width,
-        height: MAX_OUTPUT_SIDE[variant.format],
-        fit: 'inside',
-        withoutEnlargement: true,
-      });
-      const { data, info } = await encoder(pipeline, variant).toBuffer({ resolveWithObject: true });
-      return {
-        name: variant.name,
-        data,
-        width: info.width,
-        height: info.height,
-        contentType: OUTPUT_CONTENT_TYPES[variant.format],
-        extension: variant.format === 'jpeg' ? 'jpg' : variant.format,
-      };
-    }),
-  );
+  let encoded: EncodedVariant[];
+  try {
+    encoded = await Promise.all(variants.map((variant) => encodeVariant(pixels, variant)));
+  } catch {
+    // The bytes decoded but their pixels do not convert: a property of the file, so final.
+    return reject('unprocessable', 'The image could be read but not converted to its variants.');
+  }
   return { ok: true, original, variants: encoded };
 }
 

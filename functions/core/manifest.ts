@@ -2,6 +2,7 @@
  * The per-upload manifest: the outcome the status endpoint reports. It is written
  * last, after every output exists, so a manifest always describes complete work.
  */
+import { createHash } from 'node:crypto';
 import { compareSequencers, type BlobCommit } from './blob-events';
 
 export type RejectReason =
@@ -13,6 +14,12 @@ export type RejectReason =
   | 'unsupported-codec'
   /** The upload's length differs from the size declared when its URL was issued. */
   | 'size-mismatch'
+  /** Copied in, a page or append blob, or snapshotted: not a plain upload of a block blob. */
+  | 'not-a-plain-upload'
+  /** Decoding would need more memory than one image may take (maxDecodeBytes). */
+  | 'too-much-memory'
+  /** The image decodes but its pixels cannot be turned into the variants. */
+  | 'unprocessable'
   /** Storage's malware scan found malware; which one is logged, never told to the uploader. */
   | 'malware'
   /** The scan could not vouch for the file and the stack's policy is `reject`. */
@@ -44,7 +51,11 @@ interface ManifestBase {
 export type UploadManifest =
   | (ManifestBase & {
       status: 'processed';
+      /** The folder of the outputs in the processed container (see outputPrefix). */
+      outputPrefix: string;
       outputs: ManifestOutput[];
+      /** The validated original in the originals container, when the stack keeps originals. */
+      originalBlobName?: string;
       original: { format: string; width: number; height: number };
     })
   | (ManifestBase & { status: 'rejected'; reason: RejectReason; message: string })
@@ -73,9 +84,14 @@ export function versionSegment(eTag: string): string {
   return eTag.replace(/[^A-Za-z0-9]/g, '').slice(0, 64) || 'v';
 }
 
-/** The folder of one blob version's outputs, so versions never overwrite each other. */
-export function outputFolder(uploadId: string, eTag: string): string {
-  return `${uploadId}/${versionSegment(eTag)}`;
+/**
+ * The folder of one blob version's outputs: 128 bits of a hash of the upload id and the
+ * version, so versions never overwrite each other, a rerun rewrites the same folder, and a
+ * read URL reveals nothing from which the upload id (the key to the status endpoint,
+ * and to fresh read URLs) could be recovered.
+ */
+export function outputPrefix(uploadId: string, eTag: string): string {
+  return createHash('sha256').update(`${uploadId}\n${eTag}`).digest('hex').slice(0, 32);
 }
 
 export function isUploadManifest(value: unknown): value is UploadManifest {

@@ -23,6 +23,10 @@ export interface DirectdropSettings {
   landingContainer: string;
   processedContainer: string;
   eventsQueue: string;
+  /** Where validated originals go when `keepOriginals` is on. */
+  originalsContainer: string;
+  /** Keep each processed upload's original (private, never served) for reprocessing. */
+  keepOriginals: boolean;
   /** Largest upload accepted, in bytes. */
   maxUploadBytes: number;
   /** Largest decoded image accepted (width × height), against decompression bombs. */
@@ -41,6 +45,11 @@ export interface DirectdropSettings {
   scanVerdictTimeoutSeconds: number;
   /** What an `Error` or `Not scanned` verdict leads to; see ScanUnverifiedPolicy. */
   scanUnverifiedPolicy: ScanUnverifiedPolicy;
+  /**
+   * Largest decode accepted, in bytes (width × height × channels × bytes per sample, doubled
+   * for interlaced and progressive images), so no single image can exhaust an instance.
+   */
+  maxDecodeBytes: number;
 }
 
 /**
@@ -61,6 +70,9 @@ export const DEFAULT_SETTINGS: Readonly<DirectdropSettings> = {
   landingContainer: STORAGE_NAMES.landingContainer,
   processedContainer: STORAGE_NAMES.processedContainer,
   eventsQueue: STORAGE_NAMES.eventsQueue,
+  originalsContainer: STORAGE_NAMES.originalsContainer,
+  // Originals carry EXIF and GPS: none is kept unless a stack opts in.
+  keepOriginals: false,
   maxUploadBytes: 25 * MIB,
   maxInputPixels: 50_000_000,
   allowedContentTypes: [
@@ -85,14 +97,18 @@ export const DEFAULT_SETTINGS: Readonly<DirectdropSettings> = {
   // Defender scans an image-sized blob in seconds; its own timeouts (30 min+) are for huge archives.
   scanVerdictTimeoutSeconds: 900,
   scanUnverifiedPolicy: 'fail',
+  // A 50 MP RGBA photo at 8 bits fits; six in flight stay within 80 % of a 2,048 MB instance.
+  maxDecodeBytes: 192 * MIB,
 };
 
 /** Allowed ranges, shared with the Pulumi config validation. */
 export const SETTING_LIMITS = {
   maxUploadBytes: { min: 1, max: 256 * MIB },
   maxInputPixels: { min: 1, max: 1_000_000_000 },
-  uploadUrlTtlSeconds: { min: 30, max: 7 * 24 * 3600 },
-  readUrlTtlSeconds: { min: 30, max: 7 * 24 * 3600 },
+  // An upload URL is for one upload now; a read URL for a page view, not a permanent link.
+  uploadUrlTtlSeconds: { min: 30, max: 3600 },
+  readUrlTtlSeconds: { min: 30, max: 24 * 3600 },
+  maxDecodeBytes: { min: 1 * MIB, max: 4096 * MIB },
   variantWidth: { min: 16, max: 8192 },
   variantQuality: { min: 1, max: 100 },
   variantCount: { min: 1, max: 8 },
@@ -104,6 +120,8 @@ export const SETTING_KEYS: { readonly [K in keyof DirectdropSettings]: string } 
   landingContainer: 'DIRECTDROP_LANDING_CONTAINER',
   processedContainer: 'DIRECTDROP_PROCESSED_CONTAINER',
   eventsQueue: 'DIRECTDROP_EVENTS_QUEUE',
+  originalsContainer: 'DIRECTDROP_ORIGINALS_CONTAINER',
+  keepOriginals: 'DIRECTDROP_KEEP_ORIGINALS',
   maxUploadBytes: 'DIRECTDROP_MAX_UPLOAD_BYTES',
   maxInputPixels: 'DIRECTDROP_MAX_INPUT_PIXELS',
   allowedContentTypes: 'DIRECTDROP_ALLOWED_CONTENT_TYPES',
@@ -114,6 +132,7 @@ export const SETTING_KEYS: { readonly [K in keyof DirectdropSettings]: string } 
   scanResultsTopic: 'DIRECTDROP_SCAN_RESULTS_TOPIC',
   scanVerdictTimeoutSeconds: 'DIRECTDROP_SCAN_VERDICT_TIMEOUT_SECONDS',
   scanUnverifiedPolicy: 'DIRECTDROP_SCAN_UNVERIFIED_POLICY',
+  maxDecodeBytes: 'DIRECTDROP_MAX_DECODE_BYTES',
 };
 
 export class SettingsError extends Error {
@@ -132,7 +151,10 @@ const CONTAINER_NAME = /^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
 const VARIANT_NAME = /^[a-z][a-z0-9-]{0,31}$/;
 const CONTENT_TYPE = /^[a-z]+\/[a-z0-9.+-]+$/;
 
-function readName(env: Env, field: 'landingContainer' | 'processedContainer' | 'eventsQueue') {
+function readName(
+  env: Env,
+  field: 'landingContainer' | 'processedContainer' | 'eventsQueue' | 'originalsContainer',
+) {
   const key = SETTING_KEYS[field];
   const value = env[key] ?? DEFAULT_SETTINGS[field];
   if (!CONTAINER_NAME.test(value)) {
@@ -151,7 +173,8 @@ function readInteger(
     | 'maxInputPixels'
     | 'uploadUrlTtlSeconds'
     | 'readUrlTtlSeconds'
-    | 'scanVerdictTimeoutSeconds',
+    | 'scanVerdictTimeoutSeconds'
+    | 'maxDecodeBytes',
 ): number {
   const key = SETTING_KEYS[field];
   const raw = env[key];
@@ -162,6 +185,15 @@ function readInteger(
     throw new SettingsError(key, `"${raw}" must be an integer from ${min} to ${max}`);
   }
   return value;
+}
+
+function readBoolean(env: Env, field: 'keepOriginals'): boolean {
+  const key = SETTING_KEYS[field];
+  const raw = env[key];
+  if (raw === undefined || raw === '') return DEFAULT_SETTINGS[field];
+  if (raw !== 'true' && raw !== 'false')
+    throw new SettingsError(key, `"${raw}" must be true or false`);
+  return raw === 'true';
 }
 
 export function validateContentTypes(values: readonly string[], setting: string): string[] {
@@ -298,6 +330,8 @@ export function parseSettings(env: Env): DirectdropSettings {
     landingContainer: readName(env, 'landingContainer'),
     processedContainer: readName(env, 'processedContainer'),
     eventsQueue: readName(env, 'eventsQueue'),
+    originalsContainer: readName(env, 'originalsContainer'),
+    keepOriginals: readBoolean(env, 'keepOriginals'),
     maxUploadBytes: readInteger(env, 'maxUploadBytes'),
     maxInputPixels: readInteger(env, 'maxInputPixels'),
     allowedContentTypes:
@@ -311,6 +345,7 @@ export function parseSettings(env: Env): DirectdropSettings {
     scanResultsTopic: readScanResultsTopic(env, malwareScanning),
     scanVerdictTimeoutSeconds: readInteger(env, 'scanVerdictTimeoutSeconds'),
     scanUnverifiedPolicy: readScanUnverifiedPolicy(env),
+    maxDecodeBytes: readInteger(env, 'maxDecodeBytes'),
   };
 }
 
@@ -320,6 +355,8 @@ export function toAppSettings(settings: DirectdropSettings): Record<string, stri
     [SETTING_KEYS.landingContainer]: settings.landingContainer,
     [SETTING_KEYS.processedContainer]: settings.processedContainer,
     [SETTING_KEYS.eventsQueue]: settings.eventsQueue,
+    [SETTING_KEYS.originalsContainer]: settings.originalsContainer,
+    [SETTING_KEYS.keepOriginals]: String(settings.keepOriginals),
     [SETTING_KEYS.maxUploadBytes]: String(settings.maxUploadBytes),
     [SETTING_KEYS.maxInputPixels]: String(settings.maxInputPixels),
     [SETTING_KEYS.allowedContentTypes]: settings.allowedContentTypes.join(','),
@@ -330,5 +367,6 @@ export function toAppSettings(settings: DirectdropSettings): Record<string, stri
     [SETTING_KEYS.scanResultsTopic]: settings.scanResultsTopic,
     [SETTING_KEYS.scanVerdictTimeoutSeconds]: String(settings.scanVerdictTimeoutSeconds),
     [SETTING_KEYS.scanUnverifiedPolicy]: settings.scanUnverifiedPolicy,
+    [SETTING_KEYS.maxDecodeBytes]: String(settings.maxDecodeBytes),
   };
 }

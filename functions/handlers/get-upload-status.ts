@@ -1,6 +1,7 @@
 /** `GET /api/uploads/{uploadId}`: what became of an upload, with read URLs for its outputs. */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { quotedETag } from '../core/blob-events';
+import { PENDING_DEADLINE_MS } from '../core/definitions';
 import { readSasPolicy } from '../core/sas-policy';
 import { isUploadId } from '../core/upload-request';
 import { readManifest } from '../adapters/manifest-store';
@@ -56,10 +57,20 @@ export function getUploadStatusHandler(runtime: () => Runtime) {
       .listBlobsFlat({ prefix: `${uploadId}/` })
       .byPage({ maxPageSize: 1 })
       .next();
-    if (!landed.done && landed.value.segment.blobItems.length > 0) {
-      const eTag = landed.value.segment.blobItems[0].properties.etag ?? '';
+    const blob = landed.done ? undefined : landed.value.segment.blobItems[0];
+    if (blob) {
+      if (Date.now() - blob.properties.lastModified.getTime() > PENDING_DEADLINE_MS) {
+        const message = `No outcome was recorded within ${PENDING_DEADLINE_MS / 3_600_000} hours of the upload.`;
+        return jsonResponse(200, {
+          uploadId,
+          status: 'failed',
+          reason: 'processing-failed',
+          message,
+        });
+      }
       const scanned =
-        !settings.malwareScanning || (await readVerdict(processed, uploadId, quotedETag(eTag)));
+        !settings.malwareScanning ||
+        (await readVerdict(processed, uploadId, quotedETag(blob.properties.etag ?? '')));
       return jsonResponse(200, {
         uploadId,
         status: 'pending',

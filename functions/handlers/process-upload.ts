@@ -1,26 +1,31 @@
 /**
  * Queue trigger on the events queue: turns one committed upload into its variants and
- * manifest. Rejections are outcomes, not errors; only infrastructure failures throw,
- * so the host retries them and finally moves the message to the poison queue.
+ * manifest, then deletes the landing blob. Rejections are outcomes, not errors; only
+ * infrastructure failures throw, so the host retries them and finally moves the message
+ * to the poison queue. An event is a claim: nothing is recorded for a blob version that
+ * does not exist.
  */
 import type { InvocationContext } from '@azure/functions';
+import type { BlobGetPropertiesResponse } from '@azure/storage-blob';
 import { type BlobCommit, parseBlobEvents } from '../core/blob-events';
 import { processImage } from '../core/image-pipeline';
 import {
   type RejectReason,
   type UploadManifest,
   decideAgainstManifest,
-  outputFolder,
+  outputPrefix,
 } from '../core/manifest';
+import { plainUploadViolation } from '../core/plain-upload';
 import { type LandingBlob, parseLandingBlobName } from '../core/upload-request';
 import { readManifest, writeManifest } from '../adapters/manifest-store';
+import { deleteLandingBlob, hasSnapshots, inspectLandingBlob } from '../adapters/landing-blob';
 import { isStatus } from '../adapters/storage-errors';
 import { BodyTooLargeError, readBody } from '../adapters/read-body';
 import { type Runtime, getRuntime } from '../adapters/runtime';
 import { handleScanGateMessage, passesScanGate } from './scan-gate';
 
 type Outcome =
-  | { status: 'processed'; manifest: UploadManifest; folder: string }
+  | { status: 'processed'; manifest: UploadManifest; folder: string; originalBlobName?: string }
   | { status: 'rejected'; manifest: UploadManifest }
   | { status: 'stale' };
 
@@ -28,6 +33,8 @@ async function produceOutcome(
   runtime: Runtime,
   commit: BlobCommit,
   { uploadId, declaredSize }: LandingBlob,
+  properties: BlobGetPropertiesResponse,
+  violation: string | undefined,
 ): Promise<Outcome> {
   const { settings, landing, processed } = runtime;
   const { eTag } = commit;
@@ -49,9 +56,12 @@ async function produceOutcome(
       `The upload holds ${found} bytes, not the ${declaredSize} declared when its upload URL was issued.`,
     );
 
-  // The declared length is untrusted for acceptance but sufficient for refusal.
-  if (commit.contentLength > settings.maxUploadBytes) return tooLarge();
-  if (commit.contentLength !== declaredSize) return sizeMismatch(String(commit.contentLength));
+  if (violation) return rejected('not-a-plain-upload', violation);
+
+  // The blob's own length at this version settles refusal; only the bytes read settle acceptance.
+  const length = properties.contentLength ?? 0;
+  if (length > settings.maxUploadBytes) return tooLarge();
+  if (length !== declaredSize) return sizeMismatch(String(length));
 
   // The declared size is at most the limit, unless the limit was lowered since issuing.
   const limit = Math.min(declaredSize, settings.maxUploadBytes);
@@ -66,17 +76,17 @@ async function produceOutcome(
       return limit === settings.maxUploadBytes
         ? tooLarge()
         : sizeMismatch(`more than ${declaredSize}`);
-    // A changed blob has a newer event on its way; a vanished one fails through the retries.
-    if (isStatus(error, 412) && (await blob.exists())) return { status: 'stale' };
+    // Changed or deleted since the check: a newer event follows, or there is nothing to record.
+    if (isStatus(error, 404, 412)) return { status: 'stale' };
     throw error;
   }
-  // The event's length is not the blob's: only the bytes read settle it.
+  // The properties' length is not the bytes': only the bytes read settle it.
   if (bytes.length !== declaredSize) return sizeMismatch(String(bytes.length));
 
   const result = await processImage(bytes, settings.variants, settings);
   if (!result.ok) return rejected(result.reason, result.message);
 
-  const folder = outputFolder(uploadId, eTag);
+  const folder = outputPrefix(uploadId, eTag);
   const outputs = await Promise.all(
     result.variants.map(async (variant) => {
       const blobName = `${folder}/${variant.name}.${variant.extension}`;
@@ -91,17 +101,48 @@ async function produceOutcome(
       return { name, blobName, width, height, contentType, size: variant.data.length };
     }),
   );
+  const originalBlobName = settings.keepOriginals
+    ? await keepOriginal(
+        runtime,
+        `${uploadId}/${folder}/${landingFileName(commit)}`,
+        bytes,
+        result.original.format,
+      )
+    : undefined;
   return {
     status: 'processed',
     folder,
+    originalBlobName,
     manifest: {
       ...base,
       status: 'processed',
+      outputPrefix: folder,
       original: result.original,
       outputs,
+      originalBlobName,
       completedAt: completedAt(),
     },
   };
+}
+
+function landingFileName(commit: BlobCommit): string {
+  return commit.blobName.slice(commit.blobName.lastIndexOf('/') + 1);
+}
+
+/**
+ * Copies the validated original, from the bytes already read, to the private originals
+ * container, before the manifest that names it; a rerun rewrites the same blob.
+ */
+async function keepOriginal(
+  runtime: Runtime,
+  blobName: string,
+  bytes: Buffer,
+  contentType: string,
+): Promise<string> {
+  await runtime.originals.getBlockBlobClient(blobName).uploadData(bytes, {
+    blobHTTPHeaders: { blobContentType: contentType },
+  });
+  return blobName;
 }
 
 async function deleteFolder(runtime: Runtime, folder: string): Promise<void> {
@@ -110,6 +151,16 @@ async function deleteFolder(runtime: Runtime, folder: string): Promise<void> {
       if (!isStatus(error, 404)) throw error;
     });
   }
+}
+
+/**
+ * The landing blob of a recorded outcome goes, snapshots included, pinned to the version
+ * the outcome describes, unless the blob was refused as not a plain upload: page and append
+ * blobs change their ETag in place, and no version of a refused blob is ever accepted.
+ */
+function removeLanding(runtime: Runtime, commit: BlobCommit, outcome: UploadManifest) {
+  const refused = outcome.status === 'rejected' && outcome.reason === 'not-a-plain-upload';
+  return deleteLandingBlob(runtime.landing, commit.blobName, refused ? undefined : commit.eTag);
 }
 
 async function processCommit(
@@ -125,24 +176,51 @@ async function processCommit(
   const { uploadId } = landing;
   const existing = await readManifest(runtime.processed, uploadId);
   const decision = decideAgainstManifest(existing?.manifest, commit);
-  if (decision !== 'process') {
-    context.info(`Upload ${uploadId}: event ${commit.eventId} is ${decision}; nothing to do`);
+  if (decision === 'already-done') {
+    // A crash between the manifest and the delete leaves the blob; its redelivery removes it.
+    if (existing) await removeLanding(runtime, commit, existing.manifest);
+    context.info(`Upload ${uploadId}: event ${commit.eventId} is already-done; nothing to do`);
     return;
   }
+  if (decision === 'stale') {
+    context.info(`Upload ${uploadId}: event ${commit.eventId} is stale; nothing to do`);
+    return;
+  }
+  const landed = await inspectLandingBlob(runtime.landing, commit.blobName, commit.eTag);
+  // A changed block blob has a newer event on its way; a page or append blob is refused as it is.
+  const properties =
+    landed.state === 'current' || (landed.state === 'changed' && !landed.isBlockBlob)
+      ? landed.properties
+      : undefined;
+  if (!properties) {
+    context.info(
+      `Upload ${uploadId}: the blob version of event ${commit.eventId} is ${landed.state}; nothing recorded`,
+    );
+    return;
+  }
+  const violation = plainUploadViolation({
+    api: commit.api,
+    blobType: properties.blobType,
+    copied: properties.copyId !== undefined,
+    hasSnapshots: await hasSnapshots(runtime.landing, commit.blobName),
+  });
+  // What is refused anyway need not wait for a verdict (Defender scans only what it scans).
   if (
+    !violation &&
     runtime.settings.malwareScanning &&
     !(await passesScanGate(runtime, commit, uploadId, existing, context))
   )
     return;
 
-  const outcome = await produceOutcome(runtime, commit, landing);
+  const outcome = await produceOutcome(runtime, commit, landing, properties, violation);
   if (outcome.status === 'stale') {
     context.info(
-      `Upload ${uploadId}: blob changed since event ${commit.eventId}; a newer event follows`,
+      `Upload ${uploadId}: blob changed since event ${commit.eventId}; nothing recorded`,
     );
     return;
   }
   if (await writeManifest(runtime.processed, outcome.manifest, existing)) {
+    await removeLanding(runtime, commit, outcome.manifest);
     const detail = outcome.manifest.status === 'rejected' ? ` (${outcome.manifest.reason})` : '';
     context.info(`Upload ${uploadId}: ${outcome.manifest.status}${detail}`);
     return;
@@ -154,11 +232,14 @@ async function processCommit(
     throw new Error(`Upload ${uploadId}: manifest changed concurrently; retrying`);
   }
   const currentFolder =
-    current?.manifest.status === 'processed'
-      ? outputFolder(uploadId, current.manifest.source.eTag)
-      : undefined;
-  if (outcome.status === 'processed' && outcome.folder !== currentFolder)
+    current?.manifest.status === 'processed' ? current.manifest.outputPrefix : undefined;
+  if (outcome.status === 'processed' && outcome.folder !== currentFolder) {
     await deleteFolder(runtime, outcome.folder);
+    if (outcome.originalBlobName)
+      await runtime.originals.deleteBlob(outcome.originalBlobName).catch((error) => {
+        if (!isStatus(error, 404)) throw error;
+      });
+  }
   context.info(`Upload ${uploadId}: a concurrent delivery already recorded the outcome`);
 }
 

@@ -1,13 +1,18 @@
 /**
  * Queue trigger on `<events queue>-poison`: the host moved an event here after
- * maxDequeueCount failed attempts. Records `failed` so the client learns about it;
- * never overrides an outcome that was reached after all.
+ * maxDequeueCount failed attempts. Records `failed` so the client learns about it, then
+ * deletes the landing blob; never overrides an outcome that was reached after all, and
+ * records nothing for a blob version that does not exist. A poison queue has no poison
+ * queue of its own, so a message that keeps failing here is logged and dropped.
  */
 import type { InvocationContext } from '@azure/functions';
 import { type BlobCommit, parseBlobEvents } from '../core/blob-events';
+import { POISON_RECORD_ATTEMPTS } from '../core/definitions';
 import { decideAgainstManifest } from '../core/manifest';
 import { uploadIdOfBlob } from '../core/upload-request';
 import { readManifest, writeManifest } from '../adapters/manifest-store';
+import { deleteLandingBlob, inspectLandingBlob } from '../adapters/landing-blob';
+import { describeStorageError } from '../adapters/storage-errors';
 import { type Runtime, getRuntime } from '../adapters/runtime';
 import { recordPoisonedGateMessage } from './scan-gate';
 
@@ -23,6 +28,13 @@ async function recordFailure(
     const existing = await readManifest(runtime.processed, uploadId);
     const decision = decideAgainstManifest(existing?.manifest, commit);
     if (decision !== 'process' || existing?.manifest.status === 'failed') return;
+    const landed = await inspectLandingBlob(runtime.landing, commit.blobName, commit.eTag);
+    if (landed.state !== 'current') {
+      context.info(
+        `Upload ${uploadId}: the blob version of poisoned event ${commit.eventId} is ${landed.state}; nothing recorded`,
+      );
+      return;
+    }
     const written = await writeManifest(
       runtime.processed,
       {
@@ -37,12 +49,19 @@ async function recordFailure(
       existing,
     );
     if (written) {
+      await deleteLandingBlob(runtime.landing, commit.blobName, commit.eTag);
       context.warn(
         `Upload ${uploadId}: recorded as failed after its retries (event ${commit.eventId})`,
       );
       return;
     }
   }
+}
+
+/** The host's count of deliveries of this message, 1 on the first. */
+function dequeueCountOf(context: InvocationContext): number {
+  const count = Number(context.triggerMetadata?.dequeueCount);
+  return Number.isFinite(count) && count > 0 ? count : 1;
 }
 
 export function recordPoisonedEventHandler(runtime: () => Runtime) {
@@ -53,8 +72,19 @@ export function recordPoisonedEventHandler(runtime: () => Runtime) {
     const rt = runtime();
     if (await recordPoisonedGateMessage(rt, message, context)) return;
     for (const event of parseBlobEvents(message, rt.settings.landingContainer)) {
-      if (event.kind === 'commit') await recordFailure(rt, event.commit, context);
-      else context.warn(`Poisoned message holds no upload to mark failed: ${event.reason}`);
+      if (event.kind !== 'commit') {
+        context.warn(`Poisoned message holds no upload to mark failed: ${event.reason}`);
+        continue;
+      }
+      try {
+        await recordFailure(rt, event.commit, context);
+      } catch (error) {
+        if (dequeueCountOf(context) < POISON_RECORD_ATTEMPTS) throw error;
+        // The upload stays pending until the status endpoint's deadline calls it failed.
+        context.error(
+          `Upload blob ${event.commit.blobName}: could not record failed after ${POISON_RECORD_ATTEMPTS} attempts (${describeStorageError(error)}); dropped event ${event.commit.eventId}`,
+        );
+      }
     }
   };
 }

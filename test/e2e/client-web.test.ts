@@ -11,6 +11,7 @@ import { type Browser, type Locator, type Page, chromium } from 'playwright-core
 import sharp from 'sharp';
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { STORAGE_NAMES } from '../../functions/core/definitions';
+import { SETTING_KEYS } from '../../functions/core/settings';
 import { DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME } from '../../local/azurite';
 import { buildWebClient } from '../../client/web/build';
 import { type LocalMode, startLocalMode } from '../integration/client-local-mode';
@@ -57,17 +58,25 @@ async function sunsetPhoto(width = 2400, height = 1600): Promise<Buffer> {
     .toBuffer();
 }
 
-/** The content of the one landing blob with this file name. */
-async function landedBlob(local: LocalMode, fileName: string): Promise<Buffer> {
+/** Names of the blobs in a container whose name ends in this file name. */
+async function blobsNamed(local: LocalMode, containerName: string, fileName: string) {
   const service = new BlobServiceClient(
     local.blobEndpoint,
     new StorageSharedKeyCredential(DEV_ACCOUNT_NAME, DEV_ACCOUNT_KEY),
   );
-  const container = service.getContainerClient(STORAGE_NAMES.landingContainer);
+  const container = service.getContainerClient(containerName);
   const names: string[] = [];
   for await (const blob of container.listBlobsFlat()) {
     if (blob.name.endsWith(`/${fileName}`)) names.push(blob.name);
   }
+  return { container, names };
+}
+
+/** What landed for this file name: its kept original, since the landing blob is deleted once processed. */
+async function landedBlob(local: LocalMode, fileName: string): Promise<Buffer> {
+  const landing = await blobsNamed(local, STORAGE_NAMES.landingContainer, fileName);
+  expect(landing.names, 'the landing blob is deleted once processed').to.deep.equal([]);
+  const { container, names } = await blobsNamed(local, STORAGE_NAMES.originalsContainer, fileName);
   expect(names).to.have.length(1);
   return container.getBlobClient(names[0]).downloadToBuffer();
 }
@@ -90,7 +99,8 @@ describe('upload page in headless Chromium (local mode)', function () {
   before(async function () {
     const [, started, launched, generated] = await Promise.all([
       buildWebClient(),
-      startLocalMode(),
+      // Kept originals let the test compare what landed with the file after the worker deleted it.
+      startLocalMode({ [SETTING_KEYS.keepOriginals]: 'true' }),
       chromium.launch({
         executablePath: '/usr/bin/chromium',
         args: [

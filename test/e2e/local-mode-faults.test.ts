@@ -20,7 +20,13 @@ import {
   startLocalModeProcess,
   waitForPortsFree,
 } from '../../local/local-mode-process';
-import { auditUploads, countOutcomeLines, processedContainerOf } from '../../soak/audit';
+import {
+  auditUploads,
+  countOutcomeLines,
+  finishedUploadsInLanding,
+  landingContainerOf,
+  processedContainerOf,
+} from '../../soak/audit';
 import { type UploadRecord, uploadPatiently } from '../../soak/uploader';
 import { cameraNoise } from '../helpers/images';
 
@@ -143,11 +149,14 @@ describe('local mode under faults (storage and functions as separate processes)'
     // At most once: a host killed between writing a manifest and logging it logs nothing.
     const outcomes = countOutcomeLines([killedHost.output(), functions.output()]);
     expect(ids.filter((id) => (outcomes.get(id) ?? 0) > 1)).to.deep.equal([]);
-    for (const audit of (await auditUploads(processed, ids)).values()) {
+    const audits = await auditUploads(processed, ids);
+    for (const audit of audits.values()) {
       expect(audit.manifest?.status, audit.uploadId).to.equal('processed');
       expect(audit.strayBlobs, audit.uploadId).to.deep.equal([]);
       expect(audit.brokenOutputs, audit.uploadId).to.deep.equal([]);
     }
+    // A host killed between a manifest and its landing blob's delete: the redelivery deletes it.
+    expect(await finishedUploadsInLanding(landingContainerOf(ports), audits)).to.deep.equal([]);
     // What clients were served as processed is whole: every read URL gives the image it names.
     for (const output of records.flatMap((r) => r.outputs ?? [])) {
       const bytes = Buffer.from(await (await fetch(output.url)).arrayBuffer());

@@ -7,9 +7,14 @@ export interface LoggedLine {
   text: string;
 }
 
-export function invocationContext(functionName: string, log: LoggedLine[] = []): InvocationContext {
+export function invocationContext(
+  functionName: string,
+  log: LoggedLine[] = [],
+  triggerMetadata?: Record<string, unknown>,
+): InvocationContext {
   return new InvocationContext({
     functionName,
+    triggerMetadata,
     invocationId: `test-${Math.random().toString(16).slice(2)}`,
     logHandler: (level, ...args) => log.push({ level, text: args.map(String).join(' ') }),
   });

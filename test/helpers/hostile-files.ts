@@ -103,8 +103,8 @@ function deflateZeros(length: number): Promise<Buffer> {
   });
 }
 
-/** Bytes of filtered 1-bit image data in the seven Adam7 passes over width × height. */
-function adam7Length(width: number, height: number): number {
+/** Bytes of filtered image data in the seven Adam7 passes over width × height. */
+function adam7Length(width: number, height: number, bitsPerPixel = 1): number {
   const passes = [
     [0, 0, 8, 8],
     [4, 0, 8, 8],
@@ -117,7 +117,7 @@ function adam7Length(width: number, height: number): number {
   return passes.reduce((total, [x0, y0, dx, dy]) => {
     const columns = Math.ceil((width - x0) / dx);
     const rows = Math.ceil((height - y0) / dy);
-    return total + rows * (1 + Math.ceil(columns / 8));
+    return total + rows * (1 + Math.ceil((columns * bitsPerPixel) / 8));
   }, 0);
 }
 
@@ -302,6 +302,71 @@ export const SCRIPT_MARKER = Buffer.from('<script', 'latin1');
 async function pixelBomb(side: number): Promise<Buffer> {
   const idat = await deflateZeros(adam7Length(side, side));
   return png(ihdr(side, side, 1, 0, true), pngChunk('IDAT', idat));
+}
+
+/** An interlaced 16-bit RGBA PNG of zeros: small on the wire, 8 bytes a pixel to decode. */
+async function memoryBomb(side: number): Promise<Buffer> {
+  const idat = await deflateZeros(adam7Length(side, side, 64));
+  return png(ihdr(side, side, 16, 6, true), pngChunk('IDAT', idat));
+}
+
+/**
+ * A baseline uncompressed little-endian TIFF in one strip, with any number of samples per
+ * pixel at any depth, which sharp will not write itself. Every sample holds 0x7f bytes.
+ */
+export function rawTiff(
+  width: number,
+  height: number,
+  { samples, bits, photometric, extraSamples = [] }: TiffLayout,
+): Buffer {
+  const data = Buffer.alloc(Math.ceil((width * samples * bits) / 8) * height, 0x7f);
+  const entries: Array<[tag: number, type: 3 | 4, values: number[]]> = [
+    [256, 4, [width]],
+    [257, 4, [height]],
+    [258, 3, Array<number>(samples).fill(bits)],
+    [259, 3, [1]], // no compression
+    [262, 3, [photometric]],
+    [273, 4, [0]], // strip offset, patched below
+    [277, 3, [samples]],
+    [278, 4, [height]],
+    [279, 4, [data.length]],
+    [284, 3, [1]], // chunky
+    ...(extraSamples.length > 0 ? [[338, 3, extraSamples] as [number, 3, number[]]] : []),
+  ];
+  const ifdSize = 2 + entries.length * 12 + 4;
+  const ifd = Buffer.alloc(ifdSize);
+  const outOfLine: Buffer[] = [];
+  let offset = 8 + ifdSize;
+  ifd.writeUInt16LE(entries.length, 0);
+  entries.forEach(([tag, type, values], i) => {
+    const at = 2 + i * 12;
+    const size = type === 3 ? 2 : 4;
+    const bytes = Buffer.alloc(values.length * size);
+    values.forEach((v, j) =>
+      size === 2 ? bytes.writeUInt16LE(v, j * 2) : bytes.writeUInt32LE(v, j * 4),
+    );
+    ifd.writeUInt16LE(tag, at);
+    ifd.writeUInt16LE(type, at + 2);
+    ifd.writeUInt32LE(values.length, at + 4);
+    if (bytes.length <= 4) bytes.copy(ifd, at + 8);
+    else {
+      ifd.writeUInt32LE(offset, at + 8);
+      outOfLine.push(bytes);
+      offset += bytes.length;
+    }
+  });
+  ifd.writeUInt32LE(offset, 2 + entries.findIndex(([tag]) => tag === 273) * 12 + 8);
+  const header = Buffer.from([0x49, 0x49, 42, 0, 8, 0, 0, 0]);
+  return Buffer.concat([header, ifd, ...outOfLine, data]);
+}
+
+export interface TiffLayout {
+  samples: number;
+  bits: number;
+  /** 1 grey, 2 RGB, 5 CMYK. */
+  photometric: number;
+  /** One per sample beyond the colour ones: 0 unspecified, 1 associated, 2 unassociated alpha. */
+  extraSamples?: number[];
 }
 
 /** One filtered row of 16 RGB pixels: far too little data for the headers that carry it. */
@@ -775,5 +840,34 @@ export const HOSTILE_FILES: readonly HostileFile[] = [
     contentType: 'image/png',
     make: async () => zTxtBomb(),
     expected: processed('image/png', 16, 1),
+  },
+  {
+    file: 'memory-bomb.png',
+    what: '7071×7071 interlaced 16-bit RGBA PNG of zeros: about 600 KB, 400 MB decoded, twice that to de-interlace',
+    contentType: 'image/png',
+    make: () => memoryBomb(7071),
+    expected: rejected('too-much-memory'),
+  },
+  {
+    file: 'five-samples.tif',
+    what: 'RGB TIFF with two extra samples per pixel, which no encoder takes',
+    contentType: 'image/tiff',
+    make: async () =>
+      rawTiff(40, 30, { samples: 5, bits: 8, photometric: 2, extraSamples: [0, 0] }),
+    expected: processed('image/tiff', 40, 30),
+  },
+  {
+    file: 'cmyk-alpha.tif',
+    what: 'CMYK TIFF with an alpha sample',
+    contentType: 'image/tiff',
+    make: async () => rawTiff(40, 30, { samples: 5, bits: 8, photometric: 5, extraSamples: [2] }),
+    expected: processed('image/tiff', 40, 30),
+  },
+  {
+    file: 'twelve-bit.tif',
+    what: 'RGB TIFF at 12 bits per sample, a depth libtiff does not decode',
+    contentType: 'image/tiff',
+    make: async () => rawTiff(40, 30, { samples: 3, bits: 12, photometric: 2 }),
+    expected: rejected('corrupt'),
   },
 ];

@@ -1,5 +1,7 @@
 /** Uploads as a client makes them: a URL from the real createUpload handler, then a plain PUT. */
 import { expect } from 'chai';
+import type { ContainerClient } from '@azure/storage-blob';
+import { readManifest } from '../../functions/adapters/manifest-store';
 import type { createUploadHandler } from '../../functions/handlers/create-upload';
 import { bodyOf, invocationContext, postJson } from './functions';
 
@@ -31,4 +33,18 @@ export async function issueAndPut(
   // The URL path is /<account>/<container>/<blob name>: the name the server chose.
   const path = new URL(uploadUrl).pathname.split('/').slice(3).join('/');
   return { uploadId: issued.uploadId as string, blobName: decodeURIComponent(path) };
+}
+
+/** Everything an upload has in the processed container: its manifest and its output folder. */
+export async function processedBlobsOf(
+  processed: ContainerClient,
+  uploadId: string,
+): Promise<string[]> {
+  const manifest = (await readManifest(processed, uploadId))?.manifest;
+  const prefixes = [`${uploadId}/`];
+  if (manifest?.status === 'processed') prefixes.push(`${manifest.outputPrefix}/`);
+  const names: string[] = [];
+  for (const prefix of prefixes)
+    for await (const blob of processed.listBlobsFlat({ prefix })) names.push(blob.name);
+  return names.sort();
 }

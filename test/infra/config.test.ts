@@ -42,7 +42,15 @@ describe('infra config', () => {
       instanceMemoryMB: 2048,
       deployRetryMinutes: 10,
     });
-    expect(config.retention).to.deep.equal({ uploadDays: 1, deadLetterDays: 30, logDays: 30 });
+    expect(config.retention).to.deep.equal({
+      uploadDays: 1,
+      deadLetterDays: 30,
+      // Processed outputs are kept; originals are not kept at all unless a stack opts in.
+      processedDays: 0,
+      originalsDays: 30,
+      logDays: 30,
+    });
+    expect(config.app.keepOriginals).to.equal(false);
     expect(config.functionPackagePath).to.equal(undefined);
     expect(config.alerts).to.deep.equal({
       emails: [],
@@ -51,6 +59,20 @@ describe('infra config', () => {
       usedCapacityGiB: 100,
     });
     expect(config.budget).to.deep.equal({ monthlyAmount: 50 });
+  });
+
+  it('reads keepOriginals and the originals and processed retentions', () => {
+    const config = load({
+      keepOriginals: 'true',
+      originalsRetentionDays: '14',
+      processedRetentionDays: '365',
+    });
+    expect(config.app.keepOriginals).to.equal(true);
+    expect(config.retention).to.deep.include({ originalsDays: 14, processedDays: 365 });
+    expect(rejection({ keepOriginals: 'yes' }).message).to.equal(
+      'Invalid config directdrop:keepOriginals: "yes" must be true or false',
+    );
+    expect(rejection({ originalsRetentionDays: '0' }).key).to.equal('originalsRetentionDays');
   });
 
   it('reads integers, choices, lists and variants as Pulumi hands them over (text, JSON for lists)', () => {
@@ -63,6 +85,8 @@ describe('infra config', () => {
       queueBatchSize: '32',
       queueNewBatchThreshold: '0',
       queueMaxDequeueCount: '1',
+      // 32 images of 64 MiB + 320 MiB fit 80 % of 4,096 MB.
+      maxDecodeBytes: String(64 * 1024 * 1024),
       nodeVersion: '22',
       instanceMemoryMB: '4096',
       maximumInstanceCount: '1000',
@@ -76,6 +100,7 @@ describe('infra config', () => {
     expect(config.location).to.equal('westeurope');
     expect(config.environment).to.equal('production');
     expect(config.app.maxUploadBytes).to.equal(1048576);
+    expect(config.app.maxDecodeBytes).to.equal(64 * 1024 * 1024);
     expect(config.app.allowedContentTypes).to.deep.equal(['image/png', 'image/jpeg']);
     expect(config.app.variants).to.deep.equal([
       { name: 'small', width: 200, format: 'avif', quality: 50 },
@@ -108,9 +133,9 @@ describe('infra config', () => {
   });
 
   it('reads the stack config through pulumi.Config by default', async () => {
-    await useMocks({ allowedCorsOrigins: ORIGINS, queueBatchSize: '8' });
+    await useMocks({ allowedCorsOrigins: ORIGINS, queueBatchSize: '3' });
     const config = loadConfig();
-    expect(config.queue.batchSize).to.equal(8);
+    expect(config.queue.batchSize).to.equal(3);
     expect(config.allowedCorsOrigins).to.deep.equal(['https://app.example.com']);
   });
 
@@ -127,7 +152,7 @@ describe('infra config', () => {
 
     it('a negative SAS TTL', () => {
       expect(rejection({ uploadUrlTtlSeconds: '-60' }).message).to.equal(
-        'Invalid config directdrop:uploadUrlTtlSeconds: "-60" must be an integer from 30 to 604800',
+        'Invalid config directdrop:uploadUrlTtlSeconds: "-60" must be an integer from 30 to 3600',
       );
       expect(rejection({ readUrlTtlSeconds: '0' }).key).to.equal('readUrlTtlSeconds');
     });
@@ -247,6 +272,33 @@ describe('infra config', () => {
       expect(rejection({ location: 'West Europe' }).message).to.contain(
         'directdrop:location: "West Europe" must be an Azure region',
       );
+    });
+
+    it('SAS lifetimes past an hour for uploads or a day for reads', () => {
+      expect(rejection({ uploadUrlTtlSeconds: '3601' }).key).to.equal('uploadUrlTtlSeconds');
+      expect(rejection({ readUrlTtlSeconds: '86401' }).key).to.equal('readUrlTtlSeconds');
+    });
+
+    it('more decode memory in flight than 80 % of the instance, naming every key involved', () => {
+      // 2,048 MB × 80 % = 1,638 MiB; (4 + 2) × 256 MiB + 320 MiB = 1,856 MiB.
+      const error = rejection({ maxDecodeBytes: String(256 * 1024 * 1024) });
+      expect(error.key).to.equal('maxDecodeBytes');
+      for (const key of [
+        'queueBatchSize',
+        'queueNewBatchThreshold',
+        'maxDecodeBytes',
+        'instanceMemoryMB',
+      ])
+        expect(error.message).to.contain(key);
+      expect(error.message).to.contain('1856 MiB');
+      // The same budget fits once fewer images are in flight, or on a larger instance.
+      expect(() =>
+        load({ maxDecodeBytes: String(256 * 1024 * 1024), queueNewBatchThreshold: '0' }),
+      ).not.to.throw();
+      expect(() =>
+        load({ maxDecodeBytes: String(256 * 1024 * 1024), instanceMemoryMB: '4096' }),
+      ).not.to.throw();
+      expect(rejection({ instanceMemoryMB: '512' }).key).to.equal('maxDecodeBytes');
     });
 
     it('dead letters kept for less time than uploads', () => {

@@ -66,7 +66,7 @@ describe('infra program (index.ts)', () => {
     expect(topic, 'filled in by index.ts').to.equal('');
     expect(settings).to.deep.include(fromConfig);
     expect(settings).to.deep.include({ [SETTING_KEYS.malwareScanning]: 'true' });
-    expect(settings).to.deep.include({ AzureFunctionsJobHost__extensions__queues__batchSize: '8' });
+    expect(settings).to.deep.include({ AzureFunctionsJobHost__extensions__queues__batchSize: '3' });
     expect(settings).not.to.have.property(
       'AzureFunctionsJobHost__extensions__queues__maxDequeueCount',
     );

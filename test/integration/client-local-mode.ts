@@ -29,7 +29,8 @@ function exited(child: ChildProcess): Promise<void> {
     : new Promise((done) => child.once('exit', () => done()));
 }
 
-export async function startLocalMode(): Promise<LocalMode> {
+/** `settings`: app settings for the functions, as environment variables (they win over local.settings.json). */
+export async function startLocalMode(settings: Record<string, string> = {}): Promise<LocalMode> {
   const dataDir = await mkdtemp(join(tmpdir(), 'directdrop-local-'));
   const [port, blobPort, queuePort, tablePort] = [
     await freePort(),
@@ -47,7 +48,7 @@ export async function startLocalMode(): Promise<LocalMode> {
       ...['--queue-port', String(queuePort), '--table-port', String(tablePort)],
       ...['--data', dataDir],
     ],
-    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...settings } },
   );
   let output = '';
   child.stdout?.on('data', (chunk) => (output += chunk));

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { createUploadHandler } from '../../functions/handlers/create-upload';
-import { uploadSasPolicy } from '../../functions/core/sas-policy';
+import { readSasPolicy, uploadSasPolicy } from '../../functions/core/sas-policy';
+import { SAS_SERVICE_VERSION } from '../../functions/adapters/sas-signer';
 import { MIB } from '../../functions/core/settings';
 import { type AzuriteSandbox, startAzuriteSandbox } from '../../local/azurite-sandbox';
 import {
@@ -87,6 +88,36 @@ describe('create-upload (against Azurite)', () => {
 
     it('reading the blob', async () => {
       expect((await fetch(uploadUrl)).status).to.equal(403);
+    });
+
+    it('committing blocks: Put Block, Put Block List and Put Block From URL, at the pinned version', async () => {
+      // From service version 2026-04-06 the create permission would allow all three.
+      expect(uploadUrl.searchParams.get('sv')).to.equal(SAS_SERVICE_VERSION);
+      const { body } = await issue({ fileName: 'b.jpg', contentType: 'image/jpeg', size: 3 });
+      const fresh = new URL(body.uploadUrl as string);
+      const blockId = encodeURIComponent(Buffer.from('block-000').toString('base64'));
+      const withQuery = (query: string) => new URL(`${fresh.href}&${query}`);
+      const putBlock = await fetch(withQuery(`comp=block&blockid=${blockId}`), {
+        method: 'PUT',
+        body: 'abc',
+      });
+      expect(putBlock.status).to.equal(403);
+      const source = await runtime.signer.signBlobUrl(
+        'uploads',
+        blobPath(uploadUrl),
+        readSasPolicy(new Date(), 300),
+      );
+      const fromUrl = await fetch(withQuery(`comp=block&blockid=${blockId}`), {
+        method: 'PUT',
+        headers: { 'x-ms-copy-source': source, 'x-ms-source-range': 'bytes=0-2' },
+      });
+      expect(fromUrl.status).to.equal(403);
+      const blockList = await fetch(withQuery('comp=blocklist'), {
+        method: 'PUT',
+        body: `<?xml version="1.0" encoding="utf-8"?><BlockList><Latest>${decodeURIComponent(blockId)}</Latest></BlockList>`,
+      });
+      expect(blockList.status).to.equal(403);
+      expect(await exists('uploads', fresh)).to.equal(false);
     });
 
     it('listing the container', async () => {

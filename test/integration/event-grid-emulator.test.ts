@@ -62,7 +62,8 @@ describe('event-grid-emulator (real Azurite)', function () {
     queue = storage.queueService.getQueueClient(`events-${run}`);
     await queue.create();
     statePath = join(storage.dir, `emulator-${run}.json`);
-    for await (const blob of landing.listBlobsFlat()) await landing.deleteBlob(blob.name);
+    for await (const blob of landing.listBlobsFlat())
+      await landing.deleteBlob(blob.name, { deleteSnapshots: 'include' });
   });
   afterEach(async () => {
     await emulator?.stop();
@@ -155,6 +156,25 @@ describe('event-grid-emulator (real Azurite)', function () {
     expect(rest).to.have.length(0);
     expect(event.data.api).to.equal('CopyBlob');
     expect(event.subject).to.equal('/blobServices/default/containers/uploads/blobs/a1b2/copy.jpg');
+  });
+
+  it('reports the creation of a page blob as PutBlob of a PageBlob, and neither its page writes nor snapshots nor append blobs', async () => {
+    await start();
+    const page = landing.getPageBlobClient('a1b2/page.jpg');
+    await page.create(2 ** 40);
+    const [created, ...none] = await messages(1);
+    expect(none).to.have.length(0);
+    expect(created.data).to.deep.include({
+      api: 'PutBlob',
+      blobType: 'PageBlob',
+      contentLength: 2 ** 40,
+    });
+    await page.uploadPages(Buffer.alloc(512, 1), 0, 512);
+    await landing.getBlockBlobClient('a1b2/plain.jpg').upload('abc', 3);
+    await landing.getBlobClient('a1b2/plain.jpg').createSnapshot();
+    await landing.getAppendBlobClient('a1b2/append.jpg').create();
+    const all = await messages(2);
+    expect(all.map((e) => e.subject.split('/').pop())).to.deep.equal(['page.jpg', 'plain.jpg']);
   });
 
   it('watches only the landing container', async () => {

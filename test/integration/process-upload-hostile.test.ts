@@ -18,7 +18,7 @@ import { blobCreatedEvent } from '../helpers/events';
 import { bodyOf, getStatus, invocationContext, runtimeFor } from '../helpers/functions';
 import { HOSTILE_FILES, SCRIPT_MARKER } from '../helpers/hostile-files';
 import { sidewaysPhotoWithGps } from '../helpers/images';
-import { issueAndPut } from '../helpers/uploads';
+import { issueAndPut, processedBlobsOf } from '../helpers/uploads';
 
 const MIB = 1024 * 1024;
 /**
@@ -75,12 +75,7 @@ describe('process-upload: hostile files (against Azurite)', function () {
   }
   const status = async (uploadId: string) =>
     bodyOf(await getUploadStatus(getStatus(uploadId), invocationContext('getUploadStatus')));
-  const blobsUnder = async (uploadId: string) => {
-    const names: string[] = [];
-    for await (const blob of runtime.processed.listBlobsFlat({ prefix: `${uploadId}/` }))
-      names.push(blob.name);
-    return names;
-  };
+  const blobsUnder = (uploadId: string) => processedBlobsOf(runtime.processed, uploadId);
 
   async function processPhoto() {
     const { uploadId, blobName } = await issueAndPut(createUpload, await sidewaysPhotoWithGps());

@@ -5,6 +5,8 @@ import { getUploadStatusHandler } from '../../functions/handlers/get-upload-stat
 import { createUploadHandler } from '../../functions/handlers/create-upload';
 import type { Runtime } from '../../functions/adapters/runtime';
 import { SETTING_KEYS } from '../../functions/core/settings';
+import { outputPrefix } from '../../functions/core/manifest';
+import { readManifest } from '../../functions/adapters/manifest-store';
 import { type AzuriteSandbox, startAzuriteSandbox } from '../../local/azurite-sandbox';
 import { blobCreatedEvent } from '../helpers/events';
 import {
@@ -21,7 +23,7 @@ import {
   truncatedJpeg,
 } from '../helpers/images';
 import { rejection } from '../helpers/rejection';
-import { type UploadOptions, issueAndPut } from '../helpers/uploads';
+import { type UploadOptions, issueAndPut, processedBlobsOf } from '../helpers/uploads';
 
 describe('process-upload (against Azurite)', function () {
   this.timeout(60_000);
@@ -57,12 +59,8 @@ describe('process-upload (against Azurite)', function () {
     );
     return { code: response.status, body: bodyOf(response) };
   };
-  const outputBlobs = async (uploadId: string) => {
-    const names: string[] = [];
-    for await (const blob of runtime.processed.listBlobsFlat({ prefix: `${uploadId}/` }))
-      names.push(blob.name);
-    return names.sort();
-  };
+  const landed = (blobName: string) => runtime.landing.getBlobClient(blobName).exists();
+  const outputBlobs = (uploadId: string) => processedBlobsOf(runtime.processed, uploadId);
 
   it('turns a real upload into oriented, metadata-free variants that the status endpoint serves', async () => {
     const { uploadId, blobName } = await upload(await sidewaysPhotoWithGps(2400, 1600));
@@ -77,6 +75,8 @@ describe('process-upload (against Azurite)', function () {
     const { code, body } = await status(uploadId);
     expect(code).to.equal(200);
     expect(body.status).to.equal('processed');
+    // The original, EXIF and GPS included, is gone from the landing container.
+    expect(await landed(blobName)).to.equal(false);
     expect(body.original).to.deep.equal({ format: 'image/jpeg', width: 1600, height: 2400 });
     const outputs = body.outputs as Array<Record<string, unknown>>;
     expect(outputs.map((o) => [o.name, o.width, o.height])).to.deep.equal([
@@ -84,6 +84,8 @@ describe('process-upload (against Azurite)', function () {
       ['display', 1600, 2400],
     ]);
     for (const output of outputs) {
+      // Nothing in a read URL leads back to the upload id, the key to the status endpoint.
+      expect(output.url as string).not.to.contain(uploadId);
       const response = await fetch(output.url as string);
       expect(response.status).to.equal(200);
       expect(response.headers.get('content-type')).to.equal('image/webp');
@@ -143,10 +145,10 @@ describe('process-upload (against Azurite)', function () {
     const { body } = await status(uploadId);
     expect((body.original as Record<string, number>).width).to.equal(480);
     expect(await outputBlobs(uploadId)).to.have.length(3);
-
-    // The stale event, delivered alone first, also leaves only the newer version's outputs.
-    await deliver(older);
-    expect(await outputBlobs(uploadId)).to.have.length(3);
+    const olderFolder = runtime.processed.listBlobsFlat({
+      prefix: `${outputPrefix(uploadId, older.data.eTag)}/`,
+    });
+    expect((await olderFolder.next()).done).to.equal(true);
   });
 
   it('skips an event whose blob version has since changed, since the newer event follows', async () => {
@@ -187,6 +189,7 @@ describe('process-upload (against Azurite)', function () {
       expect(body).to.include({ uploadId: bad.uploadId, status: 'rejected', reason });
       expect(body.message).to.be.a('string');
       expect(await outputBlobs(bad.uploadId)).to.deep.equal([`${bad.uploadId}/manifest.json`]);
+      expect(await landed(bad.blobName)).to.equal(false);
 
       const good = await upload(await sidewaysPhotoWithGps(400, 300));
       await deliver(await blobCreatedEvent(runtime.landing, good.blobName));
@@ -194,37 +197,59 @@ describe('process-upload (against Azurite)', function () {
     });
   }
 
-  it('rejects on the declared length alone, before downloading, when the event says too large', async () => {
+  it('records nothing for a forged event naming a processed upload at another version', async () => {
     const { uploadId, blobName } = await upload(await sidewaysPhotoWithGps(400, 300));
     const event = await blobCreatedEvent(runtime.landing, blobName);
-    event.data.contentLength = 50 * 1024 * 1024;
-    // Gone blobs make a download throw: a rejection proves none was attempted.
-    await runtime.landing.deleteBlob(blobName);
     await deliver(event);
-    expect((await status(uploadId)).body).to.include({ status: 'rejected', reason: 'too-large' });
+    const before = await status(uploadId);
+    expect(before.body.status).to.equal('processed');
+    const forged = {
+      ...event,
+      data: {
+        ...event.data,
+        eTag: '"0xFORGED"',
+        sequencer: 'F'.repeat(32),
+        contentLength: 10 ** 12,
+      },
+    };
+    await deliver(forged);
+    const after = (await status(uploadId)).body;
+    expect(after).to.include({ status: 'processed', completedAt: before.body.completedAt });
   });
 
-  it('rejects a length that differs from the declared size before downloading, saying both', async () => {
+  it('records nothing for a forged event naming a landed blob at a version that never existed', async () => {
+    const { uploadId, blobName } = await upload(await sidewaysPhotoWithGps(400, 300));
+    const event = await blobCreatedEvent(runtime.landing, blobName);
+    await deliver({
+      ...event,
+      data: { ...event.data, eTag: '"0xFORGED"', contentLength: 10 ** 12 },
+    });
+    expect((await status(uploadId)).body.status).to.equal('pending');
+    await deliver(event);
+    expect((await status(uploadId)).body.status).to.equal('processed');
+  });
+
+  it('rejects by the real length of the blob before downloading, saying both sizes', async () => {
     const photo = await sidewaysPhotoWithGps(400, 300);
     const { uploadId, blobName } = await upload(photo, { declaredSize: photo.length - 1 });
     const event = await blobCreatedEvent(runtime.landing, blobName);
-    await runtime.landing.deleteBlob(blobName);
+    // The event understates the length; the blob's properties do not.
+    event.data.contentLength = photo.length - 1;
     await deliver(event);
     const { body } = await status(uploadId);
     expect(body).to.include({ status: 'rejected', reason: 'size-mismatch' });
     expect(body.message).to.equal(
       `The upload holds ${photo.length} bytes, not the ${photo.length - 1} declared when its upload URL was issued.`,
     );
+    expect(await landed(blobName)).to.equal(false);
   });
 
-  it('reads at most the declared size when the event understates the length too', async () => {
+  it('rejects an oversize blob by its real length even when the event understates it', async () => {
     const { uploadId, blobName } = await upload(Buffer.alloc(MAX + 1024, 1), { declaredSize: 100 });
     const event = await blobCreatedEvent(runtime.landing, blobName);
     event.data.contentLength = 100;
     await deliver(event);
-    const { body } = await status(uploadId);
-    expect(body).to.include({ status: 'rejected', reason: 'size-mismatch' });
-    expect(body.message).to.match(/holds more than 100 bytes/);
+    expect((await status(uploadId)).body).to.include({ status: 'rejected', reason: 'too-large' });
   });
 
   it('rejects by the bytes read when the event overstates a short blob as the declared size', async () => {
@@ -236,14 +261,6 @@ describe('process-upload (against Azurite)', function () {
     const { body } = await status(uploadId);
     expect(body).to.include({ status: 'rejected', reason: 'size-mismatch' });
     expect(body.message).to.match(new RegExp(`holds ${photo.length} bytes`));
-  });
-
-  it('reads at most the byte limit when a blob declared at the limit is larger and the event understates it', async () => {
-    const { uploadId, blobName } = await upload(Buffer.alloc(MAX + 1024, 1), { declaredSize: MAX });
-    const event = await blobCreatedEvent(runtime.landing, blobName);
-    event.data.contentLength = MAX;
-    await deliver(event);
-    expect((await status(uploadId)).body).to.include({ status: 'rejected', reason: 'too-large' });
   });
 
   it('leaves one manifest and one set of outputs when the same event is delivered twice at once', async () => {
@@ -283,12 +300,71 @@ describe('process-upload (against Azurite)', function () {
     expect((await status(uploadId)).body.status).to.equal('pending');
   });
 
-  it('throws, so the host retries, when the announced blob cannot be read', async () => {
+  it('records nothing for an event whose blob no longer exists', async () => {
     const { uploadId, blobName } = await upload(await sidewaysPhotoWithGps(400, 300));
     const event = await blobCreatedEvent(runtime.landing, blobName);
     await runtime.landing.deleteBlob(blobName);
-    await rejection(deliver(event), Error);
+    await deliver(event);
     expect(await outputBlobs(uploadId)).to.deep.equal([]);
+    expect((await status(uploadId)).code).to.equal(404);
+  });
+
+  it('deletes the landing blob on redelivery when a crash came between the manifest and the delete', async () => {
+    const { uploadId, blobName } = await upload(await sidewaysPhotoWithGps(400, 300));
+    const event = await blobCreatedEvent(runtime.landing, blobName);
+    const crashing = new Proxy(runtime.landing, {
+      get: (target, property) =>
+        property === 'deleteBlob'
+          ? () => Promise.reject(new Error('host crashed'))
+          : Reflect.get(target, property, target),
+    });
+    const crashingWorker = processUploadEventHandler(() => ({ ...runtime, landing: crashing }));
+    await rejection(crashingWorker(event, invocationContext('processUploadEvent')), Error);
+    expect(await landed(blobName)).to.equal(true);
+    const manifest = runtime.processed.getBlobClient(`${uploadId}/manifest.json`);
+    const recorded = (await manifest.getProperties()).etag;
+    expect((await status(uploadId)).body.status).to.equal('processed');
+
+    await deliver(event);
+    expect(await landed(blobName)).to.equal(false);
+    await deliver(event);
+    expect((await manifest.getProperties()).etag).to.equal(recorded);
+  });
+
+  it('keeps no original by default: the landing blob goes and the originals container stays empty', async () => {
+    const { uploadId, blobName } = await upload(await sidewaysPhotoWithGps(400, 300));
+    await deliver(await blobCreatedEvent(runtime.landing, blobName));
+    const manifest = (await readManifest(runtime.processed, uploadId))?.manifest;
+    expect(manifest).to.include({ status: 'processed' }).and.not.have.property('originalBlobName');
+    const kept = await runtime.originals.listBlobsFlat({ prefix: `${uploadId}/` }).next();
+    expect(kept.done).to.equal(true);
+  });
+
+  it('keeps the validated original, privately and named in the manifest, when the stack opts in', async () => {
+    const keeping = runtimeFor({
+      ...fixture.env,
+      [SETTING_KEYS.maxUploadBytes]: String(MAX),
+      [SETTING_KEYS.keepOriginals]: 'true',
+    });
+    const photo = await sidewaysPhotoWithGps(400, 300);
+    const { uploadId, blobName } = await upload(photo);
+    const worker = processUploadEventHandler(() => keeping);
+    await worker(
+      await blobCreatedEvent(runtime.landing, blobName),
+      invocationContext('processUploadEvent'),
+    );
+    const manifest = (await readManifest(runtime.processed, uploadId))?.manifest;
+    if (manifest?.status !== 'processed') throw new Error(`not processed: ${manifest?.status}`);
+    expect(manifest.originalBlobName).to.match(
+      new RegExp(`^${uploadId}/${manifest.outputPrefix}/`),
+    );
+    const original = runtime.originals.getBlobClient(manifest.originalBlobName!);
+    expect((await original.downloadToBuffer()).equals(photo)).to.equal(true);
+    expect(await landed(blobName)).to.equal(false);
+    // Never served: the status response names no original blob and signs no URL for it.
+    expect(JSON.stringify((await status(uploadId)).body)).not.to.contain(
+      runtime.settings.originalsContainer,
+    );
   });
 
   it('answers 400 for a malformed id and 404 for an unknown one, as JSON', async () => {

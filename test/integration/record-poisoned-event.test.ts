@@ -4,6 +4,9 @@ import { processUploadEventHandler } from '../../functions/handlers/process-uplo
 import { getUploadStatusHandler } from '../../functions/handlers/get-upload-status';
 import type { Runtime } from '../../functions/adapters/runtime';
 import { landingBlobName } from '../../functions/core/upload-request';
+import { PENDING_DEADLINE_MS, POISON_RECORD_ATTEMPTS } from '../../functions/core/definitions';
+import { SETTING_KEYS } from '../../functions/core/settings';
+import { rejection } from '../helpers/rejection';
 import { type AzuriteSandbox, startAzuriteSandbox } from '../../local/azurite-sandbox';
 import { blobCreatedEvent } from '../helpers/events';
 import {
@@ -58,11 +61,60 @@ describe('record-poisoned-event (against Azurite)', () => {
     expect((await statusOf(uploadId)).status).to.equal('processed');
   });
 
-  it('lets a redelivered event retry a failed upload', async () => {
+  it('deletes the landing blob once failed is recorded, so a redelivered event changes nothing', async () => {
     const { uploadId, event } = await landedEvent();
     await recordPoisonedEvent(event, invocationContext('recordPoisonedEvent'));
+    const blobName = event.subject.split('/blobs/')[1];
+    expect(await runtime.landing.getBlobClient(blobName).exists()).to.equal(false);
     await processUploadEvent(event, invocationContext('processUploadEvent'));
+    expect((await statusOf(uploadId)).status).to.equal('failed');
+  });
+
+  it('records nothing for a poisoned event naming a version that does not exist', async () => {
+    const { uploadId, event } = await landedEvent();
+    await processUploadEvent(event, invocationContext('processUploadEvent'));
+    const forged = {
+      ...event,
+      data: { ...event.data, eTag: '"0xFORGED"', sequencer: 'F'.repeat(32) },
+    };
+    await recordPoisonedEvent(forged, invocationContext('recordPoisonedEvent'));
     expect((await statusOf(uploadId)).status).to.equal('processed');
+  });
+
+  it('retries a failing record, then logs and drops it instead of looping forever', async () => {
+    const { event } = await landedEvent();
+    // A processed container that does not exist makes every manifest write fail.
+    const broken = runtimeFor({
+      ...fixture.env,
+      [SETTING_KEYS.processedContainer]: 'no-such-container',
+    });
+    const record = recordPoisonedEventHandler(() => broken);
+    await rejection(
+      record(event, invocationContext('recordPoisonedEvent', [], { dequeueCount: 1 })),
+      Error,
+    );
+    const log: LoggedLine[] = [];
+    await record(
+      event,
+      invocationContext('recordPoisonedEvent', log, { dequeueCount: POISON_RECORD_ATTEMPTS }),
+    );
+    expect(log.map((line) => line.level)).to.deep.equal(['error']);
+    expect(log[0].text).to.contain('dropped');
+  });
+
+  it('reports an upload that never got an outcome as failed once the pending deadline passes', async () => {
+    const { uploadId } = await landedEvent();
+    expect((await statusOf(uploadId)).status).to.equal('pending');
+    const realNow = Date.now;
+    Date.now = () => realNow() + PENDING_DEADLINE_MS + 60_000;
+    try {
+      expect(await statusOf(uploadId)).to.include({
+        status: 'failed',
+        reason: 'processing-failed',
+      });
+    } finally {
+      Date.now = realNow;
+    }
   });
 
   it('logs a poisoned message that holds no upload instead of throwing', async () => {

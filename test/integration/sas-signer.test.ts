@@ -1,7 +1,8 @@
 import { request } from 'node:https';
 import { expect } from 'chai';
-import { UserDelegationSasSigner } from '../../functions/adapters/sas-signer';
-import { uploadSasPolicy } from '../../functions/core/sas-policy';
+import { SAS_SERVICE_VERSION, UserDelegationSasSigner } from '../../functions/adapters/sas-signer';
+import { readSasPolicy, uploadSasPolicy } from '../../functions/core/sas-policy';
+import { SETTING_LIMITS } from '../../functions/core/settings';
 import {
   type AzuriteSandbox,
   UnsignedEntraCredential,
@@ -37,9 +38,7 @@ describe('sas-signer: user delegation key over HTTPS + OAuth (Azurite)', functio
   });
   after(() => sandbox?.stop());
 
-  // Azurite only accepts user delegation SAS up to its own service version.
-  const newSigner = () =>
-    new UserDelegationSasSigner(sandbox.service, { sasVersion: '2025-11-05' });
+  const newSigner = () => new UserDelegationSasSigner(sandbox.service);
 
   it('signs an HTTPS-only, create-only URL that uploads once and refuses reads and overwrites', async () => {
     const signer = newSigner();
@@ -69,7 +68,6 @@ describe('sas-signer: user delegation key over HTTPS + OAuth (Azurite)', functio
   it('refreshes the key well before it expires', async () => {
     let clock = Date.now();
     const signer = new UserDelegationSasSigner(sandbox.service, {
-      sasVersion: '2025-11-05',
       keyLifetimeMs: 3 * 3600_000,
       refreshMarginMs: 3600_000,
       now: () => new Date(clock),
@@ -83,5 +81,33 @@ describe('sas-signer: user delegation key over HTTPS + OAuth (Azurite)', functio
     clock += 45 * 60_000; // 45 min left: inside the refresh margin
     await sign();
     expect(signer.keyFetches).to.equal(2);
+  });
+
+  it('signs at the pinned service version, so a create-only URL cannot Put Block', async () => {
+    const url = await newSigner().signBlobUrl('uploads', 'f.jpg', uploadSasPolicy(new Date(), 600));
+    expect(new URL(url).searchParams.get('sv')).to.equal(SAS_SERVICE_VERSION);
+    const block = Buffer.from('block-0').toString('base64');
+    expect(
+      await httpsRequest(
+        `${url}&comp=block&blockid=${encodeURIComponent(block)}`,
+        'PUT',
+        ca,
+        'abc',
+      ),
+    ).to.equal(403);
+  });
+
+  it('keeps one key for the longest signatures the settings allow, and every one ends before it', async () => {
+    let clock = Date.now();
+    const signer = new UserDelegationSasSigner(sandbox.service, { now: () => new Date(clock) });
+    const longest = SETTING_LIMITS.readUrlTtlSeconds.max;
+    for (let hour = 0; hour < 6; hour++) {
+      const policy = readSasPolicy(new Date(clock), longest);
+      const url = await signer.signBlobUrl('processed', 'g.webp', policy);
+      const keyExpiry = new Date(new URL(url).searchParams.get('ske') ?? 0);
+      expect(keyExpiry.getTime()).to.be.at.least(policy.expiresOn.getTime());
+      clock += 3600_000;
+    }
+    expect(signer.keyFetches).to.equal(1);
   });
 });

@@ -47,6 +47,7 @@ describe('blob-events', () => {
         sequencer: '00000000000004420000000000028963',
         contentLength: 524288,
         contentType: 'image/jpeg',
+        blobType: 'BlockBlob',
       },
     });
   });

@@ -173,6 +173,7 @@ describe('event-grid-event', () => {
         sequencer: '00000000000000000000000000000042',
         contentLength: 18581,
         contentType: 'image/jpeg',
+        blobType: 'BlockBlob',
       },
     });
   });

@@ -18,8 +18,8 @@ import {
   withTransforms,
 } from '../helpers/heic';
 
-const { variants, maxInputPixels, allowedContentTypes } = DEFAULT_SETTINGS;
-const limits: ImageLimits = { maxInputPixels, allowedContentTypes };
+const { variants, maxInputPixels, maxDecodeBytes, allowedContentTypes } = DEFAULT_SETTINGS;
+const limits: ImageLimits = { maxInputPixels, maxDecodeBytes, allowedContentTypes };
 /** Channel tolerance for colours through HEVC, YCbCr 4:2:0 and lossy WebP. */
 const TOLERANCE = 30;
 
@@ -243,7 +243,7 @@ describe('image-pipeline: HEIC', function () {
 
   it('rejects a HEIC whose decode needs more memory than its budget', async () => {
     const result = await processImage(heic, variants, { ...limits, maxDecodeBytes: 64 * 1024 });
-    expect(result).to.include({ ok: false, reason: 'too-many-pixels' });
+    expect(result).to.include({ ok: false, reason: 'too-much-memory' });
   });
 
   it('stops a decode that passes the time limit, and decodes the next image', async () => {

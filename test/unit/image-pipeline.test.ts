@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import sharp from 'sharp';
-import { processImage } from '../../functions/core/image-pipeline';
+import { decodeMemoryBytes, processImage } from '../../functions/core/image-pipeline';
 import { DEFAULT_SETTINGS } from '../../functions/core/settings';
 import {
   pixelBomb,
@@ -12,8 +12,8 @@ import {
 import { animatedRedThenBlue } from '../helpers/hostile-files';
 import { rejection } from '../helpers/rejection';
 
-const { variants, maxInputPixels, allowedContentTypes } = DEFAULT_SETTINGS;
-const limits = { maxInputPixels, allowedContentTypes };
+const { variants, maxInputPixels, maxDecodeBytes, allowedContentTypes } = DEFAULT_SETTINGS;
+const limits = { maxInputPixels, maxDecodeBytes, allowedContentTypes };
 
 describe('image-pipeline', () => {
   it('makes every variant auto-oriented, at its width, as WebP, with no metadata', async () => {
@@ -130,4 +130,42 @@ describe('image-pipeline', () => {
       }
     });
   }
+
+  it('counts decode memory from the header: samples × depth, doubled for interlaced images', () => {
+    const header = { width: 7071, height: 7071, channels: 4 as const, depth: 'ushort' as const };
+    expect(decodeMemoryBytes({ ...header, isProgressive: false })).to.equal(7071 * 7071 * 8);
+    expect(decodeMemoryBytes({ ...header, isProgressive: true })).to.equal(7071 * 7071 * 16);
+    expect(
+      decodeMemoryBytes({
+        width: 100,
+        height: 10,
+        channels: 3,
+        depth: 'uchar',
+        isProgressive: false,
+      }),
+    ).to.equal(3000);
+  });
+
+  it('refuses, before decoding, an image that would take more memory than one image may', async () => {
+    const png = await sharp({
+      create: { width: 1000, height: 1000, channels: 4, background: '#123456' },
+    })
+      .toColourspace('rgb16')
+      .png({ progressive: true })
+      .toBuffer();
+    // 1000 × 1000 × 4 channels × 2 bytes × 2 (interlaced) = 16 MB.
+    const result = await processImage(png, variants, {
+      ...limits,
+      maxDecodeBytes: 15 * 1024 * 1024,
+    });
+    expect(result).to.deep.include({ ok: false, reason: 'too-much-memory' });
+    expect((result as { message: string }).message).to.match(
+      /about 16 MiB; one image may take 15 MiB/,
+    );
+    const allowed = await processImage(png, variants, {
+      ...limits,
+      maxDecodeBytes: 16 * 1024 * 1024,
+    });
+    expect(allowed.ok).to.equal(true);
+  });
 });

@@ -3,7 +3,7 @@ import type { BlobCommit } from '../../functions/core/blob-events';
 import {
   type UploadManifest,
   decideAgainstManifest,
-  outputFolder,
+  outputPrefix,
 } from '../../functions/core/manifest';
 
 const uploadId = '3f2b8c1e-9d4a-4b6f-8e2a-1c3d5e7f9a0b';
@@ -12,6 +12,7 @@ const commit = (eTag: string, sequencer: string): BlobCommit => ({
   container: 'uploads',
   blobName: `${uploadId}/a.jpg`,
   api: 'PutBlob',
+  blobType: 'BlockBlob',
   eTag,
   sequencer,
   contentLength: 1,
@@ -29,7 +30,13 @@ const manifest = (
     completedAt: '',
   };
   return status === 'processed'
-    ? { ...base, status, outputs: [], original: { format: 'image/jpeg', width: 1, height: 1 } }
+    ? {
+        ...base,
+        status,
+        outputPrefix: outputPrefix(uploadId, eTag),
+        outputs: [],
+        original: { format: 'image/jpeg', width: 1, height: 1 },
+      }
     : { ...base, status, reason: 'processing-failed', message: '' };
 };
 
@@ -59,8 +66,12 @@ describe('manifest', () => {
     );
   });
 
-  it('gives each blob version its own output folder', () => {
-    expect(outputFolder(uploadId, '"0x8D4BCC2E4835CD0"')).to.equal(`${uploadId}/0x8D4BCC2E4835CD0`);
-    expect(outputFolder(uploadId, '"a"')).not.to.equal(outputFolder(uploadId, '"b"'));
+  it('gives each blob version its own output folder, from which the upload id cannot be read', () => {
+    const prefix = outputPrefix(uploadId, '"0x8D4BCC2E4835CD0"');
+    expect(prefix).to.match(/^[0-9a-f]{32}$/);
+    expect(prefix).not.to.contain(uploadId.slice(0, 8));
+    expect(outputPrefix(uploadId, '"0x8D4BCC2E4835CD0"')).to.equal(prefix);
+    expect(outputPrefix(uploadId, '"a"')).not.to.equal(outputPrefix(uploadId, '"b"'));
+    expect(outputPrefix(crypto.randomUUID(), '"a"')).not.to.equal(outputPrefix(uploadId, '"a"'));
   });
 });

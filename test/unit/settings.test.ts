@@ -49,6 +49,9 @@ describe('settings', () => {
     ['maxInputPixels', '-1'],
     ['uploadUrlTtlSeconds', '5'],
     ['readUrlTtlSeconds', '99999999'],
+    // Upload URLs live at most an hour, read URLs at most a day.
+    ['uploadUrlTtlSeconds', '3601'],
+    ['readUrlTtlSeconds', '86401'],
     ['landingContainer', 'Has_Capitals'],
     ['eventsQueue', 'a'],
     ['allowedContentTypes', ' , '],

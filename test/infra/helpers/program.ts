@@ -17,7 +17,7 @@ export const PROGRAM_CONFIG = {
   environment: 'production',
   location: 'westeurope',
   allowedCorsOrigins: JSON.stringify(['https://photos.example.com']),
-  queueBatchSize: '8',
+  queueBatchSize: '3',
   alertEmails: JSON.stringify(['ops@photos.example.com']),
   monthlyBudget: '300',
   malwareScanning: 'true',
