@@ -17,6 +17,7 @@ import { type BlobSasSigner, UserDelegationSasSigner } from '../functions/adapte
 import { createRuntime } from '../functions/adapters/runtime';
 import { uploadSasPolicy } from '../functions/core/sas-policy';
 import { type DirectdropSettings } from '../functions/core/settings';
+import { functionKeyOwner } from '../functions/core/auth';
 import { landingBlobName, parseUploadRequest } from '../functions/core/upload-request';
 import { DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME } from '../local/azurite';
 import { type AzuriteSandbox, startAzuriteSandbox } from '../local/azurite-sandbox';
@@ -33,7 +34,7 @@ const REQUEST_BODY = JSON.stringify({
 async function issue(settings: DirectdropSettings, signer: BlobSasSigner): Promise<string> {
   const parsed = parseUploadRequest(REQUEST_BODY, settings);
   if (!parsed.ok) throw new Error(parsed.error.message);
-  const blobName = landingBlobName(randomUUID(), parsed.value);
+  const blobName = landingBlobName(functionKeyOwner(), randomUUID(), parsed.value);
   const policy = uploadSasPolicy(new Date(), settings.uploadUrlTtlSeconds);
   return signer.signBlobUrl(settings.landingContainer, blobName, policy);
 }

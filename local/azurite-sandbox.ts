@@ -9,6 +9,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { TableClient } from '@azure/data-tables';
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { BlobServiceClient, type StoragePipelineOptions } from '@azure/storage-blob';
 import { STORAGE_CONNECTION, STORAGE_NAMES } from '../functions/core/definitions';
@@ -76,6 +77,13 @@ function selfSignedCertificate(folder: string): { cert: string; key: string } {
   return { cert, key };
 }
 
+/** The quota table, as the Pulumi program and local mode create it. */
+export async function createQuotaTable(connectionString: string): Promise<void> {
+  await TableClient.fromConnectionString(connectionString, STORAGE_NAMES.quotaTable, {
+    allowInsecureConnection: true,
+  }).createTable();
+}
+
 /** Starts Azurite with the landing and processed containers; `oauth` needs openssl. */
 export async function startAzuriteSandbox(
   options: { oauth?: boolean } = {},
@@ -99,6 +107,7 @@ export async function startAzuriteSandbox(
       : BlobServiceClient.fromConnectionString(azurite.connectionString);
     for (const name of [STORAGE_NAMES.landingContainer, STORAGE_NAMES.processedContainer])
       await service.getContainerClient(name).createIfNotExists();
+    if (!tls) await createQuotaTable(azurite.connectionString);
     return {
       azurite,
       env: { [STORAGE_CONNECTION]: azurite.connectionString },

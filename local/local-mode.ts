@@ -261,7 +261,13 @@ export async function startLocalMode(
             cleanups.push(() => running.stop());
             return running;
           })
-        : devStorageEndpoints('127.0.0.1', options.blobPort, options.queuePort),
+        : devStorageEndpoints(
+            '127.0.0.1',
+            options.blobPort,
+            options.queuePort,
+            'http',
+            options.tablePort,
+          ),
       runsFunctions
         ? readHostConfig(join(repoRoot, 'host.json'), merged, availableParallelism())
         : undefined,

@@ -1,17 +1,22 @@
 /** `GET /api/uploads/{uploadId}`: what became of an upload, with read URLs for its outputs. */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { readSasPolicy } from '../core/sas-policy';
-import { isUploadId } from '../core/upload-request';
+import { isUploadId, landingPrefix } from '../core/upload-request';
 import { readManifest } from '../adapters/manifest-store';
 import { type Runtime, getRuntime } from '../adapters/runtime';
+import { identifyCaller } from './caller';
 import { answeringStorageOutages, errorResponse, jsonResponse } from './http-responses';
 
 export function getUploadStatusHandler(runtime: () => Runtime) {
   return answeringStorageOutages(async function getUploadStatus(
     request: HttpRequest,
-    _context: InvocationContext,
+    context: InvocationContext,
   ): Promise<HttpResponseInit> {
-    const { settings, landing, processed, signer } = runtime();
+    const rt = runtime();
+    const { settings, landing, processed, signer } = rt;
+    const identified = await identifyCaller(request, rt, context);
+    if (!identified.ok) return identified.response;
+    const { owner } = identified.caller;
     const uploadId = (request.params.uploadId ?? '').toLowerCase();
     if (!isUploadId(uploadId)) {
       return errorResponse(
@@ -21,7 +26,11 @@ export function getUploadStatusHandler(runtime: () => Runtime) {
       );
     }
 
+    const notFound = () =>
+      errorResponse(404, 'upload-not-found', 'No upload with this id has been received.');
     const stored = await readManifest(processed, uploadId);
+    // Another caller's upload is indistinguishable from none: same status, same body.
+    if (stored && stored.manifest.owner !== owner) return notFound();
     if (stored) {
       const { manifest } = stored;
       if (manifest.status !== 'processed') {
@@ -49,15 +58,15 @@ export function getUploadStatusHandler(runtime: () => Runtime) {
       });
     }
 
-    // No outcome yet: the upload is pending if its blob has landed.
+    // No outcome yet: the upload is pending if its blob has landed under this caller's name.
     const landed = await landing
-      .listBlobsFlat({ prefix: `${uploadId}/` })
+      .listBlobsFlat({ prefix: landingPrefix(owner, uploadId) })
       .byPage({ maxPageSize: 1 })
       .next();
     if (!landed.done && landed.value.segment.blobItems.length > 0) {
       return jsonResponse(200, { uploadId, status: 'pending' });
     }
-    return errorResponse(404, 'upload-not-found', 'No upload with this id has been received.');
+    return notFound();
   });
 }
 

@@ -17,6 +17,7 @@ import { readManifest, writeManifest } from '../adapters/manifest-store';
 import { isStatus } from '../adapters/storage-errors';
 import { BodyTooLargeError, readBody } from '../adapters/read-body';
 import { type Runtime, getRuntime } from '../adapters/runtime';
+import { releaseOutstandingUpload } from './release-quota';
 
 type Outcome =
   | { status: 'processed'; manifest: UploadManifest; folder: string }
@@ -26,13 +27,14 @@ type Outcome =
 async function produceOutcome(
   runtime: Runtime,
   commit: BlobCommit,
-  { uploadId, declaredSize }: LandingBlob,
+  { owner, uploadId, declaredSize }: LandingBlob,
 ): Promise<Outcome> {
   const { settings, landing, processed } = runtime;
   const { eTag } = commit;
   const base = {
     version: 1 as const,
     uploadId,
+    owner,
     source: { blobName: commit.blobName, eTag, sequencer: commit.sequencer },
   };
   const completedAt = () => new Date().toISOString();
@@ -139,6 +141,7 @@ async function processCommit(
   if (await writeManifest(runtime.processed, outcome.manifest, existing)) {
     const detail = outcome.manifest.status === 'rejected' ? ` (${outcome.manifest.reason})` : '';
     context.info(`Upload ${uploadId}: ${outcome.manifest.status}${detail}`);
+    await releaseOutstandingUpload(runtime, landing.owner, uploadId, context);
     return;
   }
 

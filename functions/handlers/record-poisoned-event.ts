@@ -6,17 +6,19 @@
 import type { InvocationContext } from '@azure/functions';
 import { type BlobCommit, parseBlobEvents } from '../core/blob-events';
 import { decideAgainstManifest } from '../core/manifest';
-import { uploadIdOfBlob } from '../core/upload-request';
+import { parseLandingBlobName } from '../core/upload-request';
 import { readManifest, writeManifest } from '../adapters/manifest-store';
 import { type Runtime, getRuntime } from '../adapters/runtime';
+import { releaseOutstandingUpload } from './release-quota';
 
 async function recordFailure(
   runtime: Runtime,
   commit: BlobCommit,
   context: InvocationContext,
 ): Promise<void> {
-  const uploadId = uploadIdOfBlob(commit.blobName);
-  if (!uploadId) return;
+  const landing = parseLandingBlobName(commit.blobName);
+  if (!landing) return;
+  const { owner, uploadId } = landing;
   // Two attempts cover one concurrent writer; losing both means an outcome now exists.
   for (let attempt = 0; attempt < 2; attempt++) {
     const existing = await readManifest(runtime.processed, uploadId);
@@ -27,6 +29,7 @@ async function recordFailure(
       {
         version: 1,
         uploadId,
+        owner,
         status: 'failed',
         reason: 'processing-failed',
         message: 'Processing gave up after repeated failures.',
@@ -39,6 +42,7 @@ async function recordFailure(
       context.warn(
         `Upload ${uploadId}: recorded as failed after its retries (event ${commit.eventId})`,
       );
+      await releaseOutstandingUpload(runtime, owner, uploadId, context);
       return;
     }
   }

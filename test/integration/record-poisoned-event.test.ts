@@ -3,6 +3,7 @@ import { recordPoisonedEventHandler } from '../../functions/handlers/record-pois
 import { processUploadEventHandler } from '../../functions/handlers/process-upload';
 import { getUploadStatusHandler } from '../../functions/handlers/get-upload-status';
 import type { Runtime } from '../../functions/adapters/runtime';
+import { functionKeyOwner } from '../../functions/core/auth';
 import { landingBlobName } from '../../functions/core/upload-request';
 import { type AzuriteSandbox, startAzuriteSandbox } from '../../local/azurite-sandbox';
 import { blobCreatedEvent } from '../helpers/events';
@@ -34,7 +35,10 @@ describe('record-poisoned-event (against Azurite)', () => {
   async function landedEvent() {
     const uploadId = crypto.randomUUID();
     const photo = await sidewaysPhotoWithGps(400, 300);
-    const blobName = landingBlobName(uploadId, { fileName: 'p.jpg', size: photo.length });
+    const blobName = landingBlobName(functionKeyOwner(), uploadId, {
+      fileName: 'p.jpg',
+      size: photo.length,
+    });
     await runtime.landing.getBlockBlobClient(blobName).uploadData(photo);
     return { uploadId, event: await blobCreatedEvent(runtime.landing, blobName) };
   }
