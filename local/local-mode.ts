@@ -173,6 +173,7 @@ function describeStartup(summary: StartupSummary): string {
     lines.push(
       `Azurite     blob ${summary.blobEndpoint}, queue ${summary.queueEndpoint}  (account ${DEV_ACCOUNT_NAME}; data in ${data}/azurite)`,
       `            containers ${storage.containers.join(', ')}; queues ${storage.queues.join(', ')}; ` +
+        `table ${storage.tables.join(', ')}; ` +
         `blob CORS for ${storage.corsOrigins.join(', ')}`,
       `Event Grid  emulator: blobs committed in '${settings.landingContainer}' → Base64 BlobCreated events on queue '${settings.eventsQueue}'${duplicates}`,
     );

@@ -1,8 +1,9 @@
 /**
  * Creates in Azurite what the Pulumi program creates in Azure, from the same shared
- * definitions: the containers, the events queue and its poison queue, and the blob CORS
- * rule browsers need to PUT uploads straight to storage.
+ * definitions: the containers, the events queue and its poison queue, the quota table,
+ * and the blob CORS rule browsers need to PUT uploads straight to storage.
  */
+import { TableClient } from '@azure/data-tables';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { STORAGE_NAMES, poisonQueueName, uploadCorsRule } from '../functions/core/definitions';
@@ -11,6 +12,7 @@ import type { DirectdropSettings } from '../functions/core/settings';
 export interface ProvisionedStorage {
   containers: string[];
   queues: string[];
+  tables: string[];
   corsOrigins: string[];
 }
 
@@ -28,7 +30,13 @@ export async function provisionStorage(
   ];
   const queues = [settings.eventsQueue, poisonQueueName(settings.eventsQueue)];
   const rule = uploadCorsRule(corsOrigins);
+  const tables = [settings.quotaTable];
   await Promise.all([
+    ...tables.map((name) =>
+      TableClient.fromConnectionString(connectionString, name, {
+        allowInsecureConnection: true,
+      }).createTable(),
+    ),
     ...containers.map((name) => blobService.getContainerClient(name).createIfNotExists()),
     ...queues.map((name) => queueService.getQueueClient(name).createIfNotExists()),
     // The storage REST API takes each list as one comma-separated string.
@@ -44,5 +52,5 @@ export async function provisionStorage(
       ],
     }),
   ]);
-  return { containers, queues, corsOrigins: [...corsOrigins] };
+  return { containers, queues, tables, corsOrigins: [...corsOrigins] };
 }

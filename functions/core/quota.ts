@@ -177,7 +177,8 @@ export function remainingUrls(state: CallerQuotaState, limits: QuotaLimits, nowM
  * still have room, so the cap is reached slightly early, never exceeded.
  */
 export function globalShards(globalPerMinute: number): { shards: number; perShard: number } {
-  const shards = Math.min(8, globalPerMinute);
+  // Up to 8 shards of at least 100 each: a small cap stays one exact counter.
+  const shards = Math.max(1, Math.min(8, Math.floor(globalPerMinute / 100)));
   return { shards, perShard: Math.floor(globalPerMinute / shards) };
 }
 
