@@ -9,8 +9,9 @@ import * as authorization from '@pulumi/azure-native/authorization';
 import * as storage from '@pulumi/azure-native/storage';
 import * as web from '@pulumi/azure-native/web';
 import { STORAGE_CONNECTION } from '../functions/core/definitions';
+import { OWNER_KEY_SETTING } from '../functions/core/settings';
 import type { FunctionPackage } from './function-package';
-import { type RoleGrant, containerScope, grantRoles, queueScope } from './roles';
+import { type RoleGrant, containerScope, grantRoles, queueScope, tableScope } from './roles';
 import { createSecureStorageAccount } from './secure-storage-account';
 
 export interface FunctionAppArgs {
@@ -28,7 +29,11 @@ export interface FunctionAppArgs {
     processedContainerName: pulumi.Input<string>;
     eventsQueueName: pulumi.Input<string>;
     poisonQueueName: pulumi.Input<string>;
+    tableServiceUri: pulumi.Input<string>;
+    quotaTableName: pulumi.Input<string>;
   };
+  /** Key of the owner hash (a generated secret); see OWNER_KEY_SETTING. */
+  ownerKey: pulumi.Input<string>;
   /** Names and limits the functions read (`toAppSettings`) plus host.json overrides. */
   appSettings: Record<string, string>;
   appInsights: { id: pulumi.Input<string>; connectionString: pulumi.Input<string> };
@@ -157,6 +162,12 @@ export class FunctionApp extends pulumi.ComponentResource {
           'The Functions host moves a message that failed maxDequeueCount times to the poison queue',
       },
       {
+        role: 'storageTableDataContributor',
+        target: 'quota-table',
+        scope: tableScope(uploads.accountId, uploads.quotaTableName),
+        reason: 'Read and conditionally update per-caller and global quota counters',
+      },
+      {
         role: 'monitoringMetricsPublisher',
         target: 'app-insights',
         scope: args.appInsights.id,
@@ -231,6 +242,9 @@ function appSettings(
     AzureWebJobsStorage__credential: 'managedidentity',
     [`${STORAGE_CONNECTION}__blobServiceUri`]: args.uploads.blobServiceUri,
     [`${STORAGE_CONNECTION}__queueServiceUri`]: args.uploads.queueServiceUri,
+    [`${STORAGE_CONNECTION}__tableServiceUri`]: args.uploads.tableServiceUri,
+    // A generated secret (infra/index.ts): it only pseudonymises owners, and grants access to nothing.
+    [OWNER_KEY_SETTING]: args.ownerKey,
     [`${STORAGE_CONNECTION}__credential`]: 'managedidentity',
     APPLICATIONINSIGHTS_CONNECTION_STRING: args.appInsights.connectionString,
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD',

@@ -4,6 +4,7 @@
  */
 import * as pulumi from '@pulumi/pulumi';
 import * as resources from '@pulumi/azure-native/resources';
+import * as random from '@pulumi/random';
 import { STORAGE_NAMES } from '../functions/core/definitions';
 import { toAppSettings } from '../functions/core/settings';
 import { BlobEvents } from './blob-events';
@@ -28,6 +29,7 @@ const uploads = new UploadStorage('uploads', {
   processedContainer: config.app.processedContainer,
   deadLetterContainer: STORAGE_NAMES.deadLetterContainer,
   eventsQueue: config.app.eventsQueue,
+  quotaTable: config.app.quotaTable,
   uploadRetentionDays: config.retention.uploadDays,
   deadLetterRetentionDays: config.retention.deadLetterDays,
 });
@@ -49,10 +51,14 @@ const functionPackage = config.functionPackagePath
   ? describeFunctionPackage(config.functionPackagePath)
   : buildFunctionPackage();
 
+// The owner-hash key, generated once per stack and kept as a Pulumi secret (encrypted in state).
+const ownerKey = new random.RandomPassword('owner-key', { length: 48, special: false });
+
 const functionApp = new FunctionApp('directdrop', {
   ...inGroup,
   ...config.functionApp,
   uploads,
+  ownerKey: ownerKey.result,
   appSettings: { ...toAppSettings(config.app), ...queueHostOverrides(config.queue) },
   appInsights: {
     id: monitoring.appInsightsId,

@@ -23,6 +23,8 @@ export const BUILT_IN_ROLES = {
   storageQueueDataMessageProcessor: '8a0f0c08-91a1-4084-bc3d-661d67233fed',
   /** Add queue messages: Event Grid delivery, and the host moving a message to `-poison`. */
   storageQueueDataMessageSender: 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a',
+  /** Read and write entities; assigned on the quota table alone. */
+  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3',
   /** Send telemetry to Application Insights with Entra auth (local auth is off). */
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb',
 } as const;
@@ -42,6 +44,11 @@ export function containerScope(accountId: pulumi.Input<string>, container: pulum
 /** ARM ID of one queue, the narrowest scope a queue data role can have. */
 export function queueScope(accountId: pulumi.Input<string>, queue: pulumi.Input<string>) {
   return pulumi.interpolate`${accountId}/queueServices/default/queues/${queue}`;
+}
+
+/** ARM ID of one table, the narrowest scope a table data role can have. */
+export function tableScope(accountId: pulumi.Input<string>, table: pulumi.Input<string>) {
+  return pulumi.interpolate`${accountId}/tableServices/default/tables/${table}`;
 }
 
 export interface RoleGrant {

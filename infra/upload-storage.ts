@@ -1,6 +1,6 @@
 /**
  * The upload data plane: one Entra-only storage account holding the private landing,
- * processed and dead-letter containers, the events queue and its poison queue, the
+ * processed and dead-letter containers, the events queue and its poison queue, the quota table, the
  * CORS rule for browser PUTs, and the lifecycle rules that clear old uploads.
  */
 import * as pulumi from '@pulumi/pulumi';
@@ -17,6 +17,8 @@ export interface UploadStorageArgs {
   processedContainer: string;
   deadLetterContainer: string;
   eventsQueue: string;
+  /** Table of quota counters. */
+  quotaTable: string;
   /** Landing blobs older than this are deleted: abandoned and rejected uploads. */
   uploadRetentionDays: number;
   /** Event Grid dead letters older than this are deleted. */
@@ -30,6 +32,8 @@ export class UploadStorage extends pulumi.ComponentResource {
   /** e.g. https://<account>.blob.core.windows.net, no trailing slash. */
   readonly blobServiceUri: pulumi.Output<string>;
   readonly queueServiceUri: pulumi.Output<string>;
+  readonly tableServiceUri: pulumi.Output<string>;
+  readonly quotaTableName: pulumi.Output<string>;
   readonly landingContainerName: pulumi.Output<string>;
   readonly processedContainerName: pulumi.Output<string>;
   readonly deadLetterContainerName: pulumi.Output<string>;
@@ -73,6 +77,12 @@ export class UploadStorage extends pulumi.ComponentResource {
     // Created up front so the app only needs to send to it, not create queues on the account.
     const poison = queue(poisonQueueName(args.eventsQueue));
 
+    const quotas = new storage.Table(
+      `${name}-${args.quotaTable}`,
+      { ...onAccount, tableName: args.quotaTable },
+      child,
+    );
+
     // Lifecycle runs about once a day, so blobs live up to a day past these ages.
     const deleteAfter = (ruleName: string, containerName: pulumi.Input<string>, days: number) => ({
       name: ruleName,
@@ -102,6 +112,8 @@ export class UploadStorage extends pulumi.ComponentResource {
     this.accountId = account.id;
     this.blobServiceUri = account.primaryEndpoints.blob.apply(withoutTrailingSlash);
     this.queueServiceUri = account.primaryEndpoints.queue.apply(withoutTrailingSlash);
+    this.tableServiceUri = account.primaryEndpoints.table.apply(withoutTrailingSlash);
+    this.quotaTableName = quotas.name;
     this.landingContainerName = landing.name;
     this.processedContainerName = processed.name;
     this.deadLetterContainerName = deadLetters.name;
@@ -112,6 +124,8 @@ export class UploadStorage extends pulumi.ComponentResource {
       accountId: this.accountId,
       blobServiceUri: this.blobServiceUri,
       queueServiceUri: this.queueServiceUri,
+      tableServiceUri: this.tableServiceUri,
+      quotaTableName: this.quotaTableName,
       landingContainerName: this.landingContainerName,
       processedContainerName: this.processedContainerName,
       deadLetterContainerName: this.deadLetterContainerName,

@@ -31,6 +31,7 @@ const FUNCTION_PACKAGE = {
   sha256: 'f00d',
   bytes: 4,
 };
+const OWNER_KEY = 'generated-owner-key-0123456789abcdefghijklmnopqrstuv';
 const OVERRIDES = queueHostOverrides({ ...HOST_JSON_QUEUE_SETTINGS, batchSize: 8 });
 
 /** Settings the Flex Consumption plan rejects or replaces with functionAppConfig. */
@@ -73,7 +74,10 @@ describe('infra FunctionApp', () => {
           processedContainerName: STORAGE_NAMES.processedContainer,
           eventsQueueName: STORAGE_NAMES.eventsQueue,
           poisonQueueName: poisonQueueName(STORAGE_NAMES.eventsQueue),
+          tableServiceUri: 'https://uploads.table.core.windows.net',
+          quotaTableName: STORAGE_NAMES.quotaTable,
         },
+        ownerKey: OWNER_KEY,
         appSettings: { ...toAppSettings(DEFAULT_SETTINGS), ...OVERRIDES },
         appInsights: { id: APP_INSIGHTS_ID, connectionString: CONNECTION_STRING },
         allowedCorsOrigins: ['https://app.example.com'],
@@ -144,6 +148,8 @@ describe('infra FunctionApp', () => {
       AzureWebJobsStorage__credential: 'managedidentity',
       [`${STORAGE_CONNECTION}__blobServiceUri`]: 'https://uploads.blob.core.windows.net',
       [`${STORAGE_CONNECTION}__queueServiceUri`]: 'https://uploads.queue.core.windows.net',
+      [`${STORAGE_CONNECTION}__tableServiceUri`]: 'https://uploads.table.core.windows.net',
+      DIRECTDROP_OWNER_KEY: OWNER_KEY,
       [`${STORAGE_CONNECTION}__credential`]: 'managedidentity',
       APPLICATIONINSIGHTS_CONNECTION_STRING: CONNECTION_STRING,
       APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD',
@@ -197,6 +203,10 @@ describe('infra FunctionApp', () => {
       ['storageQueueDataReader', queue(poison)],
       ['storageQueueDataMessageProcessor', queue(poison)],
       ['storageQueueDataMessageSender', queue(poison)],
+      [
+        'storageTableDataContributor',
+        `${UPLOAD_ACCOUNT_ID}/tableServices/default/tables/${STORAGE_NAMES.quotaTable}`,
+      ],
       ['monitoringMetricsPublisher', APP_INSIGHTS_ID],
     ];
     const assignments = ofType('authorization:RoleAssignment');

@@ -25,6 +25,7 @@ const ARGS = {
   processedContainer: STORAGE_NAMES.processedContainer,
   deadLetterContainer: STORAGE_NAMES.deadLetterContainer,
   eventsQueue: STORAGE_NAMES.eventsQueue,
+  quotaTable: STORAGE_NAMES.quotaTable,
   uploadRetentionDays: 3,
   deadLetterRetentionDays: 21,
 };
@@ -91,6 +92,18 @@ describe('infra UploadStorage', () => {
       STORAGE_NAMES.eventsQueue,
       poisonQueueName(STORAGE_NAMES.eventsQueue),
     ]);
+  });
+
+  it('holds the quota table in the upload account, named from the shared definitions', async () => {
+    const table = single('storage:Table');
+    expect(table.inputs).to.deep.equal({
+      resourceGroupName: 'rg',
+      accountName: account.name,
+      tableName: STORAGE_NAMES.quotaTable,
+    });
+    expect(await valueOf(uploads.tableServiceUri)).to.equal(
+      `https://${account.name}.table.core.windows.net`,
+    );
   });
 
   it('deletes landing blobs after the upload retention and dead letters after theirs', () => {
