@@ -28,10 +28,12 @@ import { startEventGridEmulator } from './event-grid-emulator';
 import { type RunningFunctionsHost, startFunctionsHost } from './functions-host';
 import { type HostConfig, readHostConfig } from './host-config';
 import { acquireInstanceLock } from './instance-lock';
+import { type LocalAuth, setUpLocalAuth } from './local-auth';
 import { readLocalSettingsValues } from './local-settings';
 import { type Logger, describeError } from './log';
 import type { LocalModeOptions } from './options';
 import { type ProvisionedStorage, provisionStorage } from './provision';
+import { DEV_DEFAULT_SUBJECT, DEV_TOKEN_HOURS } from './dev-identity';
 
 export interface RunningLocalMode {
   /** Resolves with an exit code when local mode ends by itself (`func` exited). */
@@ -136,10 +138,11 @@ interface StartupSummary {
   /** Present when this process runs the functions on the local host. */
   host?: RunningFunctionsHost;
   hostConfig?: HostConfig;
+  auth?: LocalAuth;
 }
 
 function describeStartup(summary: StartupSummary): string {
-  const { options, repoRoot, settings, storage, host, hostConfig } = summary;
+  const { options, repoRoot, settings, storage, host, hostConfig, auth } = summary;
   const base = `http://localhost:${options.port}`;
   const inRepo = relative(repoRoot, options.dataDir);
   const data = inRepo && !inRepo.startsWith('..') ? inRepo : options.dataDir;
@@ -189,17 +192,28 @@ function describeStartup(summary: StartupSummary): string {
       `Storage     blob ${summary.blobEndpoint}, queue ${summary.queueEndpoint}  (run by \`npm start -- --role storage\`)`,
     );
   }
+  if (auth) {
+    lines.push(`Sign-in     ${auth.describe}`);
+    if (auth.token) {
+      lines.push(
+        `  a token for '${DEV_DEFAULT_SUBJECT}' (${DEV_TOKEN_HOURS} h; more with: npx directdrop dev-token --sub alice --data ${data}):`,
+        `  TOKEN=${auth.token}`,
+        `  the upload page signed in: ${base}/#token=${auth.token}`,
+      );
+    }
+  }
+  const authHeader = auth?.token ? ` -H "authorization: Bearer $TOKEN"` : '';
   if (options.role !== 'storage') {
     lines.push(
       '',
       'Try a whole upload (bash, with curl and node):',
       '  FILE=photo.jpg',
-      `  RESPONSE=$(curl -sS -X POST ${base}/api/uploads -H 'content-type: application/json' \\`,
+      `  RESPONSE=$(curl -sS -X POST ${base}/api/uploads -H 'content-type: application/json'${authHeader} \\`,
       `    -d "{\\"fileName\\":\\"$(basename "$FILE")\\",\\"contentType\\":\\"image/jpeg\\",\\"size\\":$(wc -c < "$FILE")}")`,
       `  field() { node -p 'JSON.parse(process.argv[1])[process.argv[2]]' "$RESPONSE" "$1"; }`,
       `  curl -sS -X PUT "$(field uploadUrl)" -H 'x-ms-blob-type: BlockBlob' -H 'content-type: image/jpeg' \\`,
       `    --data-binary @"$FILE" -w 'PUT %{http_code}\\n'`,
-      `  while STATUS=$(curl -sS "$(field statusUrl)"); echo "$STATUS"; [[ $STATUS == *'"pending"'* ]]; do sleep 1; done`,
+      `  while STATUS=$(curl -sS "$(field statusUrl)"${authHeader}); echo "$STATUS"; [[ $STATUS == *'"pending"'* ]]; do sleep 1; done`,
     );
   }
   lines.push('');
@@ -237,10 +251,18 @@ export async function startLocalMode(
     }
     await assertPortsFree(options);
     // Real environment variables win over local.settings.json, as with Core Tools v4.
-    const merged: Env = {
+    let merged: Env = {
       ...(await readLocalSettingsValues(join(repoRoot, 'local.settings.json'))),
       ...env,
     };
+    let auth: LocalAuth | undefined;
+    if (runsFunctions) {
+      // The identity provider's keys live in the data folder, so tokens survive a restart.
+      await mkdir(options.dataDir, { recursive: true });
+      auth = await setUpLocalAuth(options, merged);
+      cleanups.push(() => (auth as LocalAuth).stop());
+      merged = { ...merged, ...auth.env };
+    }
 
     // Azurite takes a second or two; load everything else meanwhile.
     const azuriteStarting = runsStorage
@@ -282,6 +304,7 @@ export async function startLocalMode(
       blobEndpoint: endpoints.blobEndpoint,
       queueEndpoint: endpoints.queueEndpoint,
       hostConfig,
+      auth,
     };
 
     if (runsStorage) {
@@ -316,6 +339,7 @@ export async function startLocalMode(
         port: options.port,
         staticRoot: join(repoRoot, 'client', 'web'),
         queueLeaseMs: options.messageLeaseSeconds * 1000,
+        extraRoutes: auth?.serve,
         log,
       });
       summary.host = host;

@@ -18,6 +18,8 @@ export const DEFAULT_MESSAGE_LEASE_SECONDS = 600;
 export interface LocalModeOptions {
   /** Run `func start` (Core Tools) instead of the built-in host. */
   func: boolean;
+  /** Sign-in off: callers are told apart by address, as `authMode: anonymous` does in Azure. */
+  anonymous: boolean;
   role: LocalModeRole;
   /** How long the local host leases a queue message; renewed at half-life while it runs. */
   messageLeaseSeconds: number;
@@ -113,6 +115,7 @@ export function usage(): string {
     `  ${`${DUPLICATES_FLAG.flag} <f>`.padEnd(20)} ${'events delivered twice (0)'.padEnd(28)} ${DUPLICATES_FLAG.env}`,
     `  ${''.padEnd(20)} a fraction from 0 to 1, to exercise idempotency as Event Grid may`,
     `  ${'--func'.padEnd(20)} run \`func start\` instead of the local host`,
+    `  ${'--anonymous'.padEnd(20)} no sign-in (the default checks tokens of the built-in identity provider)`,
     `  ${'--help'.padEnd(20)} show this help`,
   ];
   return lines.join('\n');
@@ -134,9 +137,14 @@ export function parseLocalModeArgs(
 ): ParsedArgs {
   const given = new Map<string, string>();
   let func = false;
+  let anonymous = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--help' || arg === '-h') return { help: true };
+    if (arg === '--anonymous') {
+      anonymous = true;
+      continue;
+    }
     if (arg === '--func') {
       func = true;
       continue;
@@ -211,6 +219,7 @@ export function parseLocalModeArgs(
     help: false,
     options: {
       func,
+      anonymous,
       role: role.raw as LocalModeRole,
       messageLeaseSeconds,
       duplicateEvents,
