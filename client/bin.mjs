@@ -4,7 +4,7 @@
 import process from 'node:process';
 import { tsImport } from 'tsx/esm/api';
 
-const OPERATOR_COMMANDS = new Set(['dev-token']);
+const OPERATOR_COMMANDS = new Set(['dev-token', 'dropzone-url', 'dropzone']);
 const module = OPERATOR_COMMANDS.has(process.argv[2]) ? '../local/operator-cli.ts' : './cli.ts';
 const cli = await tsImport(module, import.meta.url);
 process.exitCode = await cli.main(process.argv);

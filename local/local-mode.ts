@@ -10,7 +10,12 @@ import { join, relative } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { STORAGE_CONNECTION } from '../functions/core/definitions';
-import { type DirectdropSettings, parseSettings, toAppSettings } from '../functions/core/settings';
+import {
+  type DirectdropSettings,
+  dropZoneContainer,
+  parseSettings,
+  toAppSettings,
+} from '../functions/core/settings';
 import {
   DEV_ACCOUNT_NAME,
   PortInUseError,
@@ -178,7 +183,7 @@ function describeStartup(summary: StartupSummary): string {
       `            containers ${storage.containers.join(', ')}; queues ${storage.queues.join(', ')}; ` +
         `table ${storage.tables.join(', ')}; ` +
         `blob CORS for ${storage.corsOrigins.join(', ')}`,
-      `Event Grid  emulator: blobs committed in '${settings.landingContainer}' → Base64 BlobCreated events on queue '${settings.eventsQueue}'${duplicates}`,
+      `Event Grid  emulator: blobs committed in '${[settings.landingContainer, ...settings.dropZones.map((z) => dropZoneContainer(z.name))].join("', '")}' → Base64 BlobCreated events on queue '${settings.eventsQueue}'${duplicates}`,
     );
     if (options.role === 'storage') {
       lines.push(
@@ -310,19 +315,29 @@ export async function startLocalMode(
     if (runsStorage) {
       const origins = [`http://localhost:${options.port}`, `http://127.0.0.1:${options.port}`];
       summary.storage = await provisionStorage(endpoints.connectionString, settings, origins);
-      const emulator = await startEventGridEmulator({
-        container: BlobServiceClient.fromConnectionString(
-          endpoints.connectionString,
-        ).getContainerClient(settings.landingContainer),
-        queue: QueueServiceClient.fromConnectionString(endpoints.connectionString).getQueueClient(
-          settings.eventsQueue,
-        ),
-        accountName: DEV_ACCOUNT_NAME,
-        statePath: join(options.dataDir, 'event-grid-emulator.json'),
-        duplicateFraction: options.duplicateEvents,
-        log,
-      });
-      cleanups.push(() => emulator.stop());
+      // One subscription per watched container, as in Azure: the landing container, then each drop zone.
+      const watched = [
+        { container: settings.landingContainer, state: 'event-grid-emulator.json' },
+        ...settings.dropZones.map((zone) => ({
+          container: dropZoneContainer(zone.name),
+          state: `event-grid-emulator-${dropZoneContainer(zone.name)}.json`,
+        })),
+      ];
+      for (const { container, state } of watched) {
+        const emulator = await startEventGridEmulator({
+          container: BlobServiceClient.fromConnectionString(
+            endpoints.connectionString,
+          ).getContainerClient(container),
+          queue: QueueServiceClient.fromConnectionString(endpoints.connectionString).getQueueClient(
+            settings.eventsQueue,
+          ),
+          accountName: DEV_ACCOUNT_NAME,
+          statePath: join(options.dataDir, state),
+          duplicateFraction: options.duplicateEvents,
+          log,
+        });
+        cleanups.push(() => emulator.stop());
+      }
     } else {
       await assertStorageRunning(options, endpoints.connectionString, settings);
     }

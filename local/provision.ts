@@ -7,7 +7,7 @@ import { TableClient } from '@azure/data-tables';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { STORAGE_NAMES, poisonQueueName, uploadCorsRule } from '../functions/core/definitions';
-import type { DirectdropSettings } from '../functions/core/settings';
+import { type DirectdropSettings, dropZoneContainer } from '../functions/core/settings';
 
 export interface ProvisionedStorage {
   containers: string[];
@@ -27,6 +27,7 @@ export async function provisionStorage(
     settings.landingContainer,
     settings.processedContainer,
     STORAGE_NAMES.deadLetterContainer,
+    ...settings.dropZones.map((zone) => dropZoneContainer(zone.name)),
   ];
   const queues = [settings.eventsQueue, poisonQueueName(settings.eventsQueue)];
   const rule = uploadCorsRule(corsOrigins);

@@ -12,12 +12,12 @@ import {
   decideAgainstManifest,
   outputFolder,
 } from '../core/manifest';
-import { type LandingBlob, parseLandingBlobName } from '../core/upload-request';
 import { readManifest, writeManifest } from '../adapters/manifest-store';
 import { isStatus } from '../adapters/storage-errors';
 import { BodyTooLargeError, readBody } from '../adapters/read-body';
 import { type Runtime, getRuntime } from '../adapters/runtime';
 import { releaseOutstandingUpload } from './release-quota';
+import { type UploadSource, uploadSourceOf, watchedContainers } from './upload-source';
 
 type Outcome =
   | { status: 'processed'; manifest: UploadManifest; folder: string }
@@ -27,14 +27,15 @@ type Outcome =
 async function produceOutcome(
   runtime: Runtime,
   commit: BlobCommit,
-  { owner, uploadId, declaredSize }: LandingBlob,
+  { container, owner, uploadId, declaredSize, dropZone }: UploadSource,
 ): Promise<Outcome> {
-  const { settings, landing, processed } = runtime;
+  const { settings, processed } = runtime;
   const { eTag } = commit;
   const base = {
     version: 1 as const,
     uploadId,
     owner,
+    ...(dropZone ? { dropZone } : {}),
     source: { blobName: commit.blobName, eTag, sequencer: commit.sequencer },
   };
   const completedAt = () => new Date().toISOString();
@@ -52,11 +53,13 @@ async function produceOutcome(
 
   // The declared length is untrusted for acceptance but sufficient for refusal.
   if (commit.contentLength > settings.maxUploadBytes) return tooLarge();
-  if (commit.contentLength !== declaredSize) return sizeMismatch(String(commit.contentLength));
+  if (declaredSize !== undefined && commit.contentLength !== declaredSize)
+    return sizeMismatch(String(commit.contentLength));
 
   // The declared size is at most the limit, unless the limit was lowered since issuing.
-  const limit = Math.min(declaredSize, settings.maxUploadBytes);
-  const blob = landing.getBlobClient(commit.blobName);
+  // A drop zone declares nothing: the limit alone bounds what is read.
+  const limit = Math.min(declaredSize ?? settings.maxUploadBytes, settings.maxUploadBytes);
+  const blob = container.getBlobClient(commit.blobName);
   let bytes: Buffer;
   try {
     // If-Match pins the exact version the event announced; one byte past the limit proves excess.
@@ -72,7 +75,8 @@ async function produceOutcome(
     throw error;
   }
   // The event's length is not the blob's: only the bytes read settle it.
-  if (bytes.length !== declaredSize) return sizeMismatch(String(bytes.length));
+  if (declaredSize !== undefined && bytes.length !== declaredSize)
+    return sizeMismatch(String(bytes.length));
 
   const result = await processImage(bytes, settings.variants, settings);
   if (!result.ok) return rejected(result.reason, result.message);
@@ -118,12 +122,12 @@ async function processCommit(
   commit: BlobCommit,
   context: InvocationContext,
 ): Promise<void> {
-  const landing = parseLandingBlobName(commit.blobName);
-  if (!landing) {
+  const source = uploadSourceOf(runtime, commit);
+  if (!source) {
     context.warn(`Ignored blob not named by directdrop (event ${commit.eventId})`);
     return;
   }
-  const { uploadId } = landing;
+  const { uploadId } = source;
   const existing = await readManifest(runtime.processed, uploadId);
   const decision = decideAgainstManifest(existing?.manifest, commit);
   if (decision !== 'process') {
@@ -131,7 +135,7 @@ async function processCommit(
     return;
   }
 
-  const outcome = await produceOutcome(runtime, commit, landing);
+  const outcome = await produceOutcome(runtime, commit, source);
   if (outcome.status === 'stale') {
     context.info(
       `Upload ${uploadId}: blob changed since event ${commit.eventId}; a newer event follows`,
@@ -141,7 +145,7 @@ async function processCommit(
   if (await writeManifest(runtime.processed, outcome.manifest, existing)) {
     const detail = outcome.manifest.status === 'rejected' ? ` (${outcome.manifest.reason})` : '';
     context.info(`Upload ${uploadId}: ${outcome.manifest.status}${detail}`);
-    await releaseOutstandingUpload(runtime, landing.owner, uploadId, context);
+    await releaseOutstandingUpload(runtime, source, context);
     return;
   }
 
@@ -165,7 +169,7 @@ export function processUploadEventHandler(runtime: () => Runtime) {
     context: InvocationContext,
   ): Promise<void> {
     const rt = runtime();
-    for (const event of parseBlobEvents(message, rt.settings.landingContainer)) {
+    for (const event of parseBlobEvents(message, watchedContainers(rt))) {
       if (event.kind === 'malformed')
         context.warn(`Dropped a malformed event message: ${event.reason}`);
       else if (event.kind === 'ignored') context.info(`Ignored event: ${event.reason}`);

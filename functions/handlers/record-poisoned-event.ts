@@ -6,19 +6,19 @@
 import type { InvocationContext } from '@azure/functions';
 import { type BlobCommit, parseBlobEvents } from '../core/blob-events';
 import { decideAgainstManifest } from '../core/manifest';
-import { parseLandingBlobName } from '../core/upload-request';
 import { readManifest, writeManifest } from '../adapters/manifest-store';
 import { type Runtime, getRuntime } from '../adapters/runtime';
 import { releaseOutstandingUpload } from './release-quota';
+import { uploadSourceOf, watchedContainers } from './upload-source';
 
 async function recordFailure(
   runtime: Runtime,
   commit: BlobCommit,
   context: InvocationContext,
 ): Promise<void> {
-  const landing = parseLandingBlobName(commit.blobName);
-  if (!landing) return;
-  const { owner, uploadId } = landing;
+  const source = uploadSourceOf(runtime, commit);
+  if (!source) return;
+  const { owner, uploadId, dropZone } = source;
   // Two attempts cover one concurrent writer; losing both means an outcome now exists.
   for (let attempt = 0; attempt < 2; attempt++) {
     const existing = await readManifest(runtime.processed, uploadId);
@@ -30,6 +30,7 @@ async function recordFailure(
         version: 1,
         uploadId,
         owner,
+        ...(dropZone ? { dropZone } : {}),
         status: 'failed',
         reason: 'processing-failed',
         message: 'Processing gave up after repeated failures.',
@@ -42,7 +43,7 @@ async function recordFailure(
       context.warn(
         `Upload ${uploadId}: recorded as failed after its retries (event ${commit.eventId})`,
       );
-      await releaseOutstandingUpload(runtime, owner, uploadId, context);
+      await releaseOutstandingUpload(runtime, source, context);
       return;
     }
   }
@@ -54,7 +55,7 @@ export function recordPoisonedEventHandler(runtime: () => Runtime) {
     context: InvocationContext,
   ): Promise<void> {
     const rt = runtime();
-    for (const event of parseBlobEvents(message, rt.settings.landingContainer)) {
+    for (const event of parseBlobEvents(message, watchedContainers(rt))) {
       if (event.kind === 'commit') await recordFailure(rt, event.commit, context);
       else context.warn(`Poisoned message holds no upload to mark failed: ${event.reason}`);
     }

@@ -6,13 +6,15 @@
 import type { InvocationContext } from '@azure/functions';
 import type { Runtime } from '../adapters/runtime';
 import { describeStorageError } from '../adapters/storage-errors';
+import type { UploadSource } from './upload-source';
 
 export async function releaseOutstandingUpload(
   runtime: Runtime,
-  owner: string,
-  uploadId: string,
+  { owner, uploadId, dropZone }: UploadSource,
   context: InvocationContext,
 ): Promise<void> {
+  // Drop zone uploads were never issued through the API, so they hold no slot.
+  if (dropZone) return;
   try {
     await runtime.quotas.release(owner, uploadId);
   } catch (error) {
