@@ -31,6 +31,7 @@ export interface FunctionAppArgs {
     poisonQueueName: pulumi.Input<string>;
     tableServiceUri: pulumi.Input<string>;
     quotaTableName: pulumi.Input<string>;
+    dropZoneContainerNames?: pulumi.Input<string>[];
   };
   /** Key of the owner hash (a generated secret); see OWNER_KEY_SETTING. */
   ownerKey: pulumi.Input<string>;
@@ -161,6 +162,12 @@ export class FunctionApp extends pulumi.ComponentResource {
         reason:
           'The Functions host moves a message that failed maxDequeueCount times to the poison queue',
       },
+      ...(uploads.dropZoneContainerNames ?? []).map((containerName, index): RoleGrant => ({
+        role: 'storageBlobDataReader',
+        target: `dropzone-${index}`,
+        scope: containerScope(uploads.accountId, containerName),
+        reason: 'Read blobs dropped into a drop zone to validate and process them',
+      })),
       {
         role: 'storageTableDataContributor',
         target: 'quota-table',

@@ -6,7 +6,7 @@ import * as pulumi from '@pulumi/pulumi';
 import * as resources from '@pulumi/azure-native/resources';
 import * as random from '@pulumi/random';
 import { STORAGE_NAMES } from '../functions/core/definitions';
-import { toAppSettings } from '../functions/core/settings';
+import { dropZoneContainer, toAppSettings } from '../functions/core/settings';
 import { BlobEvents } from './blob-events';
 import { loadConfig } from './config';
 import { FunctionApp } from './function-app';
@@ -30,6 +30,7 @@ const uploads = new UploadStorage('uploads', {
   deadLetterContainer: STORAGE_NAMES.deadLetterContainer,
   eventsQueue: config.app.eventsQueue,
   quotaTable: config.app.quotaTable,
+  dropZones: config.app.dropZones,
   uploadRetentionDays: config.retention.uploadDays,
   deadLetterRetentionDays: config.retention.deadLetterDays,
 });
@@ -38,6 +39,7 @@ new BlobEvents('uploads', {
   ...inGroup,
   storageAccountId: uploads.accountId,
   landingContainer: config.app.landingContainer,
+  dropZoneContainers: config.app.dropZones.map((zone) => dropZoneContainer(zone.name)),
   eventsQueueName: uploads.eventsQueueName,
   deadLetterContainerName: uploads.deadLetterContainerName,
 });
@@ -79,3 +81,6 @@ export const eventsQueue = uploads.eventsQueueName;
 export const poisonQueue = uploads.poisonQueueName;
 export const appInsightsName = monitoring.appInsightsName;
 export const functionPackageSha256 = functionPackage.sha256;
+/** For `npx directdrop dropzone-url`: export DIRECTDROP_DROP_ZONES="$(pulumi stack output dropZones --json)". */
+export const dropZones = config.app.dropZones;
+export const uploadBlobEndpoint = uploads.blobServiceUri;

@@ -6,6 +6,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import * as storage from '@pulumi/azure-native/storage';
 import { poisonQueueName, uploadCorsRule } from '../functions/core/definitions';
+import { type DropZone, dropZoneContainer } from '../functions/core/settings';
 import { createSecureStorageAccount } from './secure-storage-account';
 
 export interface UploadStorageArgs {
@@ -19,6 +20,8 @@ export interface UploadStorageArgs {
   eventsQueue: string;
   /** Table of quota counters. */
   quotaTable: string;
+  /** Upload-only containers, each deleting blobs after its own retention. */
+  dropZones?: readonly DropZone[];
   /** Landing blobs older than this are deleted: abandoned and rejected uploads. */
   uploadRetentionDays: number;
   /** Event Grid dead letters older than this are deleted. */
@@ -34,6 +37,7 @@ export class UploadStorage extends pulumi.ComponentResource {
   readonly queueServiceUri: pulumi.Output<string>;
   readonly tableServiceUri: pulumi.Output<string>;
   readonly quotaTableName: pulumi.Output<string>;
+  readonly dropZoneContainerNames: pulumi.Output<string>[];
   readonly landingContainerName: pulumi.Output<string>;
   readonly processedContainerName: pulumi.Output<string>;
   readonly deadLetterContainerName: pulumi.Output<string>;
@@ -70,6 +74,10 @@ export class UploadStorage extends pulumi.ComponentResource {
     const landing = container(args.landingContainer);
     const processed = container(args.processedContainer);
     const deadLetters = container(args.deadLetterContainer);
+    const zones = (args.dropZones ?? []).map((zone) => ({
+      zone,
+      container: container(dropZoneContainer(zone.name)),
+    }));
 
     const queue = (queueName: string) =>
       new storage.Queue(`${name}-${queueName}`, { ...onAccount, queueName }, child);
@@ -102,6 +110,9 @@ export class UploadStorage extends pulumi.ComponentResource {
           rules: [
             deleteAfter('expire-uploads', landing.name, args.uploadRetentionDays),
             deleteAfter('expire-dead-letters', deadLetters.name, args.deadLetterRetentionDays),
+            ...zones.map(({ zone, container: c }) =>
+              deleteAfter(`expire-dropzone-${zone.name}`, c.name, zone.retentionDays),
+            ),
           ],
         },
       },
@@ -114,6 +125,7 @@ export class UploadStorage extends pulumi.ComponentResource {
     this.queueServiceUri = account.primaryEndpoints.queue.apply(withoutTrailingSlash);
     this.tableServiceUri = account.primaryEndpoints.table.apply(withoutTrailingSlash);
     this.quotaTableName = quotas.name;
+    this.dropZoneContainerNames = zones.map(({ container: c }) => c.name);
     this.landingContainerName = landing.name;
     this.processedContainerName = processed.name;
     this.deadLetterContainerName = deadLetters.name;
@@ -126,6 +138,7 @@ export class UploadStorage extends pulumi.ComponentResource {
       queueServiceUri: this.queueServiceUri,
       tableServiceUri: this.tableServiceUri,
       quotaTableName: this.quotaTableName,
+      dropZoneContainerNames: this.dropZoneContainerNames,
       landingContainerName: this.landingContainerName,
       processedContainerName: this.processedContainerName,
       deadLetterContainerName: this.deadLetterContainerName,

@@ -247,3 +247,45 @@ describe('infra FunctionApp', () => {
     expect(await valueOf(functionApp.name)).to.equal(app.name);
   });
 });
+
+describe('infra FunctionApp with drop zones', () => {
+  before(async () => {
+    await useMocks();
+    resetRecorded();
+    new FunctionApp('fn', {
+      resourceGroupName: 'rg',
+      location: 'swedencentral',
+      nodeVersion: '22',
+      maximumInstanceCount: 60,
+      instanceMemoryMB: 4096,
+      uploads: {
+        accountId: UPLOAD_ACCOUNT_ID,
+        blobServiceUri: 'https://uploads.blob.core.windows.net',
+        queueServiceUri: 'https://uploads.queue.core.windows.net',
+        landingContainerName: STORAGE_NAMES.landingContainer,
+        processedContainerName: STORAGE_NAMES.processedContainer,
+        eventsQueueName: STORAGE_NAMES.eventsQueue,
+        poisonQueueName: poisonQueueName(STORAGE_NAMES.eventsQueue),
+        tableServiceUri: 'https://uploads.table.core.windows.net',
+        quotaTableName: STORAGE_NAMES.quotaTable,
+        dropZoneContainerNames: ['dropzone-cameras'],
+      },
+      ownerKey: OWNER_KEY,
+      appSettings: { ...toAppSettings(DEFAULT_SETTINGS), ...OVERRIDES },
+      appInsights: { id: APP_INSIGHTS_ID, connectionString: CONNECTION_STRING },
+      allowedCorsOrigins: ['https://app.example.com'],
+      functionPackage: FUNCTION_PACKAGE,
+    });
+    await settle();
+  });
+
+  it('may read each drop zone container, and nothing more there', () => {
+    const onZone = ofType('authorization:RoleAssignment').filter(
+      (a) =>
+        a.inputs.scope === `${UPLOAD_ACCOUNT_ID}/blobServices/default/containers/dropzone-cameras`,
+    );
+    expect(onZone.map((a) => a.inputs.roleDefinitionId)).to.deep.equal([
+      roleDefinitionId(TEST_SUBSCRIPTION_ID, 'storageBlobDataReader'),
+    ]);
+  });
+});

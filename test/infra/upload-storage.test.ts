@@ -149,3 +149,29 @@ describe('infra UploadStorage', () => {
     );
   });
 });
+
+describe('infra UploadStorage with drop zones', () => {
+  before(async () => {
+    await useMocks();
+    resetRecorded();
+    new UploadStorage('up', {
+      ...ARGS,
+      dropZones: [{ name: 'cameras', retentionDays: 2, maxSasHours: 24 }],
+    });
+    await settle();
+  });
+
+  it('creates a private container per zone and deletes its blobs after the zone retention', () => {
+    const zone = ofType('storage:BlobContainer').find(
+      (c) => c.inputs.containerName === 'dropzone-cameras',
+    );
+    expect(zone?.inputs.publicAccess).to.equal('None');
+    const policy = single('storage:ManagementPolicy').inputs.policy as {
+      rules: Array<{ name: string; definition: { actions: unknown } }>;
+    };
+    const rule = policy.rules.find((r) => r.name === 'expire-dropzone-cameras');
+    expect(rule?.definition.actions).to.deep.equal({
+      baseBlob: { delete: { daysAfterModificationGreaterThan: 2 } },
+    });
+  });
+});
