@@ -43,6 +43,8 @@ export class QuotaContentionError extends Error {
 }
 
 const MAX_ATTEMPTS = 100;
+/** Entities whose last written state this instance remembers. */
+const MAX_REMEMBERED = 10_000;
 const CALLER_ROW = 'quota';
 const GLOBAL_PARTITION = 'global';
 
@@ -63,6 +65,10 @@ const pause = (attempt: number) =>
 
 export class TableQuotaStore implements QuotaGate {
   private readonly global: { shards: number; perShard: number };
+  /** The last state and ETag this instance wrote, per entity. */
+  private readonly known = new Map<string, { text: string; etag: string }>();
+  /** The change under way per entity, so this instance's own changes run one at a time. */
+  private readonly queues = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly table: TableClient,
@@ -129,34 +135,85 @@ export class TableQuotaStore implements QuotaGate {
     });
   }
 
-  /** Read, decide, write conditionally; again from the read when another writer won. */
-  private async update<S, R>(
+  /**
+   * Decide and write conditionally, one change per entity at a time within this instance
+   * (so its own requests never conflict), from the last state this instance wrote when it
+   * has one: the ETag condition catches any other instance's write, and then the entity is
+   * read afresh. Refusals and no-ops are never decided on remembered state alone, since
+   * another instance (the worker freeing a slot) may have changed it since.
+   */
+  private update<S, R>(
+    partitionKey: string,
+    rowKey: string,
+    parse: (text: string | undefined) => S | undefined,
+    decide: (state: S | undefined, nowMs: number) => { write: S } | { refuse: R } | { skip: true },
+  ): Promise<{ written: S } | { refused: R } | { skipped: true }> {
+    const key = `${partitionKey}/${rowKey}`;
+    const run = (this.queues.get(key) ?? Promise.resolve()).then(() =>
+      this.apply(key, partitionKey, rowKey, parse, decide),
+    );
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.queues.set(key, tail);
+    void tail.then(() => {
+      if (this.queues.get(key) === tail) this.queues.delete(key);
+    });
+    return run;
+  }
+
+  private async apply<S, R>(
+    key: string,
     partitionKey: string,
     rowKey: string,
     parse: (text: string | undefined) => S | undefined,
     decide: (state: S | undefined, nowMs: number) => { write: S } | { refuse: R } | { skip: true },
   ): Promise<{ written: S } | { refused: R } | { skipped: true }> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const remembered = this.known.get(key);
       let current: { state: S | undefined; etag: string } | undefined;
-      try {
-        const entity = await this.table.getEntity<StateEntity>(partitionKey, rowKey);
-        current = { state: parse(entity.state), etag: entity.etag };
-      } catch (error) {
-        if (!(error instanceof RestError && error.statusCode === 404)) throw error;
+      if (remembered) current = { state: parse(remembered.text), etag: remembered.etag };
+      else {
+        try {
+          const entity = await this.table.getEntity<StateEntity>(partitionKey, rowKey);
+          current = { state: parse(entity.state), etag: entity.etag };
+        } catch (error) {
+          if (!(error instanceof RestError && error.statusCode === 404)) throw error;
+        }
       }
       const decision = decide(current?.state, this.now());
-      if ('refuse' in decision) return { refused: decision.refuse };
-      if ('skip' in decision) return { skipped: true };
-      const entity: StateEntity = { partitionKey, rowKey, state: JSON.stringify(decision.write) };
+      if (!('write' in decision)) {
+        if (remembered) {
+          this.known.delete(key);
+          continue;
+        }
+        return 'refuse' in decision ? { refused: decision.refuse } : { skipped: true };
+      }
+      const text = JSON.stringify(decision.write);
+      const entity: StateEntity = { partitionKey, rowKey, state: text };
       try {
-        if (current) await this.table.updateEntity(entity, 'Replace', { etag: current.etag });
-        else await this.table.createEntity(entity);
+        const response = current
+          ? await this.table.updateEntity(entity, 'Replace', { etag: current.etag })
+          : await this.table.createEntity(entity);
+        this.remember(key, text, response.etag);
         return { written: decision.write };
       } catch (error) {
+        this.known.delete(key);
         if (!isConflict(error)) throw error;
-        await pause(attempt);
+        // Lost to another instance: read afresh at once; back off only when it keeps happening.
+        if (!remembered) await pause(attempt);
       }
     }
     throw new QuotaContentionError();
+  }
+
+  private remember(key: string, text: string, etag: string | undefined): void {
+    if (!etag) return;
+    this.known.delete(key);
+    this.known.set(key, { text, etag });
+    // Oldest first: a bounded memory of recently active callers.
+    if (this.known.size > MAX_REMEMBERED)
+      this.known.delete(this.known.keys().next().value as string);
   }
 }

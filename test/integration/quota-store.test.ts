@@ -43,12 +43,18 @@ describe('quota-store (against Azurite tables)', function () {
   }
   beforeEach(resetTable);
 
-  it('64 concurrent requests from one caller get exactly the burst of 201s; the rest 429 with Retry-After', async () => {
-    const runtime = runtimeWith({
+  /** Instances share the table but nothing else: their writes meet only at the ETag check. */
+  const instances = (count: number, quotas: Record<string, string>) =>
+    Array.from({ length: count }, () => runtimeWith(quotas));
+
+  it('64 concurrent requests from one caller over 4 instances get exactly the burst of 201s; the rest 429 with Retry-After', async () => {
+    const runtimes = instances(4, {
       [SETTING_KEYS.quotaUrlBurst]: '10',
       [SETTING_KEYS.quotaUrlsPerMinute]: '1',
     });
-    const responses = await Promise.all(Array.from({ length: 64 }, () => issue(runtime)));
+    const responses = await Promise.all(
+      Array.from({ length: 64 }, (_, i) => issue(runtimes[i % runtimes.length])),
+    );
     const statuses = responses.map((r) => r.status);
     expect(statuses.filter((s) => s === 201)).to.have.length(10);
     expect(statuses.filter((s) => s === 429)).to.have.length(54);
@@ -61,12 +67,14 @@ describe('quota-store (against Azurite tables)', function () {
     expect(accepted.headers).to.include({ 'RateLimit-Limit': '10' });
   });
 
-  it('64 concurrent requests never hold more outstanding uploads than allowed', async () => {
-    const runtime = runtimeWith({
+  it('64 concurrent requests over 4 instances never hold more outstanding uploads than allowed', async () => {
+    const runtimes = instances(4, {
       [SETTING_KEYS.quotaUrlBurst]: '1000',
       [SETTING_KEYS.quotaOutstandingUploads]: '7',
     });
-    const responses = await Promise.all(Array.from({ length: 64 }, () => issue(runtime)));
+    const responses = await Promise.all(
+      Array.from({ length: 64 }, (_, i) => issue(runtimes[i % runtimes.length])),
+    );
     expect(responses.filter((r) => r.status === 201)).to.have.length(7);
     const error = bodyOf(responses.find((r) => r.status === 429)!).error as Record<string, unknown>;
     expect(error).to.include({ limit: 'outstanding-uploads', max: 7 });
@@ -99,7 +107,7 @@ describe('quota-store (against Azurite tables)', function () {
     expect(Object.keys(JSON.parse(entity.state).outstanding)).to.have.length(3);
   });
 
-  describe('outstanding slots are released by every recorded outcome', () => {
+  describe('outstanding slots are released by every recorded outcome (worker on another instance)', () => {
     const limits = { [SETTING_KEYS.quotaOutstandingUploads]: '1' };
     async function landed(runtime: Runtime, bytes: Buffer) {
       const issued = bodyOf(await issue(runtime, bytes.length));
@@ -120,7 +128,7 @@ describe('quota-store (against Azurite tables)', function () {
       const runtime = runtimeWith(limits);
       const event = await landed(runtime, await sidewaysPhotoWithGps(200, 150));
       expect((await issue(runtime)).status, 'the one slot is taken').to.equal(429);
-      await processUploadEventHandler(() => runtime)(event, invocationContext('p'));
+      await processUploadEventHandler(() => runtimeWith(limits))(event, invocationContext('p'));
       expect((await issue(runtime)).status).to.equal(201);
     });
 
@@ -128,7 +136,7 @@ describe('quota-store (against Azurite tables)', function () {
       const runtime = runtimeWith(limits);
       const event = await landed(runtime, Buffer.from('not an image at all'));
       expect((await issue(runtime)).status).to.equal(429);
-      await processUploadEventHandler(() => runtime)(event, invocationContext('p'));
+      await processUploadEventHandler(() => runtimeWith(limits))(event, invocationContext('p'));
       expect((await issue(runtime)).status).to.equal(201);
     });
 
@@ -136,7 +144,7 @@ describe('quota-store (against Azurite tables)', function () {
       const runtime = runtimeWith(limits);
       const event = await landed(runtime, await sidewaysPhotoWithGps(200, 150));
       expect((await issue(runtime)).status).to.equal(429);
-      await recordPoisonedEventHandler(() => runtime)(event, invocationContext('r'));
+      await recordPoisonedEventHandler(() => runtimeWith(limits))(event, invocationContext('r'));
       expect((await issue(runtime)).status).to.equal(201);
     });
   });
