@@ -8,7 +8,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from './azurite-sandbox';
+import { UNTHROTTLED_QUOTA_ENV, freePort } from './azurite-sandbox';
+
+export { UNTHROTTLED_QUOTA_ENV };
 import { isPortInUse } from './azurite';
 import type { LocalModeRole } from './options';
 
@@ -30,18 +32,6 @@ export async function freeLocalModePorts(): Promise<LocalModePorts> {
     tablePort: await freePort(),
   };
 }
-
-/**
- * Quotas no load test reaches, for harnesses whose subject is not quotas; every caller of a
- * harness is one address, so the defaults would throttle them.
- */
-export const UNTHROTTLED_QUOTA_ENV: Record<string, string> = {
-  DIRECTDROP_QUOTA_URLS_PER_MINUTE: '100000',
-  DIRECTDROP_QUOTA_URL_BURST: '10000',
-  DIRECTDROP_QUOTA_OUTSTANDING_UPLOADS: '500',
-  DIRECTDROP_QUOTA_BYTES_PER_DAY: String(1024 ** 4),
-  DIRECTDROP_QUOTA_GLOBAL_URLS_PER_MINUTE: '1000000',
-};
 
 export interface LocalModeProcessOptions {
   role: LocalModeRole;
