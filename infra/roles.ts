@@ -17,7 +17,7 @@ export const BUILT_IN_ROLES = {
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
   /** Only `generateUserDelegationKey`, which acts at account level. */
   storageBlobDelegator: 'db58b8e5-c6ad-4a2a-8342-4190687cbf4a',
-  /** Read blobs only; the app's access to drop zone containers. */
+  /** Read blobs only; the app's access to drop zone containers (built-in roles reference). */
   storageBlobDataReader: '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1',
   /** Peek and read queue messages; half of what a queue trigger needs. */
   storageQueueDataReader: '19e7f393-937e-4f77-808e-94535e297925',

@@ -432,10 +432,11 @@ function readAuth(env: Env) {
   const authAudiences = (readList(env, 'authAudiences') ?? [])
     .map((a) => a.trim())
     .filter((a) => a !== '');
+  const algorithms = readList(env, 'authAlgorithms');
   const authAlgorithms =
-    readList(env, 'authAlgorithms') === undefined
+    algorithms === undefined
       ? [...DEFAULT_SETTINGS.authAlgorithms]
-      : validateAlgorithms(readList(env, 'authAlgorithms') ?? [], SETTING_KEYS.authAlgorithms);
+      : validateAlgorithms(algorithms, SETTING_KEYS.authAlgorithms);
   const authRequiredScope = (env[SETTING_KEYS.authRequiredScope] ?? '').trim();
   if (/\s/.test(authRequiredScope)) {
     throw new SettingsError(SETTING_KEYS.authRequiredScope, 'must be one scope or role, no spaces');

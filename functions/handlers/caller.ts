@@ -54,16 +54,16 @@ export async function identifyCaller(
   context: InvocationContext,
 ): Promise<Identified> {
   const { settings, ownerKey } = runtime;
-  const as = (principal: Principal): Identified => ({
+  const calling = (principal: Principal): Identified => ({
     ok: true,
     caller: { principal, owner: ownerHash(ownerKey, principal) },
   });
 
-  if (settings.authMode === 'functionKey') return as(FUNCTION_KEY_PRINCIPAL);
+  if (settings.authMode === 'functionKey') return calling(FUNCTION_KEY_PRINCIPAL);
   if (settings.authMode === 'anonymous') {
     const address = clientAddress(request.headers.get('x-forwarded-for'));
     // Without a front end reporting the peer (never the case in Azure), all such callers share one bucket.
-    return as({ issuer: ANONYMOUS_ISSUER, subject: address ?? 'unknown' });
+    return calling({ issuer: ANONYMOUS_ISSUER, subject: address ?? 'unknown' });
   }
 
   const bearer = bearerToken(request.headers.get('authorization'));
@@ -86,7 +86,7 @@ export async function identifyCaller(
         ),
       };
     }
-    return as(principal);
+    return calling(principal);
   } catch (error) {
     if (error instanceof InvalidTokenError) return unauthorized(true);
     if (error instanceof IdentityProviderUnavailableError) {
