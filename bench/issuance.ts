@@ -6,6 +6,7 @@
  * Rates are per CPU-second, i.e. per core; rounds are interleaved and the median kept.
  */
 import { createHmac, randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
 import { request } from 'node:https';
 import {
   BlobSASPermissions,
@@ -15,11 +16,28 @@ import {
 } from '@azure/storage-blob';
 import { type BlobSasSigner, UserDelegationSasSigner } from '../functions/adapters/sas-signer';
 import { createRuntime } from '../functions/adapters/runtime';
+import { OidcVerifier } from '../functions/adapters/oidc-verifier';
+import { TableQuotaStore } from '../functions/adapters/quota-store';
+import { ownerHash } from '../functions/core/auth';
+import { STORAGE_NAMES } from '../functions/core/definitions';
 import { uploadSasPolicy } from '../functions/core/sas-policy';
 import { type DirectdropSettings } from '../functions/core/settings';
+import { functionKeyOwner } from '../functions/core/auth';
 import { landingBlobName, parseUploadRequest } from '../functions/core/upload-request';
 import { DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME } from '../local/azurite';
 import { type AzuriteSandbox, startAzuriteSandbox } from '../local/azurite-sandbox';
+import {
+  DEV_AUDIENCE,
+  devIssuer,
+  loadDevIdentity,
+  serveDevIdentity,
+  signDevToken,
+} from '../local/dev-identity';
+import { UNTHROTTLED_QUOTA_ENV } from '../local/local-mode-process';
+import { TableClient } from '@azure/data-tables';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { cpuMsSince, fmt, median } from './lib/measure';
 import type { Row, SectionResult, TargetCheck } from './lib/report';
 
@@ -33,9 +51,74 @@ const REQUEST_BODY = JSON.stringify({
 async function issue(settings: DirectdropSettings, signer: BlobSasSigner): Promise<string> {
   const parsed = parseUploadRequest(REQUEST_BODY, settings);
   if (!parsed.ok) throw new Error(parsed.error.message);
-  const blobName = landingBlobName(randomUUID(), parsed.value);
+  const blobName = landingBlobName(functionKeyOwner(), randomUUID(), parsed.value);
   const policy = uploadSasPolicy(new Date(), settings.uploadUrlTtlSeconds);
   return signer.signBlobUrl(settings.landingContainer, blobName, policy);
+}
+
+/**
+ * What createUpload adds before signing: verify the caller's token (when given), then
+ * reserve the caller's and the global quota in Azurite's table (64 callers in turn).
+ */
+async function issuanceGuards(storage: AzuriteSandbox) {
+  const quota = (key: string) => Number(UNTHROTTLED_QUOTA_ENV[key]);
+  const quotas = new TableQuotaStore(
+    TableClient.fromConnectionString(storage.azurite.connectionString, STORAGE_NAMES.quotaTable, {
+      allowInsecureConnection: true,
+    }),
+    {
+      urlsPerMinute: quota('DIRECTDROP_QUOTA_URLS_PER_MINUTE'),
+      urlBurst: quota('DIRECTDROP_QUOTA_URL_BURST'),
+      outstandingUploads: quota('DIRECTDROP_QUOTA_OUTSTANDING_UPLOADS'),
+      bytesPerDay: quota('DIRECTDROP_QUOTA_BYTES_PER_DAY'),
+      globalUrlsPerMinute: quota('DIRECTDROP_QUOTA_GLOBAL_URLS_PER_MINUTE'),
+    },
+  );
+  // Outstanding slots are tracked one by one; a bench run would fill 500 quickly, so each
+  // reservation is released again as the worker would once the outcome is recorded.
+  const owners = Array.from({ length: 64 }, (_, i) =>
+    ownerHash('bench-owner-key-0123456789abcdef01234', { issuer: 'bench', subject: `u${i}` }),
+  );
+  let turn = 0;
+  const reserve = async () => {
+    const owner = owners[turn++ % owners.length];
+    const uploadId = randomUUID();
+    const decision = await quotas.reserve(owner, {
+      uploadId,
+      size: 4_500_000,
+      urlExpiresAtMs: Date.now() + 600_000,
+    });
+    if (!decision.ok) throw new Error(`quota refused: ${decision.exceeded.limit}`);
+    await quotas.release(owner, uploadId);
+  };
+
+  const folder = await mkdtemp(join(tmpdir(), 'directdrop-bench-idp-'));
+  const identity = await loadDevIdentity(folder);
+  let issuer = '';
+  const server = createServer((request, response) => {
+    if (
+      !serveDevIdentity(
+        identity,
+        issuer,
+        new URL(request.url ?? '/', 'http://x').pathname,
+        response,
+      )
+    )
+      response.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  issuer = devIssuer(`http://127.0.0.1:${(server.address() as { port: number }).port}`);
+  const verifier = new OidcVerifier({ issuer, audiences: [DEV_AUDIENCE], algorithms: ['ES256'] });
+  const token = await signDevToken(identity, { subject: 'alice', issuer });
+  const verify = () => verifier.verify(token);
+  return {
+    reserve,
+    verify,
+    async stop() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await rm(folder, { recursive: true, force: true });
+    },
+  };
 }
 
 /** Calls per CPU-second of `fn`, run for about `ms` of wall time in batches. */
@@ -146,10 +229,21 @@ export async function runIssuance(
     ).toString();
   };
 
+  const guards = await issuanceGuards(storage);
   const variants: Record<string, () => unknown> = {
     hmac,
     sdkAccountKey: sdkOnly,
     accountKey: () => issue(settings, runtime.signer),
+    accountKeyQuota: async () => {
+      await guards.reserve();
+      return issue(settings, runtime.signer);
+    },
+    accountKeySignInQuota: async () => {
+      await guards.verify();
+      await guards.reserve();
+      return issue(settings, runtime.signer);
+    },
+    signInAlone: guards.verify,
   };
   if (delegation) {
     const signer = delegation;
@@ -170,6 +264,7 @@ export async function runIssuance(
       throw new Error(`the delegation key was fetched ${delegation.keyFetches} times, not once`);
   } finally {
     await oauth?.stop();
+    await guards.stop();
   }
 
   const rate = (name: string) => (rates[name]?.length ? median(rates[name]) : Number.NaN);
@@ -186,6 +281,9 @@ export async function runIssuance(
     row('account key, our core path', 'accountKey'),
     row('user delegation (cached key), our core path', 'userDelegation'),
     row('account key, SDK signing call alone (diagnostic)', 'sdkAccountKey'),
+    row('account key + quota reserve/release in Azurite tables', 'accountKeyQuota'),
+    row('account key + ES256 token check + quota reserve/release', 'accountKeySignInQuota'),
+    row('ES256 token check alone, keys cached (diagnostic)', 'signInAlone'),
   ];
   const targets: TargetCheck[] = [
     {
@@ -201,6 +299,7 @@ export async function runIssuance(
   ];
   notes.push(
     'Issuance: each signer’s URL was used for a real PUT to Azurite (201); the delegation key was fetched once and cached.',
+    'Issuance with quotas: each call reserves a URL for one of 64 callers in Azurite’s table (read + conditional write for the caller, the same for a global shard) and releases it again (read + conditional write), so 6 table round trips; per core counts this process’s CPU only, not Azurite’s.',
   );
   return { rows, targets, notes, data: { ratesPerCore: rates } };
 }

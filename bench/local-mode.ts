@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
 import { upload } from '../client/upload';
+import { findDevIdentity, signDevToken } from '../local/dev-identity';
 import { readHostConfig } from '../local/host-config';
 import { loadFixtures } from './fixtures';
 import { freePort } from '../local/azurite-sandbox';
@@ -19,6 +20,7 @@ import {
   InvocationCounter,
   freeLocalModePorts,
   startLocalModeProcess,
+  UNTHROTTLED_QUOTA_ENV,
 } from '../local/local-mode-process';
 import { BENCH_DIR } from './lib/child';
 import { fmt, median, percentile, times } from './lib/measure';
@@ -34,6 +36,12 @@ const ISSUE_BODY = JSON.stringify({
 
 export interface LocalMode {
   apiBaseUrl: string;
+  /** The token local mode printed: every request signs in, as in an oidc stack. */
+  token: string;
+  /** Tokens of 64 different users, for load from many callers. */
+  tokens: string[];
+  /** One more user's, for load from one caller. */
+  loneToken: string;
   /** When each upload's manifest was written, by our clock, from the handler's log line. */
   processedAt: Map<string, number>;
   inFlight: InvocationCounter;
@@ -51,7 +59,15 @@ function exited(child: ChildProcess): Promise<void> {
 export async function startLocalMode(args: readonly string[] = []): Promise<LocalMode> {
   const dataDir = await mkdtemp(join(tmpdir(), 'directdrop-bench-local-'));
   const ports = await freeLocalModePorts();
-  const local = startLocalModeProcess({ role: 'all', ports, dataDir, args });
+  // Signed in and with quota checks on (limits out of reach): the whole production path.
+  const local = startLocalModeProcess({
+    role: 'all',
+    ports,
+    dataDir,
+    signIn: true,
+    env: UNTHROTTLED_QUOTA_ENV,
+    args,
+  });
   const processedAt = new Map<string, number>();
   const inFlight = new InvocationCounter(QUEUE_FUNCTION);
   const failures: string[] = [];
@@ -71,8 +87,19 @@ export async function startLocalMode(args: readonly string[] = []): Promise<Loca
     await rm(dataDir, { recursive: true, force: true });
     throw error;
   }
+  const token = /TOKEN=(\S+)/.exec(local.output())?.[1];
+  const identity = await findDevIdentity(dataDir);
+  if (!token || !identity?.issuer)
+    throw new Error(`local mode printed no token:\n${local.output()}`);
+  const issuer = identity.issuer;
+  const tokens = await Promise.all(
+    Array.from({ length: 65 }, (_, i) => signDevToken(identity, { subject: `user-${i}`, issuer })),
+  );
   return {
     apiBaseUrl: `http://127.0.0.1:${ports.port}/api`,
+    token,
+    tokens: tokens.slice(0, 64),
+    loneToken: tokens[64],
     processedAt,
     inFlight,
     failures,
@@ -104,12 +131,22 @@ async function startBareServer(body: string): Promise<{ url: string; stop(): Pro
   };
 }
 
-async function hammer(url: string, connections: number, seconds: number) {
+/** POSTs as fast as `connections` allow; with `tokens`, each request signs in as the next caller. */
+async function hammer(url: string, connections: number, seconds: number, tokens: string[] = []) {
   const result = await autocannon({
     url,
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: ISSUE_BODY,
+    ...(tokens.length
+      ? {
+          requests: tokens.map((token) => ({
+            method: 'POST' as const,
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+            body: ISSUE_BODY,
+          })),
+        }
+      : {}),
     connections,
     duration: seconds,
   });
@@ -131,7 +168,7 @@ async function issuanceOverHttp(
   // Correctness: a real answer from our handler, with a create-only signed URL.
   const response = await fetch(`${local.apiBaseUrl}/uploads`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${local.token}` },
     body: ISSUE_BODY,
   });
   const text = await response.text();
@@ -148,21 +185,33 @@ async function issuanceOverHttp(
   const rows: Row[] = [];
   const data: Record<string, unknown> = {};
   try {
-    await hammer(`${local.apiBaseUrl}/uploads`, 16, 1); // warm-up
+    await hammer(`${local.apiBaseUrl}/uploads`, 16, 1, local.tokens); // warm-up
     await hammer(bare.url, 16, 1);
     for (const connections of [1, 16, 64]) {
-      const ours = await hammer(`${local.apiBaseUrl}/uploads`, connections, seconds);
+      const ours = await hammer(`${local.apiBaseUrl}/uploads`, connections, seconds, local.tokens);
       const floor = await hammer(bare.url, connections, seconds);
       data[`connections${connections}`] = { localMode: ours, bareNodeHttp: floor };
       const cell = (r: typeof ours) => `${fmt(r.perSecond)}/s, p50 ${r.p50} p99 ${r.p99} ms`;
       rows.push({
         benchmark: 'issuance over HTTP',
-        case: `local mode, ${connections} connection${connections > 1 ? 's' : ''} (vs bare node:http)`,
+        case: `local mode, signed in + quotas, 64 callers, ${connections} connection${connections > 1 ? 's' : ''} (vs bare node:http)`,
         ours: cell(ours),
         baseline: cell(floor),
         ratio: `${fmt((100 * ours.perSecond) / floor.perSecond)} % of bare`,
       });
     }
+    // One caller from many connections: its requests queue for its one quota entity.
+    // One second: its outstanding uploads (never used) must stay under the 500 a caller may hold.
+    const single = await hammer(`${local.apiBaseUrl}/uploads`, 16, 1, [local.loneToken]);
+    const floor = await hammer(bare.url, 16, 1);
+    data.oneCaller16 = { localMode: single, bareNodeHttp: floor };
+    rows.push({
+      benchmark: 'issuance over HTTP',
+      case: 'local mode, signed in + quotas, 1 caller, 16 connections (vs bare node:http)',
+      ours: `${fmt(single.perSecond)}/s, p50 ${single.p50} p99 ${single.p99} ms`,
+      baseline: `${fmt(floor.perSecond)}/s, p50 ${floor.p50} p99 ${floor.p99} ms`,
+      ratio: `${fmt((100 * single.perSecond) / floor.perSecond)} % of bare`,
+    });
   } finally {
     await bare.stop();
   }
@@ -175,6 +224,7 @@ async function endToEnd(local: LocalMode, quick: boolean) {
   const send = () =>
     upload(jpeg.bytes, {
       apiBaseUrl: local.apiBaseUrl,
+      token: local.token,
       fileName: 'photo.jpg',
       contentType: 'image/jpeg',
       onProgress: (p) => {

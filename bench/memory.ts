@@ -10,6 +10,7 @@ import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { type Runtime, createRuntime } from '../functions/adapters/runtime';
 import { readManifest } from '../functions/adapters/manifest-store';
+import { functionKeyOwner } from '../functions/core/auth';
 import { STORAGE_CONNECTION } from '../functions/core/definitions';
 import { DEFAULT_SETTINGS, MIB, SETTING_KEYS, SETTING_LIMITS } from '../functions/core/settings';
 import { landingBlobName } from '../functions/core/upload-request';
@@ -43,7 +44,10 @@ async function land(
   const landed: Landed = { uploadIds: [], events: [] };
   for (const { name, bytes, declared } of files) {
     const uploadId = randomUUID();
-    const blobName = landingBlobName(uploadId, { fileName: name, size: declared });
+    const blobName = landingBlobName(functionKeyOwner(), uploadId, {
+      fileName: name,
+      size: declared,
+    });
     const blob = runtime.landing.getBlockBlobClient(blobName);
     const { etag } = await blob.uploadData(bytes);
     landed.uploadIds.push(uploadId);

@@ -15,6 +15,7 @@ import { type Runtime, createRuntime } from '../functions/adapters/runtime';
 import { readManifest } from '../functions/adapters/manifest-store';
 import { STORAGE_CONNECTION } from '../functions/core/definitions';
 import { DEFAULT_SETTINGS } from '../functions/core/settings';
+import { functionKeyOwner } from '../functions/core/auth';
 import { landingBlobName } from '../functions/core/upload-request';
 import { DEV_ACCOUNT_NAME } from '../local/azurite';
 import { buildBlobCreatedEvent } from '../local/event-grid-event';
@@ -71,7 +72,7 @@ async function landCopies(runtime: Runtime, fixture: Fixture, count: number) {
   const events: unknown[] = [];
   for (let i = 0; i < count; i++) {
     const uploadId = randomUUID();
-    const blobName = landingBlobName(uploadId, {
+    const blobName = landingBlobName(functionKeyOwner(), uploadId, {
       fileName: basename(fixture.path),
       size: fixture.bytes.length,
     });

@@ -23,6 +23,7 @@ export const EXIT = {
 interface UploadCommandOptions {
   api: string;
   key?: string;
+  token?: string;
   header: string[];
   concurrency: number;
   timeout: number;
@@ -65,6 +66,7 @@ function parseHeaders(options: UploadCommandOptions): Record<string, string> {
     headers[line.slice(0, colon).trim()] = line.slice(colon + 1).trim();
   }
   if (options.key) headers['x-functions-key'] = options.key;
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
   return headers;
 }
 
@@ -258,6 +260,12 @@ export function buildProgram(onDone: (code: number) => void): Command {
         '--key <key>',
         'Azure Functions key, sent as x-functions-key (not needed in local mode)',
       ).env('DIRECTDROP_FUNCTIONS_KEY'),
+    )
+    .addOption(
+      new Option(
+        '--token <jwt>',
+        'bearer token for stacks with sign-in (local mode prints one; npx directdrop dev-token makes more)',
+      ).env('DIRECTDROP_TOKEN'),
     )
     .option(
       '-H, --header <header>',

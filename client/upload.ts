@@ -39,6 +39,8 @@ export interface ApiOptions {
   apiBaseUrl: string | URL;
   /** Extra headers for API calls only (e.g. `x-functions-key`); never sent to storage. */
   headers?: Record<string, string>;
+  /** A bearer token for stacks with sign-in, sent as `Authorization: Bearer` to the API only. */
+  token?: string;
   signal?: AbortSignal;
   /** A fetch implementation; defaults to the global one. */
   fetch?: typeof fetch;
@@ -302,7 +304,12 @@ async function callApi(
   try {
     response = await fetchImpl(url, {
       ...init,
-      headers: { accept: 'application/json', ...init.headers, ...options.headers },
+      headers: {
+        accept: 'application/json',
+        ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+        ...init.headers,
+        ...options.headers,
+      },
       signal: options.signal,
       cache: 'no-store',
     });

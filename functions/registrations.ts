@@ -5,7 +5,7 @@
  */
 import type { HttpHandler, HttpMethod, StorageQueueHandler } from '@azure/functions';
 import { STORAGE_CONNECTION, poisonQueueName } from './core/definitions';
-import { SETTING_KEYS } from './core/settings';
+import { SETTING_KEYS, httpAuthLevel } from './core/settings';
 import { createUpload } from './handlers/create-upload';
 import { getUploadStatus } from './handlers/get-upload-status';
 import { processUploadEvent } from './handlers/process-upload';
@@ -32,6 +32,12 @@ export interface QueueRegistration {
 export type FunctionRegistration = HttpRegistration | QueueRegistration;
 
 const eventsQueue = `%${SETTING_KEYS.eventsQueue}%`;
+/**
+ * functionKey stacks let the host check keys; oidc and anonymous stacks must be reachable
+ * without one, and the handlers check callers themselves. App settings are environment
+ * variables before the worker loads this file, so the level follows the stack's auth mode.
+ */
+const authLevel = httpAuthLevel(process.env);
 
 export const registrations: readonly FunctionRegistration[] = [
   {
@@ -39,8 +45,7 @@ export const registrations: readonly FunctionRegistration[] = [
     name: 'createUpload',
     methods: ['POST'],
     route: 'uploads',
-    // Callers present a function key (x-functions-key); put your own auth in front for end users.
-    authLevel: 'function',
+    authLevel,
     handler: createUpload,
   },
   {
@@ -48,7 +53,7 @@ export const registrations: readonly FunctionRegistration[] = [
     name: 'getUploadStatus',
     methods: ['GET'],
     route: 'uploads/{uploadId}',
-    authLevel: 'function',
+    authLevel,
     handler: getUploadStatus,
   },
   {

@@ -16,8 +16,10 @@ export interface BlobEventsArgs {
   resourceGroupName: pulumi.Input<string>;
   location: pulumi.Input<string>;
   storageAccountId: pulumi.Input<string>;
-  /** Only blobs committed in this container raise events. */
+  /** Only blobs committed in this container (and the drop zones') raise events. */
   landingContainer: string;
+  /** Drop zone containers: each gets its own subscription into the same queue. */
+  dropZoneContainers?: readonly string[];
   eventsQueueName: pulumi.Input<string>;
   deadLetterContainerName: pulumi.Input<string>;
   tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
@@ -85,43 +87,47 @@ export class BlobEvents extends pulumi.ComponentResource {
     );
 
     const withTopicIdentity = { type: eventgrid.EventSubscriptionIdentityType.SystemAssigned };
-    const subscription = new eventgrid.SystemTopicEventSubscription(
-      `${name}-blob-created`,
-      {
-        resourceGroupName: args.resourceGroupName,
-        systemTopicName: topic.name,
-        eventDeliverySchema: eventgrid.EventDeliverySchema.EventGridSchema,
-        filter: {
-          includedEventTypes: [BLOB_CREATED_EVENT_TYPE],
-          subjectBeginsWith: blobSubjectPrefix(args.landingContainer),
-          // Only fully committed blobs: PutBlock raises nothing, PutBlockList closes a block upload.
-          advancedFilters: [
-            { operatorType: 'StringIn', key: 'data.api', values: [...COMMITTED_BLOB_APIS] },
-          ],
-        },
-        deliveryWithResourceIdentity: {
-          identity: withTopicIdentity,
-          destination: {
-            endpointType: 'StorageQueue',
-            // The account's ID; the queue goes in queueName.
-            resourceId: args.storageAccountId,
-            queueName: args.eventsQueueName,
-            queueMessageTimeToLiveInSeconds: QUEUE_MESSAGE_TTL_SECONDS,
+    const subscribe = (resourceName: string, container: string) =>
+      new eventgrid.SystemTopicEventSubscription(
+        resourceName,
+        {
+          resourceGroupName: args.resourceGroupName,
+          systemTopicName: topic.name,
+          eventDeliverySchema: eventgrid.EventDeliverySchema.EventGridSchema,
+          filter: {
+            includedEventTypes: [BLOB_CREATED_EVENT_TYPE],
+            subjectBeginsWith: blobSubjectPrefix(container),
+            // Only fully committed blobs: PutBlock raises nothing, PutBlockList closes a block upload.
+            advancedFilters: [
+              { operatorType: 'StringIn', key: 'data.api', values: [...COMMITTED_BLOB_APIS] },
+            ],
+          },
+          deliveryWithResourceIdentity: {
+            identity: withTopicIdentity,
+            destination: {
+              endpointType: 'StorageQueue',
+              // The account's ID; the queue goes in queueName.
+              resourceId: args.storageAccountId,
+              queueName: args.eventsQueueName,
+              queueMessageTimeToLiveInSeconds: QUEUE_MESSAGE_TTL_SECONDS,
+            },
+          },
+          retryPolicy: { ...EVENT_RETRY_POLICY },
+          deadLetterWithResourceIdentity: {
+            identity: withTopicIdentity,
+            deadLetterDestination: {
+              endpointType: 'StorageBlob',
+              resourceId: args.storageAccountId,
+              blobContainerName: args.deadLetterContainerName,
+            },
           },
         },
-        retryPolicy: { ...EVENT_RETRY_POLICY },
-        deadLetterWithResourceIdentity: {
-          identity: withTopicIdentity,
-          deadLetterDestination: {
-            endpointType: 'StorageBlob',
-            resourceId: args.storageAccountId,
-            blobContainerName: args.deadLetterContainerName,
-          },
-        },
-      },
-      // A subscription created before its identity holds these roles fails validation or retries.
-      { ...child, dependsOn: roleAssignments },
-    );
+        // A subscription created before its identity holds these roles fails validation or retries.
+        { ...child, dependsOn: roleAssignments },
+      );
+    const subscription = subscribe(`${name}-blob-created`, args.landingContainer);
+    for (const container of args.dropZoneContainers ?? [])
+      subscribe(`${name}-${container}-blob-created`, container);
 
     this.systemTopicName = topic.name;
     this.systemTopicId = topic.id;

@@ -6,14 +6,20 @@
 import { existsSync } from 'node:fs';
 import * as pulumi from '@pulumi/pulumi';
 import {
+  AUTH_MODES,
+  type AuthMode,
   DEFAULT_SETTINGS,
   MIB,
   type DirectdropSettings,
   SCAN_UNVERIFIED_POLICIES,
+  type DropZone,
   SETTING_LIMITS,
   SettingsError,
   type VariantSpec,
+  validateAlgorithms,
   validateContentTypes,
+  validateDropZones,
+  validateIssuer,
   validateVariants,
 } from '../functions/core/settings';
 import { HOST_JSON_QUEUE_SETTINGS, type QueueHostSettings } from './host-json';
@@ -75,6 +81,11 @@ export const CONFIG_LIMITS = {
   /** Defender for Storage's monthly scan cap per account; Defender's own default is 10,000 GB. */
   malwareScanningCapGBPerMonth: { min: 1, max: 1_000_000 },
   scanVerdictTimeoutSeconds: SETTING_LIMITS.scanVerdictTimeoutSeconds,
+  quotaUrlsPerMinute: SETTING_LIMITS.quotaUrlsPerMinute,
+  quotaUrlBurst: SETTING_LIMITS.quotaUrlBurst,
+  quotaOutstandingUploads: SETTING_LIMITS.quotaOutstandingUploads,
+  quotaBytesPerDay: SETTING_LIMITS.quotaBytesPerDay,
+  quotaGlobalUrlsPerMinute: SETTING_LIMITS.quotaGlobalUrlsPerMinute,
 } as const;
 
 type IntegerKey = keyof typeof CONFIG_LIMITS;
@@ -114,6 +125,17 @@ export const CONFIG_DEFAULTS = {
   malwareScanningCapGBPerMonth: 100,
   scanVerdictTimeoutSeconds: DEFAULT_SETTINGS.scanVerdictTimeoutSeconds,
   scanUnverifiedPolicy: DEFAULT_SETTINGS.scanUnverifiedPolicy,
+  authMode: DEFAULT_SETTINGS.authMode as AuthMode,
+  authIssuer: DEFAULT_SETTINGS.authIssuer,
+  authAudiences: DEFAULT_SETTINGS.authAudiences,
+  authRequiredScope: DEFAULT_SETTINGS.authRequiredScope,
+  authAlgorithms: DEFAULT_SETTINGS.authAlgorithms,
+  quotaUrlsPerMinute: DEFAULT_SETTINGS.quotaUrlsPerMinute,
+  quotaUrlBurst: DEFAULT_SETTINGS.quotaUrlBurst,
+  quotaOutstandingUploads: DEFAULT_SETTINGS.quotaOutstandingUploads,
+  quotaBytesPerDay: DEFAULT_SETTINGS.quotaBytesPerDay,
+  quotaGlobalUrlsPerMinute: DEFAULT_SETTINGS.quotaGlobalUrlsPerMinute,
+  dropZones: DEFAULT_SETTINGS.dropZones,
 } as const;
 
 /** Every key the program reads; `allowedCorsOrigins` alone has no default. */
@@ -376,6 +398,62 @@ function checkDecodeMemory(
   }
 }
 
+/** Sign-in: oidc needs issuer and audience; anonymous is refused in production. */
+function readAuth(source: ConfigSource, environment: Environment) {
+  const authMode = readChoice(source, 'authMode', AUTH_MODES, CONFIG_DEFAULTS.authMode);
+  if (authMode === 'anonymous' && environment === 'production') {
+    throw new ConfigError(
+      'authMode',
+      '"anonymous" is not allowed in production; use oidc (end users) or functionKey (servers)',
+    );
+  }
+  const issuerRaw = source.get('authIssuer');
+  const authIssuer = isSet(issuerRaw)
+    ? asConfigError('authIssuer', () => validateIssuer(issuerRaw, 'authIssuer'))
+    : '';
+  const authAudiences = (readStringList(source, 'authAudiences', 'api://directdrop') ?? [])
+    .map((a) => a.trim())
+    .filter((a) => a !== '');
+  const algorithms = readStringList(source, 'authAlgorithms', 'RS256');
+  const authAlgorithms =
+    algorithms === undefined
+      ? [...CONFIG_DEFAULTS.authAlgorithms]
+      : asConfigError('authAlgorithms', () => validateAlgorithms(algorithms, 'authAlgorithms'));
+  const authRequiredScope = (source.get('authRequiredScope') ?? '').trim();
+  if (/\s/.test(authRequiredScope))
+    throw new ConfigError('authRequiredScope', 'must be one scope or role, without spaces');
+  if (authMode === 'oidc') {
+    if (authIssuer === '')
+      throw new ConfigError(
+        'authIssuer',
+        'is required when authMode is oidc, e.g. https://login.microsoftonline.com/<tenant>/v2.0',
+      );
+    if (authAudiences.length === 0)
+      throw new ConfigError(
+        'authAudiences',
+        'is required when authMode is oidc, e.g. ["api://directdrop"]',
+      );
+  }
+  return { authMode, authIssuer, authAudiences, authRequiredScope, authAlgorithms };
+}
+
+function readDropZones(source: ConfigSource, malwareScanning: boolean): DropZone[] {
+  const value = readJson(
+    source,
+    'dropZones',
+    'a list of zones like [{"name":"cameras","retentionDays":7,"maxSasHours":24}]',
+  );
+  if (value === undefined) return [];
+  const zones = asConfigError('dropZones', () => validateDropZones(value, 'dropZones'));
+  // The scan gate waits on landing uploads only: zones would bypass it.
+  if (malwareScanning && zones.length > 0)
+    throw new ConfigError(
+      'dropZones',
+      'drop zones are not yet gated by the malware scan; declare none while malwareScanning is true',
+    );
+  return zones;
+}
+
 /** Reads the stack's config; throws a ConfigError naming the first bad key. */
 export function loadConfig(
   source: ConfigSource = new pulumi.Config(CONFIG_NAMESPACE),
@@ -419,6 +497,14 @@ export function loadConfig(
       variants: readVariants(source),
       uploadUrlTtlSeconds: readInteger(source, 'uploadUrlTtlSeconds'),
       readUrlTtlSeconds: readInteger(source, 'readUrlTtlSeconds'),
+      ...readAuth(source, environment),
+      quotaUrlsPerMinute: readInteger(source, 'quotaUrlsPerMinute'),
+      quotaUrlBurst: readInteger(source, 'quotaUrlBurst'),
+      quotaOutstandingUploads: readInteger(source, 'quotaOutstandingUploads'),
+      quotaBytesPerDay: readInteger(source, 'quotaBytesPerDay'),
+      quotaGlobalUrlsPerMinute: readInteger(source, 'quotaGlobalUrlsPerMinute'),
+      quotaTable: DEFAULT_SETTINGS.quotaTable,
+      dropZones: readDropZones(source, malwareScanning),
       malwareScanning,
       // The topic's ID exists only once deployed; index.ts sets it.
       scanResultsTopic: '',

@@ -12,8 +12,9 @@ import * as storage from '@pulumi/azure-native/storage';
 import * as web from '@pulumi/azure-native/web';
 import { STORAGE_CONNECTION } from '../functions/core/definitions';
 import type { NodeVersion } from './config';
+import { OWNER_KEY_SETTING } from '../functions/core/settings';
 import type { FunctionPackage } from './function-package';
-import { type RoleGrant, containerScope, grantRoles, queueScope } from './roles';
+import { type RoleGrant, containerScope, grantRoles, queueScope, tableScope } from './roles';
 import { createSecureStorageAccount } from './secure-storage-account';
 
 export interface FunctionAppArgs {
@@ -33,7 +34,12 @@ export interface FunctionAppArgs {
     originalsContainerName?: pulumi.Input<string>;
     eventsQueueName: pulumi.Input<string>;
     poisonQueueName: pulumi.Input<string>;
+    tableServiceUri: pulumi.Input<string>;
+    quotaTableName: pulumi.Input<string>;
+    dropZoneContainerNames?: pulumi.Input<string>[];
   };
+  /** Key of the owner hash (a generated secret); see OWNER_KEY_SETTING. */
+  ownerKey: pulumi.Input<string>;
   /** Names and limits the functions read (`toAppSettings`) plus host.json overrides. */
   appSettings: Record<string, pulumi.Input<string>>;
   appInsights: { id: pulumi.Input<string>; connectionString: pulumi.Input<string> };
@@ -174,6 +180,19 @@ export class FunctionApp extends pulumi.ComponentResource {
       },
       queueTrigger('events-queue', uploads.eventsQueueName),
       queueTrigger('poison-queue', uploads.poisonQueueName),
+      ...(uploads.dropZoneContainerNames ?? []).map((containerName, index): RoleGrant => ({
+        role: 'storageBlobDataContributor',
+        target: `dropzone-${index}`,
+        scope: containerScope(uploads.accountId, containerName),
+        reason:
+          'Read blobs dropped into a drop zone to process them, and delete them once recorded',
+      })),
+      {
+        role: 'storageTableDataContributor',
+        target: 'quota-table',
+        scope: tableScope(uploads.accountId, uploads.quotaTableName),
+        reason: 'Read and conditionally update per-caller and global quota counters',
+      },
       {
         role: 'monitoringMetricsPublisher',
         target: 'app-insights',
@@ -313,6 +332,9 @@ function appSettings(
     AzureWebJobsStorage__clientId: clientId,
     [`${STORAGE_CONNECTION}__blobServiceUri`]: args.uploads.blobServiceUri,
     [`${STORAGE_CONNECTION}__queueServiceUri`]: args.uploads.queueServiceUri,
+    [`${STORAGE_CONNECTION}__tableServiceUri`]: args.uploads.tableServiceUri,
+    // A generated secret (infra/index.ts): it only pseudonymises owners, and grants access to nothing.
+    [OWNER_KEY_SETTING]: args.ownerKey,
     [`${STORAGE_CONNECTION}__credential`]: 'managedidentity',
     [`${STORAGE_CONNECTION}__clientId`]: clientId,
     APPLICATIONINSIGHTS_CONNECTION_STRING: args.appInsights.connectionString,

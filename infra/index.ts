@@ -5,8 +5,9 @@
 import * as pulumi from '@pulumi/pulumi';
 import * as authorization from '@pulumi/azure-native/authorization';
 import * as resources from '@pulumi/azure-native/resources';
+import * as random from '@pulumi/random';
 import { STORAGE_NAMES } from '../functions/core/definitions';
-import { SETTING_KEYS, toAppSettings } from '../functions/core/settings';
+import { SETTING_KEYS, dropZoneContainer, toAppSettings } from '../functions/core/settings';
 import { Alerts } from './alerts';
 import { BlobEvents } from './blob-events';
 import { CostBudget } from './budget';
@@ -32,6 +33,8 @@ const uploads = new UploadStorage('uploads', {
   processedContainer: config.app.processedContainer,
   deadLetterContainer: STORAGE_NAMES.deadLetterContainer,
   eventsQueue: config.app.eventsQueue,
+  quotaTable: config.app.quotaTable,
+  dropZones: config.app.dropZones,
   uploadRetentionDays: config.retention.uploadDays,
   deadLetterRetentionDays: config.retention.deadLetterDays,
   processedRetentionDays: config.retention.processedDays,
@@ -47,6 +50,7 @@ const blobEvents = new BlobEvents('uploads', {
   ...inGroup,
   storageAccountId: uploads.accountId,
   landingContainer: config.app.landingContainer,
+  dropZoneContainers: config.app.dropZones.map((zone) => dropZoneContainer(zone.name)),
   eventsQueueName: uploads.eventsQueueName,
   deadLetterContainerName: uploads.deadLetterContainerName,
 });
@@ -73,10 +77,14 @@ const scanTopicSetting = config.malwareScanning.enabled
     }
   : {};
 
+// The owner-hash key, generated once per stack and kept as a Pulumi secret (encrypted in state).
+const ownerKey = new random.RandomPassword('owner-key', { length: 48, special: false });
+
 const functionApp = new FunctionApp('directdrop', {
   ...inGroup,
   ...config.functionApp,
   uploads,
+  ownerKey: ownerKey.result,
   appSettings: {
     ...toAppSettings(config.app),
     ...queueHostOverrides(config.queue),
@@ -132,3 +140,6 @@ export const poisonQueue = uploads.poisonQueueName;
 export const appInsightsName = monitoring.appInsightsName;
 export const functionPackageSha256 = functionPackage.sha256;
 export const scanResultsTopic = malwareScanning?.topicName;
+/** For `npx directdrop dropzone-url`: export DIRECTDROP_DROP_ZONES="$(pulumi stack output dropZones --json)". */
+export const dropZones = config.app.dropZones;
+export const uploadBlobEndpoint = uploads.blobServiceUri;

@@ -26,7 +26,7 @@ export const BUILT_IN_ROLES = {
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88',
   /** Add queue messages: Event Grid delivery into the events queue. */
   storageQueueDataMessageSender: 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a',
-  /** Functions host storage tables (Microsoft's Flex rbac.bicep). */
+  /** Read and write entities: Functions host storage tables (Microsoft's Flex rbac.bicep), and the quota table alone. */
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3',
   /** Send telemetry to Application Insights with Entra auth (local auth is off). */
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb',
@@ -47,6 +47,11 @@ export function containerScope(accountId: pulumi.Input<string>, container: pulum
 /** ARM ID of one queue, the narrowest scope a queue data role can have. */
 export function queueScope(accountId: pulumi.Input<string>, queue: pulumi.Input<string>) {
   return pulumi.interpolate`${accountId}/queueServices/default/queues/${queue}`;
+}
+
+/** ARM ID of one table, the narrowest scope a table data role can have. */
+export function tableScope(accountId: pulumi.Input<string>, table: pulumi.Input<string>) {
+  return pulumi.interpolate`${accountId}/tableServices/default/tables/${table}`;
 }
 
 export interface RoleGrant {

@@ -1,11 +1,12 @@
 /**
  * The upload data plane: one Entra-only storage account holding the private landing,
- * processed and dead-letter containers, the events queue and its poison queue, the
+ * processed and dead-letter containers, the events queue and its poison queue, the quota table, the
  * CORS rule for browser PUTs, and the lifecycle rules that clear old uploads.
  */
 import * as pulumi from '@pulumi/pulumi';
 import * as storage from '@pulumi/azure-native/storage';
 import { poisonQueueName, uploadCorsRule } from '../functions/core/definitions';
+import { type DropZone, dropZoneContainer } from '../functions/core/settings';
 import { createSecureStorageAccount } from './secure-storage-account';
 
 /** Every blob type lifecycle management can delete. */
@@ -20,6 +21,10 @@ export interface UploadStorageArgs {
   processedContainer: string;
   deadLetterContainer: string;
   eventsQueue: string;
+  /** Table of quota counters. */
+  quotaTable: string;
+  /** Upload-only containers, each deleting blobs after its own retention. */
+  dropZones?: readonly DropZone[];
   /** Landing blobs older than this are deleted: abandoned and rejected uploads. */
   uploadRetentionDays: number;
   /** Event Grid dead letters older than this are deleted. */
@@ -37,6 +42,9 @@ export class UploadStorage extends pulumi.ComponentResource {
   /** e.g. https://<account>.blob.core.windows.net, no trailing slash. */
   readonly blobServiceUri: pulumi.Output<string>;
   readonly queueServiceUri: pulumi.Output<string>;
+  readonly tableServiceUri: pulumi.Output<string>;
+  readonly quotaTableName: pulumi.Output<string>;
+  readonly dropZoneContainerNames: pulumi.Output<string>[];
   readonly landingContainerName: pulumi.Output<string>;
   readonly processedContainerName: pulumi.Output<string>;
   readonly deadLetterContainerName: pulumi.Output<string>;
@@ -76,12 +84,22 @@ export class UploadStorage extends pulumi.ComponentResource {
     const processed = container(args.processedContainer);
     const deadLetters = container(args.deadLetterContainer);
     const originals = args.originals ? container(args.originals.containerName) : undefined;
+    const zones = (args.dropZones ?? []).map((zone) => ({
+      zone,
+      container: container(dropZoneContainer(zone.name)),
+    }));
 
     const queue = (queueName: string) =>
       new storage.Queue(`${name}-${queueName}`, { ...onAccount, queueName }, child);
     const events = queue(args.eventsQueue);
     // Created up front so the app only needs to send to it, not create queues on the account.
     const poison = queue(poisonQueueName(args.eventsQueue));
+
+    const quotas = new storage.Table(
+      `${name}-${args.quotaTable}`,
+      { ...onAccount, tableName: args.quotaTable },
+      child,
+    );
 
     // Lifecycle runs about once a day, so blobs live up to a day past these ages. A create-only
     // SAS can also make an append blob, and anyone with write can snapshot: lifecycle deletes
@@ -117,6 +135,9 @@ export class UploadStorage extends pulumi.ComponentResource {
             ...(originals && args.originals
               ? [deleteAfter('expire-originals', originals.name, args.originals.retentionDays)]
               : []),
+            ...zones.map(({ zone, container: c }) =>
+              deleteAfter(`expire-dropzone-${zone.name}`, c.name, zone.retentionDays),
+            ),
           ],
         },
       },
@@ -127,6 +148,9 @@ export class UploadStorage extends pulumi.ComponentResource {
     this.accountId = account.id;
     this.blobServiceUri = account.primaryEndpoints.blob.apply(withoutTrailingSlash);
     this.queueServiceUri = account.primaryEndpoints.queue.apply(withoutTrailingSlash);
+    this.tableServiceUri = account.primaryEndpoints.table.apply(withoutTrailingSlash);
+    this.quotaTableName = quotas.name;
+    this.dropZoneContainerNames = zones.map(({ container: c }) => c.name);
     this.landingContainerName = landing.name;
     this.processedContainerName = processed.name;
     this.deadLetterContainerName = deadLetters.name;
@@ -138,6 +162,9 @@ export class UploadStorage extends pulumi.ComponentResource {
       accountId: this.accountId,
       blobServiceUri: this.blobServiceUri,
       queueServiceUri: this.queueServiceUri,
+      tableServiceUri: this.tableServiceUri,
+      quotaTableName: this.quotaTableName,
+      dropZoneContainerNames: this.dropZoneContainerNames,
       landingContainerName: this.landingContainerName,
       processedContainerName: this.processedContainerName,
       deadLetterContainerName: this.deadLetterContainerName,

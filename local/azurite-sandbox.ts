@@ -9,6 +9,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { TableClient } from '@azure/data-tables';
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { BlobServiceClient, type StoragePipelineOptions } from '@azure/storage-blob';
 import { STORAGE_CONNECTION, STORAGE_NAMES } from '../functions/core/definitions';
@@ -29,9 +30,21 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Quotas no load test reaches, for tests and harnesses whose subject is not quotas; every caller of a
+ * harness is one address, so the defaults would throttle them.
+ */
+export const UNTHROTTLED_QUOTA_ENV: Record<string, string> = {
+  DIRECTDROP_QUOTA_URLS_PER_MINUTE: '100000',
+  DIRECTDROP_QUOTA_URL_BURST: '10000',
+  DIRECTDROP_QUOTA_OUTSTANDING_UPLOADS: '500',
+  DIRECTDROP_QUOTA_BYTES_PER_DAY: String(1024 ** 4),
+  DIRECTDROP_QUOTA_GLOBAL_URLS_PER_MINUTE: '1000000',
+};
+
 export interface AzuriteSandbox {
   azurite: RunningAzurite;
-  /** App settings pointing the functions (`createRuntime`) at this instance. */
+  /** App settings pointing the functions (`createRuntime`) at this instance, quotas out of reach. */
   env: Record<string, string>;
   service: BlobServiceClient;
   /** The self-signed certificate of an OAuth sandbox, for clients that must trust it. */
@@ -76,6 +89,13 @@ function selfSignedCertificate(folder: string): { cert: string; key: string } {
   return { cert, key };
 }
 
+/** The quota table, as the Pulumi program and local mode create it. */
+export async function createQuotaTable(connectionString: string): Promise<void> {
+  await TableClient.fromConnectionString(connectionString, STORAGE_NAMES.quotaTable, {
+    allowInsecureConnection: true,
+  }).createTable();
+}
+
 /** Starts Azurite with the landing, processed and originals containers; `oauth` needs openssl. */
 export async function startAzuriteSandbox(
   options: { oauth?: boolean } = {},
@@ -103,9 +123,10 @@ export async function startAzuriteSandbox(
       STORAGE_NAMES.originalsContainer,
     ])
       await service.getContainerClient(name).createIfNotExists();
+    if (!tls) await createQuotaTable(azurite.connectionString);
     return {
       azurite,
-      env: { [STORAGE_CONNECTION]: azurite.connectionString },
+      env: { [STORAGE_CONNECTION]: azurite.connectionString, ...UNTHROTTLED_QUOTA_ENV },
       service,
       ca,
       async stop() {

@@ -1,5 +1,5 @@
 /**
- * Starts Azurite (Blob + Queue) from the `azurite` npm package as a child process.
+ * Starts Azurite (Blob, Queue and Table) from the `azurite` npm package as a child process.
  * Used by local mode and by the integration and e2e tests, so they run the same thing.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -31,6 +31,7 @@ export interface AzuriteOptions {
 export interface StorageEndpoints {
   blobEndpoint: string;
   queueEndpoint: string;
+  tableEndpoint: string;
   /** Connection string for the development account against this instance. */
   connectionString: string;
 }
@@ -46,15 +47,18 @@ export function devStorageEndpoints(
   blobPort: number,
   queuePort: number,
   scheme: 'http' | 'https' = 'http',
+  tablePort = queuePort + 1,
 ): StorageEndpoints {
   const blobEndpoint = `${scheme}://${host}:${blobPort}/${DEV_ACCOUNT_NAME}`;
   const queueEndpoint = `${scheme}://${host}:${queuePort}/${DEV_ACCOUNT_NAME}`;
+  const tableEndpoint = `${scheme}://${host}:${tablePort}/${DEV_ACCOUNT_NAME}`;
   return {
     blobEndpoint,
     queueEndpoint,
+    tableEndpoint,
     connectionString:
       `DefaultEndpointsProtocol=${scheme};AccountName=${DEV_ACCOUNT_NAME};AccountKey=${DEV_ACCOUNT_KEY};` +
-      `BlobEndpoint=${blobEndpoint};QueueEndpoint=${queueEndpoint};`,
+      `BlobEndpoint=${blobEndpoint};QueueEndpoint=${queueEndpoint};TableEndpoint=${tableEndpoint};`,
   };
 }
 
@@ -117,7 +121,7 @@ export async function startAzurite(options: AzuriteOptions): Promise<RunningAzur
   const host = options.host ?? '127.0.0.1';
   const blobPort = options.blobPort ?? 10000;
   const queuePort = options.queuePort ?? 10001;
-  // Tables are unused, but Azurite always starts them; the default stays clash-free.
+  // The quota table lives here; the default stays clash-free.
   const tablePort = options.tablePort ?? queuePort + 1;
   const ports: Array<[number, string]> = [
     [blobPort, 'Azurite blob'],
@@ -183,7 +187,7 @@ export async function startAzurite(options: AzuriteOptions): Promise<RunningAzur
   }
 
   return {
-    ...devStorageEndpoints(host, blobPort, queuePort, options.cert ? 'https' : 'http'),
+    ...devStorageEndpoints(host, blobPort, queuePort, options.cert ? 'https' : 'http', tablePort),
     process: child,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');

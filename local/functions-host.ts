@@ -48,6 +48,8 @@ export interface FunctionsHostOptions {
   maxRequestBodyBytes?: number;
   /** Lease length for queue messages; tests shorten it. */
   queueLeaseMs?: number;
+  /** Answers GET paths outside the functions (local mode's identity provider); false to pass. */
+  extraRoutes?: (path: string, response: ServerResponse) => boolean;
 }
 
 export interface HostedRoute {
@@ -99,10 +101,25 @@ function readRequestBody(request: IncomingMessage, limit: number): Promise<Buffe
   });
 }
 
+/** `ip:port` as App Service's front end writes the peer, IPv6 in brackets. */
+function peerAddress(request: IncomingMessage): string | undefined {
+  const { remoteAddress, remotePort } = request.socket;
+  if (!remoteAddress) return undefined;
+  return remoteAddress.includes(':')
+    ? `[${remoteAddress}]:${remotePort}`
+    : `${remoteAddress}:${remotePort}`;
+}
+
 function flattenHeaders(request: IncomingMessage): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(request.headers)) {
     if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  // App Service's front end appends the peer it accepted the connection from; so does this host.
+  const peer = peerAddress(request);
+  if (peer) {
+    const forwarded = headers['x-forwarded-for'];
+    headers['x-forwarded-for'] = forwarded ? `${forwarded}, ${peer}` : peer;
   }
   return headers;
 }
@@ -396,6 +413,7 @@ export async function startFunctionsHost(
         });
       }
     }
+    if (method === 'GET' && options.extraRoutes?.(path, response)) return;
     if (options.staticRoot && (await serveStatic(options.staticRoot, request, response, path)))
       return;
     sendJson(response, 404, {

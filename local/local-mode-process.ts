@@ -8,7 +8,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from './azurite-sandbox';
+import { UNTHROTTLED_QUOTA_ENV, freePort } from './azurite-sandbox';
+
+export { UNTHROTTLED_QUOTA_ENV };
 import { isPortInUse } from './azurite';
 import type { LocalModeRole } from './options';
 
@@ -37,6 +39,8 @@ export interface LocalModeProcessOptions {
   dataDir: string;
   /** More flags, such as `--message-lease 6`. */
   args?: readonly string[];
+  /** Check sign-in as `npm start` does; by default the harness runs `--anonymous`, unthrottled. */
+  signIn?: boolean;
   /** Added to this process's environment (host.json overrides, settings). */
   env?: Record<string, string>;
 }
@@ -64,12 +68,13 @@ export function startLocalModeProcess(options: LocalModeProcessOptions): LocalMo
     ...['--role', options.role, '--data', options.dataDir],
     ...['--port', String(ports.port), '--blob-port', String(ports.blobPort)],
     ...['--queue-port', String(ports.queuePort), '--table-port', String(ports.tablePort)],
+    ...(options.signIn ? [] : ['--anonymous']),
     ...(options.args ?? []),
   ];
   const child = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...options.env },
+    env: { ...process.env, ...(options.signIn ? {} : UNTHROTTLED_QUOTA_ENV), ...options.env },
   });
   let output = '';
   const listeners: Array<(line: string) => void> = [];

@@ -13,6 +13,7 @@ import { STORAGE_CONNECTION } from '../functions/core/definitions';
 import {
   type DirectdropSettings,
   SETTING_KEYS,
+  dropZoneContainer,
   parseSettings,
   toAppSettings,
 } from '../functions/core/settings';
@@ -34,6 +35,7 @@ import { startEventGridEmulator } from './event-grid-emulator';
 import { type RunningFunctionsHost, startFunctionsHost } from './functions-host';
 import { type HostConfig, readHostConfig } from './host-config';
 import { acquireInstanceLock } from './instance-lock';
+import { type LocalAuth, setUpLocalAuth } from './local-auth';
 import { readLocalSettingsValues } from './local-settings';
 import { type Logger, describeError } from './log';
 import { localScanResultsTopic } from './malware-scan-event';
@@ -45,6 +47,7 @@ import {
 } from './malware-scanner';
 import type { LocalModeOptions } from './options';
 import { type ProvisionedStorage, provisionStorage } from './provision';
+import { DEV_DEFAULT_SUBJECT, DEV_TOKEN_HOURS } from './dev-identity';
 
 export interface RunningLocalMode {
   /** Resolves with an exit code when local mode ends by itself (`func` exited). */
@@ -151,10 +154,11 @@ interface StartupSummary {
   hostConfig?: HostConfig;
   /** Present when this process scans uploads (storage half, scanning on). */
   scanner?: LocalMalwareScanner;
+  auth?: LocalAuth;
 }
 
 function describeStartup(summary: StartupSummary): string {
-  const { options, repoRoot, settings, storage, host, hostConfig } = summary;
+  const { options, repoRoot, settings, storage, host, hostConfig, auth } = summary;
   const base = `http://localhost:${options.port}`;
   const inRepo = relative(repoRoot, options.dataDir);
   const data = inRepo && !inRepo.startsWith('..') ? inRepo : options.dataDir;
@@ -188,8 +192,9 @@ function describeStartup(summary: StartupSummary): string {
     lines.push(
       `Azurite     blob ${summary.blobEndpoint}, queue ${summary.queueEndpoint}  (account ${DEV_ACCOUNT_NAME}; data in ${data}/azurite)`,
       `            containers ${storage.containers.join(', ')}; queues ${storage.queues.join(', ')}; ` +
+        `table ${storage.tables.join(', ')}; ` +
         `blob CORS for ${storage.corsOrigins.join(', ')}`,
-      `Event Grid  emulator: blobs committed in '${settings.landingContainer}' → Base64 BlobCreated events on queue '${settings.eventsQueue}'${duplicates}`,
+      `Event Grid  emulator: blobs committed in '${[settings.landingContainer, ...settings.dropZones.map((z) => dropZoneContainer(z.name))].join("', '")}' → Base64 BlobCreated events on queue '${settings.eventsQueue}'${duplicates}`,
     );
     lines.push(
       summary.scanner
@@ -208,17 +213,28 @@ function describeStartup(summary: StartupSummary): string {
       `Storage     blob ${summary.blobEndpoint}, queue ${summary.queueEndpoint}  (run by \`npm start -- --role storage\`)`,
     );
   }
+  if (auth) {
+    lines.push(`Sign-in     ${auth.describe}`);
+    if (auth.token) {
+      lines.push(
+        `  a token for '${DEV_DEFAULT_SUBJECT}' (${DEV_TOKEN_HOURS} h; more with: npx directdrop dev-token --sub alice --data ${data}):`,
+        `  TOKEN=${auth.token}`,
+        `  the upload page signed in: ${base}/#token=${auth.token}`,
+      );
+    }
+  }
+  const authHeader = auth?.token ? ` -H "authorization: Bearer $TOKEN"` : '';
   if (options.role !== 'storage') {
     lines.push(
       '',
       'Try a whole upload (bash, with curl and node):',
       '  FILE=photo.jpg',
-      `  RESPONSE=$(curl -sS -X POST ${base}/api/uploads -H 'content-type: application/json' \\`,
+      `  RESPONSE=$(curl -sS -X POST ${base}/api/uploads -H 'content-type: application/json'${authHeader} \\`,
       `    -d "{\\"fileName\\":\\"$(basename "$FILE")\\",\\"contentType\\":\\"image/jpeg\\",\\"size\\":$(wc -c < "$FILE")}")`,
       `  field() { node -p 'JSON.parse(process.argv[1])[process.argv[2]]' "$RESPONSE" "$1"; }`,
       `  curl -sS -X PUT "$(field uploadUrl)" -H 'x-ms-blob-type: BlockBlob' -H 'content-type: image/jpeg' \\`,
       `    --data-binary @"$FILE" -w 'PUT %{http_code}\\n'`,
-      `  while STATUS=$(curl -sS "$(field statusUrl)"); echo "$STATUS"; [[ $STATUS == *'"pending"'* ]]; do sleep 1; done`,
+      `  while STATUS=$(curl -sS "$(field statusUrl)"${authHeader}); echo "$STATUS"; [[ $STATUS == *'"pending"'* ]]; do sleep 1; done`,
     );
   }
   lines.push('');
@@ -261,12 +277,20 @@ export async function startLocalMode(
         : options.malwareScanning === 'on';
     // Real environment variables win over local.settings.json, as with Core Tools v4; the
     // scan gate follows the flag, as both halves must agree on it.
-    const merged: Env = {
+    let merged: Env = {
       ...(await readLocalSettingsValues(join(repoRoot, 'local.settings.json'))),
       ...env,
       [SETTING_KEYS.malwareScanning]: String(scanning),
       [SETTING_KEYS.scanResultsTopic]: scanning ? localScanResultsTopic(DEV_ACCOUNT_NAME) : '',
     };
+    let auth: LocalAuth | undefined;
+    if (runsFunctions) {
+      // The identity provider's keys live in the data folder, so tokens survive a restart.
+      await mkdir(options.dataDir, { recursive: true });
+      auth = await setUpLocalAuth(options, merged);
+      cleanups.push(() => (auth as LocalAuth).stop());
+      merged = { ...merged, ...auth.env };
+    }
 
     // Azurite takes a second or two; load everything else meanwhile.
     const azuriteStarting = runsStorage
@@ -288,7 +312,13 @@ export async function startLocalMode(
             cleanups.push(() => running.stop());
             return running;
           })
-        : devStorageEndpoints('127.0.0.1', options.blobPort, options.queuePort),
+        : devStorageEndpoints(
+            '127.0.0.1',
+            options.blobPort,
+            options.queuePort,
+            'http',
+            options.tablePort,
+          ),
       runsFunctions
         ? readHostConfig(join(repoRoot, 'host.json'), merged, availableParallelism())
         : undefined,
@@ -302,6 +332,7 @@ export async function startLocalMode(
       blobEndpoint: endpoints.blobEndpoint,
       queueEndpoint: endpoints.queueEndpoint,
       hostConfig,
+      auth,
     };
 
     if (runsStorage) {
@@ -310,23 +341,33 @@ export async function startLocalMode(
       summary.scanner = settings.malwareScanning
         ? createLocalMalwareScanner(await detectClamAv(), log)
         : undefined;
-      const emulator = await startEventGridEmulator({
-        container: BlobServiceClient.fromConnectionString(
-          endpoints.connectionString,
-        ).getContainerClient(settings.landingContainer),
-        queue: QueueServiceClient.fromConnectionString(endpoints.connectionString).getQueueClient(
-          settings.eventsQueue,
-        ),
-        accountName: DEV_ACCOUNT_NAME,
-        statePath: join(options.dataDir, 'event-grid-emulator.json'),
-        duplicateFraction: options.duplicateEvents,
-        malwareScanning: summary.scanner && {
-          scanner: summary.scanner,
-          topic: settings.scanResultsTopic,
-        },
-        log,
-      });
-      cleanups.push(() => emulator.stop());
+      // One subscription per watched container, as in Azure: the landing container, then each drop zone.
+      const watched = [
+        { container: settings.landingContainer, state: 'event-grid-emulator.json' },
+        ...settings.dropZones.map((zone) => ({
+          container: dropZoneContainer(zone.name),
+          state: `event-grid-emulator-${dropZoneContainer(zone.name)}.json`,
+        })),
+      ];
+      for (const { container, state } of watched) {
+        const emulator = await startEventGridEmulator({
+          container: BlobServiceClient.fromConnectionString(
+            endpoints.connectionString,
+          ).getContainerClient(container),
+          queue: QueueServiceClient.fromConnectionString(endpoints.connectionString).getQueueClient(
+            settings.eventsQueue,
+          ),
+          accountName: DEV_ACCOUNT_NAME,
+          statePath: join(options.dataDir, state),
+          duplicateFraction: options.duplicateEvents,
+          malwareScanning: summary.scanner && {
+            scanner: summary.scanner,
+            topic: settings.scanResultsTopic,
+          },
+          log,
+        });
+        cleanups.push(() => emulator.stop());
+      }
     } else {
       await assertStorageRunning(options, endpoints.connectionString, settings);
     }
@@ -343,6 +384,7 @@ export async function startLocalMode(
         port: options.port,
         staticRoot: join(repoRoot, 'client', 'web'),
         queueLeaseMs: options.messageLeaseSeconds * 1000,
+        extraRoutes: auth?.serve,
         log,
       });
       summary.host = host;

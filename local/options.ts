@@ -21,6 +21,8 @@ export type LocalMalwareScanning = 'on' | 'off' | 'dev-stack';
 export interface LocalModeOptions {
   /** Run `func start` (Core Tools) instead of the built-in host. */
   func: boolean;
+  /** Sign-in off: callers are told apart by address, as `authMode: anonymous` does in Azure. */
+  anonymous: boolean;
   role: LocalModeRole;
   /** How long the local host leases a queue message; renewed at half-life while it runs. */
   messageLeaseSeconds: number;
@@ -125,6 +127,7 @@ export function usage(): string {
     `  ${`${SCANNING_FLAG.flag} <on|off>`.padEnd(20)} ${'scan gate (Pulumi.dev.yaml)'.padEnd(28)} ${SCANNING_FLAG.env}`,
     `  ${''.padEnd(20)} local malware scan of each upload (EICAR, ClamAV if it has signatures)`,
     `  ${'--func'.padEnd(20)} run \`func start\` instead of the local host`,
+    `  ${'--anonymous'.padEnd(20)} no sign-in (the default checks tokens of the built-in identity provider)`,
     `  ${'--help'.padEnd(20)} show this help`,
   ];
   return lines.join('\n');
@@ -146,9 +149,14 @@ export function parseLocalModeArgs(
 ): ParsedArgs {
   const given = new Map<string, string>();
   let func = false;
+  let anonymous = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--help' || arg === '-h') return { help: true };
+    if (arg === '--anonymous') {
+      anonymous = true;
+      continue;
+    }
     if (arg === '--func') {
       func = true;
       continue;
@@ -227,6 +235,7 @@ export function parseLocalModeArgs(
     help: false,
     options: {
       func,
+      anonymous,
       role: role.raw as LocalModeRole,
       messageLeaseSeconds,
       duplicateEvents,

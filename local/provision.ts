@@ -1,16 +1,18 @@
 /**
  * Creates in Azurite what the Pulumi program creates in Azure, from the same shared
- * definitions: the containers, the events queue and its poison queue, and the blob CORS
- * rule browsers need to PUT uploads straight to storage.
+ * definitions: the containers, the events queue and its poison queue, the quota table,
+ * and the blob CORS rule browsers need to PUT uploads straight to storage.
  */
+import { TableClient } from '@azure/data-tables';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { STORAGE_NAMES, poisonQueueName, uploadCorsRule } from '../functions/core/definitions';
-import type { DirectdropSettings } from '../functions/core/settings';
+import { type DirectdropSettings, dropZoneContainer } from '../functions/core/settings';
 
 export interface ProvisionedStorage {
   containers: string[];
   queues: string[];
+  tables: string[];
   corsOrigins: string[];
 }
 
@@ -26,10 +28,17 @@ export async function provisionStorage(
     settings.processedContainer,
     settings.originalsContainer,
     STORAGE_NAMES.deadLetterContainer,
+    ...settings.dropZones.map((zone) => dropZoneContainer(zone.name)),
   ];
   const queues = [settings.eventsQueue, poisonQueueName(settings.eventsQueue)];
   const rule = uploadCorsRule(corsOrigins);
+  const tables = [settings.quotaTable];
   await Promise.all([
+    ...tables.map((name) =>
+      TableClient.fromConnectionString(connectionString, name, {
+        allowInsecureConnection: true,
+      }).createTable(),
+    ),
     ...containers.map((name) => blobService.getContainerClient(name).createIfNotExists()),
     ...queues.map((name) => queueService.getQueueClient(name).createIfNotExists()),
     // The storage REST API takes each list as one comma-separated string.
@@ -45,5 +54,5 @@ export async function provisionStorage(
       ],
     }),
   ]);
-  return { containers, queues, corsOrigins: [...corsOrigins] };
+  return { containers, queues, tables, corsOrigins: [...corsOrigins] };
 }

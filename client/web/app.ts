@@ -10,6 +10,20 @@ const PARALLEL_UPLOADS = 3;
 // `?api=` lets the page talk to an API elsewhere; by default the page's own origin serves it.
 const apiBaseUrl = new URLSearchParams(location.search).get('api') ?? '/api';
 
+/**
+ * A bearer token arrives in the fragment (`#token=…`, which browsers never send to servers)
+ * and is kept for this tab only; the fragment is cleared so it does not linger in the URL.
+ */
+function signInToken(): string | undefined {
+  const fromFragment = new URLSearchParams(location.hash.slice(1)).get('token');
+  if (fromFragment) {
+    sessionStorage.setItem('directdrop-token', fromFragment);
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+  return sessionStorage.getItem('directdrop-token') ?? undefined;
+}
+const token = signInToken();
+
 const dropZone = document.getElementById('drop-zone') as HTMLLabelElement;
 const input = document.getElementById('file-input') as HTMLInputElement;
 const list = document.getElementById('uploads') as HTMLUListElement;
@@ -95,6 +109,7 @@ async function uploadOne(file: File) {
     setState('uploading', 'Starting…');
     const result = await upload(file, {
       apiBaseUrl,
+      token,
       signal: controller.signal,
       onProgress: (p) => {
         progress.value = p.percent;

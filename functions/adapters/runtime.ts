@@ -1,7 +1,9 @@
 /**
  * Builds what the handlers need from app settings, once per process: validated
- * settings, blob clients and the SAS signer the connection calls for.
+ * settings, blob clients, the SAS signer the connection calls for, the caller checks of
+ * the auth mode and the quota store.
  */
+import { TableClient } from '@azure/data-tables';
 import {
   DefaultAzureCredential,
   ManagedIdentityCredential,
@@ -15,7 +17,14 @@ import {
 } from '@azure/storage-blob';
 import { type QueueClient, QueueServiceClient } from '@azure/storage-queue';
 import { STORAGE_CONNECTION } from '../core/definitions';
-import { type DirectdropSettings, SettingsError, parseSettings } from '../core/settings';
+import {
+  type DirectdropSettings,
+  SettingsError,
+  parseSettings,
+  readOwnerKey,
+} from '../core/settings';
+import { OidcVerifier } from './oidc-verifier';
+import { type QuotaGate, TableQuotaStore } from './quota-store';
 import { AccountKeySasSigner, type BlobSasSigner, UserDelegationSasSigner } from './sas-signer';
 
 export interface Runtime {
@@ -27,6 +36,19 @@ export interface Runtime {
   signer: BlobSasSigner;
   /** The events queue, for the scan gate's delayed timeout checks; present while scanning is on. */
   eventsQueue?: QueueClient;
+  /** Key of the owner hash; undefined only on a function-key stack (see readOwnerKey). */
+  ownerKey: string | undefined;
+  /** Present in oidc mode. */
+  oidc: OidcVerifier | undefined;
+  quotas: QuotaGate;
+  /** A blob container by name, for drop zones. */
+  container(name: string): ContainerClient;
+}
+
+export interface StorageConnection {
+  service: BlobServiceClient;
+  signer: BlobSasSigner;
+  table(name: string): TableClient;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -62,10 +84,7 @@ function identityCredential(env: Env, prefix: string): TokenCredential {
  * A connection string under the bare prefix (Azurite, development) signs with the
  * account key; `<prefix>__blobServiceUri` (Azure) signs with a user delegation key.
  */
-export function connectStorage(
-  env: Env,
-  prefix = STORAGE_CONNECTION,
-): { service: BlobServiceClient; signer: BlobSasSigner } {
+export function connectStorage(env: Env, prefix = STORAGE_CONNECTION): StorageConnection {
   const connectionString = env[prefix];
   if (connectionString) {
     let service: BlobServiceClient;
@@ -78,7 +97,16 @@ export function connectStorage(
     if (!(service.credential instanceof StorageSharedKeyCredential)) {
       throw new SettingsError(prefix, 'must include an AccountKey so upload URLs can be signed');
     }
-    return { service, signer: new AccountKeySasSigner(service.url, service.credential) };
+    return {
+      service,
+      signer: new AccountKeySasSigner(service.url, service.credential),
+      // Azurite serves tables over plain http; in Azure the connection has no key at all.
+      table: (name) =>
+        TableClient.fromConnectionString(connectionString, name, {
+          allowInsecureConnection: true,
+          retryOptions: STORAGE_PIPELINE_OPTIONS.retryOptions,
+        }),
+    };
   }
   const serviceUri = env[`${prefix}__blobServiceUri`] ?? env[`${prefix}__serviceUri`];
   if (!serviceUri) {
@@ -87,12 +115,24 @@ export function connectStorage(
       `set either ${prefix} (a connection string) or ${prefix}__blobServiceUri`,
     );
   }
-  const service = new BlobServiceClient(
-    serviceUri,
-    identityCredential(env, prefix),
-    STORAGE_PIPELINE_OPTIONS,
-  );
-  return { service, signer: new UserDelegationSasSigner(service) };
+  const credential = identityCredential(env, prefix);
+  const service = new BlobServiceClient(serviceUri, credential, STORAGE_PIPELINE_OPTIONS);
+  const tableServiceUri = env[`${prefix}__tableServiceUri`];
+  return {
+    service,
+    signer: new UserDelegationSasSigner(service),
+    table: (name) => {
+      if (!tableServiceUri) {
+        throw new SettingsError(
+          `${prefix}__tableServiceUri`,
+          'is required for the quota table when the connection uses an identity',
+        );
+      }
+      return new TableClient(tableServiceUri, name, credential, {
+        retryOptions: STORAGE_PIPELINE_OPTIONS.retryOptions,
+      });
+    },
+  };
 }
 
 /** The queue half of the same connection: a connection string, or `<prefix>__queueServiceUri`. */
@@ -121,6 +161,15 @@ export function connectQueues(env: Env, prefix = STORAGE_CONNECTION): QueueServi
 
 export function createRuntime(env: Env, storage = connectStorage(env)): Runtime {
   const settings = parseSettings(env);
+  const ownerKey = readOwnerKey(env, settings.authMode);
+  const oidc =
+    settings.authMode === 'oidc'
+      ? new OidcVerifier({
+          issuer: settings.authIssuer,
+          audiences: settings.authAudiences,
+          algorithms: settings.authAlgorithms,
+        })
+      : undefined;
   return {
     settings,
     landing: storage.service.getContainerClient(settings.landingContainer),
@@ -130,6 +179,16 @@ export function createRuntime(env: Env, storage = connectStorage(env)): Runtime 
     eventsQueue: settings.malwareScanning
       ? connectQueues(env).getQueueClient(settings.eventsQueue)
       : undefined,
+    ownerKey,
+    oidc,
+    quotas: new TableQuotaStore(storage.table(settings.quotaTable), {
+      urlsPerMinute: settings.quotaUrlsPerMinute,
+      urlBurst: settings.quotaUrlBurst,
+      outstandingUploads: settings.quotaOutstandingUploads,
+      bytesPerDay: settings.quotaBytesPerDay,
+      globalUrlsPerMinute: settings.quotaGlobalUrlsPerMinute,
+    }),
+    container: (name) => storage.service.getContainerClient(name),
   };
 }
 

@@ -53,7 +53,7 @@ function blobNameFromSubject(name: string): string {
   }
 }
 
-function parseOne(event: unknown, landingContainer: string): ParsedEvent {
+function parseOne(event: unknown, containers: readonly string[]): ParsedEvent {
   if (!isObject(event)) return { kind: 'malformed', reason: 'event is not an object' };
   // EventGridSchema uses eventType, CloudEvents 1.0 uses type.
   const eventType = event.eventType ?? event.type;
@@ -65,9 +65,10 @@ function parseOne(event: unknown, landingContainer: string): ParsedEvent {
   if (typeof subject !== 'string' || !isObject(data) || typeof id !== 'string') {
     return { kind: 'malformed', reason: 'BlobCreated event lacks subject, data or id' };
   }
-  const prefix = blobSubjectPrefix(landingContainer);
-  if (!subject.startsWith(prefix))
-    return { kind: 'ignored', reason: 'blob outside the landing container' };
+  const container = containers.find((name) => subject.startsWith(blobSubjectPrefix(name)));
+  if (container === undefined)
+    return { kind: 'ignored', reason: 'blob outside the landing container and drop zones' };
+  const prefix = blobSubjectPrefix(container);
   const blobName = blobNameFromSubject(subject.slice(prefix.length));
   if (!blobName) return { kind: 'malformed', reason: 'subject has no blob name' };
 
@@ -95,7 +96,7 @@ function parseOne(event: unknown, landingContainer: string): ParsedEvent {
     kind: 'commit',
     commit: {
       eventId: id,
-      container: landingContainer,
+      container,
       blobName,
       api: api as CommittedBlobApi,
       eTag: quotedETag(eTag),
@@ -107,8 +108,15 @@ function parseOne(event: unknown, landingContainer: string): ParsedEvent {
   };
 }
 
-/** Parses one queue message into events; a message is normally one event, arrays are tolerated. */
-export function parseBlobEvents(message: unknown, landingContainer: string): ParsedEvent[] {
+/**
+ * Parses one queue message into events; a message is normally one event, arrays are
+ * tolerated. Blobs count in `containers` only (the landing container, and drop zones').
+ */
+export function parseBlobEvents(
+  message: unknown,
+  containers: string | readonly string[],
+): ParsedEvent[] {
+  const watched = typeof containers === 'string' ? [containers] : containers;
   let payload = message;
   if (typeof payload === 'string' || Buffer.isBuffer(payload)) {
     try {
@@ -119,7 +127,7 @@ export function parseBlobEvents(message: unknown, landingContainer: string): Par
   }
   const events = Array.isArray(payload) ? payload : [payload];
   if (events.length === 0) return [{ kind: 'malformed', reason: 'message holds an empty array' }];
-  return events.map((event) => parseOne(event, landingContainer));
+  return events.map((event) => parseOne(event, watched));
 }
 
 /**

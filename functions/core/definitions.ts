@@ -15,6 +15,8 @@ export const STORAGE_NAMES = {
   deadLetterContainer: 'event-deadletters',
   /** Queue Event Grid delivers BlobCreated events into. */
   eventsQueue: 'upload-events',
+  /** Table of per-caller and global quota counters (table names allow letters and digits only). */
+  quotaTable: 'directdropquotas',
 } as const;
 
 /** The Functions queue extension moves a message here after maxDequeueCount failures. */

@@ -44,6 +44,10 @@ export interface ManifestOutput {
 interface ManifestBase {
   version: 1;
   uploadId: string;
+  /** Owner hash bound when the upload URL was issued (or the drop zone's); only it may read the outcome. */
+  owner: string;
+  /** Set for uploads dropped into a drop zone: the zone's name. */
+  dropZone?: string;
   source: { blobName: string; eTag: string; sequencer: string };
   completedAt: string;
 }
@@ -100,6 +104,7 @@ export function isUploadManifest(value: unknown): value is UploadManifest {
   return (
     m.version === 1 &&
     typeof m.uploadId === 'string' &&
+    typeof m.owner === 'string' &&
     (m.status === 'processed' || m.status === 'rejected' || m.status === 'failed') &&
     typeof m.source === 'object' &&
     m.source !== null

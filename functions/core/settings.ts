@@ -50,6 +50,66 @@ export interface DirectdropSettings {
    * for interlaced and progressive images), so no single image can exhaust an instance.
    */
   maxDecodeBytes: number;
+  /** How callers of the HTTP API identify themselves; see AuthMode. */
+  authMode: AuthMode;
+  /** oidc: the identity provider's issuer, exactly as tokens carry it in `iss`. */
+  authIssuer: string;
+  /** oidc: accepted `aud` values (or `client_id` of Cognito-style access tokens). */
+  authAudiences: string[];
+  /** oidc: a scope or role every token must carry (`scp`, `scope`, `permissions`, `roles`); '' for none. */
+  authRequiredScope: string;
+  /** oidc: signature algorithms accepted; asymmetric only. */
+  authAlgorithms: string[];
+  /** Per caller: upload URLs issued per minute, sustained. */
+  quotaUrlsPerMinute: number;
+  /** Per caller: URLs that may be issued at once before the per-minute pace applies. */
+  quotaUrlBurst: number;
+  /** Per caller: uploads issued whose outcome is not recorded yet. */
+  quotaOutstandingUploads: number;
+  /** Per caller: bytes declared in issued URLs per UTC day. */
+  quotaBytesPerDay: number;
+  /** All callers together: upload URLs issued per minute. */
+  quotaGlobalUrlsPerMinute: number;
+  /** Azure Table in the upload account holding quota counters. */
+  quotaTable: string;
+  /** Upload-only containers for devices and partners, each with its own create-only SAS. */
+  dropZones: DropZone[];
+}
+
+/**
+ * `oidc`: a JWT bearer token from the app's identity provider, checked in the function.
+ * `functionKey`: server-to-server callers with a function key (the host checks it).
+ * `anonymous`: no sign-in; callers are told apart by client IP (explicit opt-in).
+ */
+export type AuthMode = 'oidc' | 'functionKey' | 'anonymous';
+export const AUTH_MODES: readonly AuthMode[] = ['oidc', 'functionKey', 'anonymous'];
+
+/** Asymmetric JWS algorithms only: `none` and HMAC (a shared secret, or a public key misused as one) never. */
+export const ASYMMETRIC_JWT_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+] as const;
+
+export interface DropZone {
+  /** Lower-case letters, digits and hyphens; the container is `dropzone-<name>`. */
+  name: string;
+  /** Days a dropped blob stays in the zone's container before lifecycle deletes it. */
+  retentionDays: number;
+  /** Longest lifetime of a zone SAS, in hours (at most 7 days). */
+  maxSasHours: number;
+}
+
+/** The private container of one drop zone. */
+export function dropZoneContainer(zoneName: string): string {
+  return `dropzone-${zoneName}`;
 }
 
 /**
@@ -99,6 +159,18 @@ export const DEFAULT_SETTINGS: Readonly<DirectdropSettings> = {
   scanUnverifiedPolicy: 'fail',
   // A 50 MP RGBA photo at 8 bits fits; six in flight stay within 80 % of a 2,048 MB instance.
   maxDecodeBytes: 192 * MIB,
+  authMode: 'functionKey',
+  authIssuer: '',
+  authAudiences: [],
+  authRequiredScope: '',
+  authAlgorithms: ['RS256', 'ES256'],
+  quotaUrlsPerMinute: 60,
+  quotaUrlBurst: 20,
+  quotaOutstandingUploads: 50,
+  quotaBytesPerDay: 2048 * MIB,
+  quotaGlobalUrlsPerMinute: 6000,
+  quotaTable: STORAGE_NAMES.quotaTable,
+  dropZones: [],
 };
 
 /** Allowed ranges, shared with the Pulumi config validation. */
@@ -113,6 +185,16 @@ export const SETTING_LIMITS = {
   variantQuality: { min: 1, max: 100 },
   variantCount: { min: 1, max: 8 },
   scanVerdictTimeoutSeconds: { min: 2, max: 24 * 3600 },
+  quotaUrlsPerMinute: { min: 1, max: 100_000 },
+  quotaUrlBurst: { min: 1, max: 10_000 },
+  /** Outstanding uploads are tracked one by one in the caller's quota entity (64 KiB per property). */
+  quotaOutstandingUploads: { min: 1, max: 500 },
+  quotaBytesPerDay: { min: 1, max: 1024 * 1024 * MIB },
+  quotaGlobalUrlsPerMinute: { min: 1, max: 1_000_000 },
+  dropZoneRetentionDays: { min: 1, max: 365 },
+  /** A zone SAS lives at most 7 days, the longest a user delegation key is valid. */
+  dropZoneMaxSasHours: { min: 1, max: 7 * 24 },
+  dropZoneCount: { min: 0, max: 10 },
 } as const;
 
 /** App-setting keys, one per field. */
@@ -133,7 +215,27 @@ export const SETTING_KEYS: { readonly [K in keyof DirectdropSettings]: string } 
   scanVerdictTimeoutSeconds: 'DIRECTDROP_SCAN_VERDICT_TIMEOUT_SECONDS',
   scanUnverifiedPolicy: 'DIRECTDROP_SCAN_UNVERIFIED_POLICY',
   maxDecodeBytes: 'DIRECTDROP_MAX_DECODE_BYTES',
+  authMode: 'DIRECTDROP_AUTH_MODE',
+  authIssuer: 'DIRECTDROP_AUTH_ISSUER',
+  authAudiences: 'DIRECTDROP_AUTH_AUDIENCE',
+  authRequiredScope: 'DIRECTDROP_AUTH_REQUIRED_SCOPE',
+  authAlgorithms: 'DIRECTDROP_AUTH_ALGORITHMS',
+  quotaUrlsPerMinute: 'DIRECTDROP_QUOTA_URLS_PER_MINUTE',
+  quotaUrlBurst: 'DIRECTDROP_QUOTA_URL_BURST',
+  quotaOutstandingUploads: 'DIRECTDROP_QUOTA_OUTSTANDING_UPLOADS',
+  quotaBytesPerDay: 'DIRECTDROP_QUOTA_BYTES_PER_DAY',
+  quotaGlobalUrlsPerMinute: 'DIRECTDROP_QUOTA_GLOBAL_URLS_PER_MINUTE',
+  quotaTable: 'DIRECTDROP_QUOTA_TABLE',
+  dropZones: 'DIRECTDROP_DROP_ZONES',
 };
+
+/**
+ * The key of the owner hash (HMAC of issuer and subject). A secret, so it is not part of
+ * DirectdropSettings: infra passes a generated secret, local mode one kept per data folder.
+ */
+export const OWNER_KEY_SETTING = 'DIRECTDROP_OWNER_KEY';
+/** Shortest owner key accepted: 32 characters, e.g. 24 random bytes in Base64. */
+export const MIN_OWNER_KEY_LENGTH = 32;
 
 export class SettingsError extends Error {
   constructor(
@@ -166,16 +268,20 @@ function readName(
   return value;
 }
 
-function readInteger(
-  env: Env,
-  field:
-    | 'maxUploadBytes'
-    | 'maxInputPixels'
-    | 'uploadUrlTtlSeconds'
-    | 'readUrlTtlSeconds'
-    | 'scanVerdictTimeoutSeconds'
-    | 'maxDecodeBytes',
-): number {
+type IntegerField =
+  | 'maxUploadBytes'
+  | 'maxInputPixels'
+  | 'uploadUrlTtlSeconds'
+  | 'readUrlTtlSeconds'
+  | 'quotaUrlsPerMinute'
+  | 'quotaUrlBurst'
+  | 'quotaOutstandingUploads'
+  | 'quotaBytesPerDay'
+  | 'quotaGlobalUrlsPerMinute'
+  | 'scanVerdictTimeoutSeconds'
+  | 'maxDecodeBytes';
+
+function readInteger(env: Env, field: IntegerField): number {
   const key = SETTING_KEYS[field];
   const raw = env[key];
   if (raw === undefined || raw === '') return DEFAULT_SETTINGS[field];
@@ -311,6 +417,153 @@ function readScanResultsTopic(env: Env, scanning: boolean): string {
   return raw;
 }
 
+const TABLE_NAME = /^[A-Za-z][A-Za-z0-9]{2,62}$/;
+const ZONE_NAME = /^[a-z0-9](?:[a-z0-9]|-(?!-)){0,38}[a-z0-9]$/;
+
+export function validateAuthMode(value: string, setting: string): AuthMode {
+  if (!AUTH_MODES.includes(value as AuthMode)) {
+    throw new SettingsError(setting, `"${value}" must be one of ${AUTH_MODES.join(', ')}`);
+  }
+  return value as AuthMode;
+}
+
+/** An issuer is an https URL (http only for loopback, where local mode's provider lives). */
+export function validateIssuer(value: string, setting: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new SettingsError(setting, `"${value}" is not a URL like https://login.example.com/`);
+  }
+  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+    throw new SettingsError(setting, `"${value}" must use https:// (http:// only on loopback)`);
+  }
+  if (url.search || url.hash) throw new SettingsError(setting, 'must have no query or fragment');
+  return value;
+}
+
+export function validateAlgorithms(values: readonly string[], setting: string): string[] {
+  const list = values.map((v) => v.trim()).filter((v) => v !== '');
+  if (list.length === 0) throw new SettingsError(setting, 'at least one algorithm is required');
+  const bad = list.find((v) => !(ASYMMETRIC_JWT_ALGORITHMS as readonly string[]).includes(v));
+  if (bad !== undefined) {
+    throw new SettingsError(
+      setting,
+      `"${bad}" is not allowed; choose from ${ASYMMETRIC_JWT_ALGORITHMS.join(', ')}`,
+    );
+  }
+  return [...new Set(list)];
+}
+
+export function validateDropZones(value: unknown, setting: string): DropZone[] {
+  const { dropZoneCount, dropZoneRetentionDays, dropZoneMaxSasHours } = SETTING_LIMITS;
+  if (!Array.isArray(value) || value.length > dropZoneCount.max) {
+    throw new SettingsError(
+      setting,
+      `must be a list of at most ${dropZoneCount.max} zones like {"name":"cameras","retentionDays":7,"maxSasHours":24}`,
+    );
+  }
+  const names = new Set<string>();
+  return value.map((item: unknown, index) => {
+    const z = (item ?? {}) as Record<string, unknown>;
+    const where = `zone ${index + 1}`;
+    if (typeof z.name !== 'string' || !ZONE_NAME.test(z.name)) {
+      throw new SettingsError(
+        setting,
+        `${where}: name must be 2-40 of a-z, 0-9 and single hyphens, starting and ending with a letter or digit`,
+      );
+    }
+    if (names.has(z.name)) throw new SettingsError(setting, `${where}: duplicate name "${z.name}"`);
+    names.add(z.name);
+    const integer = (
+      field: string,
+      fallback: number,
+      { min, max }: { min: number; max: number },
+    ) => {
+      const v = z[field] ?? fallback;
+      if (!Number.isInteger(v) || (v as number) < min || (v as number) > max) {
+        throw new SettingsError(
+          setting,
+          `${where}: ${field} must be an integer from ${min} to ${max}`,
+        );
+      }
+      return v as number;
+    };
+    return {
+      name: z.name,
+      retentionDays: integer('retentionDays', 7, dropZoneRetentionDays),
+      maxSasHours: integer('maxSasHours', 24, dropZoneMaxSasHours),
+    };
+  });
+}
+
+function readList(env: Env, field: 'authAudiences' | 'authAlgorithms'): string[] | undefined {
+  const raw = env[SETTING_KEYS[field]];
+  return raw === undefined || raw === '' ? undefined : raw.split(',');
+}
+
+function readDropZones(env: Env): DropZone[] {
+  const key = SETTING_KEYS.dropZones;
+  const raw = env[key];
+  if (raw === undefined || raw === '') return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new SettingsError(key, 'is not valid JSON');
+  }
+  return validateDropZones(parsed, key);
+}
+
+/** The auth fields, checked together: oidc needs an issuer and an audience. */
+function readAuth(env: Env) {
+  const modeKey = SETTING_KEYS.authMode;
+  const authMode = validateAuthMode(env[modeKey] || DEFAULT_SETTINGS.authMode, modeKey);
+  const issuerRaw = env[SETTING_KEYS.authIssuer] ?? '';
+  const authIssuer = issuerRaw === '' ? '' : validateIssuer(issuerRaw, SETTING_KEYS.authIssuer);
+  const authAudiences = (readList(env, 'authAudiences') ?? [])
+    .map((a) => a.trim())
+    .filter((a) => a !== '');
+  const algorithms = readList(env, 'authAlgorithms');
+  const authAlgorithms =
+    algorithms === undefined
+      ? [...DEFAULT_SETTINGS.authAlgorithms]
+      : validateAlgorithms(algorithms, SETTING_KEYS.authAlgorithms);
+  const authRequiredScope = (env[SETTING_KEYS.authRequiredScope] ?? '').trim();
+  if (/\s/.test(authRequiredScope)) {
+    throw new SettingsError(SETTING_KEYS.authRequiredScope, 'must be one scope or role, no spaces');
+  }
+  if (authMode === 'oidc') {
+    if (authIssuer === '')
+      throw new SettingsError(SETTING_KEYS.authIssuer, `is required when ${modeKey} is oidc`);
+    if (authAudiences.length === 0)
+      throw new SettingsError(SETTING_KEYS.authAudiences, `is required when ${modeKey} is oidc`);
+  }
+  return { authMode, authIssuer, authAudiences, authRequiredScope, authAlgorithms };
+}
+
+/**
+ * The owner-hash key. Required when callers are people (oidc) or addresses (anonymous),
+ * so their hashes cannot be recomputed from a guessed subject; a function-key stack has
+ * one caller and may leave it unset.
+ */
+export function readOwnerKey(env: Env, authMode: AuthMode): string | undefined {
+  const raw = env[OWNER_KEY_SETTING];
+  if (raw === undefined || raw === '') {
+    if (authMode === 'functionKey') return undefined;
+    throw new SettingsError(OWNER_KEY_SETTING, `is required when the auth mode is ${authMode}`);
+  }
+  if (raw.length < MIN_OWNER_KEY_LENGTH) {
+    // A secret: say how long it must be, never echo it.
+    throw new SettingsError(
+      OWNER_KEY_SETTING,
+      `must be at least ${MIN_OWNER_KEY_LENGTH} characters`,
+    );
+  }
+  return raw;
+}
+
 function readScanUnverifiedPolicy(env: Env): ScanUnverifiedPolicy {
   const key = SETTING_KEYS.scanUnverifiedPolicy;
   const raw = env[key];
@@ -326,6 +579,13 @@ export function parseSettings(env: Env): DirectdropSettings {
   const typesKey = SETTING_KEYS.allowedContentTypes;
   const typesRaw = env[typesKey];
   const malwareScanning = readMalwareScanning(env);
+  const quotaTable = env[SETTING_KEYS.quotaTable] || DEFAULT_SETTINGS.quotaTable;
+  if (!TABLE_NAME.test(quotaTable)) {
+    throw new SettingsError(
+      SETTING_KEYS.quotaTable,
+      `"${quotaTable}" is not a valid table name (3-63 letters and digits, starting with a letter)`,
+    );
+  }
   return {
     landingContainer: readName(env, 'landingContainer'),
     processedContainer: readName(env, 'processedContainer'),
@@ -346,7 +606,27 @@ export function parseSettings(env: Env): DirectdropSettings {
     scanVerdictTimeoutSeconds: readInteger(env, 'scanVerdictTimeoutSeconds'),
     scanUnverifiedPolicy: readScanUnverifiedPolicy(env),
     maxDecodeBytes: readInteger(env, 'maxDecodeBytes'),
+    ...readAuth(env),
+    quotaUrlsPerMinute: readInteger(env, 'quotaUrlsPerMinute'),
+    quotaUrlBurst: readInteger(env, 'quotaUrlBurst'),
+    quotaOutstandingUploads: readInteger(env, 'quotaOutstandingUploads'),
+    quotaBytesPerDay: readInteger(env, 'quotaBytesPerDay'),
+    quotaGlobalUrlsPerMinute: readInteger(env, 'quotaGlobalUrlsPerMinute'),
+    quotaTable,
+    dropZones: readDropZonesWithoutScanning(env, malwareScanning),
   };
+}
+
+/** The scan gate waits on landing uploads only, so drop zones would bypass it: refused. */
+function readDropZonesWithoutScanning(env: Env, malwareScanning: boolean): DropZone[] {
+  const dropZones = readDropZones(env);
+  if (malwareScanning && dropZones.length > 0) {
+    throw new SettingsError(
+      SETTING_KEYS.dropZones,
+      `drop zones are not yet gated by the malware scan; declare none while ${SETTING_KEYS.malwareScanning} is true`,
+    );
+  }
+  return dropZones;
 }
 
 /** The app settings that reproduce `settings`; what infra and local mode hand to the app. */
@@ -368,5 +648,26 @@ export function toAppSettings(settings: DirectdropSettings): Record<string, stri
     [SETTING_KEYS.scanVerdictTimeoutSeconds]: String(settings.scanVerdictTimeoutSeconds),
     [SETTING_KEYS.scanUnverifiedPolicy]: settings.scanUnverifiedPolicy,
     [SETTING_KEYS.maxDecodeBytes]: String(settings.maxDecodeBytes),
+    [SETTING_KEYS.authMode]: settings.authMode,
+    [SETTING_KEYS.authIssuer]: settings.authIssuer,
+    [SETTING_KEYS.authAudiences]: settings.authAudiences.join(','),
+    [SETTING_KEYS.authRequiredScope]: settings.authRequiredScope,
+    [SETTING_KEYS.authAlgorithms]: settings.authAlgorithms.join(','),
+    [SETTING_KEYS.quotaUrlsPerMinute]: String(settings.quotaUrlsPerMinute),
+    [SETTING_KEYS.quotaUrlBurst]: String(settings.quotaUrlBurst),
+    [SETTING_KEYS.quotaOutstandingUploads]: String(settings.quotaOutstandingUploads),
+    [SETTING_KEYS.quotaBytesPerDay]: String(settings.quotaBytesPerDay),
+    [SETTING_KEYS.quotaGlobalUrlsPerMinute]: String(settings.quotaGlobalUrlsPerMinute),
+    [SETTING_KEYS.quotaTable]: settings.quotaTable,
+    [SETTING_KEYS.dropZones]: JSON.stringify(settings.dropZones),
   };
+}
+
+/**
+ * The Functions host checks function keys itself; in the other modes the function must be
+ * reachable without one and checks the caller in code. Read once at startup.
+ */
+export function httpAuthLevel(env: Env): 'function' | 'anonymous' {
+  const raw = env[SETTING_KEYS.authMode] || DEFAULT_SETTINGS.authMode;
+  return raw === 'oidc' || raw === 'anonymous' ? 'anonymous' : 'function';
 }

@@ -2,6 +2,7 @@
  * Validation of `POST /api/uploads` bodies and the server's choice of blob name.
  * Pure: the handler supplies the parsed body, the settings and a fresh upload id.
  */
+import { OWNER_HASH } from './auth';
 import type { DirectdropSettings } from './settings';
 
 export interface UploadRequest {
@@ -158,6 +159,8 @@ const DECLARED_SIZE = /^[1-9][0-9]{0,15}$/;
 
 /** What a landing blob name says about its upload. */
 export interface LandingBlob {
+  /** Owner hash of the caller the URL was issued to (core/auth.ts ownerHash). */
+  owner: string;
   uploadId: string;
   /** The size declared in `POST /api/uploads`; the upload must be exactly this long. */
   declaredSize: number;
@@ -165,25 +168,39 @@ export interface LandingBlob {
 }
 
 /**
- * The server-chosen landing blob name, `<uploadId>/<declared size>/<sanitised name>`;
- * clients never choose paths. The upload SAS may create only this name, so the size in
- * it is the one the client declared, and the worker can hold the bytes to it.
+ * The server-chosen landing blob name, `<owner>/<uploadId>/<declared size>/<sanitised name>`;
+ * clients never choose paths. The upload SAS may create only this name, so the owner and
+ * size in it are the ones the server bound when issuing, and the worker can rely on both.
  */
 export function landingBlobName(
+  owner: string,
   uploadId: string,
   request: Pick<UploadRequest, 'fileName' | 'size'>,
 ): string {
-  return `${uploadId}/${request.size}/${sanitiseFileName(request.fileName)}`;
+  return `${owner}/${uploadId}/${request.size}/${sanitiseFileName(request.fileName)}`;
+}
+
+/** The folder of one caller's upload in the landing container (where a pending blob lands). */
+export function landingPrefix(owner: string, uploadId: string): string {
+  return `${owner}/${uploadId}/`;
 }
 
 /** Reads a landing blob name back, or undefined for a blob directdrop did not name. */
 export function parseLandingBlobName(blobName: string): LandingBlob | undefined {
   const parts = blobName.split('/');
-  if (parts.length !== 3) return undefined;
-  const [uploadId, size, fileName] = parts;
-  if (!isUploadId(uploadId) || !DECLARED_SIZE.test(size) || fileName === '') return undefined;
+  if (parts.length !== 4) return undefined;
+  const [owner, uploadId, size, fileName] = parts;
+  if (
+    !OWNER_HASH.test(owner) ||
+    !isUploadId(uploadId) ||
+    !DECLARED_SIZE.test(size) ||
+    fileName === ''
+  )
+    return undefined;
   const declaredSize = Number(size);
-  return Number.isSafeInteger(declaredSize) ? { uploadId, declaredSize, fileName } : undefined;
+  return Number.isSafeInteger(declaredSize)
+    ? { owner, uploadId, declaredSize, fileName }
+    : undefined;
 }
 
 /** The upload id a landing blob belongs to, or undefined for a blob we did not name. */

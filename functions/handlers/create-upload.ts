@@ -1,21 +1,54 @@
-/** `POST /api/uploads`: validates the request and answers with a create-only upload URL. */
+/** `POST /api/uploads`: checks the caller and the request, takes quota, and answers with a create-only upload URL. */
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { type QuotaExceeded, retryAfterSeconds } from '../core/quota';
 import { uploadSasPolicy } from '../core/sas-policy';
 import {
   MAX_REQUEST_BODY_BYTES,
   landingBlobName,
   parseUploadRequest,
 } from '../core/upload-request';
+import { QuotaContentionError } from '../adapters/quota-store';
 import { type Runtime, getRuntime } from '../adapters/runtime';
+import { identifyCaller } from './caller';
 import { answeringStorageOutages, errorResponse, jsonResponse } from './http-responses';
+
+const QUOTA_MESSAGES: Record<QuotaExceeded['limit'], (max: number) => string> = {
+  'urls-per-minute': (max) => `At most ${max} upload URLs per minute per caller.`,
+  'outstanding-uploads': (max) => `At most ${max} uploads may await their outcome at once.`,
+  'bytes-per-day': (max) => `At most ${max} bytes may be declared per caller per UTC day.`,
+  'global-urls-per-minute': (max) => `The service issues at most ${max} upload URLs per minute.`,
+};
+
+/** 429 naming the limit and when it resets, with Retry-After (RFC 9110) to match. */
+export function quotaExceededResponse(exceeded: QuotaExceeded, nowMs: number): HttpResponseInit {
+  const retryAfter = retryAfterSeconds(exceeded, nowMs);
+  return jsonResponse(
+    429,
+    {
+      error: {
+        code: 'quota-exceeded',
+        message: QUOTA_MESSAGES[exceeded.limit](exceeded.max),
+        limit: exceeded.limit,
+        max: exceeded.max,
+        resetsAt: exceeded.resetsAt.toISOString(),
+      },
+    },
+    { 'Retry-After': String(retryAfter) },
+  );
+}
 
 export function createUploadHandler(runtime: () => Runtime) {
   return answeringStorageOutages(async function createUpload(
     request: HttpRequest,
     context: InvocationContext,
   ): Promise<HttpResponseInit> {
-    const { settings, signer } = runtime();
+    const rt = runtime();
+    const { settings, signer } = rt;
+    const identified = await identifyCaller(request, rt, context);
+    if (!identified.ok) return identified.response;
+    const { owner } = identified.caller;
+
     const declaredLength = Number(request.headers.get('content-length') ?? 0);
     if (declaredLength > MAX_REQUEST_BODY_BYTES) {
       return errorResponse(
@@ -39,22 +72,55 @@ export function createUploadHandler(runtime: () => Runtime) {
     }
 
     const uploadId = randomUUID();
-    const blobName = landingBlobName(uploadId, parsed.value);
+    const blobName = landingBlobName(owner, uploadId, parsed.value);
     const policy = uploadSasPolicy(new Date(), settings.uploadUrlTtlSeconds);
-    const uploadUrl = await signer.signBlobUrl(settings.landingContainer, blobName, policy);
+    const reservation = {
+      uploadId,
+      size: parsed.value.size,
+      urlExpiresAtMs: policy.expiresOn.getTime(),
+    };
+    let quota;
+    try {
+      quota = await rt.quotas.reserve(owner, reservation);
+    } catch (error) {
+      if (!(error instanceof QuotaContentionError)) throw error;
+      return errorResponse(503, 'quota-busy', error.message, { 'Retry-After': '1' });
+    }
+    if (!quota.ok) {
+      context.info(`Refused an upload URL for owner ${owner}: ${quota.exceeded.limit}`);
+      return quotaExceededResponse(quota.exceeded, Date.now());
+    }
+
+    let uploadUrl: string;
+    try {
+      uploadUrl = await signer.signBlobUrl(settings.landingContainer, blobName, policy);
+    } catch (error) {
+      // Nothing was issued: the reservation goes back (best effort, the slot lapses anyway).
+      await rt.quotas.refund(owner, reservation).catch(() => undefined);
+      throw error;
+    }
     context.info(
-      `Issued upload ${uploadId} (${parsed.value.contentType}, ${parsed.value.size} bytes)`,
+      `Issued upload ${uploadId} (${parsed.value.contentType}, ${parsed.value.size} bytes) to owner ${owner}`,
     );
 
-    return jsonResponse(201, {
-      uploadId,
-      uploadUrl,
-      method: 'PUT',
-      headers: { 'x-ms-blob-type': 'BlockBlob', 'Content-Type': parsed.value.contentType },
-      expiresOn: policy.expiresOn.toISOString(),
-      maxBytes: settings.maxUploadBytes,
-      statusUrl: new URL(`/api/uploads/${uploadId}`, request.url).toString(),
-    });
+    return jsonResponse(
+      201,
+      {
+        uploadId,
+        uploadUrl,
+        method: 'PUT',
+        headers: { 'x-ms-blob-type': 'BlockBlob', 'Content-Type': parsed.value.contentType },
+        expiresOn: policy.expiresOn.toISOString(),
+        maxBytes: settings.maxUploadBytes,
+        statusUrl: new URL(`/api/uploads/${uploadId}`, request.url).toString(),
+      },
+      {
+        // draft-ietf-httpapi-ratelimit-headers: the per-caller URL bucket.
+        'RateLimit-Limit': String(quota.limit),
+        'RateLimit-Remaining': String(quota.remaining),
+        'RateLimit-Reset': String(quota.resetSeconds),
+      },
+    );
   });
 }
 

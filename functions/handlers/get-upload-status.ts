@@ -3,18 +3,23 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import { quotedETag } from '../core/blob-events';
 import { PENDING_DEADLINE_MS } from '../core/definitions';
 import { readSasPolicy } from '../core/sas-policy';
-import { isUploadId } from '../core/upload-request';
+import { isUploadId, landingPrefix } from '../core/upload-request';
 import { readManifest } from '../adapters/manifest-store';
 import { readVerdict } from '../adapters/scan-gate-store';
 import { type Runtime, getRuntime } from '../adapters/runtime';
+import { identifyCaller } from './caller';
 import { answeringStorageOutages, errorResponse, jsonResponse } from './http-responses';
 
 export function getUploadStatusHandler(runtime: () => Runtime) {
   return answeringStorageOutages(async function getUploadStatus(
     request: HttpRequest,
-    _context: InvocationContext,
+    context: InvocationContext,
   ): Promise<HttpResponseInit> {
-    const { settings, landing, processed, signer } = runtime();
+    const rt = runtime();
+    const { settings, landing, processed, signer } = rt;
+    const identified = await identifyCaller(request, rt, context);
+    if (!identified.ok) return identified.response;
+    const { owner } = identified.caller;
     const uploadId = (request.params.uploadId ?? '').toLowerCase();
     if (!isUploadId(uploadId)) {
       return errorResponse(
@@ -24,7 +29,11 @@ export function getUploadStatusHandler(runtime: () => Runtime) {
       );
     }
 
+    const notFound = () =>
+      errorResponse(404, 'upload-not-found', 'No upload with this id has been received.');
     const stored = await readManifest(processed, uploadId);
+    // Another caller's upload is indistinguishable from none: same status, same body.
+    if (stored && stored.manifest.owner !== owner) return notFound();
     if (stored) {
       const { manifest } = stored;
       if (manifest.status !== 'processed') {
@@ -52,9 +61,9 @@ export function getUploadStatusHandler(runtime: () => Runtime) {
       });
     }
 
-    // No outcome yet: the upload is pending if its blob has landed.
+    // No outcome yet: the upload is pending if its blob has landed under this caller's name.
     const landed = await landing
-      .listBlobsFlat({ prefix: `${uploadId}/` })
+      .listBlobsFlat({ prefix: landingPrefix(owner, uploadId) })
       .byPage({ maxPageSize: 1 })
       .next();
     const blob = landed.done ? undefined : landed.value.segment.blobItems[0];
@@ -77,7 +86,7 @@ export function getUploadStatusHandler(runtime: () => Runtime) {
         stage: scanned ? 'processing' : 'scanning',
       });
     }
-    return errorResponse(404, 'upload-not-found', 'No upload with this id has been received.');
+    return notFound();
   });
 }
 

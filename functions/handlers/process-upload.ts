@@ -16,13 +16,14 @@ import {
   outputPrefix,
 } from '../core/manifest';
 import { plainUploadViolation } from '../core/plain-upload';
-import { type LandingBlob, parseLandingBlobName } from '../core/upload-request';
 import { readManifest, writeManifest } from '../adapters/manifest-store';
 import { deleteLandingBlob, hasSnapshots, inspectLandingBlob } from '../adapters/landing-blob';
 import { isStatus } from '../adapters/storage-errors';
 import { BodyTooLargeError, readBody } from '../adapters/read-body';
 import { type Runtime, getRuntime } from '../adapters/runtime';
 import { handleScanGateMessage, passesScanGate } from './scan-gate';
+import { releaseOutstandingUpload } from './release-quota';
+import { type UploadSource, uploadSourceOf, watchedContainers } from './upload-source';
 
 type Outcome =
   | { status: 'processed'; manifest: UploadManifest; folder: string; originalBlobName?: string }
@@ -32,15 +33,17 @@ type Outcome =
 async function produceOutcome(
   runtime: Runtime,
   commit: BlobCommit,
-  { uploadId, declaredSize }: LandingBlob,
+  { container, owner, uploadId, declaredSize, dropZone }: UploadSource,
   properties: BlobGetPropertiesResponse,
   violation: string | undefined,
 ): Promise<Outcome> {
-  const { settings, landing, processed } = runtime;
+  const { settings, processed } = runtime;
   const { eTag } = commit;
   const base = {
     version: 1 as const,
     uploadId,
+    owner,
+    ...(dropZone ? { dropZone } : {}),
     source: { blobName: commit.blobName, eTag, sequencer: commit.sequencer },
   };
   const completedAt = () => new Date().toISOString();
@@ -61,11 +64,12 @@ async function produceOutcome(
   // The blob's own length at this version settles refusal; only the bytes read settle acceptance.
   const length = properties.contentLength ?? 0;
   if (length > settings.maxUploadBytes) return tooLarge();
-  if (length !== declaredSize) return sizeMismatch(String(length));
+  if (declaredSize !== undefined && length !== declaredSize) return sizeMismatch(String(length));
 
   // The declared size is at most the limit, unless the limit was lowered since issuing.
-  const limit = Math.min(declaredSize, settings.maxUploadBytes);
-  const blob = landing.getBlobClient(commit.blobName);
+  // A drop zone declares nothing: the limit alone bounds what is read.
+  const limit = Math.min(declaredSize ?? settings.maxUploadBytes, settings.maxUploadBytes);
+  const blob = container.getBlobClient(commit.blobName);
   let bytes: Buffer;
   try {
     // If-Match pins the exact version the event announced; one byte past the limit proves excess.
@@ -81,7 +85,8 @@ async function produceOutcome(
     throw error;
   }
   // The properties' length is not the bytes': only the bytes read settle it.
-  if (bytes.length !== declaredSize) return sizeMismatch(String(bytes.length));
+  if (declaredSize !== undefined && bytes.length !== declaredSize)
+    return sizeMismatch(String(bytes.length));
 
   const result = await processImage(bytes, settings.variants, settings);
   if (!result.ok) return rejected(result.reason, result.message);
@@ -158,9 +163,9 @@ async function deleteFolder(runtime: Runtime, folder: string): Promise<void> {
  * the outcome describes, unless the blob was refused as not a plain upload: page and append
  * blobs change their ETag in place, and no version of a refused blob is ever accepted.
  */
-function removeLanding(runtime: Runtime, commit: BlobCommit, outcome: UploadManifest) {
+function removeLanding(source: UploadSource, commit: BlobCommit, outcome: UploadManifest) {
   const refused = outcome.status === 'rejected' && outcome.reason === 'not-a-plain-upload';
-  return deleteLandingBlob(runtime.landing, commit.blobName, refused ? undefined : commit.eTag);
+  return deleteLandingBlob(source.container, commit.blobName, refused ? undefined : commit.eTag);
 }
 
 async function processCommit(
@@ -168,17 +173,17 @@ async function processCommit(
   commit: BlobCommit,
   context: InvocationContext,
 ): Promise<void> {
-  const landing = parseLandingBlobName(commit.blobName);
-  if (!landing) {
+  const source = uploadSourceOf(runtime, commit);
+  if (!source) {
     context.warn(`Ignored blob not named by directdrop (event ${commit.eventId})`);
     return;
   }
-  const { uploadId } = landing;
+  const { uploadId } = source;
   const existing = await readManifest(runtime.processed, uploadId);
   const decision = decideAgainstManifest(existing?.manifest, commit);
   if (decision === 'already-done') {
     // A crash between the manifest and the delete leaves the blob; its redelivery removes it.
-    if (existing) await removeLanding(runtime, commit, existing.manifest);
+    if (existing) await removeLanding(source, commit, existing.manifest);
     context.info(`Upload ${uploadId}: event ${commit.eventId} is already-done; nothing to do`);
     return;
   }
@@ -186,7 +191,7 @@ async function processCommit(
     context.info(`Upload ${uploadId}: event ${commit.eventId} is stale; nothing to do`);
     return;
   }
-  const landed = await inspectLandingBlob(runtime.landing, commit.blobName, commit.eTag);
+  const landed = await inspectLandingBlob(source.container, commit.blobName, commit.eTag);
   // A changed block blob has a newer event on its way; a page or append blob is refused as it is.
   const properties =
     landed.state === 'current' || (landed.state === 'changed' && !landed.isBlockBlob)
@@ -202,7 +207,7 @@ async function processCommit(
     api: commit.api,
     blobType: properties.blobType,
     copied: properties.copyId !== undefined,
-    hasSnapshots: await hasSnapshots(runtime.landing, commit.blobName),
+    hasSnapshots: await hasSnapshots(source.container, commit.blobName),
   });
   // What is refused anyway need not wait for a verdict (Defender scans only what it scans).
   if (
@@ -212,7 +217,7 @@ async function processCommit(
   )
     return;
 
-  const outcome = await produceOutcome(runtime, commit, landing, properties, violation);
+  const outcome = await produceOutcome(runtime, commit, source, properties, violation);
   if (outcome.status === 'stale') {
     context.info(
       `Upload ${uploadId}: blob changed since event ${commit.eventId}; nothing recorded`,
@@ -220,9 +225,10 @@ async function processCommit(
     return;
   }
   if (await writeManifest(runtime.processed, outcome.manifest, existing)) {
-    await removeLanding(runtime, commit, outcome.manifest);
+    await removeLanding(source, commit, outcome.manifest);
     const detail = outcome.manifest.status === 'rejected' ? ` (${outcome.manifest.reason})` : '';
     context.info(`Upload ${uploadId}: ${outcome.manifest.status}${detail}`);
+    await releaseOutstandingUpload(runtime, source, context);
     return;
   }
 
@@ -251,7 +257,7 @@ export function processUploadEventHandler(runtime: () => Runtime) {
     const rt = runtime();
     const resume = (commit: BlobCommit) => processCommit(rt, commit, context);
     if (await handleScanGateMessage(rt, message, context, resume)) return;
-    for (const event of parseBlobEvents(message, rt.settings.landingContainer)) {
+    for (const event of parseBlobEvents(message, watchedContainers(rt))) {
       if (event.kind === 'malformed')
         context.warn(`Dropped a malformed event message: ${event.reason}`);
       else if (event.kind === 'ignored') context.info(`Ignored event: ${event.reason}`);

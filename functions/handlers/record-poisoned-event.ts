@@ -9,26 +9,28 @@ import type { InvocationContext } from '@azure/functions';
 import { type BlobCommit, parseBlobEvents } from '../core/blob-events';
 import { POISON_RECORD_ATTEMPTS } from '../core/definitions';
 import { decideAgainstManifest } from '../core/manifest';
-import { uploadIdOfBlob } from '../core/upload-request';
 import { readManifest, writeManifest } from '../adapters/manifest-store';
 import { deleteLandingBlob, inspectLandingBlob } from '../adapters/landing-blob';
 import { describeStorageError } from '../adapters/storage-errors';
 import { type Runtime, getRuntime } from '../adapters/runtime';
 import { recordPoisonedGateMessage } from './scan-gate';
+import { releaseOutstandingUpload } from './release-quota';
+import { uploadSourceOf, watchedContainers } from './upload-source';
 
 async function recordFailure(
   runtime: Runtime,
   commit: BlobCommit,
   context: InvocationContext,
 ): Promise<void> {
-  const uploadId = uploadIdOfBlob(commit.blobName);
-  if (!uploadId) return;
+  const source = uploadSourceOf(runtime, commit);
+  if (!source) return;
+  const { owner, uploadId, dropZone } = source;
   // Two attempts cover one concurrent writer; losing both means an outcome now exists.
   for (let attempt = 0; attempt < 2; attempt++) {
     const existing = await readManifest(runtime.processed, uploadId);
     const decision = decideAgainstManifest(existing?.manifest, commit);
     if (decision !== 'process' || existing?.manifest.status === 'failed') return;
-    const landed = await inspectLandingBlob(runtime.landing, commit.blobName, commit.eTag);
+    const landed = await inspectLandingBlob(source.container, commit.blobName, commit.eTag);
     if (landed.state !== 'current') {
       context.info(
         `Upload ${uploadId}: the blob version of poisoned event ${commit.eventId} is ${landed.state}; nothing recorded`,
@@ -40,6 +42,8 @@ async function recordFailure(
       {
         version: 1,
         uploadId,
+        owner,
+        ...(dropZone ? { dropZone } : {}),
         status: 'failed',
         reason: 'processing-failed',
         message: 'Processing gave up after repeated failures.',
@@ -49,10 +53,11 @@ async function recordFailure(
       existing,
     );
     if (written) {
-      await deleteLandingBlob(runtime.landing, commit.blobName, commit.eTag);
+      await deleteLandingBlob(source.container, commit.blobName, commit.eTag);
       context.warn(
         `Upload ${uploadId}: recorded as failed after its retries (event ${commit.eventId})`,
       );
+      await releaseOutstandingUpload(runtime, source, context);
       return;
     }
   }
@@ -71,7 +76,7 @@ export function recordPoisonedEventHandler(runtime: () => Runtime) {
   ): Promise<void> {
     const rt = runtime();
     if (await recordPoisonedGateMessage(rt, message, context)) return;
-    for (const event of parseBlobEvents(message, rt.settings.landingContainer)) {
+    for (const event of parseBlobEvents(message, watchedContainers(rt))) {
       if (event.kind !== 'commit') {
         context.warn(`Poisoned message holds no upload to mark failed: ${event.reason}`);
         continue;

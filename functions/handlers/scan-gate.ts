@@ -28,9 +28,18 @@ import {
   scheduleTimeoutCheck,
 } from '../adapters/scan-gate-store';
 import { isStatus } from '../adapters/storage-errors';
+import { releaseOutstandingUpload } from './release-quota';
+import { type UploadSource, uploadSourceOf } from './upload-source';
 
 type Resume = (commit: BlobCommit) => Promise<void>;
 type GateOutcome = Extract<GateDecision, { action: 'reject' | 'fail' }>;
+
+/** The gate waits only on landing uploads (drop zones and scanning are exclusive, see settings). */
+function requireSource(runtime: Runtime, commit: BlobCommit): UploadSource {
+  const source = uploadSourceOf(runtime, commit);
+  if (!source) throw new Error(`The gate holds a blob not named by directdrop: ${commit.blobName}`);
+  return source;
+}
 
 function requireQueue(runtime: Runtime) {
   if (!runtime.eventsQueue) throw new Error('Malware scanning is on but no events queue is set');
@@ -65,9 +74,11 @@ async function recordGateOutcome(
   existing: StoredManifest | undefined,
   context: InvocationContext,
 ): Promise<void> {
+  const source = requireSource(runtime, commit);
   const base = {
     version: 1 as const,
     uploadId,
+    owner: source.owner,
     source: { blobName: commit.blobName, eTag: commit.eTag, sequencer: commit.sequencer },
     message: decision.message,
     completedAt: new Date().toISOString(),
@@ -84,6 +95,7 @@ async function recordGateOutcome(
   context.info(
     `Upload ${uploadId}: ${manifest.status} (${decision.reason}) by the malware scan gate`,
   );
+  await releaseOutstandingUpload(runtime, source, context);
 }
 
 /**
@@ -293,11 +305,13 @@ export async function recordPoisonedGateMessage(
     if (decideAgainstManifest(existing?.manifest, pending.commit) !== 'process') continue;
     if (existing?.manifest.status === 'failed') continue;
     const { commit } = pending;
+    const source = requireSource(runtime, commit);
     const written = await writeManifest(
       runtime.processed,
       {
         version: 1,
         uploadId: version.uploadId,
+        owner: source.owner,
         status: 'failed',
         reason: 'processing-failed',
         message: 'Processing gave up after repeated failures.',
@@ -306,10 +320,12 @@ export async function recordPoisonedGateMessage(
       },
       existing,
     );
-    if (written)
+    if (written) {
       context.warn(
         `Upload ${version.uploadId}: recorded as failed after its scan message's retries`,
       );
+      await releaseOutstandingUpload(runtime, source, context);
+    }
   }
   return true;
 }

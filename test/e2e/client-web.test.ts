@@ -100,7 +100,7 @@ describe('upload page in headless Chromium (local mode)', function () {
     const [, started, launched, generated] = await Promise.all([
       buildWebClient(),
       // Kept originals let the test compare what landed with the file after the worker deleted it.
-      startLocalMode({ [SETTING_KEYS.keepOriginals]: 'true' }),
+      startLocalMode({ settings: { [SETTING_KEYS.keepOriginals]: 'true' } }),
       chromium.launch({
         executablePath: '/usr/bin/chromium',
         args: [

@@ -119,11 +119,14 @@ describe('local mode end to end (npm start)', function () {
   let dataDir: string;
   let local: LocalModeProcess;
   let api: string;
+  /** The token the first start printed; the data folder's keys keep it valid across restarts. */
+  let token: string;
+  const signedIn = (as = token) => ({ authorization: `Bearer ${as}` });
 
   async function createUpload(fileName: string, contentType: string, size: number) {
     const response = await fetch(`${api}/uploads`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...signedIn() },
       body: JSON.stringify({ fileName, contentType, size }),
     });
     expect(response.status, await response.clone().text()).to.equal(201);
@@ -148,7 +151,7 @@ describe('local mode end to end (npm start)', function () {
   async function settled(statusUrl: string, timeoutMs = 30_000): Promise<Status> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const response = await fetch(statusUrl);
+      const response = await fetch(statusUrl, { headers: signedIn() });
       const status = (await response.json()) as Status;
       if (response.status === 200 && status.status !== 'pending') return status;
       if (Date.now() > deadline) {
@@ -164,6 +167,7 @@ describe('local mode end to end (npm start)', function () {
     api = `http://localhost:${ports.port}/api`;
     local = npmStart(ports, dataDir);
     await ready(local);
+    token = /TOKEN=(\S+)/.exec(local.output())?.[1] ?? '';
   });
 
   after(async () => {
@@ -177,6 +181,57 @@ describe('local mode end to end (npm start)', function () {
     expect(output).to.contain(`http://127.0.0.1:${ports.blobPort}/${DEV_ACCOUNT_NAME}`);
     expect(output).to.match(/curl -sS -X POST .*\/api\/uploads/);
     expect(output).to.not.contain(DEV_ACCOUNT_KEY);
+    expect(output).to.contain(`http://localhost:${ports.port}/dev-identity`);
+    expect(token).to.match(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+    expect(output).to.contain(`http://localhost:${ports.port}/#token=${token}`);
+  });
+
+  it('asks for sign-in: no token is 401, the printed token is accepted', async () => {
+    const body = JSON.stringify({ fileName: 'a.jpg', contentType: 'image/jpeg', size: 10 });
+    const post = (headers: Record<string, string>) =>
+      fetch(`${api}/uploads`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body,
+      });
+    const anonymous = await post({});
+    expect(anonymous.status).to.equal(401);
+    expect(anonymous.headers.get('www-authenticate')).to.equal('Bearer realm="directdrop"');
+    expect((await post(signedIn('e30.e30.AAAA'))).status).to.equal(401);
+    expect((await post(signedIn())).status).to.equal(201);
+  });
+
+  it('dev-token signs other users, who cannot see each other’s uploads', async () => {
+    const devToken = (sub: string) =>
+      new Promise<string>((done, fail) => {
+        const child = spawn(
+          process.execPath,
+          ['client/bin.mjs', 'dev-token', '--sub', sub, '--data', dataDir],
+          { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+        );
+        let out = '';
+        child.stdout.on('data', (chunk) => (out += chunk));
+        child.once('exit', (code) =>
+          code === 0 ? done(out.trim()) : fail(new Error(`exit ${code}`)),
+        );
+      });
+    const [alice, bob] = await Promise.all([devToken('alice'), devToken('bob')]);
+    const issued = await fetch(`${api}/uploads`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...signedIn(alice) },
+      body: JSON.stringify({ fileName: 'a.jpg', contentType: 'image/jpeg', size: 10 }),
+    });
+    expect(issued.status).to.equal(201);
+    const { statusUrl, uploadUrl, headers } = (await issued.json()) as CreatedUpload;
+    await fetch(uploadUrl, { method: 'PUT', headers, body: 'not a jpg!' });
+    const asAlice = await fetch(statusUrl, { headers: signedIn(alice) });
+    expect(asAlice.status).to.equal(200);
+    expect((await fetch(statusUrl, { headers: signedIn() })).status, 'dev-user').to.equal(404);
+    const asBob = await fetch(statusUrl, { headers: signedIn(bob) });
+    expect(asBob.status).to.equal(404);
+    expect(await asBob.json()).to.deep.equal({
+      error: { code: 'upload-not-found', message: 'No upload with this id has been received.' },
+    });
   });
 
   it('processes a photo uploaded straight to storage, and serves every output', async () => {
@@ -267,9 +322,10 @@ describe('local mode end to end (npm start)', function () {
     expect(second.output()).to.match(/already running \(pid \d+\)/);
     expect(second.output()).to.not.match(/EADDRINUSE/);
     // The first one is unaffected.
-    expect((await fetch(`${api}/uploads/00000000-0000-4000-8000-000000000000`)).status).to.equal(
-      404,
-    );
+    const probe = await fetch(`${api}/uploads/00000000-0000-4000-8000-000000000000`, {
+      headers: signedIn(),
+    });
+    expect(probe.status).to.equal(404);
   });
 
   it('loses no upload when stopped with Ctrl-C mid-stream and started again', async () => {

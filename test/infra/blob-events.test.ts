@@ -132,3 +132,41 @@ describe('infra BlobEvents', () => {
     }
   });
 });
+
+describe('infra BlobEvents with drop zones', () => {
+  let subscriptions: RecordedResource[];
+
+  before(async () => {
+    await useMocks();
+    resetRecorded();
+    new BlobEvents('ev', {
+      resourceGroupName: 'rg',
+      location: 'swedencentral',
+      storageAccountId: UPLOAD_ACCOUNT_ID,
+      landingContainer: STORAGE_NAMES.landingContainer,
+      dropZoneContainers: ['dropzone-cameras', 'dropzone-partners'],
+      eventsQueueName: STORAGE_NAMES.eventsQueue,
+      deadLetterContainerName: STORAGE_NAMES.deadLetterContainer,
+    });
+    await settle();
+    subscriptions = ofType('eventgrid:SystemTopicEventSubscription');
+  });
+
+  it('gives each zone its own filtered subscription into the same queue', () => {
+    const filters = subscriptions.map(
+      (s) => (s.inputs.filter as { subjectBeginsWith: string }).subjectBeginsWith,
+    );
+    expect(filters).to.have.members([
+      '/blobServices/default/containers/uploads/blobs/',
+      '/blobServices/default/containers/dropzone-cameras/blobs/',
+      '/blobServices/default/containers/dropzone-partners/blobs/',
+    ]);
+    for (const s of subscriptions) {
+      const delivery = s.inputs.deliveryWithResourceIdentity as {
+        destination: { queueName: string };
+      };
+      expect(delivery.destination.queueName).to.equal(STORAGE_NAMES.eventsQueue);
+      expect((s.inputs.filter as { advancedFilters: unknown[] }).advancedFilters).to.have.length(1);
+    }
+  });
+});

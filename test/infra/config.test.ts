@@ -348,3 +348,46 @@ function loadConfigError(values: Record<string, string>): string {
   }
   return 'no error';
 }
+
+describe('infra config: sign-in, quota and drop zone keys', () => {
+  const cases: Array<[Record<string, string>, string]> = [
+    [{ authMode: 'saml' }, 'authMode'],
+    [{ authMode: 'anonymous', environment: 'production' }, 'authMode'],
+    [{ authMode: 'oidc' }, 'authIssuer'],
+    [{ authMode: 'oidc', authIssuer: 'https://idp.example/' }, 'authAudiences'],
+    [{ authIssuer: 'http://idp.example/' }, 'authIssuer'],
+    [{ authAlgorithms: '["HS256"]' }, 'authAlgorithms'],
+    [{ authAlgorithms: '"RS256"' }, 'authAlgorithms'],
+    [{ authRequiredScope: 'a b' }, 'authRequiredScope'],
+    [{ quotaUrlsPerMinute: '0' }, 'quotaUrlsPerMinute'],
+    [{ quotaUrlBurst: '10001' }, 'quotaUrlBurst'],
+    [{ quotaOutstandingUploads: '0' }, 'quotaOutstandingUploads'],
+    [{ quotaBytesPerDay: 'lots' }, 'quotaBytesPerDay'],
+    [{ quotaGlobalUrlsPerMinute: '1.5' }, 'quotaGlobalUrlsPerMinute'],
+    [{ dropZones: '[{"name":"x"}]' }, 'dropZones'],
+    [{ dropZones: '{"name":"cams"}' }, 'dropZones'],
+  ];
+  for (const [values, key] of cases) {
+    it(`rejects ${JSON.stringify(values)} naming ${key}`, () => {
+      expect(rejection(values).key).to.equal(key);
+    });
+  }
+
+  it('reads a complete oidc configuration and drop zones', () => {
+    const config = load({
+      authMode: 'oidc',
+      authIssuer: 'https://login.microsoftonline.com/t/v2.0',
+      authAudiences: '["api://directdrop"]',
+      authRequiredScope: 'Uploads.Write',
+      quotaUrlBurst: '5',
+      dropZones: '[{"name":"cameras","retentionDays":3,"maxSasHours":48}]',
+    });
+    expect(config.app).to.deep.include({
+      authMode: 'oidc',
+      authAudiences: ['api://directdrop'],
+      authRequiredScope: 'Uploads.Write',
+      quotaUrlBurst: 5,
+      dropZones: [{ name: 'cameras', retentionDays: 3, maxSasHours: 48 }],
+    });
+  });
+});

@@ -39,6 +39,7 @@ const FUNCTION_PACKAGE = {
   sha256: 'f00d',
   bytes: 4,
 };
+const OWNER_KEY = 'generated-owner-key-0123456789abcdefghijklmnopqrstuv';
 const OVERRIDES = queueHostOverrides({ ...HOST_JSON_QUEUE_SETTINGS, batchSize: 8 });
 
 /** Settings the Flex Consumption plan rejects or replaces with functionAppConfig. */
@@ -82,7 +83,10 @@ describe('infra FunctionApp', () => {
           processedContainerName: STORAGE_NAMES.processedContainer,
           eventsQueueName: STORAGE_NAMES.eventsQueue,
           poisonQueueName: poisonQueueName(STORAGE_NAMES.eventsQueue),
+          tableServiceUri: 'https://uploads.table.core.windows.net',
+          quotaTableName: STORAGE_NAMES.quotaTable,
         },
+        ownerKey: OWNER_KEY,
         appSettings: { ...toAppSettings(DEFAULT_SETTINGS), ...OVERRIDES },
         appInsights: { id: APP_INSIGHTS_ID, connectionString: CONNECTION_STRING },
         allowedCorsOrigins: ['https://app.example.com'],
@@ -170,6 +174,8 @@ describe('infra FunctionApp', () => {
       AzureWebJobsStorage__clientId: clientId,
       [`${STORAGE_CONNECTION}__blobServiceUri`]: 'https://uploads.blob.core.windows.net',
       [`${STORAGE_CONNECTION}__queueServiceUri`]: 'https://uploads.queue.core.windows.net',
+      [`${STORAGE_CONNECTION}__tableServiceUri`]: 'https://uploads.table.core.windows.net',
+      DIRECTDROP_OWNER_KEY: OWNER_KEY,
       [`${STORAGE_CONNECTION}__credential`]: 'managedidentity',
       [`${STORAGE_CONNECTION}__clientId`]: clientId,
       APPLICATIONINSIGHTS_CONNECTION_STRING: CONNECTION_STRING,
@@ -241,6 +247,10 @@ describe('infra FunctionApp', () => {
       ['storageBlobDelegator', UPLOAD_ACCOUNT_ID],
       ['storageQueueDataContributor', queue(STORAGE_NAMES.eventsQueue)],
       ['storageQueueDataContributor', queue(poison)],
+      [
+        'storageTableDataContributor',
+        `${UPLOAD_ACCOUNT_ID}/tableServices/default/tables/${STORAGE_NAMES.quotaTable}`,
+      ],
       ['monitoringMetricsPublisher', APP_INSIGHTS_ID],
     ];
     const assignments = ofType('authorization:RoleAssignment');
@@ -307,5 +317,48 @@ describe('infra FunctionApp', () => {
       `https://${app.name}.azurewebsites.net/api`,
     );
     expect(await valueOf(functionApp.name)).to.equal(app.name);
+  });
+});
+
+describe('infra FunctionApp with drop zones', () => {
+  before(async () => {
+    await useMocks();
+    resetRecorded();
+    new FunctionApp('fn', {
+      resourceGroupName: 'rg',
+      location: 'swedencentral',
+      nodeVersion: '22',
+      maximumInstanceCount: 60,
+      instanceMemoryMB: 4096,
+      uploads: {
+        accountId: UPLOAD_ACCOUNT_ID,
+        blobServiceUri: 'https://uploads.blob.core.windows.net',
+        queueServiceUri: 'https://uploads.queue.core.windows.net',
+        landingContainerName: STORAGE_NAMES.landingContainer,
+        processedContainerName: STORAGE_NAMES.processedContainer,
+        eventsQueueName: STORAGE_NAMES.eventsQueue,
+        poisonQueueName: poisonQueueName(STORAGE_NAMES.eventsQueue),
+        tableServiceUri: 'https://uploads.table.core.windows.net',
+        quotaTableName: STORAGE_NAMES.quotaTable,
+        dropZoneContainerNames: ['dropzone-cameras'],
+      },
+      ownerKey: OWNER_KEY,
+      appSettings: { ...toAppSettings(DEFAULT_SETTINGS), ...OVERRIDES },
+      appInsights: { id: APP_INSIGHTS_ID, connectionString: CONNECTION_STRING },
+      allowedCorsOrigins: ['https://app.example.com'],
+      functionPackage: FUNCTION_PACKAGE,
+      deployRetryMinutes: 10,
+    });
+    await settle();
+  });
+
+  it('may read and delete in each drop zone container, and nothing more there', () => {
+    const onZone = ofType('authorization:RoleAssignment').filter(
+      (a) =>
+        a.inputs.scope === `${UPLOAD_ACCOUNT_ID}/blobServices/default/containers/dropzone-cameras`,
+    );
+    expect(onZone.map((a) => a.inputs.roleDefinitionId)).to.deep.equal([
+      roleDefinitionId(TEST_SUBSCRIPTION_ID, 'storageBlobDataContributor'),
+    ]);
   });
 });

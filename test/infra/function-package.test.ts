@@ -179,6 +179,7 @@ describe('infra function package', () => {
         env: {
           ...process.env,
           DirectdropStorage__blobServiceUri: 'https://account.blob.core.windows.net',
+          DirectdropStorage__tableServiceUri: 'https://account.table.core.windows.net',
         },
       });
       expect(result.status, result.stderr).to.equal(0);

@@ -25,6 +25,7 @@ const ARGS = {
   processedContainer: STORAGE_NAMES.processedContainer,
   deadLetterContainer: STORAGE_NAMES.deadLetterContainer,
   eventsQueue: STORAGE_NAMES.eventsQueue,
+  quotaTable: STORAGE_NAMES.quotaTable,
   uploadRetentionDays: 3,
   deadLetterRetentionDays: 21,
 };
@@ -93,6 +94,18 @@ describe('infra UploadStorage', () => {
     ]);
   });
 
+  it('holds the quota table in the upload account, named from the shared definitions', async () => {
+    const table = single('storage:Table');
+    expect(table.inputs).to.deep.equal({
+      resourceGroupName: 'rg',
+      accountName: account.name,
+      tableName: STORAGE_NAMES.quotaTable,
+    });
+    expect(await valueOf(uploads.tableServiceUri)).to.equal(
+      `https://${account.name}.table.core.windows.net`,
+    );
+  });
+
   it('deletes landing blobs (block and append) and their snapshots after the upload retention, dead letters after theirs', () => {
     const policy = single('storage:ManagementPolicy');
     expect(policy.inputs.managementPolicyName).to.equal('default');
@@ -137,5 +150,32 @@ describe('infra UploadStorage', () => {
     expect(() => new UploadStorage('Up-Loads', { ...ARGS })).to.throw(
       'Storage account name prefix "Up-Loadsaccount" must be 3-16 lower-case letters and digits',
     );
+  });
+});
+
+describe('infra UploadStorage with drop zones', () => {
+  before(async () => {
+    await useMocks();
+    resetRecorded();
+    new UploadStorage('up', {
+      ...ARGS,
+      dropZones: [{ name: 'cameras', retentionDays: 2, maxSasHours: 24 }],
+    });
+    await settle();
+  });
+
+  it('creates a private container per zone and deletes its blobs after the zone retention', () => {
+    const zone = ofType('storage:BlobContainer').find(
+      (c) => c.inputs.containerName === 'dropzone-cameras',
+    );
+    expect(zone?.inputs.publicAccess).to.equal('None');
+    const policy = single('storage:ManagementPolicy').inputs.policy as {
+      rules: Array<{ name: string; definition: { actions: unknown } }>;
+    };
+    const rule = policy.rules.find((r) => r.name === 'expire-dropzone-cameras');
+    expect(rule?.definition.actions).to.deep.equal({
+      baseBlob: { delete: { daysAfterModificationGreaterThan: 2 } },
+      snapshot: { delete: { daysAfterCreationGreaterThan: 2 } },
+    });
   });
 });

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DEV_ACCOUNT_NAME } from '../../local/azurite';
 import { freePort } from '../../local/azurite-sandbox';
+import { UNTHROTTLED_QUOTA_ENV } from '../../local/local-mode-process';
 
 export interface LocalMode {
   /** e.g. http://localhost:41234, where the page is served. */
@@ -15,6 +16,8 @@ export interface LocalMode {
   apiBaseUrl: string;
   /** Local mode's Azurite blob endpoint; the well-known development key opens it. */
   blobEndpoint: string;
+  /** The token local mode printed, when started with sign-in. */
+  token?: string;
   /** Everything local mode printed, for failure messages. */
   output(): string;
   stop(): Promise<void>;
@@ -29,8 +32,14 @@ function exited(child: ChildProcess): Promise<void> {
     : new Promise((done) => child.once('exit', () => done()));
 }
 
-/** `settings`: app settings for the functions, as environment variables (they win over local.settings.json). */
-export async function startLocalMode(settings: Record<string, string> = {}): Promise<LocalMode> {
+/**
+ * `settings`: app settings for the functions, as environment variables (they win over
+ * local.settings.json). Sign-in is off (`--anonymous`) and quotas out of reach unless
+ * `signIn` asks for `npm start`'s defaults.
+ */
+export async function startLocalMode(
+  options: { signIn?: boolean; settings?: Record<string, string> } = {},
+): Promise<LocalMode> {
   const dataDir = await mkdtemp(join(tmpdir(), 'directdrop-local-'));
   const [port, blobPort, queuePort, tablePort] = [
     await freePort(),
@@ -47,8 +56,17 @@ export async function startLocalMode(settings: Record<string, string> = {}): Pro
       ...['--port', String(port), '--blob-port', String(blobPort)],
       ...['--queue-port', String(queuePort), '--table-port', String(tablePort)],
       ...['--data', dataDir],
+      ...(options.signIn ? [] : ['--anonymous']),
     ],
-    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...settings } },
+    {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        ...(options.signIn ? {} : UNTHROTTLED_QUOTA_ENV),
+        ...options.settings,
+      },
+    },
   );
   let output = '';
   child.stdout?.on('data', (chunk) => (output += chunk));
@@ -68,13 +86,17 @@ export async function startLocalMode(settings: Record<string, string> = {}): Pro
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) break;
-    const ready = await fetch(probe).then(
+    const token = /TOKEN=(\S+)/.exec(output)?.[1];
+    const ready = await fetch(probe, {
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+    }).then(
       (r) => r.status === 404,
       () => false,
     );
     if (ready) {
       return {
         baseUrl,
+        token,
         apiBaseUrl: `${baseUrl}/api`,
         blobEndpoint: `http://127.0.0.1:${blobPort}/${DEV_ACCOUNT_NAME}`,
         output: () => output,

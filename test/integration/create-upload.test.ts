@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { functionKeyOwner } from '../../functions/core/auth';
 import { createUploadHandler } from '../../functions/handlers/create-upload';
 import { readSasPolicy, uploadSasPolicy } from '../../functions/core/sas-policy';
 import { SAS_SERVICE_VERSION } from '../../functions/adapters/sas-signer';
@@ -48,7 +49,7 @@ describe('create-upload (against Azurite)', () => {
     const uploadId = body.uploadId as string;
     const url = new URL(body.uploadUrl as string);
     expect(url.pathname).to.equal(
-      `/devstoreaccount1/uploads/${uploadId}/${photo.length}/My_Photo.JPG`,
+      `/devstoreaccount1/uploads/${functionKeyOwner()}/${uploadId}/${photo.length}/My_Photo.JPG`,
     );
     expect(url.searchParams.get('sp')).to.equal('c');
     expect(url.searchParams.get('sr')).to.equal('b');
@@ -70,7 +71,7 @@ describe('create-upload (against Azurite)', () => {
     expect(put.status).to.equal(201);
     const stored = await fixture.service
       .getContainerClient('uploads')
-      .getBlobClient(`${uploadId}/${photo.length}/My_Photo.JPG`)
+      .getBlobClient(`${functionKeyOwner()}/${uploadId}/${photo.length}/My_Photo.JPG`)
       .downloadToBuffer();
     expect(stored.equals(photo)).to.equal(true);
   });

@@ -19,8 +19,9 @@ import { STORAGE_CONNECTION } from '../../functions/core/definitions';
 import { DEFAULT_SETTINGS, MIB, parseSettings, toAppSettings } from '../../functions/core/settings';
 import { registrations } from '../../functions/registrations';
 import { DEV_ACCOUNT_KEY } from '../../local/azurite';
-import { freePort } from '../../local/azurite-sandbox';
+import { UNTHROTTLED_QUOTA_ENV, freePort } from '../../local/azurite-sandbox';
 import { type RunningFunctionsHost, startFunctionsHost } from '../../local/functions-host';
+import { functionKeyOwner } from '../../functions/core/auth';
 import { readHostConfig } from '../../local/host-config';
 import type { Logger } from '../../local/log';
 import { provisionStorage } from '../../local/provision';
@@ -238,7 +239,7 @@ describe('HTTP API fuzzing (real registrations, local Functions host, real Azuri
   before(async () => {
     storage = await startLocalAzurite();
     const connection = storage.azurite.connectionString;
-    const settings = parseSettings({});
+    const settings = parseSettings(UNTHROTTLED_QUOTA_ENV);
     await provisionStorage(connection, settings, ['http://localhost']);
     const env = {
       ...toAppSettings(settings),
@@ -360,7 +361,7 @@ describe('HTTP API fuzzing (real registrations, local Functions host, real Azuri
     const uploadUrl = new URL(body.uploadUrl as string);
     // One blob under the server-chosen id, in the landing container; no path tricks survive.
     expect(uploadUrl.origin + uploadUrl.pathname, what).to.satisfy((u: string) =>
-      u.startsWith(`${storage.azurite.blobEndpoint}/uploads/${uploadId}/`),
+      u.startsWith(`${storage.azurite.blobEndpoint}/uploads/${functionKeyOwner()}/${uploadId}/`),
     );
     const blobPath = decodeURIComponent(uploadUrl.pathname).split('/').slice(3);
     expect(

@@ -3,6 +3,7 @@
  * at a port where nothing listens, answer a quick 503 with Retry-After and the usual
  * error body, and log nothing secret.
  */
+import { TableClient } from '@azure/data-tables';
 import { HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { expect } from 'chai';
@@ -59,7 +60,7 @@ describe('http-responses: storage outages answer 503 (real clients, dead endpoin
     expectStorageUnavailable(response, log);
   });
 
-  it('POST uploads: a user delegation key that cannot be fetched answers 503', async () => {
+  it('POST uploads: an unreachable account (quota table, user delegation key) answers 503', async () => {
     const service = new BlobServiceClient(
       `https://127.0.0.1:${deadPort}/devstoreaccount1`,
       new UnsignedEntraCredential(),
@@ -67,7 +68,16 @@ describe('http-responses: storage outages answer 503 (real clients, dead endpoin
     );
     const runtime: Runtime = createRuntime(
       { DirectdropStorage__blobServiceUri: service.url },
-      { service, signer: new UserDelegationSasSigner(service) },
+      {
+        service,
+        signer: new UserDelegationSasSigner(service),
+        table: (name) =>
+          TableClient.fromConnectionString(
+            devStorageEndpoints('127.0.0.1', deadPort, deadPort).connectionString,
+            name,
+            { allowInsecureConnection: true, retryOptions: STORAGE_PIPELINE_OPTIONS.retryOptions },
+          ),
+      },
     );
     const log: LoggedLine[] = [];
     const started = performance.now();

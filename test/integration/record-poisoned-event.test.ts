@@ -3,6 +3,7 @@ import { recordPoisonedEventHandler } from '../../functions/handlers/record-pois
 import { processUploadEventHandler } from '../../functions/handlers/process-upload';
 import { getUploadStatusHandler } from '../../functions/handlers/get-upload-status';
 import type { Runtime } from '../../functions/adapters/runtime';
+import { functionKeyOwner } from '../../functions/core/auth';
 import { landingBlobName } from '../../functions/core/upload-request';
 import { PENDING_DEADLINE_MS, POISON_RECORD_ATTEMPTS } from '../../functions/core/definitions';
 import { SETTING_KEYS } from '../../functions/core/settings';
@@ -37,7 +38,10 @@ describe('record-poisoned-event (against Azurite)', () => {
   async function landedEvent() {
     const uploadId = crypto.randomUUID();
     const photo = await sidewaysPhotoWithGps(400, 300);
-    const blobName = landingBlobName(uploadId, { fileName: 'p.jpg', size: photo.length });
+    const blobName = landingBlobName(functionKeyOwner(), uploadId, {
+      fileName: 'p.jpg',
+      size: photo.length,
+    });
     await runtime.landing.getBlockBlobClient(blobName).uploadData(photo);
     return { uploadId, event: await blobCreatedEvent(runtime.landing, blobName) };
   }

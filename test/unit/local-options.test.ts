@@ -13,6 +13,7 @@ describe('local mode options', () => {
   it('defaults to func start ports and .local', () => {
     expect(options([])).to.deep.equal({
       func: false,
+      anonymous: false,
       role: 'all',
       messageLeaseSeconds: 600,
       duplicateEvents: 0,
@@ -31,6 +32,7 @@ describe('local mode options', () => {
       options(['--port=9000', '--queue-port', '9002', '--data', 'tmp/x', '--func'], env),
     ).to.deep.equal({
       func: true,
+      anonymous: false,
       role: 'all',
       messageLeaseSeconds: 600,
       duplicateEvents: 0,

@@ -26,6 +26,7 @@ const manifest = (
   const base = {
     version: 1 as const,
     uploadId,
+    owner: '0123456789abcdef0123456789abcdef',
     source: { blobName: `${uploadId}/a.jpg`, eTag, sequencer },
     completedAt: '',
   };

@@ -2,8 +2,11 @@ import { expect } from 'chai';
 import {
   DEFAULT_SETTINGS,
   SETTING_KEYS,
+  OWNER_KEY_SETTING,
   SettingsError,
+  httpAuthLevel,
   parseSettings,
+  readOwnerKey,
   toAppSettings,
 } from '../../functions/core/settings';
 
@@ -68,6 +71,20 @@ describe('settings', () => {
     ['scanResultsTopic', '/subscriptions/1/resourceGroups/rg/providers/Microsoft.Storage/x'],
     ['scanVerdictTimeoutSeconds', '1'],
     ['scanUnverifiedPolicy', 'ignore'],
+    ['authMode', 'jwt'],
+    ['authIssuer', 'http://idp.example.com/'],
+    ['authIssuer', 'not a url'],
+    ['authAlgorithms', 'HS256'],
+    ['authAlgorithms', 'RS256,none'],
+    ['authRequiredScope', 'two scopes'],
+    ['quotaUrlsPerMinute', '0'],
+    ['quotaUrlBurst', '1.5'],
+    ['quotaOutstandingUploads', '501'],
+    ['quotaBytesPerDay', '-1'],
+    ['quotaGlobalUrlsPerMinute', 'many'],
+    ['quotaTable', 'has-hyphens'],
+    ['dropZones', '[{"name":"Bad_Name"}]'],
+    ['dropZones', '[{"name":"cams","maxSasHours":169}]'],
   ];
   for (const [field, value] of invalid) {
     it(`rejects ${field}=${JSON.stringify(value)} naming ${SETTING_KEYS[field]}`, () => {
@@ -75,4 +92,28 @@ describe('settings', () => {
       expect(attempt).to.throw(SettingsError, SETTING_KEYS[field]);
     });
   }
+
+  it('oidc needs an issuer and an audience, and an owner key', () => {
+    const oidc = { [SETTING_KEYS.authMode]: 'oidc' };
+    expect(() => parseSettings(oidc)).to.throw(SettingsError, SETTING_KEYS.authIssuer);
+    const withIssuer = { ...oidc, [SETTING_KEYS.authIssuer]: 'https://idp.example/' };
+    expect(() => parseSettings(withIssuer)).to.throw(SettingsError, SETTING_KEYS.authAudiences);
+    const complete = { ...withIssuer, [SETTING_KEYS.authAudiences]: 'api://a, b' };
+    expect(parseSettings(complete).authAudiences).to.deep.equal(['api://a', 'b']);
+    expect(() => readOwnerKey(complete, 'oidc')).to.throw(SettingsError, OWNER_KEY_SETTING);
+    expect(() => readOwnerKey({ [OWNER_KEY_SETTING]: 'short' }, 'oidc')).to.throw(
+      SettingsError,
+      'at least 32 characters',
+    );
+    expect(readOwnerKey({}, 'functionKey')).to.equal(undefined);
+  });
+
+  it('registers HTTP functions with a function key only in functionKey mode', () => {
+    expect(httpAuthLevel({})).to.equal('function');
+    expect(httpAuthLevel({ [SETTING_KEYS.authMode]: 'functionKey' })).to.equal('function');
+    expect(httpAuthLevel({ [SETTING_KEYS.authMode]: 'oidc' })).to.equal('anonymous');
+    expect(httpAuthLevel({ [SETTING_KEYS.authMode]: 'anonymous' })).to.equal('anonymous');
+    // A misspelt mode fails startup in parseSettings; until then the host keeps keys on.
+    expect(httpAuthLevel({ [SETTING_KEYS.authMode]: 'Oidc' })).to.equal('function');
+  });
 });

@@ -82,11 +82,14 @@ describe('upload-request', () => {
     });
   });
 
-  it('names the landing blob <uploadId>/<declared size>/<sanitised name> and maps it back', () => {
+  const owner = '0123456789abcdef0123456789abcdef';
+
+  it('names the landing blob <owner>/<uploadId>/<declared size>/<sanitised name> and maps it back', () => {
     const id = '3f2b8c1e-9d4a-4b6f-8e2a-1c3d5e7f9a0b';
-    const name = landingBlobName(id, { fileName: '../evil dir/pic.jpg', size: 123456 });
-    expect(name).to.equal(`${id}/123456/pic.jpg`);
+    const name = landingBlobName(owner, id, { fileName: '../evil dir/pic.jpg', size: 123456 });
+    expect(name).to.equal(`${owner}/${id}/123456/pic.jpg`);
     expect(parseLandingBlobName(name)).to.deep.equal({
+      owner,
       uploadId: id,
       declaredSize: 123456,
       fileName: 'pic.jpg',
@@ -96,30 +99,34 @@ describe('upload-request', () => {
 
   it('keeps a file name made of digits apart from the size', () => {
     const id = '3f2b8c1e-9d4a-4b6f-8e2a-1c3d5e7f9a0b';
-    const name = landingBlobName(id, { fileName: '2024', size: 7 });
+    const name = landingBlobName(owner, id, { fileName: '2024', size: 7 });
     expect(parseLandingBlobName(name)).to.deep.include({ declaredSize: 7, fileName: '2024' });
   });
 
   it('round-trips the largest size the settings allow', () => {
     const id = '3f2b8c1e-9d4a-4b6f-8e2a-1c3d5e7f9a0b';
     const size = 256 * 1024 * 1024;
-    const name = landingBlobName(id, { fileName: 'a.jpg', size });
+    const name = landingBlobName(owner, id, { fileName: 'a.jpg', size });
     expect(parseLandingBlobName(name)?.declaredSize).to.equal(size);
   });
 
   describe('recognises only blobs directdrop named', () => {
     const id = '3f2b8c1e-9d4a-4b6f-8e2a-1c3d5e7f9a0b';
+    const o = '0123456789abcdef0123456789abcdef';
     const foreign = [
-      'not-a-uuid/10/pic.jpg',
-      `${id}/pic.jpg`, // the format before sizes were bound: no declared size
-      `${id}/10/extra/pic.jpg`,
-      `${id}/10/`,
-      `${id}/0/pic.jpg`,
-      `${id}/010/pic.jpg`,
-      `${id}/-10/pic.jpg`,
-      `${id}/1e3/pic.jpg`,
-      `${id}/ 10/pic.jpg`,
-      `${id}/99999999999999999/pic.jpg`, // beyond Number.MAX_SAFE_INTEGER
+      `${o}/not-a-uuid/10/pic.jpg`,
+      `${id}/10/pic.jpg`, // the format before owners were bound
+      `${o.toUpperCase()}/${id}/10/pic.jpg`,
+      `${o.slice(1)}/${id}/10/pic.jpg`,
+      `${o}/${id}/pic.jpg`,
+      `${o}/${id}/10/extra/pic.jpg`,
+      `${o}/${id}/10/`,
+      `${o}/${id}/0/pic.jpg`,
+      `${o}/${id}/010/pic.jpg`,
+      `${o}/${id}/-10/pic.jpg`,
+      `${o}/${id}/1e3/pic.jpg`,
+      `${o}/${id}/ 10/pic.jpg`,
+      `${o}/${id}/99999999999999999/pic.jpg`, // beyond Number.MAX_SAFE_INTEGER
       id,
     ];
     for (const name of foreign) {

@@ -1,0 +1,121 @@
+/**
+ * Who is calling, in pure terms: the bearer token of an Authorization header, the claims
+ * checks jose does not make (audience in each provider's shape, a required scope or role),
+ * the client address Azure's front end reports, and the keyed owner hash an upload carries.
+ */
+import { createHmac } from 'node:crypto';
+import { isIP } from 'node:net';
+
+/** A verified caller: the identity provider (or a directdrop pseudo-issuer) and a subject in it. */
+export interface Principal {
+  issuer: string;
+  subject: string;
+}
+
+/** Pseudo-issuers for callers no identity provider vouches for. */
+export const FUNCTION_KEY_ISSUER = 'urn:directdrop:function-key';
+export const ANONYMOUS_ISSUER = 'urn:directdrop:anonymous';
+export const DROP_ZONE_ISSUER = 'urn:directdrop:drop-zone';
+
+/** The one principal of a function-key stack: every key holder is the same trusted caller. */
+export const FUNCTION_KEY_PRINCIPAL: Principal = {
+  issuer: FUNCTION_KEY_ISSUER,
+  subject: 'function-key',
+};
+
+/** Used only when a function-key stack sets no owner key: one caller has nothing to hide. */
+const FUNCTION_KEY_OWNER_KEY = 'directdrop-function-key-stack-has-a-single-caller';
+
+/** The owner of every upload on a function-key stack that sets no owner key. */
+export function functionKeyOwner(key?: string): string {
+  return ownerHash(key, FUNCTION_KEY_PRINCIPAL);
+}
+
+/** Owner hashes are 32 lower-case hex digits (128 bits of HMAC-SHA256). */
+export const OWNER_HASH = /^[0-9a-f]{32}$/;
+
+/**
+ * The keyed hash naming an owner in blob names and manifests: never the raw subject, and
+ * not recomputable without the key. Issuer and subject are length-prefixed, so no two
+ * (issuer, subject) pairs share an input.
+ */
+export function ownerHash(key: string | undefined, principal: Principal): string {
+  const input = `${principal.issuer.length}:${principal.issuer}|${principal.subject}`;
+  return createHmac('sha256', key ?? FUNCTION_KEY_OWNER_KEY)
+    .update(input)
+    .digest('hex')
+    .slice(0, 32);
+}
+
+export type BearerToken =
+  { kind: 'missing' } | { kind: 'malformed' } | { kind: 'token'; token: string };
+
+/** Longest token accepted; real ID and access tokens are a few kilobytes. */
+export const MAX_TOKEN_LENGTH = 16 * 1024;
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/;
+
+/** RFC 6750 §2.1: `Authorization: Bearer <token>`, the scheme case-insensitive. */
+export function bearerToken(authorization: string | null | undefined): BearerToken {
+  if (authorization === null || authorization === undefined || authorization.trim() === '')
+    return { kind: 'missing' };
+  const match = /^\s*bearer\s+(\S+)\s*$/i.exec(authorization);
+  if (!match) return { kind: 'malformed' };
+  const token = match[1];
+  if (token.length > MAX_TOKEN_LENGTH || !COMPACT_JWS.test(token)) return { kind: 'malformed' };
+  return { kind: 'token', token };
+}
+
+type Claims = Readonly<Record<string, unknown>>;
+
+/**
+ * `aud` holds one of the configured audiences (Entra, Auth0, Firebase, Google and Cognito ID
+ * tokens). Tokens without `aud` qualify by `client_id` instead: Cognito access tokens carry
+ * the app client there, with `token_use: access`.
+ */
+export function audienceMatches(claims: Claims, audiences: readonly string[]): boolean {
+  const { aud } = claims;
+  if (aud !== undefined) {
+    const values = Array.isArray(aud) ? aud : [aud];
+    return values.some((value) => typeof value === 'string' && audiences.includes(value));
+  }
+  return (
+    claims.token_use === 'access' &&
+    typeof claims.client_id === 'string' &&
+    audiences.includes(claims.client_id)
+  );
+}
+
+function words(value: unknown): string[] {
+  if (typeof value === 'string') return value.split(' ').filter((w) => w !== '');
+  if (Array.isArray(value)) return value.filter((w): w is string => typeof w === 'string');
+  return [];
+}
+
+/**
+ * The scope or role in any of the places providers put it: Entra `scp` (delegated) and
+ * `roles` (app roles), OAuth `scope` (Auth0, Cognito, RFC 9068), Auth0 RBAC `permissions`.
+ */
+export function hasScope(claims: Claims, required: string): boolean {
+  if (required === '') return true;
+  return ['scp', 'scope', 'permissions', 'roles'].some((claim) =>
+    words(claims[claim]).includes(required),
+  );
+}
+
+/**
+ * The client address as Azure's front end reports it: App Service appends the peer it
+ * accepted the connection from to `X-Forwarded-For` (as `ip:port`), after whatever the
+ * client sent, so the last entry is the only one a client cannot forge. Behind another
+ * proxy (Front Door, a gateway) that is the proxy's address.
+ */
+export function clientAddress(forwardedFor: string | null | undefined): string | undefined {
+  const last = forwardedFor?.split(',').pop()?.trim();
+  if (!last) return undefined;
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(last);
+  const candidate = bracketed
+    ? bracketed[1]
+    : /^[0-9.]+:\d+$/.test(last)
+      ? last.slice(0, last.lastIndexOf(':'))
+      : last;
+  return isIP(candidate) ? candidate.toLowerCase() : undefined;
+}

@@ -1,0 +1,237 @@
+/**
+ * Quota arithmetic, pure: given a caller's stored state, the limits and the clock, either
+ * the next state (the reservation) or the limit that refuses it and when it resets. The
+ * store (adapters/quota-store.ts) applies these with optimistic concurrency.
+ */
+
+export interface QuotaLimits {
+  urlsPerMinute: number;
+  urlBurst: number;
+  outstandingUploads: number;
+  bytesPerDay: number;
+}
+
+/** One caller's counters, stored as one entity so a reservation is one conditional write. */
+export interface CallerQuotaState {
+  /** Token bucket of upload URLs: `urlBurst` deep, refilled at `urlsPerMinute`. */
+  tokens: number;
+  refilledAtMs: number;
+  /** Upload id → when its reservation lapses if no outcome is ever recorded. */
+  outstanding: Record<string, number>;
+  /** UTC day (YYYY-MM-DD) `bytes` counts. */
+  day: string;
+  bytes: number;
+}
+
+/** Every caller together: one fixed minute window per shard. */
+export interface GlobalQuotaState {
+  windowStartMs: number;
+  count: number;
+}
+
+export type QuotaLimitName =
+  'urls-per-minute' | 'outstanding-uploads' | 'bytes-per-day' | 'global-urls-per-minute';
+
+export interface QuotaExceeded {
+  limit: QuotaLimitName;
+  /** The configured maximum. */
+  max: number;
+  resetsAt: Date;
+}
+
+export interface Reservation {
+  uploadId: string;
+  size: number;
+  /** When the upload URL expires; the outstanding slot lapses a grace period later. */
+  urlExpiresAtMs: number;
+}
+
+export type Reserved<T> = { ok: true; state: T } | { ok: false; exceeded: QuotaExceeded };
+
+/**
+ * An issued upload that never produces an outcome (the URL was never used) stops counting
+ * this long after its URL expires: time enough for an upload started just before expiry
+ * to be processed from a backed-up queue.
+ */
+export const OUTSTANDING_GRACE_MS = 60 * 60_000;
+const MINUTE_MS = 60_000;
+const DAY_MS = 24 * 60 * MINUTE_MS;
+
+export function utcDay(nowMs: number): string {
+  return new Date(nowMs).toISOString().slice(0, 10);
+}
+
+function nextUtcMidnight(nowMs: number): number {
+  return Math.floor(nowMs / DAY_MS) * DAY_MS + DAY_MS;
+}
+
+function refilled(state: CallerQuotaState | undefined, limits: QuotaLimits, nowMs: number) {
+  if (!state) return limits.urlBurst;
+  const elapsed = Math.max(0, nowMs - state.refilledAtMs);
+  return Math.min(limits.urlBurst, state.tokens + (elapsed * limits.urlsPerMinute) / MINUTE_MS);
+}
+
+function live(outstanding: Record<string, number>, nowMs: number): Record<string, number> {
+  return Object.fromEntries(Object.entries(outstanding).filter(([, until]) => until > nowMs));
+}
+
+/** Takes one URL, one outstanding slot and `size` bytes from the caller, or names the limit hit. */
+export function reserveForCaller(
+  state: CallerQuotaState | undefined,
+  limits: QuotaLimits,
+  reservation: Reservation,
+  nowMs: number,
+): Reserved<CallerQuotaState> {
+  const tokens = refilled(state, limits, nowMs);
+  if (tokens < 1) {
+    const waitMs = Math.ceil(((1 - tokens) * MINUTE_MS) / limits.urlsPerMinute);
+    return {
+      ok: false,
+      exceeded: {
+        limit: 'urls-per-minute',
+        max: limits.urlsPerMinute,
+        resetsAt: new Date(nowMs + waitMs),
+      },
+    };
+  }
+  const outstanding = live(state?.outstanding ?? {}, nowMs);
+  const lapses = Object.values(outstanding);
+  if (lapses.length >= limits.outstandingUploads) {
+    return {
+      ok: false,
+      exceeded: {
+        limit: 'outstanding-uploads',
+        max: limits.outstandingUploads,
+        resetsAt: new Date(Math.min(...lapses)),
+      },
+    };
+  }
+  const day = utcDay(nowMs);
+  const bytes = state?.day === day ? state.bytes : 0;
+  if (bytes + reservation.size > limits.bytesPerDay) {
+    return {
+      ok: false,
+      exceeded: {
+        limit: 'bytes-per-day',
+        max: limits.bytesPerDay,
+        resetsAt: new Date(nextUtcMidnight(nowMs)),
+      },
+    };
+  }
+  outstanding[reservation.uploadId] = reservation.urlExpiresAtMs + OUTSTANDING_GRACE_MS;
+  return {
+    ok: true,
+    state: {
+      tokens: tokens - 1,
+      refilledAtMs: nowMs,
+      outstanding,
+      day,
+      bytes: bytes + reservation.size,
+    },
+  };
+}
+
+/** Gives back what a reservation took, when the URL could not be issued after all. */
+export function refundCaller(
+  state: CallerQuotaState,
+  limits: QuotaLimits,
+  reservation: Reservation,
+  nowMs: number,
+): CallerQuotaState {
+  const outstanding = { ...state.outstanding };
+  delete outstanding[reservation.uploadId];
+  const day = utcDay(nowMs);
+  return {
+    tokens: Math.min(limits.urlBurst, refilled(state, limits, nowMs) + 1),
+    refilledAtMs: nowMs,
+    outstanding,
+    day,
+    bytes: state.day === day ? Math.max(0, state.bytes - reservation.size) : 0,
+  };
+}
+
+/** The state without `uploadId`'s outstanding slot, or undefined when it holds none. */
+export function releaseOutstanding(
+  state: CallerQuotaState | undefined,
+  uploadId: string,
+): CallerQuotaState | undefined {
+  if (!state || !(uploadId in state.outstanding)) return undefined;
+  const outstanding = { ...state.outstanding };
+  delete outstanding[uploadId];
+  return { ...state, outstanding };
+}
+
+/** What one caller may still take now, for RateLimit headers on a 201. */
+export function remainingUrls(state: CallerQuotaState, limits: QuotaLimits, nowMs: number) {
+  const tokens = refilled(state, limits, nowMs);
+  return {
+    remaining: Math.floor(tokens),
+    /** Seconds until the bucket is full again. */
+    resetSeconds: Math.ceil(((limits.urlBurst - tokens) * 60) / limits.urlsPerMinute),
+  };
+}
+
+/**
+ * The global cap is split over shards so that callers arriving at once do not all contend
+ * for one entity; each shard allows its share per minute. A shard can refuse while others
+ * still have room, so the cap is reached slightly early, never exceeded.
+ */
+export function globalShards(globalPerMinute: number): { shards: number; perShard: number } {
+  // Up to 8 shards of at least 100 each: a small cap stays one exact counter.
+  const shards = Math.max(1, Math.min(8, Math.floor(globalPerMinute / 100)));
+  return { shards, perShard: Math.floor(globalPerMinute / shards) };
+}
+
+export function reserveGlobal(
+  state: GlobalQuotaState | undefined,
+  perShard: number,
+  globalPerMinute: number,
+  nowMs: number,
+): Reserved<GlobalQuotaState> {
+  const windowStartMs = Math.floor(nowMs / MINUTE_MS) * MINUTE_MS;
+  const count = state?.windowStartMs === windowStartMs ? state.count : 0;
+  if (count >= perShard) {
+    return {
+      ok: false,
+      exceeded: {
+        limit: 'global-urls-per-minute',
+        max: globalPerMinute,
+        resetsAt: new Date(windowStartMs + MINUTE_MS),
+      },
+    };
+  }
+  return { ok: true, state: { windowStartMs, count: count + 1 } };
+}
+
+/** Whole seconds from now until `resetsAt`, at least 1: what Retry-After says. */
+export function retryAfterSeconds(exceeded: QuotaExceeded, nowMs: number): number {
+  return Math.max(1, Math.ceil((exceeded.resetsAt.getTime() - nowMs) / 1000));
+}
+
+/** Parses stored state, tolerating nothing it did not write. */
+export function parseCallerState(text: string | undefined): CallerQuotaState | undefined {
+  if (!text) return undefined;
+  try {
+    const v = JSON.parse(text) as CallerQuotaState;
+    const ok =
+      typeof v.tokens === 'number' &&
+      typeof v.refilledAtMs === 'number' &&
+      typeof v.outstanding === 'object' &&
+      v.outstanding !== null &&
+      typeof v.day === 'string' &&
+      typeof v.bytes === 'number';
+    return ok ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function parseGlobalState(text: string | undefined): GlobalQuotaState | undefined {
+  if (!text) return undefined;
+  try {
+    const v = JSON.parse(text) as GlobalQuotaState;
+    return typeof v.windowStartMs === 'number' && typeof v.count === 'number' ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}

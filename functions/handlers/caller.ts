@@ -1,0 +1,107 @@
+/**
+ * Who is calling an HTTP endpoint, by the stack's auth mode: a verified OIDC subject, the
+ * one function-key caller, or an anonymous client address. Failures are complete answers:
+ * 401 with `WWW-Authenticate: Bearer` (RFC 6750) that never says which check failed, 403
+ * for a valid token without the required scope or role, 503 when the provider is down.
+ */
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import {
+  ANONYMOUS_ISSUER,
+  FUNCTION_KEY_PRINCIPAL,
+  type Principal,
+  bearerToken,
+  clientAddress,
+  hasScope,
+  ownerHash,
+} from '../core/auth';
+import { IdentityProviderUnavailableError, InvalidTokenError } from '../adapters/oidc-verifier';
+import type { Runtime } from '../adapters/runtime';
+import { errorResponse } from './http-responses';
+
+export interface Caller {
+  principal: Principal;
+  /** Keyed hash of issuer and subject: what uploads and quotas are keyed by. */
+  owner: string;
+}
+
+export type Identified = { ok: true; caller: Caller } | { ok: false; response: HttpResponseInit };
+
+const REALM = 'realm="directdrop"';
+/** Seconds to wait when the identity provider could not be asked. */
+const PROVIDER_RETRY_AFTER_SECONDS = 5;
+
+function unauthorized(tokenGiven: boolean): Identified {
+  return {
+    ok: false,
+    response: errorResponse(
+      401,
+      tokenGiven ? 'invalid-token' : 'unauthorized',
+      tokenGiven
+        ? 'The bearer token is not valid. Sign in again and retry.'
+        : 'Sign in and send the token as Authorization: Bearer <token>.',
+      {
+        'WWW-Authenticate': tokenGiven
+          ? `Bearer ${REALM}, error="invalid_token"`
+          : `Bearer ${REALM}`,
+      },
+    ),
+  };
+}
+
+export async function identifyCaller(
+  request: HttpRequest,
+  runtime: Runtime,
+  context: InvocationContext,
+): Promise<Identified> {
+  const { settings, ownerKey } = runtime;
+  const calling = (principal: Principal): Identified => ({
+    ok: true,
+    caller: { principal, owner: ownerHash(ownerKey, principal) },
+  });
+
+  if (settings.authMode === 'functionKey') return calling(FUNCTION_KEY_PRINCIPAL);
+  if (settings.authMode === 'anonymous') {
+    const address = clientAddress(request.headers.get('x-forwarded-for'));
+    // Without a front end reporting the peer (never the case in Azure), all such callers share one bucket.
+    return calling({ issuer: ANONYMOUS_ISSUER, subject: address ?? 'unknown' });
+  }
+
+  const bearer = bearerToken(request.headers.get('authorization'));
+  if (bearer.kind === 'missing') return unauthorized(false);
+  if (bearer.kind === 'malformed') return unauthorized(true);
+  try {
+    const { principal, claims } = await (runtime.oidc as NonNullable<Runtime['oidc']>).verify(
+      bearer.token,
+    );
+    if (!hasScope(claims, settings.authRequiredScope)) {
+      return {
+        ok: false,
+        response: errorResponse(
+          403,
+          'insufficient-scope',
+          `The token lacks the scope or role "${settings.authRequiredScope}" this API requires.`,
+          {
+            'WWW-Authenticate': `Bearer ${REALM}, error="insufficient_scope", scope="${settings.authRequiredScope}"`,
+          },
+        ),
+      };
+    }
+    return calling(principal);
+  } catch (error) {
+    if (error instanceof InvalidTokenError) return unauthorized(true);
+    if (error instanceof IdentityProviderUnavailableError) {
+      // The reason names the provider's endpoint at most; the token itself is never logged.
+      context.warn(`Identity provider unavailable: ${error.message}; answered 503`);
+      return {
+        ok: false,
+        response: errorResponse(
+          503,
+          'identity-provider-unavailable',
+          'Sign-in cannot be checked right now; retry in a few seconds.',
+          { 'Retry-After': String(PROVIDER_RETRY_AFTER_SECONDS) },
+        ),
+      };
+    }
+    throw error;
+  }
+}

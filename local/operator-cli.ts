@@ -1,0 +1,156 @@
+/**
+ * Operator commands of `npx directdrop`: `dev-token` (local mode's sign-in), `dropzone-url`
+ * and `dropzone status` (drop zones, in Azure or local mode). They act with
+ * the operator's own credentials and local files, never through the public API, so they
+ * live beside local mode rather than in the client library.
+ */
+import { resolve } from 'node:path';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { SETTING_KEYS, validateDropZones } from '../functions/core/settings';
+import { DEV_TOKEN_HOURS, devIdentityFile, findDevIdentity, signDevToken } from './dev-identity';
+import {
+  DropZoneError,
+  MAX_ZONE_SAS_HOURS,
+  type OperatorStorage,
+  azureOperatorStorage,
+  dropZoneStatus,
+  dropZoneUrl,
+  findZone,
+  localOperatorStorage,
+} from './drop-zone-admin';
+
+interface StorageFlags {
+  blobEndpoint?: string;
+  blobPort: number;
+  zones?: string;
+}
+
+/** Zones as the app reads them: the same setting, from --zones or the environment. */
+function zonesOf(flags: StorageFlags) {
+  const raw = flags.zones ?? process.env[SETTING_KEYS.dropZones];
+  if (!raw) return [];
+  try {
+    return validateDropZones(JSON.parse(raw), SETTING_KEYS.dropZones);
+  } catch (error) {
+    throw new DropZoneError(`--zones / ${SETTING_KEYS.dropZones}: ${(error as Error).message}`);
+  }
+}
+
+function storageOf(flags: StorageFlags): OperatorStorage {
+  return flags.blobEndpoint
+    ? azureOperatorStorage(flags.blobEndpoint)
+    : localOperatorStorage(flags.blobPort);
+}
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65535)
+    throw new InvalidArgumentError('must be a port from 1 to 65535.');
+  return n;
+}
+
+function withStorageFlags(command: Command): Command {
+  return command
+    .option(
+      '--blob-endpoint <url>',
+      'the upload account in Azure (pulumi stack output, e.g. https://<account>.blob.core.windows.net); signs in with DefaultAzureCredential',
+    )
+    .option(
+      '--blob-port <port>',
+      "local mode's Azurite blob port, when no --blob-endpoint",
+      port,
+      10000,
+    )
+    .option('--zones <json>', `drop zones as configured (default: $${SETTING_KEYS.dropZones})`);
+}
+
+function hours(max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0 || n > max)
+      throw new InvalidArgumentError(`must be a number of hours above 0, at most ${max}.`);
+    return n;
+  };
+}
+
+export function operatorProgram(out: (text: string) => void): Command {
+  const program = new Command('directdrop').exitOverride();
+  program
+    .command('dev-token')
+    .description("print a bearer token local mode's built-in identity provider signs")
+    .requiredOption('--sub <subject>', 'the user the token names, e.g. alice')
+    .option('--data <folder>', 'local mode data folder (where npm start keeps its keys)', '.local')
+    .option('--hours <hours>', 'lifetime', hours(24 * 7), DEV_TOKEN_HOURS)
+    .option('--scope <scopes>', 'space-separated scopes for the scope claim')
+    .action(async (options: { sub: string; data: string; hours: number; scope?: string }) => {
+      const dataDir = resolve(options.data);
+      const identity = await findDevIdentity(dataDir);
+      if (!identity?.issuer) {
+        throw new CommanderError(
+          1,
+          'directdrop.noIdentity',
+          `No development identity in ${devIdentityFile(dataDir)}: start local mode once (npm start) with --data ${options.data}.`,
+        );
+      }
+      out(
+        await signDevToken(identity, {
+          subject: options.sub,
+          issuer: identity.issuer,
+          hours: options.hours,
+          scope: options.scope,
+        }),
+      );
+    });
+  withStorageFlags(
+    program
+      .command('dropzone-url <zone>')
+      .description("print a create-only SAS URL for a drop zone's container")
+      .option(
+        '--hours <hours>',
+        "lifetime, at most the zone's maxSasHours (and 7 days)",
+        hours(MAX_ZONE_SAS_HOURS),
+        24,
+      ),
+  ).action(async (name: string, options: StorageFlags & { hours: number }) => {
+    const zone = findZone(zonesOf(options), name);
+    const { url, expiresOn } = await dropZoneUrl(storageOf(options), zone, options.hours);
+    out(url);
+    process.stderr.write(
+      `Valid until ${expiresOn.toISOString()}. Upload with: curl -X PUT -H 'x-ms-blob-type: BlockBlob' --data-binary @photo.jpg "<url with /photo.jpg before the ?>"\n`,
+    );
+  });
+  const dropzone = program.command('dropzone').description('drop zone operations');
+  withStorageFlags(
+    dropzone
+      .command('status <zone>')
+      .description('list the outcome of every blob in a drop zone, by blob name')
+      .option('--json', 'one JSON array instead of a table'),
+  ).action(async (name: string, options: StorageFlags & { json?: boolean }) => {
+    const zone = findZone(zonesOf(options), name);
+    const statuses = await dropZoneStatus(storageOf(options), zone);
+    if (options.json) return out(JSON.stringify(statuses, null, 2));
+    for (const s of statuses)
+      out([s.blobName, s.status, s.reason ?? '', s.completedAt ?? ''].join('\t').trimEnd());
+  });
+  return program;
+}
+
+/** Runs one operator command; resolves with the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    await operatorProgram((text) => process.stdout.write(`${text}\n`)).parseAsync([...argv]);
+    return 0;
+  } catch (error) {
+    if (error instanceof DropZoneError) {
+      process.stderr.write(`${error.message}\n`);
+      return 2;
+    }
+    if (error instanceof CommanderError) {
+      if (error.code !== 'commander.helpDisplayed' && error.code.startsWith('directdrop.'))
+        process.stderr.write(`${error.message}\n`);
+      return error.exitCode === 0 ? 0 : error.code.startsWith('directdrop.') ? 1 : 2;
+    }
+    process.stderr.write(`${(error as Error).message}\n`);
+    return 1;
+  }
+}
