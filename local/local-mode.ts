@@ -24,6 +24,7 @@ import {
   ensureLocalSettings,
   findCoreTools,
 } from './core-tools';
+import { corsOriginAllowed } from './cors';
 import { startEventGridEmulator } from './event-grid-emulator';
 import { type RunningFunctionsHost, startFunctionsHost } from './functions-host';
 import { type HostConfig, readHostConfig } from './host-config';
@@ -161,7 +162,10 @@ function describeStartup(summary: StartupSummary): string {
         `visibilityTimeout ${q.visibilityTimeoutMs / 1000} s, maxPollingInterval ${q.maxPollingIntervalMs / 1000} s, ` +
         `message lease ${options.messageLeaseSeconds} s`,
     );
-    lines.push(`Web page    ${base}/  (served from client/web when it exists)`);
+    lines.push(
+      `Web page    ${base}/  (served from client/web when it exists)`,
+      `CORS        any http://localhost:<port> or http://127.0.0.1:<port> page${options.corsOrigins.map((o) => `, ${o}`).join('')}  (add more with --cors-origin)`,
+    );
   } else if (options.role !== 'storage') {
     lines.push(`Functions   ${base}  (func start)`);
   }
@@ -278,8 +282,11 @@ export async function startLocalMode(
     };
 
     if (runsStorage) {
-      const origins = [`http://localhost:${options.port}`, `http://127.0.0.1:${options.port}`];
-      summary.storage = await provisionStorage(endpoints.connectionString, settings, origins);
+      summary.storage = await provisionStorage(
+        endpoints.connectionString,
+        settings,
+        options.corsOrigins,
+      );
       const emulator = await startEventGridEmulator({
         container: BlobServiceClient.fromConnectionString(
           endpoints.connectionString,
@@ -309,6 +316,7 @@ export async function startLocalMode(
         port: options.port,
         staticRoot: join(repoRoot, 'client', 'web'),
         queueLeaseMs: options.messageLeaseSeconds * 1000,
+        corsOriginAllowed: (origin) => corsOriginAllowed(origin, options.corsOrigins),
         log,
       });
       summary.host = host;

@@ -3,6 +3,7 @@
  * variable fallback so scripts and tests can move ports and the data folder.
  */
 import { isAbsolute, resolve } from 'node:path';
+import { parseCorsOrigin } from './cors';
 
 /**
  * Which half of local mode this process runs: `storage` is the Azure side (Azurite and
@@ -30,6 +31,8 @@ export interface LocalModeOptions {
   tablePort: number;
   /** Absolute folder for Azurite's data and the emulator's delivery record. */
   dataDir: string;
+  /** Origins allowed besides any loopback one, for the API and blob CORS. */
+  corsOrigins: string[];
 }
 
 export type ParsedArgs = { help: true } | { help: false; options: LocalModeOptions };
@@ -91,6 +94,7 @@ const DUPLICATES_FLAG = {
   env: 'DIRECTDROP_LOCAL_DUPLICATE_EVENTS',
   fallback: '0',
 };
+const CORS_FLAG = { flag: '--cors-origin', env: 'DIRECTDROP_LOCAL_CORS_ORIGINS' };
 const VALUE_FLAGS = [DATA_FLAG, ROLE_FLAG, LEASE_FLAG, DUPLICATES_FLAG];
 /** Shortest lease: renewals run at half-life, and a shorter one would spin on every hiccup. */
 const MIN_MESSAGE_LEASE_SECONDS = 2;
@@ -112,6 +116,8 @@ export function usage(): string {
     `  ${''.padEnd(20)} how long a crashed host's messages stay invisible (local host only)`,
     `  ${`${DUPLICATES_FLAG.flag} <f>`.padEnd(20)} ${'events delivered twice (0)'.padEnd(28)} ${DUPLICATES_FLAG.env}`,
     `  ${''.padEnd(20)} a fraction from 0 to 1, to exercise idempotency as Event Grid may`,
+    `  ${`${CORS_FLAG.flag} <origin>`.padEnd(20)} ${'another browser origin'.padEnd(28)} ${CORS_FLAG.env} (comma-separated)`,
+    `  ${''.padEnd(20)} repeatable; any http://localhost:<port> and http://127.0.0.1:<port> is allowed already`,
     `  ${'--func'.padEnd(20)} run \`func start\` instead of the local host`,
     `  ${'--help'.padEnd(20)} show this help`,
   ];
@@ -133,6 +139,7 @@ export function parseLocalModeArgs(
   cwd: string,
 ): ParsedArgs {
   const given = new Map<string, string>();
+  const corsGiven: string[] = [];
   let func = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -142,6 +149,12 @@ export function parseLocalModeArgs(
       continue;
     }
     const [flag, inline] = arg.split(/=(.*)/s, 2);
+    if (flag === CORS_FLAG.flag) {
+      const value = inline ?? argv[++i];
+      if (value === undefined || value === '') throw new UsageError(`${flag} needs a value`);
+      corsGiven.push(value);
+      continue;
+    }
     const known =
       VALUE_FLAGS.some((f) => f.flag === flag) || PORT_FLAGS.some((p) => p.flag === flag);
     if (!known) throw new UsageError(`unknown option "${arg}"\n\n${usage()}`);
@@ -207,6 +220,17 @@ export function parseLocalModeArgs(
       `${duplicates.source} must be a fraction from 0 to 1, not "${duplicates.raw}"`,
     );
   }
+  const corsFromEnv = (env[CORS_FLAG.env] ?? '').split(',').map((o) => o.trim());
+  const corsOrigins = [
+    ...corsGiven.map((o) => [o, CORS_FLAG.flag]),
+    ...corsFromEnv.filter((o) => o !== '').map((o) => [o, CORS_FLAG.env]),
+  ].map(([origin, source]) => {
+    try {
+      return parseCorsOrigin(origin, source);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+  });
   return {
     help: false,
     options: {
@@ -216,6 +240,7 @@ export function parseLocalModeArgs(
       duplicateEvents,
       ...ports,
       dataDir: isAbsolute(data) ? data : resolve(cwd, data),
+      corsOrigins: [...new Set(corsOrigins)],
     },
   };
 }

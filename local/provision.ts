@@ -7,6 +7,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { STORAGE_NAMES, poisonQueueName, uploadCorsRule } from '../functions/core/definitions';
 import type { DirectdropSettings } from '../functions/core/settings';
+import { blobCorsOriginLists } from './cors';
 
 export interface ProvisionedStorage {
   containers: string[];
@@ -17,7 +18,8 @@ export interface ProvisionedStorage {
 export async function provisionStorage(
   connectionString: string,
   settings: DirectdropSettings,
-  corsOrigins: readonly string[],
+  /** Exact origins allowed besides any loopback origin (see cors.ts). */
+  extraCorsOrigins: readonly string[],
 ): Promise<ProvisionedStorage> {
   const blobService = BlobServiceClient.fromConnectionString(connectionString);
   const queueService = QueueServiceClient.fromConnectionString(connectionString);
@@ -27,22 +29,23 @@ export async function provisionStorage(
     STORAGE_NAMES.deadLetterContainer,
   ];
   const queues = [settings.eventsQueue, poisonQueueName(settings.eventsQueue)];
-  const rule = uploadCorsRule(corsOrigins);
+  const originLists = blobCorsOriginLists(extraCorsOrigins);
   await Promise.all([
     ...containers.map((name) => blobService.getContainerClient(name).createIfNotExists()),
     ...queues.map((name) => queueService.getQueueClient(name).createIfNotExists()),
     // The storage REST API takes each list as one comma-separated string.
     blobService.setProperties({
-      cors: [
-        {
+      cors: originLists.map((origins) => {
+        const rule = uploadCorsRule(origins);
+        return {
           allowedOrigins: rule.allowedOrigins.join(','),
           allowedMethods: rule.allowedMethods.join(','),
           allowedHeaders: rule.allowedHeaders.join(','),
           exposedHeaders: rule.exposedHeaders.join(','),
           maxAgeInSeconds: rule.maxAgeInSeconds,
-        },
-      ],
+        };
+      }),
     }),
   ]);
-  return { containers, queues, corsOrigins: [...corsOrigins] };
+  return { containers, queues, corsOrigins: originLists.flat() };
 }

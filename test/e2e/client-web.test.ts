@@ -7,12 +7,13 @@ import { expect } from 'chai';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { type Browser, type Locator, type Page, chromium } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { STORAGE_NAMES } from '../../functions/core/definitions';
 import { DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME } from '../../local/azurite';
 import { buildWebClient } from '../../client/web/build';
+import { launchChromium, serveOtherOrigin } from '../helpers/browser';
 import { type LocalMode, startLocalMode } from '../integration/client-local-mode';
 
 /**
@@ -57,6 +58,19 @@ async function sunsetPhoto(width = 2400, height = 1600): Promise<Buffer> {
     .toBuffer();
 }
 
+/** Names of the processed container's blobs for one upload. */
+async function processedBlobs(local: LocalMode, uploadId: string): Promise<string[]> {
+  const service = new BlobServiceClient(
+    local.blobEndpoint,
+    new StorageSharedKeyCredential(DEV_ACCOUNT_NAME, DEV_ACCOUNT_KEY),
+  );
+  const names: string[] = [];
+  const container = service.getContainerClient(STORAGE_NAMES.processedContainer);
+  for await (const blob of container.listBlobsFlat({ prefix: `${uploadId}/` }))
+    names.push(blob.name);
+  return names.sort();
+}
+
 /** The content of the one landing blob with this file name. */
 async function landedBlob(local: LocalMode, fileName: string): Promise<Buffer> {
   const service = new BlobServiceClient(
@@ -91,18 +105,7 @@ describe('upload page in headless Chromium (local mode)', function () {
     const [, started, launched, generated] = await Promise.all([
       buildWebClient(),
       startLocalMode(),
-      chromium.launch({
-        executablePath: '/usr/bin/chromium',
-        args: [
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-quic',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-        ],
-      }),
+      launchChromium(),
       sunsetPhoto(),
     ]);
     [local, browser, photo] = [started, launched, generated];
@@ -244,6 +247,40 @@ describe('upload page in headless Chromium (local mode)', function () {
       /^Not uploaded: notes\.txt is text\/plain; accepted types are image\/jpeg, /,
     );
     expect(requests.filter((url) => url.includes('/api/'))).to.deep.equal([]);
+  });
+
+  it('uploads from a page on another origin than the API (CORS on the API and on blob storage)', async function () {
+    const { origin, server } = await serveOtherOrigin(resolve(__dirname, '../../client/web'));
+    const other = await browser.newPage();
+    try {
+      const apiCalls: { url: string; method: string }[] = [];
+      other.on('request', (r) => apiCalls.push({ url: r.url(), method: r.method() }));
+      await other.goto(`${origin}/?api=${encodeURIComponent(local.apiBaseUrl)}`);
+      expect(new URL(local.apiBaseUrl).origin).to.not.equal(origin);
+      await other.setInputFiles('#file-input', {
+        name: 'elsewhere.png',
+        mimeType: 'image/png',
+        buffer: await sharp({
+          create: { width: 500, height: 400, channels: 3, background: '#36c' },
+        })
+          .png()
+          .toBuffer(),
+      });
+      const item = other.locator('li.upload', { hasText: 'elsewhere.png' });
+      await expectOutcome(item, 'processed', 60_000);
+      const post = apiCalls.find((c) => c.method === 'POST' && c.url.endsWith('/api/uploads'));
+      expect(post, 'the page called the API on its origin').to.not.equal(undefined);
+      const put = apiCalls.find((c) => c.method === 'PUT');
+      const uploadId = new URL(put!.url).pathname.split('/')[3];
+      const outputs = await processedBlobs(local, uploadId);
+      expect(outputs).to.include(`${uploadId}/manifest.json`);
+      for (const variant of ['display.webp', 'thumb.webp']) {
+        expect(outputs.filter((name) => name.endsWith(`/${variant}`))).to.have.length(1);
+      }
+    } finally {
+      await other.close();
+      server.close();
+    }
   });
 
   it('uploads a photo dropped on the drop zone', async function () {

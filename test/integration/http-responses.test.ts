@@ -31,7 +31,12 @@ function expectStorageUnavailable(response: HttpResponseInit, log: LoggedLine[])
       message: 'Storage is briefly unavailable; retry in a few seconds.',
     },
   });
-  expect(response.headers).to.deep.include({ 'Retry-After': '2', 'Cache-Control': 'no-store' });
+  expect(response.headers).to.deep.include({
+    'Retry-After': '2',
+    'Cache-Control': 'no-store',
+    // Readable by pages on other origins: the platform's CORS cannot expose headers itself.
+    'Access-Control-Expose-Headers': 'Retry-After',
+  });
   const logged = log.map((l) => l.text).join('\n');
   expect(logged).to.match(/Storage unavailable \(ECONNREFUSED\); answered 503/);
   expect(logged).to.not.match(/AccountKey|sig=|127\.0\.0\.1/);
