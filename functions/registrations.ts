@@ -7,6 +7,7 @@ import type { HttpHandler, HttpMethod, StorageQueueHandler } from '@azure/functi
 import { STORAGE_CONNECTION, poisonQueueName } from './core/definitions';
 import { SETTING_KEYS } from './core/settings';
 import { createUpload } from './handlers/create-upload';
+import { getLimits } from './handlers/get-limits';
 import { getUploadStatus } from './handlers/get-upload-status';
 import { processUploadEvent } from './handlers/process-upload';
 import { recordPoisonedEvent } from './handlers/record-poisoned-event';
@@ -50,6 +51,15 @@ export const registrations: readonly FunctionRegistration[] = [
     route: 'uploads/{uploadId}',
     authLevel: 'function',
     handler: getUploadStatus,
+  },
+  {
+    kind: 'http',
+    name: 'getLimits',
+    methods: ['GET'],
+    route: 'limits',
+    // Public by design: the same numbers every 413 and 415 states; pages read them before any upload.
+    authLevel: 'anonymous',
+    handler: getLimits,
   },
   {
     kind: 'queue',

@@ -94,6 +94,7 @@ describe('infra function package', () => {
       for (const functionName of [
         'createUpload',
         'getUploadStatus',
+        'getLimits',
         'processUploadEvent',
         'recordPoisonedEvent',
       ]) {

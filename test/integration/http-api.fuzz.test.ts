@@ -17,6 +17,7 @@ import fc from 'fast-check';
 import { getRuntime } from '../../functions/adapters/runtime';
 import { STORAGE_CONNECTION } from '../../functions/core/definitions';
 import { DEFAULT_SETTINGS, MIB, parseSettings, toAppSettings } from '../../functions/core/settings';
+import { uploadLimits } from '../../functions/core/limits';
 import { registrations } from '../../functions/registrations';
 import { DEV_ACCOUNT_KEY } from '../../local/azurite';
 import { freePort } from '../../local/azurite-sandbox';
@@ -107,7 +108,7 @@ function send(port: number, probe: Probe): Promise<Answer> {
   });
 }
 
-type Owner = 'createUpload' | 'getUploadStatus' | 'host';
+type Owner = 'createUpload' | 'getUploadStatus' | 'getLimits' | 'host';
 
 function decodeSegment(segment: string): string | undefined {
   try {
@@ -119,7 +120,7 @@ function decodeSegment(segment: string): string | undefined {
 
 /**
  * Which function answers a request under Azure's routing for registrations.ts: `api/uploads`
- * (POST) and `api/uploads/{uploadId}` (GET), literals case-insensitive, one segment per
+ * (POST), `api/uploads/{uploadId}` and `api/limits` (GET), literals case-insensitive, one segment per
  * parameter; anything else is the host's 404. Written from the spec, not from http-routes.ts.
  */
 function ownerOf(method: string, target: string): Owner {
@@ -132,8 +133,11 @@ function ownerOf(method: string, target: string): Owner {
   const path = url.pathname;
   if (path.toLowerCase() !== '/api' && !path.toLowerCase().startsWith('/api/')) return 'host';
   const segments = path.slice(4).split('/').filter(Boolean).map(decodeSegment);
-  if (segments.some((s) => s === undefined) || segments[0]?.toLowerCase() !== 'uploads')
-    return 'host';
+  if (segments.some((s) => s === undefined)) return 'host';
+  if (segments.length === 1 && segments[0]?.toLowerCase() === 'limits') {
+    return method === 'GET' ? 'getLimits' : 'host';
+  }
+  if (segments[0]?.toLowerCase() !== 'uploads') return 'host';
   if (segments.length === 1) return method === 'POST' ? 'createUpload' : 'host';
   if (segments.length === 2) return method === 'GET' ? 'getUploadStatus' : 'host';
   return 'host';
@@ -325,6 +329,11 @@ describe('HTTP API fuzzing (real registrations, local Functions host, real Azuri
     if (owner === 'host') {
       expect(answer.status, what).to.equal(404);
       expect(expectHostError(body, what), what).to.equal('not-found');
+      return answer;
+    }
+    if (owner === 'getLimits') {
+      expect(answer.status, what).to.equal(200);
+      expect(body, what).to.deep.equal(uploadLimits(DEFAULT_SETTINGS));
       return answer;
     }
     expect(answer.headers['cache-control'], `${what}: cache-control`).to.equal('no-store');
@@ -569,6 +578,7 @@ describe('HTTP API fuzzing (real registrations, local Functions host, real Azuri
       ...['/api/', '/', '/index.html', '/admin/host/status', '/api/admin/functions', '*'],
       ...['/runtime/webhooks/eventgrid', '/api/../api/uploads', '/api/./uploads', '//api/uploads'],
       ...['/api//uploads', '/%61pi/uploads', '/api/upload%73', '//localhost/api/uploads'],
+      ...['/api/limits', '/api/LIMITS', '/api/limits/', '/api/limits/x'],
     ),
     fc.webPath().map((p) => (p.startsWith('/') ? p : `/${p}`)),
     fc.webPath().map((p) => `/api${p.startsWith('/') ? p : `/${p}`}`),
