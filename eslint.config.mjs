@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', '.local/', 'client/web/*.js'] },
+  { ignores: ['node_modules/', 'dist/', 'client/dist/', '.local/', 'client/web/*.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

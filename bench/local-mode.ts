@@ -11,7 +11,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
-import { upload } from '../client/upload';
+import { upload } from '../client/src/node';
 import { readHostConfig } from '../local/host-config';
 import { loadFixtures } from './fixtures';
 import { freePort } from '../local/azurite-sandbox';

@@ -2,7 +2,7 @@
  * The local-mode upload page: pick or drop photos, watch each upload, see the
  * processed thumbnail (click it for the display size). Bundled to app.js by build.ts.
  */
-import { type ProcessedOutput, DirectdropError, upload } from '../upload';
+import { type ProcessedOutput, DirectdropError, upload } from '../src/index.js';
 
 /** Uploads at once; more files wait their turn. */
 const PARALLEL_UPLOADS = 3;

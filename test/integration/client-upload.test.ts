@@ -19,7 +19,7 @@ import {
   upload,
   uploadFile,
   waitForProcessing,
-} from '../../client/node';
+} from '../../client/src/node';
 import { type LocalMode, startLocalMode } from './client-local-mode';
 import { clientRejection } from '../helpers/rejection';
 
@@ -97,7 +97,10 @@ describe('client library against local mode', function () {
     const path = join(dir, 'huge.jpg');
     await writeFile(path, Buffer.alloc(26 * 1024 * 1024, 1));
     const error = await clientRejection(
-      uploadFile(path, { apiBaseUrl: local.apiBaseUrl, maxBytes: 100 * 1024 * 1024 }),
+      uploadFile(path, {
+        apiBaseUrl: local.apiBaseUrl,
+        limits: { maxBytes: 100 * 1024 * 1024, allowedContentTypes: ['image/jpeg'] },
+      }),
     );
     expect(error).to.include({ code: 'file-too-large', status: 413, stage: 'request' });
   });

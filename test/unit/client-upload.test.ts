@@ -18,7 +18,8 @@ import {
   upload,
   uploadFile,
   waitForProcessing,
-} from '../../client/node';
+} from '../../client/src/node';
+import { sdkTransport } from '../../client/src/sdk';
 import { ScriptedApi, processed } from './client-scripted-api';
 import { clientRejection } from '../helpers/rejection';
 
@@ -60,17 +61,65 @@ describe('client library (scripted API, real Azurite)', function () {
       expect(api.requests).to.have.length(0);
     });
 
-    it('refuses a file above maxBytes', async function () {
+    it('refuses a file above the limits given', async function () {
       const error = await clientRejection(
         upload(new Uint8Array(2048), {
           apiBaseUrl: api.baseUrl,
           fileName: 'a.jpg',
-          maxBytes: 1024,
+          limits: { maxBytes: 1024, allowedContentTypes: ['image/jpeg'] },
         }),
       );
       expect(error).to.include({ code: 'file-too-large', stage: 'validate' });
       expect(error.message).to.contain('2.0 KiB').and.contain('1.0 KiB');
       expect(api.requests).to.have.length(0);
+    });
+
+    it('checks against the limits the server advertises, read once', async function () {
+      // Its own server: clients cache limits per API for a minute.
+      const strict = new ScriptedApi(storage);
+      await strict.start();
+      try {
+        strict.limits = {
+          status: 200,
+          json: {
+            ...(strict.limits.json as object),
+            maxBytes: 1000,
+            allowedContentTypes: ['image/png'],
+          },
+        };
+        const tooBig = await clientRejection(
+          upload(new Uint8Array(2000), { apiBaseUrl: strict.baseUrl, fileName: 'a.png' }),
+        );
+        expect(tooBig).to.include({ code: 'file-too-large', stage: 'validate' });
+        expect(tooBig.message).to.contain('the limit is 1000 B');
+        const wrongType = await clientRejection(
+          upload(new Uint8Array(10), { apiBaseUrl: strict.baseUrl, fileName: 'a.jpg' }),
+        );
+        expect(wrongType.message).to.contain('accepted types are image/png.');
+        expect(strict.requests).to.have.length(0);
+        expect(strict.limitsRequests).to.equal(1);
+      } finally {
+        await strict.stop();
+      }
+    });
+
+    it('leaves the checks to the server when it does not advertise limits', async function () {
+      const older = new ScriptedApi(storage);
+      await older.start();
+      try {
+        older.limits = { status: 404, json: { error: { code: 'not-found' } } };
+        older.onCreate = () => ({
+          status: 413,
+          json: { error: { code: 'file-too-large', message: 'Too large for this server.' } },
+        });
+        const error = await clientRejection(
+          upload(new Uint8Array(10), { apiBaseUrl: older.baseUrl, fileName: 'a.jpg' }),
+        );
+        expect(error).to.include({ code: 'file-too-large', stage: 'request', status: 413 });
+        expect(error.retryable).to.equal(false);
+      } finally {
+        await older.stop();
+      }
     });
 
     it('refuses a type outside the allowed list, judged by the file name', async function () {
@@ -263,19 +312,36 @@ describe('client library (scripted API, real Azurite)', function () {
       expect(error.message).not.to.contain('sig=');
     });
 
-    it('cannot stage blocks with a create-only SAS in Azurite, so large uploads must stay single-shot', async function () {
+    it('cannot stage blocks with a create-only SAS in Azurite (SDK path): a refusal that is not retryable', async function () {
       const ticket = api.ticket(randomUUID(), 'big.jpg', 'image/jpeg');
       api.statusReplies = [{ status: 404, json: { error: { code: 'upload-not-found' } } }];
       const source = await fileSource(join(dir, 'photo.jpg'));
       const error = await clientRejection(
         sendToStorage(ticket, source, 'image/jpeg', {
           apiBaseUrl: api.baseUrl,
-          singleShotMaxBytes: 1024 * 1024,
-          blockSize: 1024 * 1024,
+          transport: sdkTransport({ singleShotMaxBytes: 1024 * 1024, blockSize: 1024 * 1024 }),
         }),
       );
-      expect(error).to.include({ code: 'upload-forbidden', status: 403 });
+      // A new upload would fail the same way, so it must not say "retry".
+      expect(error).to.include({ code: 'block-upload-forbidden', status: 403, retryable: false });
+      expect(error.message).to.contain('singleShotMaxBytes');
       expect(await landed(ticket.uploadId, 'big.jpg').exists()).to.equal(false);
+    });
+
+    it('uploads through the storage SDK when asked (the ./sdk subpath), single-shot', async function () {
+      const ticket = api.ticket(randomUUID(), 'sdk.jpg', 'image/jpeg');
+      const source = await fileSource(join(dir, 'photo.jpg'));
+      const seen: number[] = [];
+      expect(
+        await sendToStorage(ticket, source, 'image/jpeg', {
+          apiBaseUrl: api.baseUrl,
+          transport: sdkTransport(),
+          onProgress: (p) => seen.push(p.loadedBytes),
+        }),
+      ).to.deep.equal({ alreadyUploaded: false });
+      const props = await landed(ticket.uploadId, 'sdk.jpg').getProperties();
+      expect(props).to.include({ contentLength: source.size, contentType: 'image/jpeg' });
+      expect(seen.at(-1)).to.equal(source.size);
     });
 
     it('cancels an upload in flight and leaves no blob behind', async function () {
