@@ -11,6 +11,7 @@ import type { Browser, Locator, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { STORAGE_NAMES } from '../../functions/core/definitions';
+import { DEFAULT_SETTINGS } from '../../functions/core/settings';
 import { DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME } from '../../local/azurite';
 import { buildWebClient } from '../../client/web/build';
 import { launchChromium, serveOtherOrigin } from '../helpers/browser';
@@ -23,6 +24,8 @@ import { type LocalMode, startLocalMode } from '../integration/client-local-mode
  */
 const SCREENSHOT = resolve(__dirname, '../../docs/screenshot.png');
 const LATEST_SCREENSHOT = resolve(__dirname, '../../test-results/client-web.png');
+/** Not the default, so the page's text can only come from the server. */
+const MAX_UPLOAD_BYTES = 4 * 1024 * 1024;
 /** Throttled so a ~1 MB photo takes long enough for progress events in between. */
 const UPLOAD_BYTES_PER_SECOND = 1_000_000;
 
@@ -104,7 +107,7 @@ describe('upload page in headless Chromium (local mode)', function () {
   before(async function () {
     const [, started, launched, generated] = await Promise.all([
       buildWebClient(),
-      startLocalMode(),
+      startLocalMode({ DIRECTDROP_MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES) }),
       launchChromium(),
       sunsetPhoto(),
     ]);
@@ -120,10 +123,30 @@ describe('upload page in headless Chromium (local mode)', function () {
     if (this.currentTest?.state === 'failed' && local) console.log(local.output());
   });
 
+  it('states the server’s limits, read from GET /api/limits', async function () {
+    await page.locator('#limits', { hasText: 'each' }).waitFor({ timeout: 10_000 });
+    expect(await page.locator('#limits').textContent()).to.equal(
+      'JPEG, PNG, WEBP, AVIF, GIF, TIFF, HEIC or HEIF, up to 4.0 MiB each.',
+    );
+    expect(await page.getByLabel('choose files').getAttribute('accept')).to.equal(
+      DEFAULT_SETTINGS.allowedContentTypes.join(','),
+    );
+    // A file over the server's (non-default) limit is refused before any upload.
+    await page.setInputFiles('#file-input', {
+      name: 'huge.jpg',
+      mimeType: 'image/jpeg',
+      buffer: Buffer.alloc(5 * 1024 * 1024),
+    });
+    const item = page.locator('li.upload', { hasText: 'huge.jpg' });
+    await expectOutcome(item, 'rejected', 10_000);
+    expect(await item.getByRole('status').textContent()).to.equal(
+      'Not uploaded: huge.jpg is 5.0 MiB; the limit is 4.0 MiB.',
+    );
+  });
+
   it('offers a labelled, keyboard-reachable file input', async function () {
     const input = page.getByLabel('choose files');
     expect(await input.getAttribute('type')).to.equal('file');
-    expect(await input.getAttribute('accept')).to.equal('image/*');
     await page.keyboard.press('Tab');
     expect(await page.evaluate(() => document.activeElement?.id)).to.equal('file-input');
   });
@@ -246,7 +269,7 @@ describe('upload page in headless Chromium (local mode)', function () {
     expect(await item.getByRole('status').textContent()).to.match(
       /^Not uploaded: notes\.txt is text\/plain; accepted types are image\/jpeg, /,
     );
-    expect(requests.filter((url) => url.includes('/api/'))).to.deep.equal([]);
+    expect(requests.filter((url) => url.includes('/api/uploads'))).to.deep.equal([]);
   });
 
   it('uploads from a page on another origin than the API (CORS on the API and on blob storage)', async function () {

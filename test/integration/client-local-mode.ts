@@ -29,7 +29,8 @@ function exited(child: ChildProcess): Promise<void> {
     : new Promise((done) => child.once('exit', () => done()));
 }
 
-export async function startLocalMode(): Promise<LocalMode> {
+/** `env` adds app settings (e.g. DIRECTDROP_MAX_UPLOAD_BYTES), as users set them. */
+export async function startLocalMode(env: Record<string, string> = {}): Promise<LocalMode> {
   const dataDir = await mkdtemp(join(tmpdir(), 'directdrop-local-'));
   const [port, blobPort, queuePort, tablePort] = [
     await freePort(),
@@ -47,7 +48,7 @@ export async function startLocalMode(): Promise<LocalMode> {
       ...['--queue-port', String(queuePort), '--table-port', String(tablePort)],
       ...['--data', dataDir],
     ],
-    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
   );
   let output = '';
   child.stdout?.on('data', (chunk) => (output += chunk));
