@@ -38,12 +38,14 @@ export const nodeTransport: PutTransport = (request) =>
     });
     req.once('response', (response) => {
       response.resume();
-      response.once('end', () =>
+      response.once('end', () => {
         resolve({
           status: response.statusCode ?? 0,
           header: (name) => headerValue(response.headers, name),
-        }),
-      );
+        });
+        // Storage may answer (a 503, a 403) before the body is through; stop sending it.
+        if (!req.writableFinished) req.destroy();
+      });
     });
     req.once('error', (error: NodeJS.ErrnoException) => {
       reject(

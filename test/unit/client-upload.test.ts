@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createServer, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { STORAGE_NAMES } from '../../functions/core/definitions';
 import { type AzuriteSandbox, freePort, startAzuriteSandbox } from '../../local/azurite-sandbox';
@@ -15,8 +16,10 @@ import {
   type UploadTicket,
   fileSource,
   sendToStorage,
+  startUpload,
   upload,
   uploadFile,
+  uploadMany,
   waitForProcessing,
 } from '../../client/src/node';
 import { sdkTransport } from '../../client/src/sdk';
@@ -377,6 +380,134 @@ describe('client library (scripted API, real Azurite)', function () {
       );
       expect(error).to.include({ code: 'aborted', stage: 'validate' });
       expect(api.requests).to.have.length(0);
+    });
+  });
+
+  describe('retrying the PUT', function () {
+    /**
+     * A real HTTP hop in front of Azurite that fails the first `failures` PUTs, with a
+     * 503 ServerBusy and Retry-After or by dropping the connection, then passes them on.
+     */
+    async function flakyStorage(failures: number, mode: 'busy' | 'drop') {
+      let seen = 0;
+      const target = new URL(storage.azurite.blobEndpoint);
+      const server = createServer((req, res) => {
+        if (req.method === 'PUT' && seen++ < failures) {
+          if (mode === 'drop') req.socket.destroy();
+          else res.writeHead(503, { 'retry-after': '1', 'x-ms-error-code': 'ServerBusy' }).end();
+          return;
+        }
+        const forward = httpRequest(
+          {
+            host: target.hostname,
+            port: target.port,
+            method: req.method,
+            path: req.url,
+            headers: req.headers,
+          },
+          (answer) => {
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(res);
+          },
+        );
+        req.pipe(forward);
+      });
+      const port = await freePort();
+      await new Promise<void>((done) => server.listen(port, '127.0.0.1', done));
+      const via = (ticket: UploadTicket): UploadTicket => ({
+        ...ticket,
+        uploadUrl: ticket.uploadUrl.replace(target.origin, `http://127.0.0.1:${port}`),
+      });
+      return { via, attempts: () => seen, close: () => new Promise((done) => server.close(done)) };
+    }
+
+    it('waits out a 503 with Retry-After and then lands the file', async function () {
+      const flaky = await flakyStorage(2, 'busy');
+      try {
+        const ticket = api.ticket(randomUUID(), 'busy.jpg', 'image/jpeg');
+        const started = Date.now();
+        const source = await fileSource(join(dir, 'photo.jpg'));
+        const sent = await sendToStorage(flaky.via(ticket), source, 'image/jpeg', {
+          apiBaseUrl: api.baseUrl,
+        });
+        expect(sent).to.deep.equal({ alreadyUploaded: false });
+        expect(flaky.attempts()).to.equal(3);
+        expect(Date.now() - started, 'two Retry-After: 1 waits').to.be.at.least(2_000);
+        expect((await landed(ticket.uploadId, 'busy.jpg').getProperties()).contentLength).to.equal(
+          source.size,
+        );
+      } finally {
+        await flaky.close();
+      }
+    });
+
+    it('retries a dropped connection, and gives up after uploadAttempts as a retryable network error', async function () {
+      const flaky = await flakyStorage(10, 'drop');
+      try {
+        const ticket = api.ticket(randomUUID(), 'drop.jpg', 'image/jpeg');
+        api.statusReplies = [{ status: 404, json: { error: { code: 'upload-not-found' } } }];
+        const error = await clientRejection(
+          sendToStorage(flaky.via(ticket), await fileSource(join(dir, 'photo.jpg')), 'image/jpeg', {
+            apiBaseUrl: api.baseUrl,
+            uploadAttempts: 2,
+          }),
+        );
+        expect(error).to.include({ code: 'network-error', stage: 'upload', retryable: true });
+        expect(flaky.attempts()).to.equal(2);
+      } finally {
+        await flaky.close();
+      }
+    });
+  });
+
+  describe('upload tasks and several files', function () {
+    it('startUpload reports progress to listeners, and cancel() rejects it as aborted', async function () {
+      await writeFile(join(dir, 'task.jpg'), Buffer.alloc(24 * 1024 * 1024, 4));
+      const task = startUpload(await fileSource(join(dir, 'task.jpg')), {
+        apiBaseUrl: api.baseUrl,
+      });
+      expect(task.state).to.equal('running');
+      const stages: string[] = [];
+      task.onProgress((p) => {
+        stages.push(p.stage);
+        if (p.stage === 'uploading' && p.loadedBytes > 0) task.cancel();
+      });
+      const error = await clientRejection(task.result);
+      expect(error).to.include({ code: 'aborted', stage: 'upload' });
+      expect(task.state).to.equal('cancelled');
+      expect(task.progress?.stage).to.equal('uploading');
+      expect(stages).to.include.members(['requesting', 'uploading']);
+    });
+
+    it('uploadMany keeps at most `concurrency` in flight and returns one outcome per file, in order', async function () {
+      let inFlight = 0;
+      let peak = 0;
+      api.onCreate = (body) => {
+        inFlight++;
+        peak = Math.max(peak, inFlight);
+        return api.issue(body.fileName, body.contentType);
+      };
+      api.onStatus = (uploadId) => {
+        inFlight--;
+        return processed(uploadId);
+      };
+      const items = [
+        ...['a.jpg', 'b.jpg', 'c.jpg', 'd.jpg'].map(
+          (name) => new File([jpegBytes()], name, { type: 'image/jpeg' }),
+        ),
+        new File([jpegBytes()], 'notes.txt', { type: 'text/plain' }),
+      ];
+      const outcomes = await uploadMany(items, { apiBaseUrl: api.baseUrl, concurrency: 2 });
+      expect(outcomes.map((o) => [o.index, o.ok ? o.result.fileName : o.error.code])).to.deep.equal(
+        [
+          [0, 'a.jpg'],
+          [1, 'b.jpg'],
+          [2, 'c.jpg'],
+          [3, 'd.jpg'],
+          [4, 'content-type-not-allowed'],
+        ],
+      );
+      expect(peak).to.equal(2);
     });
   });
 
