@@ -8,6 +8,7 @@ import { STORAGE_CONNECTION, poisonQueueName } from './core/definitions';
 import { SETTING_KEYS } from './core/settings';
 import { createUpload } from './handlers/create-upload';
 import { getLimits } from './handlers/get-limits';
+import { getOpenApiDocument } from './handlers/get-openapi';
 import { getUploadStatus } from './handlers/get-upload-status';
 import { processUploadEvent } from './handlers/process-upload';
 import { recordPoisonedEvent } from './handlers/record-poisoned-event';
@@ -60,6 +61,15 @@ export const registrations: readonly FunctionRegistration[] = [
     // Public by design: the same numbers every 413 and 415 states; pages read them before any upload.
     authLevel: 'anonymous',
     handler: getLimits,
+  },
+  {
+    kind: 'http',
+    name: 'getOpenApiDocument',
+    methods: ['GET'],
+    route: 'openapi.json',
+    // The contract is public, like the limits it points to.
+    authLevel: 'anonymous',
+    handler: getOpenApiDocument,
   },
   {
     kind: 'queue',

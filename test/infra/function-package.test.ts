@@ -95,6 +95,7 @@ describe('infra function package', () => {
         'createUpload',
         'getUploadStatus',
         'getLimits',
+        'getOpenApiDocument',
         'processUploadEvent',
         'recordPoisonedEvent',
       ]) {

@@ -18,6 +18,8 @@ import { getRuntime } from '../../functions/adapters/runtime';
 import { STORAGE_CONNECTION } from '../../functions/core/definitions';
 import { DEFAULT_SETTINGS, MIB, parseSettings, toAppSettings } from '../../functions/core/settings';
 import { uploadLimits } from '../../functions/core/limits';
+import { OPENAPI_DOCUMENT } from '../../functions/core/openapi';
+import { type Contract, apiContract } from '../helpers/openapi';
 import { registrations } from '../../functions/registrations';
 import { DEV_ACCOUNT_KEY } from '../../local/azurite';
 import { freePort } from '../../local/azurite-sandbox';
@@ -108,7 +110,15 @@ function send(port: number, probe: Probe): Promise<Answer> {
   });
 }
 
-type Owner = 'createUpload' | 'getUploadStatus' | 'getLimits' | 'host';
+type Owner = 'createUpload' | 'getUploadStatus' | 'getLimits' | 'getOpenApiDocument' | 'host';
+
+/** Each function's operation in the OpenAPI document. */
+const OPERATIONS: Record<Exclude<Owner, 'host'>, [string, string]> = {
+  createUpload: ['POST', '/uploads'],
+  getUploadStatus: ['GET', '/uploads/{uploadId}'],
+  getLimits: ['GET', '/limits'],
+  getOpenApiDocument: ['GET', '/openapi.json'],
+};
 
 function decodeSegment(segment: string): string | undefined {
   try {
@@ -120,7 +130,7 @@ function decodeSegment(segment: string): string | undefined {
 
 /**
  * Which function answers a request under Azure's routing for registrations.ts: `api/uploads`
- * (POST), `api/uploads/{uploadId}` and `api/limits` (GET), literals case-insensitive, one segment per
+ * (POST), `api/uploads/{uploadId}`, `api/limits` and `api/openapi.json` (GET), literals case-insensitive, one segment per
  * parameter; anything else is the host's 404. Written from the spec, not from http-routes.ts.
  */
 function ownerOf(method: string, target: string): Owner {
@@ -136,6 +146,9 @@ function ownerOf(method: string, target: string): Owner {
   if (segments.some((s) => s === undefined)) return 'host';
   if (segments.length === 1 && segments[0]?.toLowerCase() === 'limits') {
     return method === 'GET' ? 'getLimits' : 'host';
+  }
+  if (segments.length === 1 && segments[0]?.toLowerCase() === 'openapi.json') {
+    return method === 'GET' ? 'getOpenApiDocument' : 'host';
   }
   if (segments[0]?.toLowerCase() !== 'uploads') return 'host';
   if (segments.length === 1) return method === 'POST' ? 'createUpload' : 'host';
@@ -238,12 +251,14 @@ describe('HTTP API fuzzing (real registrations, local Functions host, real Azuri
   const errors: string[] = [];
   const warnings: string[] = [];
   const savedEnv: Record<string, string | undefined> = {};
+  let contract: Contract;
 
   before(async () => {
+    contract = await apiContract();
     storage = await startLocalAzurite();
     const connection = storage.azurite.connectionString;
     const settings = parseSettings({});
-    await provisionStorage(connection, settings, ['http://localhost']);
+    await provisionStorage(connection, settings, []);
     const env = {
       ...toAppSettings(settings),
       AzureWebJobsStorage: connection,
@@ -329,6 +344,21 @@ describe('HTTP API fuzzing (real registrations, local Functions host, real Azuri
     if (owner === 'host') {
       expect(answer.status, what).to.equal(404);
       expect(expectHostError(body, what), what).to.equal('not-found');
+      return answer;
+    }
+    // Whatever a function answered, the OpenAPI document describes it.
+    const [operationMethod, operationPath] = OPERATIONS[owner];
+    expect(
+      contract.problems(operationMethod, operationPath, {
+        status: answer.status,
+        headers: answer.headers,
+        body,
+      }),
+      `${what}: against the OpenAPI document`,
+    ).to.deep.equal([]);
+    if (owner === 'getOpenApiDocument') {
+      expect(answer.status, what).to.equal(200);
+      expect(body, what).to.deep.equal(JSON.parse(JSON.stringify(OPENAPI_DOCUMENT)));
       return answer;
     }
     if (owner === 'getLimits') {
@@ -578,7 +608,7 @@ describe('HTTP API fuzzing (real registrations, local Functions host, real Azuri
       ...['/api/', '/', '/index.html', '/admin/host/status', '/api/admin/functions', '*'],
       ...['/runtime/webhooks/eventgrid', '/api/../api/uploads', '/api/./uploads', '//api/uploads'],
       ...['/api//uploads', '/%61pi/uploads', '/api/upload%73', '//localhost/api/uploads'],
-      ...['/api/limits', '/api/LIMITS', '/api/limits/', '/api/limits/x'],
+      ...['/api/limits', '/api/LIMITS', '/api/limits/', '/api/limits/x', '/api/openapi.json'],
     ),
     fc.webPath().map((p) => (p.startsWith('/') ? p : `/${p}`)),
     fc.webPath().map((p) => `/api${p.startsWith('/') ? p : `/${p}`}`),

@@ -18,13 +18,32 @@ import { answeringStorageOutages } from '../../functions/handlers/http-responses
 import { DEV_ACCOUNT_KEY, devStorageEndpoints } from '../../local/azurite';
 import { UnsignedEntraCredential, freePort } from '../../local/azurite-sandbox';
 import { type LoggedLine, getStatus, invocationContext, postJson } from '../helpers/functions';
+import { apiContract } from '../helpers/openapi';
 import { rejection } from '../helpers/rejection';
 
 /** The SDK's default retries would take about 30 s against a dead endpoint. */
 const QUICK_MS = 5_000;
 
-function expectStorageUnavailable(response: HttpResponseInit, log: LoggedLine[]): void {
+async function expectStorageUnavailable(
+  response: HttpResponseInit,
+  log: LoggedLine[],
+  operation: [string, string],
+): Promise<void> {
   expect(response.status).to.equal(503);
+  const headers = Object.fromEntries(
+    Object.entries(response.headers as Record<string, string>).map(([k, v]) => [
+      k.toLowerCase(),
+      v,
+    ]),
+  );
+  expect(
+    (await apiContract()).problems(...operation, {
+      status: 503,
+      headers,
+      body: response.jsonBody,
+    }),
+    'against the OpenAPI document',
+  ).to.deep.equal([]);
   expect(response.jsonBody).to.deep.include({
     error: {
       code: 'storage-unavailable',
@@ -61,7 +80,7 @@ describe('http-responses: storage outages answer 503 (real clients, dead endpoin
       invocationContext('getUploadStatus', log),
     );
     expect(performance.now() - started).to.be.below(QUICK_MS);
-    expectStorageUnavailable(response, log);
+    await expectStorageUnavailable(response, log, ['GET', '/uploads/{uploadId}']);
   });
 
   it('POST uploads: a user delegation key that cannot be fetched answers 503', async () => {
@@ -81,7 +100,7 @@ describe('http-responses: storage outages answer 503 (real clients, dead endpoin
       invocationContext('createUpload', log),
     );
     expect(performance.now() - started).to.be.below(QUICK_MS);
-    expectStorageUnavailable(response, log);
+    await expectStorageUnavailable(response, log, ['POST', '/uploads']);
   });
 
   it('lets any other error through, for the host to report as the bug it is', async () => {
