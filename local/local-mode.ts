@@ -329,7 +329,9 @@ export async function startLocalMode(
         `Built the functions to ${built}; starting ${funcPath} start --port ${options.port}`,
       );
       // Core Tools lets these environment variables win over local.settings.json.
-      const child = spawn(funcPath as string, ['start', '--port', String(options.port)], {
+      // Core Tools matches CORS origins exactly: the loopback wildcard is the local host's alone.
+      const cors = options.corsOrigins.length > 0 ? ['--cors', options.corsOrigins.join(',')] : [];
+      const child = spawn(funcPath as string, ['start', '--port', String(options.port), ...cors], {
         cwd: repoRoot,
         env: { ...process.env, ...values },
         stdio: 'inherit',

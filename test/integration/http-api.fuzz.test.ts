@@ -233,7 +233,7 @@ function expectFunctionError(body: Record<string, unknown>, what: string): strin
 /**
  * The local host's own answers (no function matched, a malformed Host) are `{ error, message }`
  * with a string code. Azure's host sends an empty 404 there; the local host adds a JSON body
- * that clients still read as "not an API error" (client/upload.ts apiError), as with Azure.
+ * that clients still read as "not an API error" (client/src/upload.ts apiError), as with Azure.
  */
 function expectHostError(body: Record<string, unknown>, what: string): string {
   expect(body, what).to.have.keys('error', 'message');
