@@ -179,17 +179,22 @@ function toSource(data: UploadData, fileName: string | undefined): UploadSource 
 const LIMITS_CACHE_MS = 60_000;
 const limitsCache = new Map<string, { at: number; limits: Promise<UploadLimits | undefined> }>();
 
-/** The server's limits, or undefined when it does not say (an older API): it still enforces them. */
-function cachedLimits(options: ApiOptions): Promise<UploadLimits | undefined> {
+/**
+ * The server's limits, or undefined when it does not say (an older API): it still enforces
+ * them. Shared by every upload to one API, so no one caller's signal may cancel the request.
+ */
+async function cachedLimits(options: ApiOptions): Promise<UploadLimits | undefined> {
   const key = apiUrl(options, 'limits').href;
-  const cached = limitsCache.get(key);
-  if (cached && Date.now() - cached.at < LIMITS_CACHE_MS) return cached.limits;
-  const limits = getLimits(options).catch((error: unknown) => {
-    limitsCache.delete(key);
-    if (error instanceof DirectdropError && error.code === 'aborted') throw error;
-    return undefined;
-  });
-  limitsCache.set(key, { at: Date.now(), limits });
+  let cached = limitsCache.get(key);
+  if (!cached || Date.now() - cached.at >= LIMITS_CACHE_MS) {
+    const limits = getLimits({ ...options, signal: undefined }).catch(() => {
+      limitsCache.delete(key);
+      return undefined;
+    });
+    limitsCache.set(key, (cached = { at: Date.now(), limits }));
+  }
+  const limits = await cached.limits;
+  throwIfAborted(options.signal, 'validate');
   return limits;
 }
 
