@@ -198,11 +198,12 @@ async function runUpload(files: string[], options: UploadCommandOptions): Promis
         )
       : undefined;
 
-  const bar = new Map<number, SingleBar | undefined>();
+  // A file's bar appears with its first progress, so waiting files take no line.
+  const barOf = new Map<number, SingleBar | undefined>();
   const showBar = (index: number) => {
-    if (!bar.has(index))
-      bar.set(index, bars?.create(100, 0, { file: shortName(files[index]), stage: '' }));
-    return bar.get(index);
+    if (!barOf.has(index))
+      barOf.set(index, bars?.create(100, 0, { file: shortName(files[index]), stage: '' }));
+    return barOf.get(index);
   };
   const outcomes: FileOutcome[] = (
     await uploadFiles(files, {
