@@ -569,13 +569,9 @@ export async function sendToStorage(
       ) {
         throw abortedError('upload', uploadId, error);
       }
-      if (error instanceof DirectdropError) throw error;
-      failure =
-        error instanceof TransportError
-          ? error
-          : new TransportError((error as Error)?.message ?? String(error), 'network', {
-              cause: error,
-            });
+      // Anything but a transport's own failure is a bug or a typed refusal: no retry.
+      if (!(error instanceof TransportError)) throw error;
+      failure = error;
     }
     if (response && response.status >= 200 && response.status < 300) {
       report(source.size);

@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { type SpawnOptions, spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -71,8 +71,7 @@ describe('@directdrop/client package (npm pack, installed from the tarball)', fu
     local = started;
     expect(pack.code, pack.stderr).to.equal(0);
     [packed] = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('[')));
-    await npm(['init', '-y'], scratch);
-    await run('mkdir', [app]);
+    await mkdir(app);
     await writeFile(
       join(app, 'package.json'),
       JSON.stringify({ name: 'consumer', private: true, type: 'module' }),
