@@ -632,8 +632,9 @@ async function refusal(
     });
   }
   if (status === 403) {
-    // A new upload gets a fresh URL, which helps when this one expired or was mangled in
-    // transit (AuthenticationFailed); a permission refusal would recur.
+    // A new upload gets a fresh URL, which helps when this one expired, by our clock or the
+    // service's (AuthenticationFailed also covers a revoked signing key); a permission or
+    // network-rule refusal (AuthorizationPermissionMismatch, AuthorizationFailure) would recur.
     const expired = Date.parse(ticket.expiresOn) <= Date.now();
     const retryable = expired || storageCode === 'AuthenticationFailed';
     throw new DirectdropError({

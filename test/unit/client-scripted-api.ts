@@ -107,10 +107,16 @@ export class ScriptedApi {
     return { status: 201, json: this.ticket(uploadId, fileName, contentType, permissions) };
   }
 
-  ticket(uploadId: string, fileName: string, contentType: string, permissions = 'c'): UploadTicket {
+  ticket(
+    uploadId: string,
+    fileName: string,
+    contentType: string,
+    permissions = 'c',
+    expiresInMs = 10 * 60_000,
+  ): UploadTicket {
     const container = STORAGE_NAMES.landingContainer;
     const blobName = `${uploadId}/${fileName}`;
-    const expiresOn = new Date(Date.now() + 10 * 60_000);
+    const expiresOn = new Date(Date.now() + expiresInMs);
     const sas = generateBlobSASQueryParameters(
       {
         containerName: container,

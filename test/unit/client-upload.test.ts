@@ -306,13 +306,29 @@ describe('client library (scripted API, real Azurite)', function () {
           apiBaseUrl: api.baseUrl,
         }),
       );
+      // A new upload URL would carry the same permissions: retrying cannot help.
       expect(error).to.include({
         code: 'upload-forbidden',
         stage: 'upload',
         status: 403,
         uploadId: ticket.uploadId,
+        retryable: false,
       });
       expect(error.message).not.to.contain('sig=');
+    });
+
+    it('calls a PUT refused because its URL expired retryable: a new upload gets a new URL', async function () {
+      const ticket = api.ticket(randomUUID(), 'a.jpg', 'image/jpeg', 'c', -60_000);
+      api.statusReplies = [{ status: 404, json: { error: { code: 'upload-not-found' } } }];
+      const error = await clientRejection(
+        sendToStorage(ticket, await fileSource(join(dir, 'photo.jpg')), 'image/jpeg', {
+          apiBaseUrl: api.baseUrl,
+        }),
+      );
+      expect(error).to.include({ code: 'upload-forbidden', status: 403, retryable: true });
+      expect(error.message).to.equal(
+        'The upload URL expired before the file was sent. Start a new upload.',
+      );
     });
 
     it('cannot stage blocks with a create-only SAS in Azurite (SDK path): a refusal that is not retryable', async function () {
