@@ -306,6 +306,45 @@ describe('upload page in headless Chromium (local mode)', function () {
     }
   });
 
+  it('waits out a storage 503 with Retry-After in the browser and still lands the photo', async function () {
+    // The first PUT to storage is answered 503 ServerBusy by the browser's network layer;
+    // the library must wait the Retry-After second and send it again.
+    const pageOrigin = new URL(local.baseUrl).origin;
+    const putTimes: number[] = [];
+    await page.route(`${local.blobEndpoint}/**`, async (route) => {
+      if (route.request().method() !== 'PUT') return route.continue();
+      putTimes.push(Date.now());
+      if (putTimes.length > 1) return route.continue();
+      return route.fulfill({
+        status: 503,
+        headers: {
+          'retry-after': '1',
+          'x-ms-error-code': 'ServerBusy',
+          'access-control-allow-origin': pageOrigin,
+          'access-control-expose-headers': 'retry-after, x-ms-error-code',
+        },
+        body: '',
+      });
+    });
+    try {
+      await page.setInputFiles('#file-input', {
+        name: 'busy.png',
+        mimeType: 'image/png',
+        buffer: await sharp({
+          create: { width: 300, height: 200, channels: 3, background: '#963' },
+        })
+          .png()
+          .toBuffer(),
+      });
+      const item = page.locator('li.upload', { hasText: 'busy.png' });
+      await expectOutcome(item, 'processed', 60_000);
+      expect(putTimes).to.have.length(2);
+      expect(putTimes[1] - putTimes[0], 'waited Retry-After').to.be.at.least(1_000);
+    } finally {
+      await page.unroute(`${local.blobEndpoint}/**`);
+    }
+  });
+
   it('uploads a photo dropped on the drop zone', async function () {
     const png = (
       await sharp({ create: { width: 400, height: 300, channels: 3, background: '#2a6' } })
