@@ -2,9 +2,10 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
+import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', '.local/', 'client/web/*.js'] },
+  { ignores: ['node_modules/', 'dist/', 'client/dist/', '.local/', 'client/web/*.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -20,6 +21,11 @@ export default tseslint.config(
       'no-restricted-imports': ['error', { patterns: ['@azure/functions', '@azure/storage-*'] }],
       'no-restricted-properties': ['error', { object: 'process', property: 'env' }],
     },
+  },
+  {
+    // The example pages are plain browser JavaScript.
+    files: ['examples/**/*.js'],
+    languageOptions: { globals: globals.browser },
   },
   prettier,
 );

@@ -11,7 +11,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
-import { upload } from '../client/upload';
+import { upload } from '../client/src/node';
 import { findDevIdentity, signDevToken } from '../local/dev-identity';
 import { readHostConfig } from '../local/host-config';
 import { loadFixtures } from './fixtures';
@@ -333,7 +333,7 @@ export async function runLocalMode(options: { quick: boolean }): Promise<Section
     },
   ];
   const notes = [
-    `Local mode: ${e2e.uploads} uploads of the 12 MP JPEG through client/upload.ts (request URL, PUT to Azurite, poll status), each client waiting for its result before the next; all came back processed with 320 and 1600 px outputs, and the first and last uploads' outputs were downloaded and decoded.`,
+    `Local mode: ${e2e.uploads} uploads of the 12 MP JPEG through client/src/upload.ts (request URL, PUT to Azurite, poll status), each client waiting for its result before the next; all came back processed with 320 and 1600 px outputs, and the first and last uploads' outputs were downloaded and decoded.`,
     'Local mode: commit is when the client saw the PUT acknowledged; processed is when the host logged the handler’s "processed" line (after the manifest write). In-flight counts come from the host’s Executing/Executed lines. Load generator, local host, Azurite and the emulator share the two cores.',
   ];
   return { rows, targets, notes, data: { http: http.data, endToEnd: e2e, cap } };

@@ -5,7 +5,7 @@
  * at a time, so machine load falls on both alike. Latency is commit → processed.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { upload } from '../client/upload';
+import { upload } from '../client/src/node';
 import { loadFixtures } from './fixtures';
 import { type LocalMode, startLocalMode } from './local-mode';
 import { fmt, median, percentile } from './lib/measure';

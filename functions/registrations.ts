@@ -7,6 +7,8 @@ import type { HttpHandler, HttpMethod, StorageQueueHandler } from '@azure/functi
 import { STORAGE_CONNECTION, poisonQueueName } from './core/definitions';
 import { SETTING_KEYS, httpAuthLevel } from './core/settings';
 import { createUpload } from './handlers/create-upload';
+import { getLimits } from './handlers/get-limits';
+import { getOpenApiDocument } from './handlers/get-openapi';
 import { getUploadStatus } from './handlers/get-upload-status';
 import { processUploadEvent } from './handlers/process-upload';
 import { recordPoisonedEvent } from './handlers/record-poisoned-event';
@@ -55,6 +57,24 @@ export const registrations: readonly FunctionRegistration[] = [
     route: 'uploads/{uploadId}',
     authLevel,
     handler: getUploadStatus,
+  },
+  {
+    kind: 'http',
+    name: 'getLimits',
+    methods: ['GET'],
+    route: 'limits',
+    // Public by design: the same numbers every 413 and 415 states; pages read them before any upload.
+    authLevel: 'anonymous',
+    handler: getLimits,
+  },
+  {
+    kind: 'http',
+    name: 'getOpenApiDocument',
+    methods: ['GET'],
+    route: 'openapi.json',
+    // The contract is public, like the limits it points to.
+    authLevel: 'anonymous',
+    handler: getOpenApiDocument,
   },
   {
     kind: 'queue',

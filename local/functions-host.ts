@@ -50,6 +50,11 @@ export interface FunctionsHostOptions {
   queueLeaseMs?: number;
   /** Answers GET paths outside the functions (local mode's identity provider); false to pass. */
   extraRoutes?: (path: string, response: ServerResponse) => boolean;
+  /**
+   * Browser origins allowed to call the routes, as the function app's CORS setting
+   * (siteConfig.cors) allows them in Azure; by default no cross-origin call is.
+   */
+  corsOriginAllowed?: (origin: string) => boolean;
 }
 
 export interface HostedRoute {
@@ -382,6 +387,47 @@ export async function startFunctionsHost(
     );
   }
 
+  /**
+   * The platform's CORS, in front of the functions: a preflight from an allowed origin is
+   * answered without invoking anything, and every response to it names the origin. The
+   * handlers' own Access-Control-Expose-Headers pass through, as they do in Azure.
+   */
+  function applyCors(
+    request: IncomingMessage,
+    response: ServerResponse,
+    method: string,
+    routeMethods: string[],
+  ): 'answered' | 'continue' {
+    const origin = request.headers.origin;
+    if (origin === undefined || !options.corsOriginAllowed) return 'continue';
+    response.setHeader('vary', 'Origin');
+    const allowed = options.corsOriginAllowed(origin);
+    const preflight =
+      method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined;
+    if (!preflight) {
+      if (allowed) response.setHeader('access-control-allow-origin', origin);
+      return 'continue';
+    }
+    if (!allowed || routeMethods.length === 0) {
+      sendJson(response, allowed ? 404 : 403, {
+        error: allowed ? 'not-found' : 'cors-origin-not-allowed',
+        message: allowed
+          ? `No function answers ${request.url?.split('?')[0]}.`
+          : `Origin ${origin} may not call this API; start local mode with --cors-origin ${origin}.`,
+      });
+      return 'answered';
+    }
+    const requestedHeaders = request.headers['access-control-request-headers'];
+    response.writeHead(204, {
+      'access-control-allow-origin': origin,
+      'access-control-allow-methods': routeMethods.join(', '),
+      ...(requestedHeaders ? { 'access-control-allow-headers': requestedHeaders } : {}),
+      'access-control-max-age': '3600',
+    });
+    response.end();
+    return 'answered';
+  }
+
   async function handleRequest(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const method = (request.method ?? 'GET').toUpperCase();
     const url = requestUrl(request, port);
@@ -396,6 +442,9 @@ export async function startFunctionsHost(
     const lower = path.toLowerCase();
     if (prefix === '' || lower === prefix || lower.startsWith(`${prefix}/`)) {
       const routePath = path.slice(prefix.length);
+      const matching = httpFunctions.filter((c) => c.matcher.match(routePath) !== undefined);
+      const routeMethods = [...new Set(matching.flatMap((c) => c.methods))];
+      if (applyCors(request, response, method, routeMethods) === 'answered') return;
       const candidates = httpFunctions
         .map((compiled) => ({ compiled, params: compiled.matcher.match(routePath) }))
         .filter(

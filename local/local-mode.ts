@@ -31,6 +31,7 @@ import {
   findCoreTools,
 } from './core-tools';
 import { devStackMalwareScanning } from './dev-stack';
+import { corsOriginAllowed } from './cors';
 import { startEventGridEmulator } from './event-grid-emulator';
 import { type RunningFunctionsHost, startFunctionsHost } from './functions-host';
 import { type HostConfig, readHostConfig } from './host-config';
@@ -180,7 +181,10 @@ function describeStartup(summary: StartupSummary): string {
         `visibilityTimeout ${q.visibilityTimeoutMs / 1000} s, maxPollingInterval ${q.maxPollingIntervalMs / 1000} s, ` +
         `message lease ${options.messageLeaseSeconds} s`,
     );
-    lines.push(`Web page    ${base}/  (served from client/web when it exists)`);
+    lines.push(
+      `Web page    ${base}/  (served from client/web when it exists)`,
+      `CORS        any http://localhost:<port> or http://127.0.0.1:<port> page${options.corsOrigins.map((o) => `, ${o}`).join('')}  (add more with --cors-origin)`,
+    );
   } else if (options.role !== 'storage') {
     lines.push(`Functions   ${base}  (func start)`);
   }
@@ -336,8 +340,11 @@ export async function startLocalMode(
     };
 
     if (runsStorage) {
-      const origins = [`http://localhost:${options.port}`, `http://127.0.0.1:${options.port}`];
-      summary.storage = await provisionStorage(endpoints.connectionString, settings, origins);
+      summary.storage = await provisionStorage(
+        endpoints.connectionString,
+        settings,
+        options.corsOrigins,
+      );
       summary.scanner = settings.malwareScanning
         ? createLocalMalwareScanner(await detectClamAv(), log)
         : undefined;
@@ -385,6 +392,7 @@ export async function startLocalMode(
         staticRoot: join(repoRoot, 'client', 'web'),
         queueLeaseMs: options.messageLeaseSeconds * 1000,
         extraRoutes: auth?.serve,
+        corsOriginAllowed: (origin) => corsOriginAllowed(origin, options.corsOrigins),
         log,
       });
       summary.host = host;
@@ -397,7 +405,9 @@ export async function startLocalMode(
         `Built the functions to ${built}; starting ${funcPath} start --port ${options.port}`,
       );
       // Core Tools lets these environment variables win over local.settings.json.
-      const child = spawn(funcPath as string, ['start', '--port', String(options.port)], {
+      // Core Tools matches CORS origins exactly: the loopback wildcard is the local host's alone.
+      const cors = options.corsOrigins.length > 0 ? ['--cors', options.corsOrigins.join(',')] : [];
+      const child = spawn(funcPath as string, ['start', '--port', String(options.port), ...cors], {
         cwd: repoRoot,
         env: { ...process.env, ...values },
         stdio: 'inherit',

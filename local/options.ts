@@ -3,6 +3,7 @@
  * variable fallback so scripts and tests can move ports and the data folder.
  */
 import { isAbsolute, resolve } from 'node:path';
+import { parseCorsOrigin } from './cors';
 
 /**
  * Which half of local mode this process runs: `storage` is the Azure side (Azurite and
@@ -37,6 +38,8 @@ export interface LocalModeOptions {
   tablePort: number;
   /** Absolute folder for Azurite's data and the emulator's delivery record. */
   dataDir: string;
+  /** Origins allowed besides any loopback one, for the API and blob CORS. */
+  corsOrigins: string[];
 }
 
 export type ParsedArgs = { help: true } | { help: false; options: LocalModeOptions };
@@ -103,6 +106,7 @@ const SCANNING_FLAG = {
   env: 'DIRECTDROP_LOCAL_MALWARE_SCANNING',
   fallback: 'dev-stack',
 };
+const CORS_FLAG = { flag: '--cors-origin', env: 'DIRECTDROP_LOCAL_CORS_ORIGINS' };
 const VALUE_FLAGS = [DATA_FLAG, ROLE_FLAG, LEASE_FLAG, DUPLICATES_FLAG, SCANNING_FLAG];
 /** Shortest lease: renewals run at half-life, and a shorter one would spin on every hiccup. */
 const MIN_MESSAGE_LEASE_SECONDS = 2;
@@ -126,6 +130,8 @@ export function usage(): string {
     `  ${''.padEnd(20)} a fraction from 0 to 1, to exercise idempotency as Event Grid may`,
     `  ${`${SCANNING_FLAG.flag} <on|off>`.padEnd(20)} ${'scan gate (Pulumi.dev.yaml)'.padEnd(28)} ${SCANNING_FLAG.env}`,
     `  ${''.padEnd(20)} local malware scan of each upload (EICAR, ClamAV if it has signatures)`,
+    `  ${`${CORS_FLAG.flag} <origin>`.padEnd(20)} ${'another browser origin'.padEnd(28)} ${CORS_FLAG.env} (comma-separated)`,
+    `  ${''.padEnd(20)} repeatable; any http://localhost:<port> and http://127.0.0.1:<port> is allowed already`,
     `  ${'--func'.padEnd(20)} run \`func start\` instead of the local host`,
     `  ${'--anonymous'.padEnd(20)} no sign-in (the default checks tokens of the built-in identity provider)`,
     `  ${'--help'.padEnd(20)} show this help`,
@@ -148,6 +154,7 @@ export function parseLocalModeArgs(
   cwd: string,
 ): ParsedArgs {
   const given = new Map<string, string>();
+  const corsGiven: string[] = [];
   let func = false;
   let anonymous = false;
   for (let i = 0; i < argv.length; i++) {
@@ -162,6 +169,12 @@ export function parseLocalModeArgs(
       continue;
     }
     const [flag, inline] = arg.split(/=(.*)/s, 2);
+    if (flag === CORS_FLAG.flag) {
+      const value = inline ?? argv[++i];
+      if (value === undefined || value === '') throw new UsageError(`${flag} needs a value`);
+      corsGiven.push(value);
+      continue;
+    }
     const known =
       VALUE_FLAGS.some((f) => f.flag === flag) || PORT_FLAGS.some((p) => p.flag === flag);
     if (!known) throw new UsageError(`unknown option "${arg}"\n\n${usage()}`);
@@ -231,6 +244,17 @@ export function parseLocalModeArgs(
   if (!['on', 'off', 'dev-stack'].includes(scanning.raw)) {
     throw new UsageError(`${scanning.source} must be on or off, not "${scanning.raw}"`);
   }
+  const corsFromEnv = (env[CORS_FLAG.env] ?? '').split(',').map((o) => o.trim());
+  const corsOrigins = [
+    ...corsGiven.map((o) => [o, CORS_FLAG.flag]),
+    ...corsFromEnv.filter((o) => o !== '').map((o) => [o, CORS_FLAG.env]),
+  ].map(([origin, source]) => {
+    try {
+      return parseCorsOrigin(origin, source);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+  });
   return {
     help: false,
     options: {
@@ -242,6 +266,7 @@ export function parseLocalModeArgs(
       malwareScanning: scanning.raw as LocalMalwareScanning,
       ...ports,
       dataDir: isAbsolute(data) ? data : resolve(cwd, data),
+      corsOrigins: [...new Set(corsOrigins)],
     },
   };
 }

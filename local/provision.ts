@@ -8,6 +8,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { STORAGE_NAMES, poisonQueueName, uploadCorsRule } from '../functions/core/definitions';
 import { type DirectdropSettings, dropZoneContainer } from '../functions/core/settings';
+import { blobCorsOriginLists } from './cors';
 
 export interface ProvisionedStorage {
   containers: string[];
@@ -19,7 +20,8 @@ export interface ProvisionedStorage {
 export async function provisionStorage(
   connectionString: string,
   settings: DirectdropSettings,
-  corsOrigins: readonly string[],
+  /** Exact origins allowed besides any loopback origin (see cors.ts). */
+  extraCorsOrigins: readonly string[],
 ): Promise<ProvisionedStorage> {
   const blobService = BlobServiceClient.fromConnectionString(connectionString);
   const queueService = QueueServiceClient.fromConnectionString(connectionString);
@@ -31,7 +33,7 @@ export async function provisionStorage(
     ...settings.dropZones.map((zone) => dropZoneContainer(zone.name)),
   ];
   const queues = [settings.eventsQueue, poisonQueueName(settings.eventsQueue)];
-  const rule = uploadCorsRule(corsOrigins);
+  const originLists = blobCorsOriginLists(extraCorsOrigins);
   const tables = [settings.quotaTable];
   await Promise.all([
     ...tables.map((name) =>
@@ -43,16 +45,17 @@ export async function provisionStorage(
     ...queues.map((name) => queueService.getQueueClient(name).createIfNotExists()),
     // The storage REST API takes each list as one comma-separated string.
     blobService.setProperties({
-      cors: [
-        {
+      cors: originLists.map((origins) => {
+        const rule = uploadCorsRule(origins);
+        return {
           allowedOrigins: rule.allowedOrigins.join(','),
           allowedMethods: rule.allowedMethods.join(','),
           allowedHeaders: rule.allowedHeaders.join(','),
           exposedHeaders: rule.exposedHeaders.join(','),
           maxAgeInSeconds: rule.maxAgeInSeconds,
-        },
-      ],
+        };
+      }),
     }),
   ]);
-  return { containers, queues, tables, corsOrigins: [...corsOrigins] };
+  return { containers, queues, tables, corsOrigins: originLists.flat() };
 }

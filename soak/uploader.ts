@@ -13,7 +13,7 @@ import {
   requestUpload,
   sendToStorage,
   waitForProcessing,
-} from '../client/upload';
+} from '../client/src/node';
 
 export type Outcome = 'processed' | 'rejected' | 'failed';
 

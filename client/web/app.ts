@@ -2,7 +2,14 @@
  * The local-mode upload page: pick or drop photos, watch each upload, see the
  * processed thumbnail (click it for the display size). Bundled to app.js by build.ts.
  */
-import { type ProcessedOutput, DirectdropError, upload } from '../upload';
+import {
+  type ProcessedOutput,
+  type UploadLimits,
+  DirectdropError,
+  formatBytes,
+  getLimits,
+  upload,
+} from '../src/index.js';
 
 /** Uploads at once; more files wait their turn. */
 const PARALLEL_UPLOADS = 3;
@@ -30,6 +37,22 @@ const list = document.getElementById('uploads') as HTMLUListElement;
 const viewer = document.getElementById('viewer') as HTMLDialogElement;
 const viewerTitle = document.getElementById('viewer-title') as HTMLParagraphElement;
 const viewerImage = document.getElementById('viewer-image') as HTMLImageElement;
+const limitsText = document.getElementById('limits') as HTMLSpanElement;
+
+/** `image/jpeg` → `JPEG`: what people call the formats. */
+const formatName = (contentType: string) => contentType.replace(/^image\//, '').toUpperCase();
+
+/** The page states the server's rules, whatever they are configured to. */
+function showLimits(limits: UploadLimits) {
+  const names = limits.allowedContentTypes.map(formatName);
+  const list = names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names.at(-1)}` : names[0];
+  limitsText.textContent = `${list}, up to ${formatBytes(limits.maxBytes)} each.`;
+  input.accept = limits.allowedContentTypes.join(',');
+}
+
+getLimits({ apiBaseUrl }).then(showLimits, (error: unknown) => {
+  limitsText.textContent = `The upload service did not answer: ${error instanceof Error ? error.message : String(error)}`;
+});
 
 type State =
   'queued' | 'uploading' | 'processing' | 'processed' | 'rejected' | 'error' | 'cancelled';

@@ -1,13 +1,15 @@
 /**
- * Bundles the page's TypeScript (app.ts plus the client library and the storage SDK)
- * into client/web/app.js. The bundle is built, not committed, so it never goes stale:
+ * Bundles the page's TypeScript (app.ts plus the client library's browser entry) into
+ * client/web/app.js. The bundle is built, not committed, so it never goes stale:
  * `npm start` runs this first (prestart), and the browser test calls it. ~0.5 s.
  */
 import { build } from 'esbuild';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-export const WEB_ROOT = __dirname;
+// client/ is an ES module package, so this file is one too.
+export const WEB_ROOT = import.meta.dirname;
 
 export async function buildWebClient(): Promise<{ outfile: string; bytes: number }> {
   const outfile = join(WEB_ROOT, 'app.js');
@@ -25,7 +27,7 @@ export async function buildWebClient(): Promise<{ outfile: string; bytes: number
   return { outfile, bytes: (await stat(outfile)).size };
 }
 
-if (require.main === module) {
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
   buildWebClient().then(
     ({ outfile, bytes }) => console.log(`Built ${outfile} (${Math.round(bytes / 1024)} KiB)`),
     (error: unknown) => {

@@ -11,14 +11,21 @@ export function jsonResponse(
   return { status, jsonBody: body, headers: { ...NO_STORE, ...headers } };
 }
 
-/** The one error shape every endpoint uses: `{ error: { code, message } }`. */
+/**
+ * The one error shape every endpoint uses: `{ error: { code, message } }`. Extra headers
+ * (Retry-After) are exposed to cross-origin pages: the platform's CORS setting cannot
+ * list exposed headers, so the response carries them.
+ */
 export function errorResponse(
   status: number,
   code: string,
   message: string,
   headers: Record<string, string> = {},
 ): HttpResponseInit {
-  return jsonResponse(status, { error: { code, message } }, headers);
+  const names = Object.keys(headers);
+  const expose: Record<string, string> =
+    names.length > 0 ? { 'Access-Control-Expose-Headers': names.join(', ') } : {};
+  return jsonResponse(status, { error: { code, message } }, { ...headers, ...expose });
 }
 
 /** Our HTTP handlers: always a plain response object, never the SDK's HttpResponse class. */

@@ -7,13 +7,14 @@ import { expect } from 'chai';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { type Browser, type Locator, type Page, chromium } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { STORAGE_NAMES } from '../../functions/core/definitions';
-import { SETTING_KEYS } from '../../functions/core/settings';
+import { DEFAULT_SETTINGS, SETTING_KEYS } from '../../functions/core/settings';
 import { DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME } from '../../local/azurite';
 import { buildWebClient } from '../../client/web/build';
+import { launchChromium, serveOtherOrigin } from '../helpers/browser';
 import { type LocalMode, startLocalMode } from '../integration/client-local-mode';
 
 /**
@@ -23,6 +24,8 @@ import { type LocalMode, startLocalMode } from '../integration/client-local-mode
  */
 const SCREENSHOT = resolve(__dirname, '../../docs/screenshot.png');
 const LATEST_SCREENSHOT = resolve(__dirname, '../../test-results/client-web.png');
+/** Not the default, so the page's text can only come from the server. */
+const MAX_UPLOAD_BYTES = 4 * 1024 * 1024;
 /** Throttled so a ~1 MB photo takes long enough for progress events in between. */
 const UPLOAD_BYTES_PER_SECOND = 1_000_000;
 
@@ -72,6 +75,23 @@ async function blobsNamed(local: LocalMode, containerName: string, fileName: str
   return { container, names };
 }
 
+/** The upload's manifest and the outputs in the folder it names. */
+async function processedBlobs(local: LocalMode, uploadId: string): Promise<string[]> {
+  const service = new BlobServiceClient(
+    local.blobEndpoint,
+    new StorageSharedKeyCredential(DEV_ACCOUNT_NAME, DEV_ACCOUNT_KEY),
+  );
+  const container = service.getContainerClient(STORAGE_NAMES.processedContainer);
+  const manifestName = `${uploadId}/manifest.json`;
+  const manifest = JSON.parse(
+    (await container.getBlobClient(manifestName).downloadToBuffer()).toString('utf8'),
+  ) as { outputPrefix: string };
+  const names = [manifestName];
+  for await (const blob of container.listBlobsFlat({ prefix: `${manifest.outputPrefix}/` }))
+    names.push(blob.name);
+  return names.sort();
+}
+
 /** What landed for this file name: its kept original, since the landing blob is deleted once processed. */
 async function landedBlob(local: LocalMode, fileName: string): Promise<Buffer> {
   const landing = await blobsNamed(local, STORAGE_NAMES.landingContainer, fileName);
@@ -100,19 +120,13 @@ describe('upload page in headless Chromium (local mode)', function () {
     const [, started, launched, generated] = await Promise.all([
       buildWebClient(),
       // Kept originals let the test compare what landed with the file after the worker deleted it.
-      startLocalMode({ settings: { [SETTING_KEYS.keepOriginals]: 'true' } }),
-      chromium.launch({
-        executablePath: '/usr/bin/chromium',
-        args: [
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-quic',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-        ],
+      startLocalMode({
+        settings: {
+          [SETTING_KEYS.keepOriginals]: 'true',
+          [SETTING_KEYS.maxUploadBytes]: String(MAX_UPLOAD_BYTES),
+        },
       }),
+      launchChromium(),
       sunsetPhoto(),
     ]);
     [local, browser, photo] = [started, launched, generated];
@@ -127,10 +141,30 @@ describe('upload page in headless Chromium (local mode)', function () {
     if (this.currentTest?.state === 'failed' && local) console.log(local.output());
   });
 
+  it('states the server’s limits, read from GET /api/limits', async function () {
+    await page.locator('#limits', { hasText: 'each' }).waitFor({ timeout: 10_000 });
+    expect(await page.locator('#limits').textContent()).to.equal(
+      'JPEG, PNG, WEBP, AVIF, GIF, TIFF, HEIC or HEIF, up to 4.0 MiB each.',
+    );
+    expect(await page.getByLabel('choose files').getAttribute('accept')).to.equal(
+      DEFAULT_SETTINGS.allowedContentTypes.join(','),
+    );
+    // A file over the server's (non-default) limit is refused before any upload.
+    await page.setInputFiles('#file-input', {
+      name: 'huge.jpg',
+      mimeType: 'image/jpeg',
+      buffer: Buffer.alloc(5 * 1024 * 1024),
+    });
+    const item = page.locator('li.upload', { hasText: 'huge.jpg' });
+    await expectOutcome(item, 'rejected', 10_000);
+    expect(await item.getByRole('status').textContent()).to.equal(
+      'Not uploaded: huge.jpg is 5.0 MiB; the limit is 4.0 MiB.',
+    );
+  });
+
   it('offers a labelled, keyboard-reachable file input', async function () {
     const input = page.getByLabel('choose files');
     expect(await input.getAttribute('type')).to.equal('file');
-    expect(await input.getAttribute('accept')).to.equal('image/*');
     await page.keyboard.press('Tab');
     expect(await page.evaluate(() => document.activeElement?.id)).to.equal('file-input');
   });
@@ -253,7 +287,81 @@ describe('upload page in headless Chromium (local mode)', function () {
     expect(await item.getByRole('status').textContent()).to.match(
       /^Not uploaded: notes\.txt is text\/plain; accepted types are image\/jpeg, /,
     );
-    expect(requests.filter((url) => url.includes('/api/'))).to.deep.equal([]);
+    expect(requests.filter((url) => url.includes('/api/uploads'))).to.deep.equal([]);
+  });
+
+  it('uploads from a page on another origin than the API (CORS on the API and on blob storage)', async function () {
+    const { origin, server } = await serveOtherOrigin(resolve(__dirname, '../../client/web'));
+    const other = await browser.newPage();
+    try {
+      const apiCalls: { url: string; method: string }[] = [];
+      other.on('request', (r) => apiCalls.push({ url: r.url(), method: r.method() }));
+      await other.goto(`${origin}/?api=${encodeURIComponent(local.apiBaseUrl)}`);
+      expect(new URL(local.apiBaseUrl).origin).to.not.equal(origin);
+      await other.setInputFiles('#file-input', {
+        name: 'elsewhere.png',
+        mimeType: 'image/png',
+        buffer: await sharp({
+          create: { width: 500, height: 400, channels: 3, background: '#36c' },
+        })
+          .png()
+          .toBuffer(),
+      });
+      const item = other.locator('li.upload', { hasText: 'elsewhere.png' });
+      await expectOutcome(item, 'processed', 60_000);
+      const post = apiCalls.find((c) => c.method === 'POST' && c.url.endsWith('/api/uploads'));
+      expect(post, 'the page called the API on its origin').to.not.equal(undefined);
+      const put = apiCalls.find((c) => c.method === 'PUT');
+      // /<account>/<landing container>/<owner>/<uploadId>/<size>/<name>
+      const uploadId = new URL(put!.url).pathname.split('/')[4];
+      const outputs = await processedBlobs(local, uploadId);
+      expect(outputs).to.include(`${uploadId}/manifest.json`);
+      for (const variant of ['display.webp', 'thumb.webp']) {
+        expect(outputs.filter((name) => name.endsWith(`/${variant}`))).to.have.length(1);
+      }
+    } finally {
+      await other.close();
+      server.close();
+    }
+  });
+
+  it('waits out a storage 503 with Retry-After in the browser and still lands the photo', async function () {
+    // The first PUT to storage is answered 503 ServerBusy by the browser's network layer;
+    // the library must wait the Retry-After second and send it again.
+    const pageOrigin = new URL(local.baseUrl).origin;
+    const putTimes: number[] = [];
+    await page.route(`${local.blobEndpoint}/**`, async (route) => {
+      if (route.request().method() !== 'PUT') return route.continue();
+      putTimes.push(Date.now());
+      if (putTimes.length > 1) return route.continue();
+      return route.fulfill({
+        status: 503,
+        headers: {
+          'retry-after': '1',
+          'x-ms-error-code': 'ServerBusy',
+          'access-control-allow-origin': pageOrigin,
+          'access-control-expose-headers': 'retry-after, x-ms-error-code',
+        },
+        body: '',
+      });
+    });
+    try {
+      await page.setInputFiles('#file-input', {
+        name: 'busy.png',
+        mimeType: 'image/png',
+        buffer: await sharp({
+          create: { width: 300, height: 200, channels: 3, background: '#963' },
+        })
+          .png()
+          .toBuffer(),
+      });
+      const item = page.locator('li.upload', { hasText: 'busy.png' });
+      await expectOutcome(item, 'processed', 60_000);
+      expect(putTimes).to.have.length(2);
+      expect(putTimes[1] - putTimes[0], 'waited Retry-After').to.be.at.least(1_000);
+    } finally {
+      await page.unroute(`${local.blobEndpoint}/**`);
+    }
   });
 
   it('uploads a photo dropped on the drop zone', async function () {

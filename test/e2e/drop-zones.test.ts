@@ -23,7 +23,7 @@ const ZONES = JSON.stringify([{ name: 'cameras', retentionDays: 2, maxSasHours: 
 
 function directdrop(args: string[], env: Record<string, string> = {}) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
-    const child = spawn(process.execPath, ['client/bin.mjs', ...args], {
+    const child = spawn(process.execPath, ['bin/directdrop.mjs', ...args], {
       cwd: REPO_ROOT,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -206,7 +206,7 @@ describe('local mode end to end (npm start)', function () {
       new Promise<string>((done, fail) => {
         const child = spawn(
           process.execPath,
-          ['client/bin.mjs', 'dev-token', '--sub', sub, '--data', dataDir],
+          ['bin/directdrop.mjs', 'dev-token', '--sub', sub, '--data', dataDir],
           { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
         );
         let out = '';

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { DirectdropError } from '../../client/upload';
+import { DirectdropError } from '../../client/src/node';
 
 /** Awaits a promise that must reject with an instance of `type`, and returns that error. */
 export async function rejection<E extends Error>(

@@ -132,6 +132,11 @@ describe('infra FunctionApp', () => {
       expect(urns.some((urn) => urn.endsWith(`::${name}`))).to.equal(true);
   });
 
+  it('answers CORS for the configured origins, the same list the blob service allows', () => {
+    const { cors } = app.inputs.siteConfig as { cors?: unknown };
+    expect(cors).to.deep.equal({ allowedOrigins: ['https://app.example.com'] });
+  });
+
   it('configures deployment storage with identity auth, the Node runtime and scale from args', () => {
     expect(app.inputs.functionAppConfig).to.deep.equal({
       deployment: {

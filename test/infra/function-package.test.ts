@@ -133,6 +133,8 @@ describe('infra function package', () => {
       for (const functionName of [
         'createUpload',
         'getUploadStatus',
+        'getLimits',
+        'getOpenApiDocument',
         'processUploadEvent',
         'recordPoisonedEvent',
       ]) {

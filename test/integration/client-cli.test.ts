@@ -12,11 +12,11 @@ import { freePort } from '../../local/azurite-sandbox';
 import { pngImage, sidewaysPhotoWithGps, textPretendingToBeJpeg } from '../helpers/images';
 import { type LocalMode, startLocalMode } from './client-local-mode';
 
-const BIN = resolve(__dirname, '../../client/bin.mjs');
+const BIN = resolve(__dirname, '../../client/src/bin.ts');
 
 function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [BIN, 'upload', ...args]);
+    const child = spawn(process.execPath, ['--import', 'tsx', BIN, 'upload', ...args]);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));

@@ -19,9 +19,21 @@ import {
   upload,
   uploadFile,
   waitForProcessing,
-} from '../../client/node';
+} from '../../client/src/node';
 import { type LocalMode, startLocalMode } from './client-local-mode';
+import { apiContract } from '../helpers/openapi';
 import { clientRejection } from '../helpers/rejection';
+
+/** The real status answer, processed or rejected, as the OpenAPI document describes it. */
+async function expectStatusMatchesContract(statusUrl: string): Promise<void> {
+  const response = await fetch(statusUrl);
+  const answer = {
+    status: response.status,
+    headers: Object.fromEntries(response.headers),
+    body: await response.json(),
+  };
+  expect((await apiContract()).problems('GET', '/uploads/{uploadId}', answer)).to.deep.equal([]);
+}
 
 describe('client library against local mode', function () {
   this.timeout(90_000);
@@ -69,6 +81,7 @@ describe('client library against local mode', function () {
     const meta = await sharp(Buffer.from(await thumb.arrayBuffer())).metadata();
     expect(meta).to.include({ format: 'webp', width: 320 });
     expect(events.at(-1)).to.include({ stage: 'processing', percent: 100 });
+    await expectStatusMatchesContract(result.statusUrl);
   });
 
   it('takes a browser-style Blob in Node too', async function () {
@@ -91,13 +104,17 @@ describe('client library against local mode', function () {
     expect(error).to.include({ code: 'rejected', reason: 'not-an-image', stage: 'processing' });
     expect(error.message).to.equal('The file is not a supported image.');
     expect(error.uploadId).to.match(/^[0-9a-f-]{36}$/);
+    await expectStatusMatchesContract(`${local.apiBaseUrl}/uploads/${error.uploadId}`);
   });
 
   it('passes the server’s refusal through when local checks are loosened', async function () {
     const path = join(dir, 'huge.jpg');
     await writeFile(path, Buffer.alloc(26 * 1024 * 1024, 1));
     const error = await clientRejection(
-      uploadFile(path, { apiBaseUrl: local.apiBaseUrl, maxBytes: 100 * 1024 * 1024 }),
+      uploadFile(path, {
+        apiBaseUrl: local.apiBaseUrl,
+        limits: { maxBytes: 100 * 1024 * 1024, allowedContentTypes: ['image/jpeg'] },
+      }),
     );
     expect(error).to.include({ code: 'file-too-large', status: 413, stage: 'request' });
   });

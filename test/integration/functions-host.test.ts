@@ -80,6 +80,7 @@ describe('functions-host (real Azurite, real HTTP)', function () {
       log?: Logger;
       queueLeaseMs?: number;
       env?: Record<string, string>;
+      corsOriginAllowed?: (origin: string) => boolean;
     } = {},
   ) {
     const port = await freePort();
@@ -92,6 +93,7 @@ describe('functions-host (real Azurite, real HTTP)', function () {
       staticRoot: extra.staticRoot,
       log: extra.log ?? capture().log,
       queueLeaseMs: extra.queueLeaseMs,
+      corsOriginAllowed: extra.corsOriginAllowed,
     });
     base = `http://127.0.0.1:${port}`;
     return host;
@@ -247,6 +249,42 @@ describe('functions-host (real Azurite, real HTTP)', function () {
         const response = await fetch(`${base}${path}`);
         expect(response.status, path).to.equal(404);
       }
+    });
+
+    it('answers CORS preflights for allowed origins without invoking a function, and names the origin on responses', async () => {
+      const allowed = 'http://localhost:5173';
+      await start(registrations, hostConfig(), {
+        corsOriginAllowed: (origin) => origin === allowed,
+      });
+      const preflight = (origin: string, path = '/api/items/1') =>
+        fetch(`${base}${path}`, {
+          method: 'OPTIONS',
+          headers: {
+            origin,
+            'access-control-request-method': 'POST',
+            'access-control-request-headers': 'content-type,x-test',
+          },
+        });
+      const ok = await preflight(allowed);
+      expect(ok.status).to.equal(204);
+      expect(ok.headers.get('access-control-allow-origin')).to.equal(allowed);
+      expect(ok.headers.get('access-control-allow-methods')).to.equal('GET, POST, DELETE');
+      expect(ok.headers.get('access-control-allow-headers')).to.equal('content-type,x-test');
+      expect(ok.headers.get('vary')).to.equal('Origin');
+
+      const refused = await preflight('https://evil.example');
+      expect(refused.status).to.equal(403);
+      expect(refused.headers.get('access-control-allow-origin')).to.equal(null);
+      expect(((await refused.json()) as { error: string }).error).to.equal(
+        'cors-origin-not-allowed',
+      );
+      expect((await preflight(allowed, '/api/nothing-here')).status).to.equal(404);
+
+      const actual = await fetch(`${base}/api/items/7`, { headers: { origin: allowed } });
+      expect(actual.status).to.equal(200);
+      expect(actual.headers.get('access-control-allow-origin')).to.equal(allowed);
+      const other = await fetch(`${base}/api/items/7`, { headers: { origin: 'https://x.test' } });
+      expect(other.headers.get('access-control-allow-origin')).to.equal(null);
     });
 
     it('refuses to start when a binding expression or connection does not resolve', async () => {

@@ -17,6 +17,9 @@ import fc from 'fast-check';
 import { getRuntime } from '../../functions/adapters/runtime';
 import { STORAGE_CONNECTION } from '../../functions/core/definitions';
 import { DEFAULT_SETTINGS, MIB, parseSettings, toAppSettings } from '../../functions/core/settings';
+import { uploadLimits } from '../../functions/core/limits';
+import { OPENAPI_DOCUMENT } from '../../functions/core/openapi';
+import { type Contract, apiContract } from '../helpers/openapi';
 import { registrations } from '../../functions/registrations';
 import { DEV_ACCOUNT_KEY } from '../../local/azurite';
 import { UNTHROTTLED_QUOTA_ENV, freePort } from '../../local/azurite-sandbox';
@@ -108,7 +111,15 @@ function send(port: number, probe: Probe): Promise<Answer> {
   });
 }
 
-type Owner = 'createUpload' | 'getUploadStatus' | 'host';
+type Owner = 'createUpload' | 'getUploadStatus' | 'getLimits' | 'getOpenApiDocument' | 'host';
+
+/** Each function's operation in the OpenAPI document. */
+const OPERATIONS: Record<Exclude<Owner, 'host'>, [string, string]> = {
+  createUpload: ['POST', '/uploads'],
+  getUploadStatus: ['GET', '/uploads/{uploadId}'],
+  getLimits: ['GET', '/limits'],
+  getOpenApiDocument: ['GET', '/openapi.json'],
+};
 
 function decodeSegment(segment: string): string | undefined {
   try {
@@ -120,7 +131,7 @@ function decodeSegment(segment: string): string | undefined {
 
 /**
  * Which function answers a request under Azure's routing for registrations.ts: `api/uploads`
- * (POST) and `api/uploads/{uploadId}` (GET), literals case-insensitive, one segment per
+ * (POST), `api/uploads/{uploadId}`, `api/limits` and `api/openapi.json` (GET), literals case-insensitive, one segment per
  * parameter; anything else is the host's 404. Written from the spec, not from http-routes.ts.
  */
 function ownerOf(method: string, target: string): Owner {
@@ -133,8 +144,14 @@ function ownerOf(method: string, target: string): Owner {
   const path = url.pathname;
   if (path.toLowerCase() !== '/api' && !path.toLowerCase().startsWith('/api/')) return 'host';
   const segments = path.slice(4).split('/').filter(Boolean).map(decodeSegment);
-  if (segments.some((s) => s === undefined) || segments[0]?.toLowerCase() !== 'uploads')
-    return 'host';
+  if (segments.some((s) => s === undefined)) return 'host';
+  if (segments.length === 1 && segments[0]?.toLowerCase() === 'limits') {
+    return method === 'GET' ? 'getLimits' : 'host';
+  }
+  if (segments.length === 1 && segments[0]?.toLowerCase() === 'openapi.json') {
+    return method === 'GET' ? 'getOpenApiDocument' : 'host';
+  }
+  if (segments[0]?.toLowerCase() !== 'uploads') return 'host';
   if (segments.length === 1) return method === 'POST' ? 'createUpload' : 'host';
   if (segments.length === 2) return method === 'GET' ? 'getUploadStatus' : 'host';
   return 'host';
@@ -217,7 +234,7 @@ function expectFunctionError(body: Record<string, unknown>, what: string): strin
 /**
  * The local host's own answers (no function matched, a malformed Host) are `{ error, message }`
  * with a string code. Azure's host sends an empty 404 there; the local host adds a JSON body
- * that clients still read as "not an API error" (client/upload.ts apiError), as with Azure.
+ * that clients still read as "not an API error" (client/src/upload.ts apiError), as with Azure.
  */
 function expectHostError(body: Record<string, unknown>, what: string): string {
   expect(body, what).to.have.keys('error', 'message');
@@ -235,12 +252,14 @@ describe('HTTP API fuzzing (real registrations, local Functions host, real Azuri
   const errors: string[] = [];
   const warnings: string[] = [];
   const savedEnv: Record<string, string | undefined> = {};
+  let contract: Contract;
 
   before(async () => {
+    contract = await apiContract();
     storage = await startLocalAzurite();
     const connection = storage.azurite.connectionString;
     const settings = parseSettings(UNTHROTTLED_QUOTA_ENV);
-    await provisionStorage(connection, settings, ['http://localhost']);
+    await provisionStorage(connection, settings, []);
     const env = {
       ...toAppSettings(settings),
       AzureWebJobsStorage: connection,
@@ -326,6 +345,26 @@ describe('HTTP API fuzzing (real registrations, local Functions host, real Azuri
     if (owner === 'host') {
       expect(answer.status, what).to.equal(404);
       expect(expectHostError(body, what), what).to.equal('not-found');
+      return answer;
+    }
+    // Whatever a function answered, the OpenAPI document describes it.
+    const [operationMethod, operationPath] = OPERATIONS[owner];
+    expect(
+      contract.problems(operationMethod, operationPath, {
+        status: answer.status,
+        headers: answer.headers,
+        body,
+      }),
+      `${what}: against the OpenAPI document`,
+    ).to.deep.equal([]);
+    if (owner === 'getOpenApiDocument') {
+      expect(answer.status, what).to.equal(200);
+      expect(body, what).to.deep.equal(JSON.parse(JSON.stringify(OPENAPI_DOCUMENT)));
+      return answer;
+    }
+    if (owner === 'getLimits') {
+      expect(answer.status, what).to.equal(200);
+      expect(body, what).to.deep.equal(uploadLimits(DEFAULT_SETTINGS));
       return answer;
     }
     expect(answer.headers['cache-control'], `${what}: cache-control`).to.equal('no-store');
@@ -574,6 +613,7 @@ describe('HTTP API fuzzing (real registrations, local Functions host, real Azuri
       ...['/api/', '/', '/index.html', '/admin/host/status', '/api/admin/functions', '*'],
       ...['/runtime/webhooks/eventgrid', '/api/../api/uploads', '/api/./uploads', '//api/uploads'],
       ...['/api//uploads', '/%61pi/uploads', '/api/upload%73', '//localhost/api/uploads'],
+      ...['/api/limits', '/api/LIMITS', '/api/limits/', '/api/limits/x', '/api/openapi.json'],
     ),
     fc.webPath().map((p) => (p.startsWith('/') ? p : `/${p}`)),
     fc.webPath().map((p) => `/api${p.startsWith('/') ? p : `/${p}`}`),

@@ -19,20 +19,44 @@ import { answeringStorageOutages } from '../../functions/handlers/http-responses
 import { DEV_ACCOUNT_KEY, devStorageEndpoints } from '../../local/azurite';
 import { UnsignedEntraCredential, freePort } from '../../local/azurite-sandbox';
 import { type LoggedLine, getStatus, invocationContext, postJson } from '../helpers/functions';
+import { apiContract } from '../helpers/openapi';
 import { rejection } from '../helpers/rejection';
 
 /** The SDK's default retries would take about 30 s against a dead endpoint. */
 const QUICK_MS = 5_000;
 
-function expectStorageUnavailable(response: HttpResponseInit, log: LoggedLine[]): void {
+async function expectStorageUnavailable(
+  response: HttpResponseInit,
+  log: LoggedLine[],
+  operation: [string, string],
+): Promise<void> {
   expect(response.status).to.equal(503);
+  const headers = Object.fromEntries(
+    Object.entries(response.headers as Record<string, string>).map(([k, v]) => [
+      k.toLowerCase(),
+      v,
+    ]),
+  );
+  expect(
+    (await apiContract()).problems(...operation, {
+      status: 503,
+      headers,
+      body: response.jsonBody,
+    }),
+    'against the OpenAPI document',
+  ).to.deep.equal([]);
   expect(response.jsonBody).to.deep.include({
     error: {
       code: 'storage-unavailable',
       message: 'Storage is briefly unavailable; retry in a few seconds.',
     },
   });
-  expect(response.headers).to.deep.include({ 'Retry-After': '2', 'Cache-Control': 'no-store' });
+  expect(response.headers).to.deep.include({
+    'Retry-After': '2',
+    'Cache-Control': 'no-store',
+    // Readable by pages on other origins: the platform's CORS cannot expose headers itself.
+    'Access-Control-Expose-Headers': 'Retry-After',
+  });
   const logged = log.map((l) => l.text).join('\n');
   expect(logged).to.match(/Storage unavailable \(ECONNREFUSED\); answered 503/);
   expect(logged).to.not.match(/AccountKey|sig=|127\.0\.0\.1/);
@@ -57,7 +81,7 @@ describe('http-responses: storage outages answer 503 (real clients, dead endpoin
       invocationContext('getUploadStatus', log),
     );
     expect(performance.now() - started).to.be.below(QUICK_MS);
-    expectStorageUnavailable(response, log);
+    await expectStorageUnavailable(response, log, ['GET', '/uploads/{uploadId}']);
   });
 
   it('POST uploads: an unreachable account (quota table, user delegation key) answers 503', async () => {
@@ -86,7 +110,7 @@ describe('http-responses: storage outages answer 503 (real clients, dead endpoin
       invocationContext('createUpload', log),
     );
     expect(performance.now() - started).to.be.below(QUICK_MS);
-    expectStorageUnavailable(response, log);
+    await expectStorageUnavailable(response, log, ['POST', '/uploads']);
   });
 
   it('lets any other error through, for the host to report as the bug it is', async () => {

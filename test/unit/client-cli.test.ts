@@ -1,5 +1,5 @@
 /**
- * The `directdrop` command run as users run it (a child process through client/bin.mjs)
+ * The `directdrop` command run as users run it (a child process running client/src/bin.ts)
  * against a scripted API and a real Azurite: exit codes, output, --json, concurrency.
  * The CLI against local mode's real processing is in the integration tests.
  */
@@ -9,10 +9,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type AzuriteSandbox, freePort, startAzuriteSandbox } from '../../local/azurite-sandbox';
-import type { UploadTicket } from '../../client/upload';
+import type { UploadTicket } from '../../client/src/node';
 import { type Reply, ScriptedApi, processed } from './client-scripted-api';
 
-const BIN = resolve(__dirname, '../../client/bin.mjs');
+const BIN = resolve(__dirname, '../../client/src/bin.ts');
 
 interface CliRun {
   code: number | null;
@@ -31,7 +31,9 @@ function runCli(
     const base = { ...process.env };
     delete base.DIRECTDROP_API;
     delete base.DIRECTDROP_FUNCTIONS_KEY;
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...base, ...env } });
+    const child = spawn(process.execPath, ['--import', 'tsx', BIN, ...args], {
+      env: { ...base, ...env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));

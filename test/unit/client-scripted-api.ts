@@ -12,7 +12,9 @@ import {
 import { DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME } from '../../local/azurite';
 import { STORAGE_NAMES } from '../../functions/core/definitions';
 import { type AzuriteSandbox, freePort } from '../../local/azurite-sandbox';
-import type { UploadTicket } from '../../client/upload';
+import type { UploadTicket } from '../../client/src/node';
+import { uploadLimits } from '../../functions/core/limits';
+import { DEFAULT_SETTINGS } from '../../functions/core/settings';
 
 export interface Recorded {
   method: string;
@@ -38,6 +40,10 @@ export class ScriptedApi {
   statusReplies: Reply[] = [];
   /** Per-upload answers to GET /api/uploads/{id}; when set, wins over statusReplies. */
   onStatus?: (uploadId: string) => Reply;
+  /** The answer to GET /api/limits, by default the real server's for the default settings. */
+  limits: Reply = { status: 200, json: uploadLimits(DEFAULT_SETTINGS) };
+  /** GET /api/limits requests, kept out of `requests`: clients cache the answer a minute. */
+  limitsRequests = 0;
   private server?: Server;
   baseUrl = '';
 
@@ -50,6 +56,12 @@ export class ScriptedApi {
       let body = '';
       for await (const chunk of req) body += chunk;
       const path = new URL(req.url ?? '/', this.baseUrl).pathname;
+      if (req.method === 'GET' && path === '/api/limits') {
+        this.limitsRequests++;
+        res.writeHead(this.limits.status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(this.limits.json));
+        return;
+      }
       this.requests.push({
         method: req.method ?? '',
         path,
@@ -95,10 +107,16 @@ export class ScriptedApi {
     return { status: 201, json: this.ticket(uploadId, fileName, contentType, permissions) };
   }
 
-  ticket(uploadId: string, fileName: string, contentType: string, permissions = 'c'): UploadTicket {
+  ticket(
+    uploadId: string,
+    fileName: string,
+    contentType: string,
+    permissions = 'c',
+    expiresInMs = 10 * 60_000,
+  ): UploadTicket {
     const container = STORAGE_NAMES.landingContainer;
     const blobName = `${uploadId}/${fileName}`;
-    const expiresOn = new Date(Date.now() + 10 * 60_000);
+    const expiresOn = new Date(Date.now() + expiresInMs);
     const sas = generateBlobSASQueryParameters(
       {
         containerName: container,

@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createServer, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { STORAGE_NAMES } from '../../functions/core/definitions';
 import { type AzuriteSandbox, freePort, startAzuriteSandbox } from '../../local/azurite-sandbox';
@@ -15,10 +16,13 @@ import {
   type UploadTicket,
   fileSource,
   sendToStorage,
+  startUpload,
   upload,
   uploadFile,
+  uploadMany,
   waitForProcessing,
-} from '../../client/node';
+} from '../../client/src/node';
+import { sdkTransport } from '../../client/src/sdk';
 import { ScriptedApi, processed } from './client-scripted-api';
 import { clientRejection } from '../helpers/rejection';
 
@@ -60,17 +64,65 @@ describe('client library (scripted API, real Azurite)', function () {
       expect(api.requests).to.have.length(0);
     });
 
-    it('refuses a file above maxBytes', async function () {
+    it('refuses a file above the limits given', async function () {
       const error = await clientRejection(
         upload(new Uint8Array(2048), {
           apiBaseUrl: api.baseUrl,
           fileName: 'a.jpg',
-          maxBytes: 1024,
+          limits: { maxBytes: 1024, allowedContentTypes: ['image/jpeg'] },
         }),
       );
       expect(error).to.include({ code: 'file-too-large', stage: 'validate' });
       expect(error.message).to.contain('2.0 KiB').and.contain('1.0 KiB');
       expect(api.requests).to.have.length(0);
+    });
+
+    it('checks against the limits the server advertises, read once', async function () {
+      // Its own server: clients cache limits per API for a minute.
+      const strict = new ScriptedApi(storage);
+      await strict.start();
+      try {
+        strict.limits = {
+          status: 200,
+          json: {
+            ...(strict.limits.json as object),
+            maxBytes: 1000,
+            allowedContentTypes: ['image/png'],
+          },
+        };
+        const tooBig = await clientRejection(
+          upload(new Uint8Array(2000), { apiBaseUrl: strict.baseUrl, fileName: 'a.png' }),
+        );
+        expect(tooBig).to.include({ code: 'file-too-large', stage: 'validate' });
+        expect(tooBig.message).to.contain('the limit is 1000 B');
+        const wrongType = await clientRejection(
+          upload(new Uint8Array(10), { apiBaseUrl: strict.baseUrl, fileName: 'a.jpg' }),
+        );
+        expect(wrongType.message).to.contain('accepted types are image/png.');
+        expect(strict.requests).to.have.length(0);
+        expect(strict.limitsRequests).to.equal(1);
+      } finally {
+        await strict.stop();
+      }
+    });
+
+    it('leaves the checks to the server when it does not advertise limits', async function () {
+      const older = new ScriptedApi(storage);
+      await older.start();
+      try {
+        older.limits = { status: 404, json: { error: { code: 'not-found' } } };
+        older.onCreate = () => ({
+          status: 413,
+          json: { error: { code: 'file-too-large', message: 'Too large for this server.' } },
+        });
+        const error = await clientRejection(
+          upload(new Uint8Array(10), { apiBaseUrl: older.baseUrl, fileName: 'a.jpg' }),
+        );
+        expect(error).to.include({ code: 'file-too-large', stage: 'request', status: 413 });
+        expect(error.retryable).to.equal(false);
+      } finally {
+        await older.stop();
+      }
     });
 
     it('refuses a type outside the allowed list, judged by the file name', async function () {
@@ -254,28 +306,61 @@ describe('client library (scripted API, real Azurite)', function () {
           apiBaseUrl: api.baseUrl,
         }),
       );
+      // A new upload URL would carry the same permissions: retrying cannot help.
       expect(error).to.include({
         code: 'upload-forbidden',
         stage: 'upload',
         status: 403,
         uploadId: ticket.uploadId,
+        retryable: false,
       });
       expect(error.message).not.to.contain('sig=');
     });
 
-    it('cannot stage blocks with a create-only SAS in Azurite, so large uploads must stay single-shot', async function () {
+    it('calls a PUT refused because its URL expired retryable: a new upload gets a new URL', async function () {
+      const ticket = api.ticket(randomUUID(), 'a.jpg', 'image/jpeg', 'c', -60_000);
+      api.statusReplies = [{ status: 404, json: { error: { code: 'upload-not-found' } } }];
+      const error = await clientRejection(
+        sendToStorage(ticket, await fileSource(join(dir, 'photo.jpg')), 'image/jpeg', {
+          apiBaseUrl: api.baseUrl,
+        }),
+      );
+      expect(error).to.include({ code: 'upload-forbidden', status: 403, retryable: true });
+      expect(error.message).to.equal(
+        'The upload URL expired before the file was sent. Start a new upload.',
+      );
+    });
+
+    it('cannot stage blocks with a create-only SAS in Azurite (SDK path): a refusal that is not retryable', async function () {
       const ticket = api.ticket(randomUUID(), 'big.jpg', 'image/jpeg');
       api.statusReplies = [{ status: 404, json: { error: { code: 'upload-not-found' } } }];
       const source = await fileSource(join(dir, 'photo.jpg'));
       const error = await clientRejection(
         sendToStorage(ticket, source, 'image/jpeg', {
           apiBaseUrl: api.baseUrl,
-          singleShotMaxBytes: 1024 * 1024,
-          blockSize: 1024 * 1024,
+          transport: sdkTransport({ singleShotMaxBytes: 1024 * 1024, blockSize: 1024 * 1024 }),
         }),
       );
-      expect(error).to.include({ code: 'upload-forbidden', status: 403 });
+      // A new upload would fail the same way, so it must not say "retry".
+      expect(error).to.include({ code: 'block-upload-forbidden', status: 403, retryable: false });
+      expect(error.message).to.contain('singleShotMaxBytes');
       expect(await landed(ticket.uploadId, 'big.jpg').exists()).to.equal(false);
+    });
+
+    it('uploads through the storage SDK when asked (the ./sdk subpath), single-shot', async function () {
+      const ticket = api.ticket(randomUUID(), 'sdk.jpg', 'image/jpeg');
+      const source = await fileSource(join(dir, 'photo.jpg'));
+      const seen: number[] = [];
+      expect(
+        await sendToStorage(ticket, source, 'image/jpeg', {
+          apiBaseUrl: api.baseUrl,
+          transport: sdkTransport(),
+          onProgress: (p) => seen.push(p.loadedBytes),
+        }),
+      ).to.deep.equal({ alreadyUploaded: false });
+      const props = await landed(ticket.uploadId, 'sdk.jpg').getProperties();
+      expect(props).to.include({ contentLength: source.size, contentType: 'image/jpeg' });
+      expect(seen.at(-1)).to.equal(source.size);
     });
 
     it('cancels an upload in flight and leaves no blob behind', async function () {
@@ -311,6 +396,134 @@ describe('client library (scripted API, real Azurite)', function () {
       );
       expect(error).to.include({ code: 'aborted', stage: 'validate' });
       expect(api.requests).to.have.length(0);
+    });
+  });
+
+  describe('retrying the PUT', function () {
+    /**
+     * A real HTTP hop in front of Azurite that fails the first `failures` PUTs, with a
+     * 503 ServerBusy and Retry-After or by dropping the connection, then passes them on.
+     */
+    async function flakyStorage(failures: number, mode: 'busy' | 'drop') {
+      let seen = 0;
+      const target = new URL(storage.azurite.blobEndpoint);
+      const server = createServer((req, res) => {
+        if (req.method === 'PUT' && seen++ < failures) {
+          if (mode === 'drop') req.socket.destroy();
+          else res.writeHead(503, { 'retry-after': '1', 'x-ms-error-code': 'ServerBusy' }).end();
+          return;
+        }
+        const forward = httpRequest(
+          {
+            host: target.hostname,
+            port: target.port,
+            method: req.method,
+            path: req.url,
+            headers: req.headers,
+          },
+          (answer) => {
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(res);
+          },
+        );
+        req.pipe(forward);
+      });
+      const port = await freePort();
+      await new Promise<void>((done) => server.listen(port, '127.0.0.1', done));
+      const via = (ticket: UploadTicket): UploadTicket => ({
+        ...ticket,
+        uploadUrl: ticket.uploadUrl.replace(target.origin, `http://127.0.0.1:${port}`),
+      });
+      return { via, attempts: () => seen, close: () => new Promise((done) => server.close(done)) };
+    }
+
+    it('waits out a 503 with Retry-After and then lands the file', async function () {
+      const flaky = await flakyStorage(2, 'busy');
+      try {
+        const ticket = api.ticket(randomUUID(), 'busy.jpg', 'image/jpeg');
+        const started = Date.now();
+        const source = await fileSource(join(dir, 'photo.jpg'));
+        const sent = await sendToStorage(flaky.via(ticket), source, 'image/jpeg', {
+          apiBaseUrl: api.baseUrl,
+        });
+        expect(sent).to.deep.equal({ alreadyUploaded: false });
+        expect(flaky.attempts()).to.equal(3);
+        expect(Date.now() - started, 'two Retry-After: 1 waits').to.be.at.least(2_000);
+        expect((await landed(ticket.uploadId, 'busy.jpg').getProperties()).contentLength).to.equal(
+          source.size,
+        );
+      } finally {
+        await flaky.close();
+      }
+    });
+
+    it('retries a dropped connection, and gives up after uploadAttempts as a retryable network error', async function () {
+      const flaky = await flakyStorage(10, 'drop');
+      try {
+        const ticket = api.ticket(randomUUID(), 'drop.jpg', 'image/jpeg');
+        api.statusReplies = [{ status: 404, json: { error: { code: 'upload-not-found' } } }];
+        const error = await clientRejection(
+          sendToStorage(flaky.via(ticket), await fileSource(join(dir, 'photo.jpg')), 'image/jpeg', {
+            apiBaseUrl: api.baseUrl,
+            uploadAttempts: 2,
+          }),
+        );
+        expect(error).to.include({ code: 'network-error', stage: 'upload', retryable: true });
+        expect(flaky.attempts()).to.equal(2);
+      } finally {
+        await flaky.close();
+      }
+    });
+  });
+
+  describe('upload tasks and several files', function () {
+    it('startUpload reports progress to listeners, and cancel() rejects it as aborted', async function () {
+      await writeFile(join(dir, 'task.jpg'), Buffer.alloc(24 * 1024 * 1024, 4));
+      const task = startUpload(await fileSource(join(dir, 'task.jpg')), {
+        apiBaseUrl: api.baseUrl,
+      });
+      expect(task.state).to.equal('running');
+      const stages: string[] = [];
+      task.onProgress((p) => {
+        stages.push(p.stage);
+        if (p.stage === 'uploading' && p.loadedBytes > 0) task.cancel();
+      });
+      const error = await clientRejection(task.result);
+      expect(error).to.include({ code: 'aborted', stage: 'upload' });
+      expect(task.state).to.equal('cancelled');
+      expect(task.progress?.stage).to.equal('uploading');
+      expect(stages).to.include.members(['requesting', 'uploading']);
+    });
+
+    it('uploadMany keeps at most `concurrency` in flight and returns one outcome per file, in order', async function () {
+      let inFlight = 0;
+      let peak = 0;
+      api.onCreate = (body) => {
+        inFlight++;
+        peak = Math.max(peak, inFlight);
+        return api.issue(body.fileName, body.contentType);
+      };
+      api.onStatus = (uploadId) => {
+        inFlight--;
+        return processed(uploadId);
+      };
+      const items = [
+        ...['a.jpg', 'b.jpg', 'c.jpg', 'd.jpg'].map(
+          (name) => new File([jpegBytes()], name, { type: 'image/jpeg' }),
+        ),
+        new File([jpegBytes()], 'notes.txt', { type: 'text/plain' }),
+      ];
+      const outcomes = await uploadMany(items, { apiBaseUrl: api.baseUrl, concurrency: 2 });
+      expect(outcomes.map((o) => [o.index, o.ok ? o.result.fileName : o.error.code])).to.deep.equal(
+        [
+          [0, 'a.jpg'],
+          [1, 'b.jpg'],
+          [2, 'c.jpg'],
+          [3, 'd.jpg'],
+          [4, 'content-type-not-allowed'],
+        ],
+      );
+      expect(peak).to.equal(2);
     });
   });
 

@@ -23,6 +23,7 @@ describe('local mode options', () => {
       queuePort: 10001,
       tablePort: 10002,
       dataDir: '/repo/.local',
+      corsOrigins: [],
     });
   });
 
@@ -42,6 +43,7 @@ describe('local mode options', () => {
       queuePort: 9002,
       tablePort: 10002,
       dataDir: '/repo/tmp/x',
+      corsOrigins: [],
     });
     expect(options([], { DIRECTDROP_LOCAL_DATA: '/abs/data' }).dataDir).to.equal('/abs/data');
   });
@@ -66,6 +68,20 @@ describe('local mode options', () => {
     });
     expect(options([], { DIRECTDROP_LOCAL_ROLE: 'storage' }).role).to.equal('storage');
     expect(options(['--duplicate-events', '1']).duplicateEvents).to.equal(1);
+  });
+
+  it('adds browser origins from repeated --cors-origin flags and the environment, checked', () => {
+    const env = { DIRECTDROP_LOCAL_CORS_ORIGINS: 'https://b.example.com, http://c.test:8080' };
+    expect(
+      options(
+        ['--cors-origin', 'https://a.example.com', '--cors-origin=https://b.example.com'],
+        env,
+      ).corsOrigins,
+    ).to.deep.equal(['https://a.example.com', 'https://b.example.com', 'http://c.test:8080']);
+    for (const bad of ['https://a.example.com/', 'a.example.com', 'ftp://a.example.com', '*']) {
+      expect(() => options(['--cors-origin', bad]), bad).to.throw(UsageError, /--cors-origin/);
+    }
+    expect(() => options(['--cors-origin'])).to.throw(UsageError, /needs a value/);
   });
 
   it('answers --help', () => {

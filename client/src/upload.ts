@@ -1,28 +1,26 @@
 /**
- * directdrop's client library, for browsers and Node: ask the API for a create-only
- * upload URL, send the bytes straight to Blob Storage with the storage SDK, then poll
- * the status endpoint until the upload is processed, rejected or failed.
+ * directdrop's client library: ask the API for a create-only upload URL, PUT the bytes
+ * straight to Blob Storage, then poll the status endpoint until the upload is
+ * processed, rejected or failed. No storage SDK: one PUT, with progress, cancellation
+ * and retries, over the transport the runtime offers (see transport.ts).
  *
  *   const result = await upload(file, { apiBaseUrl: '/api', onProgress: (p) => show(p.percent) });
  *   result.outputs; // [{ name: 'thumb', url, width, height, ... }, ...]
  */
+import { DirectdropError, describeRejectReason, type UploadStage } from './errors.js';
+import { contentTypeForName, normaliseContentType } from './media-types.js';
 import {
-  AnonymousCredential,
-  BlockBlobClient,
-  type BlockBlobParallelUploadOptions,
-  RestError,
-  newPipeline,
-} from '@azure/storage-blob';
-import { DEFAULT_SETTINGS } from '../functions/core/settings';
-import { DirectdropError, describeRejectReason, type UploadStage } from './errors';
-import { contentTypeForName, normaliseContentType } from './media-types';
-import { xhrHttpClient } from './xhr-http-client';
+  type PutResponse,
+  type PutTransport,
+  TransportError,
+  type UploadBody,
+  defaultTransport,
+} from './transport.js';
 
-export * from './errors';
-export { contentTypeForName } from './media-types';
-
-/** Largest single Put Blob the service accepts, and the SDK's own upper bound. */
-export const MAX_SINGLE_SHOT_BYTES = 256 * 1024 * 1024;
+export * from './errors.js';
+export { contentTypeForName } from './media-types.js';
+export type { PutRequest, PutResponse, PutTransport, UploadBody } from './transport.js';
+export { TransportError, fetchTransport, xhrTransport } from './transport.js';
 
 export interface UploadProgress {
   /** `requesting` an upload URL, `uploading` bytes, waiting for `processing`. */
@@ -37,7 +35,9 @@ export interface UploadProgress {
 export interface ApiOptions {
   /** Base URL of the API, e.g. `https://app.example.com/api` or `/api` in a page. */
   apiBaseUrl: string | URL;
-  /** Extra headers for API calls only (e.g. `x-functions-key`); never sent to storage. */
+  /** Azure Functions key, sent as `x-functions-key` to the API only (not needed locally). */
+  functionsKey?: string;
+  /** Extra headers for API calls only; never sent to storage. */
   headers?: Record<string, string>;
   /** A bearer token for stacks with sign-in, sent as `Authorization: Bearer` to the API only. */
   token?: string;
@@ -65,28 +65,37 @@ export interface UploadOptions extends PollOptions {
   fileName?: string;
   /** Overrides the type from `File.type` or the file name's extension. */
   contentType?: string;
-  /** Local pre-check; the server's limit is the authority. Default 25 MiB. */
-  maxBytes?: number;
-  /** Local pre-check; the server's list is the authority. */
-  allowedContentTypes?: readonly string[];
   /**
-   * Files up to this size go as one Put Blob (the default, 256 MiB, is the service
-   * maximum). Larger files go as parallel blocks, which a create-only SAS allows in
-   * Azure from service version 2026-04-06 and Azurite does not allow at all.
+   * The rules to check the file against before any upload; by default they are read
+   * from the server's `GET /limits` (cached for a minute). The server still enforces its own.
    */
-  singleShotMaxBytes?: number;
-  /** Block size and parallel block count for files above `singleShotMaxBytes`. */
-  blockSize?: number;
-  concurrency?: number;
+  limits?: Pick<UploadLimits, 'maxBytes' | 'allowedContentTypes'>;
+  /** Attempts for the PUT when the network fails or storage answers 5xx. Default 4. */
+  uploadAttempts?: number;
+  /** How the PUT is sent; defaults to XMLHttpRequest in browsers, node:http in Node. */
+  transport?: PutTransport;
 }
 
-/** Bytes to upload plus how to hand them to the SDK; see `fileSource` in `client/node`. */
+/** Bytes to upload with their facts; see `fileSource` in the Node entry. */
 export interface UploadSource {
   name: string;
   size: number;
   /** Media type, or '' when unknown. */
   type: string;
-  send(client: BlockBlobClient, options: BlockBlobParallelUploadOptions): Promise<unknown>;
+  body: UploadBody;
+  /** Set for a file on disk. */
+  path?: string;
+}
+
+/** The answer of `GET /limits`: the rules the server applies to every upload. */
+export interface UploadLimits {
+  maxBytes: number;
+  allowedContentTypes: string[];
+  maxFileNameLength: number;
+  maxInputPixels: number;
+  variants: { name: string; width: number; format: string }[];
+  uploadUrlTtlSeconds: number;
+  readUrlTtlSeconds: number;
 }
 
 export type UploadData = Blob | ArrayBuffer | ArrayBufferView | UploadSource;
@@ -147,7 +156,7 @@ const DEFAULTS = {
   pollIntervalMs: 250,
   maxPollIntervalMs: 2_000,
   notFoundGraceMs: 20_000,
-  concurrency: 4,
+  uploadAttempts: 4,
 };
 /** Attempts for `POST /uploads` when the API is unreachable or answers 429/5xx. */
 const REQUEST_ATTEMPTS = 3;
@@ -158,51 +167,68 @@ const now = () => performance.now();
 // Sources and local validation
 
 function isUploadSource(data: UploadData): data is UploadSource {
-  return typeof (data as UploadSource).send === 'function';
+  return (
+    (data as UploadSource).body !== undefined && typeof (data as UploadSource).size === 'number'
+  );
 }
-
-const IS_NODE = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
 
 function toSource(data: UploadData, fileName: string | undefined): UploadSource {
   if (isUploadSource(data)) return data;
   if (typeof Blob !== 'undefined' && data instanceof Blob) {
     const name = fileName ?? (data as Partial<File>).name ?? 'upload';
-    return {
-      name,
-      size: data.size,
-      type: data.type,
-      // The SDK's Node build takes bytes, not Blobs; its browser build slices Blobs.
-      send: async (client, options) =>
-        client.uploadData(IS_NODE ? new Uint8Array(await data.arrayBuffer()) : data, options),
-    };
+    return { name, size: data.size, type: data.type, body: data };
   }
-  const bytes = data as ArrayBuffer | ArrayBufferView;
-  return {
-    name: fileName ?? 'upload',
-    size: bytes.byteLength,
-    type: '',
-    send: (client, options) => client.uploadData(bytes, options),
-  };
+  const view = data as ArrayBuffer | ArrayBufferView;
+  const bytes = ArrayBuffer.isView(view)
+    ? new Uint8Array(view.buffer, view.byteOffset, view.byteLength)
+    : new Uint8Array(view);
+  return { name: fileName ?? 'upload', size: bytes.byteLength, type: '', body: bytes };
 }
 
-function validateLocally(source: UploadSource, contentType: string, options: UploadOptions): void {
-  const maxBytes = options.maxBytes ?? DEFAULT_SETTINGS.maxUploadBytes;
-  const allowed = options.allowedContentTypes ?? DEFAULT_SETTINGS.allowedContentTypes;
+const LIMITS_CACHE_MS = 60_000;
+const limitsCache = new Map<string, { at: number; limits: Promise<UploadLimits | undefined> }>();
+
+/**
+ * The server's limits, or undefined when it does not say (an older API): it still enforces
+ * them. Shared by every upload to one API, so no one caller's signal may cancel the request.
+ */
+async function cachedLimits(options: ApiOptions): Promise<UploadLimits | undefined> {
+  const key = apiUrl(options, 'limits').href;
+  let cached = limitsCache.get(key);
+  if (!cached || Date.now() - cached.at >= LIMITS_CACHE_MS) {
+    const limits = getLimits({ ...options, signal: undefined }).catch(() => {
+      limitsCache.delete(key);
+      return undefined;
+    });
+    limitsCache.set(key, (cached = { at: Date.now(), limits }));
+  }
+  const limits = await cached.limits;
+  throwIfAborted(options.signal, 'validate');
+  return limits;
+}
+
+async function validateLocally(
+  source: UploadSource,
+  contentType: string,
+  options: UploadOptions,
+): Promise<void> {
   const fail = (code: string, message: string) => {
     throw new DirectdropError({ code, stage: 'validate', message });
   };
   if (source.name.trim() === '') fail('invalid-file-name', 'The file needs a name.');
   if (source.size <= 0) fail('invalid-size', `${source.name} is empty.`);
-  if (source.size > maxBytes) {
+  const limits = options.limits ?? (await cachedLimits(options));
+  if (!limits) return;
+  if (source.size > limits.maxBytes) {
     fail(
       'file-too-large',
-      `${source.name} is ${formatBytes(source.size)}; the limit is ${formatBytes(maxBytes)}.`,
+      `${source.name} is ${formatBytes(source.size)}; the limit is ${formatBytes(limits.maxBytes)}.`,
     );
   }
-  if (!allowed.includes(contentType)) {
+  if (!limits.allowedContentTypes.includes(contentType)) {
     fail(
       'content-type-not-allowed',
-      `${source.name} is ${contentType}; accepted types are ${allowed.join(', ')}.`,
+      `${source.name} is ${contentType}; accepted types are ${limits.allowedContentTypes.join(', ')}.`,
     );
   }
 }
@@ -273,6 +299,20 @@ function networkReason(error: unknown): string {
   return cause?.code ?? cause?.message ?? (error as Error).message ?? String(error);
 }
 
+/** Every header an API call sends, built in this one place; storage never sees them. */
+function apiHeaders(
+  options: ApiOptions,
+  requestHeaders: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    accept: 'application/json',
+    ...requestHeaders,
+    ...(options.functionsKey ? { 'x-functions-key': options.functionsKey } : {}),
+    ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+    ...options.headers,
+  };
+}
+
 interface ApiResponse {
   status: number;
   body: unknown;
@@ -304,12 +344,7 @@ async function callApi(
   try {
     response = await fetchImpl(url, {
       ...init,
-      headers: {
-        accept: 'application/json',
-        ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
-        ...init.headers,
-        ...options.headers,
-      },
+      headers: apiHeaders(options, init.headers as Record<string, string> | undefined),
       signal: options.signal,
       cache: 'no-store',
     });
@@ -426,7 +461,7 @@ export async function requestUpload(
   const contentType = normaliseContentType(
     options.contentType || source.type || contentTypeForName(source.name),
   );
-  validateLocally(source, contentType, options);
+  await validateLocally(source, contentType, options);
   options.onProgress?.({
     stage: 'requesting',
     loadedBytes: 0,
@@ -469,17 +504,6 @@ export async function requestUpload(
 // ---------------------------------------------------------------------------
 // Sending the bytes to storage
 
-const IN_BROWSER = typeof XMLHttpRequest !== 'undefined';
-
-/** One pipeline per environment: XHR in browsers for byte-level progress. */
-function storagePipeline() {
-  return newPipeline(new AnonymousCredential(), {
-    httpClient: IN_BROWSER ? xhrHttpClient : undefined,
-    // Interactive uploads: retry transient failures for seconds, not minutes.
-    retryOptions: { maxTries: 4, retryDelayInMs: 1_000, maxRetryDelayInMs: 8_000 },
-  });
-}
-
 /**
  * A create-only SAS (`sp=c`) already refuses overwrites. Any SAS that may write (`w`)
  * or whose permissions we cannot see (a stored access policy) gets `If-None-Match: *`
@@ -491,10 +515,17 @@ function sasMayOverwrite(uploadUrl: string): boolean {
   return permissions === null || permissions.includes('w');
 }
 
+function retryDelayMs(attempt: number, response: PutResponse | undefined): number {
+  const retryAfter = Number(response?.header('retry-after'));
+  if (Number.isFinite(retryAfter) && retryAfter > 0) return Math.min(retryAfter * 1000, 30_000);
+  return Math.min(500 * 2 ** (attempt - 1), 8_000) * (0.8 + Math.random() * 0.4);
+}
+
 /**
- * PUTs the bytes to the ticket's upload URL, never overwriting (see sasMayOverwrite).
- * A refusal because the blob already exists means an earlier attempt landed (e.g. an
- * SDK retry after a lost response), so it resolves with `alreadyUploaded: true`.
+ * PUTs the bytes to the ticket's upload URL, never overwriting (see sasMayOverwrite),
+ * retrying network failures, 5xx and 429 with backoff (or Retry-After). A refusal
+ * because the blob already exists means an earlier attempt landed (its response was
+ * lost), so it resolves with `alreadyUploaded: true`.
  */
 export async function sendToStorage(
   ticket: UploadTicket,
@@ -514,75 +545,130 @@ export async function sendToStorage(
       uploadId,
     });
   report(0);
-  const client = new BlockBlobClient(ticket.uploadUrl, storagePipeline());
-  try {
-    await source.send(client, {
-      abortSignal: options.signal,
-      blobHTTPHeaders: { blobContentType: ticket.headers['Content-Type'] ?? contentType },
-      conditions: sasMayOverwrite(ticket.uploadUrl) ? { ifNoneMatch: '*' } : undefined,
-      maxSingleShotSize: options.singleShotMaxBytes ?? MAX_SINGLE_SHOT_BYTES,
-      blockSize: options.blockSize,
-      concurrency: options.concurrency ?? DEFAULTS.concurrency,
-      onProgress: (progress) => report(progress.loadedBytes),
-    });
-    report(source.size);
-    return { alreadyUploaded: false };
-  } catch (error) {
-    if (options.signal?.aborted || (error as Error)?.name === 'AbortError') {
-      throw abortedError('upload', uploadId, error);
-    }
-    const restError = asRestError(error);
-    if (!restError) throw error;
-    if (restError.statusCode === 409 || restError.statusCode === 403) {
-      // An existing blob gets 409 under If-None-Match and 403 under a create-only SAS
-      // (measured in Azurite); the status endpoint tells "already there" (200) from a
-      // refused URL (404).
-      if (await blobHasLanded(ticket, options)) {
-        report(source.size);
-        return { alreadyUploaded: true };
-      }
-      throw new DirectdropError({
-        code: 'upload-forbidden',
-        stage: 'upload',
-        status: restError.statusCode,
-        uploadId,
-        retryable: true,
-        message:
-          `Storage refused the upload (${restError.code ?? restError.statusCode}); the upload URL may have expired ` +
-          'or not allow this kind of write. Start a new upload.',
-        cause: restError,
+  const transport = options.transport ?? defaultTransport();
+  const attempts = Math.max(1, options.uploadAttempts ?? DEFAULTS.uploadAttempts);
+  const headers: Record<string, string> = {
+    'x-ms-blob-type': 'BlockBlob',
+    'Content-Type': contentType,
+    ...ticket.headers,
+    ...(sasMayOverwrite(ticket.uploadUrl) ? { 'If-None-Match': '*' } : {}),
+  };
+  const storageOrigin = new URL(ticket.uploadUrl).origin;
+  let loaded = 0;
+
+  for (let attempt = 1; ; attempt++) {
+    let response: PutResponse | undefined;
+    let failure: TransportError | undefined;
+    try {
+      response = await transport({
+        url: ticket.uploadUrl,
+        headers,
+        body: source.body,
+        size: source.size,
+        path: source.path,
+        signal: options.signal,
+        // A retry starts over; the bar holds its place rather than going backwards.
+        onProgress: (bytes) => {
+          if (bytes > loaded) report((loaded = bytes));
+        },
       });
+    } catch (error) {
+      if (
+        options.signal?.aborted ||
+        (error instanceof TransportError && error.kind === 'aborted')
+      ) {
+        throw abortedError('upload', uploadId, error);
+      }
+      // Anything but a transport's own failure is a bug or a typed refusal: no retry.
+      if (!(error instanceof TransportError)) throw error;
+      failure = error;
     }
-    if (restError.statusCode === undefined) {
+    if (response && response.status >= 200 && response.status < 300) {
+      report(source.size);
+      return { alreadyUploaded: false };
+    }
+    const transient =
+      failure !== undefined || (response !== undefined && isTransient(response.status));
+    if (transient && attempt < attempts) {
+      await sleep(retryDelayMs(attempt, response), options.signal, 'upload', uploadId);
+      continue;
+    }
+    if (failure) {
       throw new DirectdropError({
         code: 'network-error',
         stage: 'upload',
         uploadId,
         retryable: true,
         message:
-          `Could not reach storage at ${new URL(ticket.uploadUrl).origin} (${restError.code ?? restError.message})` +
-          // Browsers report a refused CORS preflight as a plain network failure.
-          (IN_BROWSER ? '; or its CORS rules do not allow this page.' : '.'),
-        cause: restError,
+          `Could not reach storage at ${storageOrigin} (${failure.message})` +
+          (typeof location === 'undefined' ? '.' : '; or its CORS rules do not allow this page.'),
+        cause: failure,
       });
     }
-    throw new DirectdropError({
-      code: 'upload-failed',
-      stage: 'upload',
-      status: restError.statusCode,
-      uploadId,
-      retryable: restError.statusCode >= 500,
-      message: `Storage failed the upload with HTTP ${restError.statusCode} (${restError.code ?? 'no code'}).`,
-      cause: restError,
-    });
+    return refusal(ticket, source, response!, options, report);
   }
 }
 
-/** The browser build of the SDK does not export `isRestError`; this is its test. */
-function asRestError(error: unknown): RestError | undefined {
-  return error instanceof RestError || (error as Error | undefined)?.name === 'RestError'
-    ? (error as RestError)
-    : undefined;
+/** What a final non-2xx answer from storage means: already there, or a typed refusal. */
+async function refusal(
+  ticket: UploadTicket,
+  source: UploadSource,
+  response: PutResponse,
+  options: UploadOptions,
+  report: (loadedBytes: number) => void,
+): Promise<{ alreadyUploaded: boolean }> {
+  const { uploadId } = ticket;
+  const { status } = response;
+  const storageCode = response.header('x-ms-error-code') ?? undefined;
+  if (status === 409 || status === 403) {
+    // An existing blob gets 409 under If-None-Match and 403 under a create-only SAS
+    // (measured in Azurite); the status endpoint tells "already there" (200) from a
+    // refused URL (404).
+    if (!response.stagedBlocks && (await blobHasLanded(ticket, options))) {
+      report(source.size);
+      return { alreadyUploaded: true };
+    }
+  }
+  if (status === 403 && response.stagedBlocks) {
+    throw new DirectdropError({
+      code: 'block-upload-forbidden',
+      stage: 'upload',
+      status,
+      uploadId,
+      retryable: false,
+      message:
+        'Storage refused to stage blocks with this create-only upload URL (Azurite never allows it; ' +
+        'Azure allows it from service version 2026-04-06). Send the file as one PUT: raise singleShotMaxBytes.',
+    });
+  }
+  if (status === 403) {
+    // A new upload gets a fresh URL, which helps when this one expired, by our clock or the
+    // service's (AuthenticationFailed also covers a revoked signing key); a permission or
+    // network-rule refusal (AuthorizationPermissionMismatch, AuthorizationFailure) would recur.
+    const expired = Date.parse(ticket.expiresOn) <= Date.now();
+    const retryable = expired || storageCode === 'AuthenticationFailed';
+    throw new DirectdropError({
+      code: 'upload-forbidden',
+      stage: 'upload',
+      status,
+      uploadId,
+      retryable,
+      message: expired
+        ? 'The upload URL expired before the file was sent. Start a new upload.'
+        : `Storage refused the upload (${storageCode ?? status}); ` +
+          (retryable
+            ? 'the upload URL was not accepted. Start a new upload.'
+            : 'the upload URL does not allow this kind of write.'),
+    });
+  }
+  throw new DirectdropError({
+    code: 'upload-failed',
+    stage: 'upload',
+    status,
+    uploadId,
+    retryable: isTransient(status) || status === 409,
+    message: `Storage failed the upload with HTTP ${status} (${storageCode ?? 'no code'}).`,
+  });
 }
 
 async function blobHasLanded(ticket: UploadTicket, options: ApiOptions): Promise<boolean> {
@@ -621,6 +707,18 @@ function readStatus(response: ApiResponse, url: URL, uploadId?: string): UploadS
   const status = parseStatus(response.body);
   if (!status) throw invalidResponse('processing', `GET ${url.pathname}`, uploadId);
   return status;
+}
+
+/** The server's upload rules (`GET /limits`): max bytes, accepted types, variants, URL lifetimes. */
+export async function getLimits(options: ApiOptions): Promise<UploadLimits> {
+  const url = apiUrl(options, 'limits');
+  const response = await callApi(url, { method: 'GET' }, options, 'validate');
+  if (response.status !== 200) throw apiError(response, 'validate', `GET ${url.pathname}`);
+  const limits = response.body as Partial<UploadLimits> | undefined;
+  if (typeof limits?.maxBytes !== 'number' || !Array.isArray(limits.allowedContentTypes)) {
+    throw invalidResponse('validate', `GET ${url.pathname}`);
+  }
+  return limits as UploadLimits;
 }
 
 /** One status request; `undefined` while the upload is not known yet (404). */
@@ -729,7 +827,7 @@ export async function waitForProcessing(
 /**
  * Uploads one file and resolves once it is processed, with its outputs; rejects with
  * a DirectdropError (see `code`, `reason`, `stage`) otherwise. `signal` cancels at
- * any stage. Node callers with a path can use `uploadFile` from `client/node`.
+ * any stage. Node callers with a path can use `uploadFile` from the Node entry.
  */
 export async function upload(data: UploadData, options: UploadOptions): Promise<UploadResult> {
   const t0 = now();
@@ -763,4 +861,134 @@ export async function upload(data: UploadData, options: UploadOptions): Promise<
       totalMs: Math.round(t3 - t0),
     },
   };
+}
+
+// ---------------------------------------------------------------------------
+// Upload tasks and several files
+
+export type UploadTaskState = 'running' | 'processed' | 'failed' | 'cancelled';
+
+/**
+ * One upload in flight, as Firebase's `uploadBytesResumable` hands out: progress events,
+ * `cancel()`, and the outcome. Awaiting the task awaits `result`.
+ */
+export interface UploadTask extends PromiseLike<UploadResult> {
+  readonly result: Promise<UploadResult>;
+  readonly state: UploadTaskState;
+  /** The latest progress; `undefined` until the first event. */
+  readonly progress: UploadProgress | undefined;
+  /** Calls `listener` on every progress event; returns a function that unsubscribes. */
+  onProgress(listener: (progress: UploadProgress) => void): () => void;
+  /** Cancels at whatever stage the upload is; `result` rejects with code `aborted`. */
+  cancel(): void;
+}
+
+/** Starts uploading and returns at once; see UploadTask. */
+export function startUpload(data: UploadData, options: UploadOptions): UploadTask {
+  const controller = new AbortController();
+  const outer = options.signal;
+  const cancelFromOuter = () => controller.abort(outer?.reason);
+  if (outer?.aborted) cancelFromOuter();
+  else outer?.addEventListener('abort', cancelFromOuter, { once: true });
+  const listeners = new Set<(progress: UploadProgress) => void>();
+  let state: UploadTaskState = 'running';
+  let latest: UploadProgress | undefined;
+
+  const result = upload(data, {
+    ...options,
+    signal: controller.signal,
+    onProgress: (progress) => {
+      latest = progress;
+      options.onProgress?.(progress);
+      for (const listener of listeners) listener(progress);
+    },
+  }).then(
+    (value) => {
+      state = 'processed';
+      return value;
+    },
+    (error: unknown) => {
+      state = error instanceof DirectdropError && error.code === 'aborted' ? 'cancelled' : 'failed';
+      throw error;
+    },
+  );
+  result.finally(() => outer?.removeEventListener('abort', cancelFromOuter)).catch(() => undefined);
+  return {
+    result,
+    get state() {
+      return state;
+    },
+    get progress() {
+      return latest;
+    },
+    onProgress(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    cancel: () => controller.abort(),
+    then: (onFulfilled, onRejected) => result.then(onFulfilled, onRejected),
+  };
+}
+
+/** How one file of several went. */
+export type UploadOutcome =
+  | { index: number; ok: true; result: UploadResult }
+  | { index: number; ok: false; error: DirectdropError };
+
+export interface UploadManyOptions extends Omit<UploadOptions, 'onProgress' | 'fileName'> {
+  /** Files uploading at once; the rest wait their turn. Default 3. */
+  concurrency?: number;
+  /** Progress of the file at `index`. */
+  onProgress?: (progress: UploadProgress, index: number) => void;
+  /** Called as each file settles, in the order they settle. */
+  onOutcome?: (outcome: UploadOutcome) => void;
+}
+
+/** An item, or a function producing it when its turn comes (e.g. opening a file). */
+export type UploadItem = UploadData | (() => UploadData | Promise<UploadData>);
+
+function asDirectdropError(error: unknown): DirectdropError {
+  if (error instanceof DirectdropError) return error;
+  return new DirectdropError({
+    code: 'unexpected',
+    stage: 'validate',
+    message: error instanceof Error ? error.message : String(error),
+    cause: error,
+  });
+}
+
+/**
+ * Uploads several files with at most `concurrency` in flight and resolves with one
+ * outcome per file, in input order; one file failing never stops the others.
+ * `signal` cancels every upload still running or waiting.
+ */
+export async function uploadMany(
+  items: readonly UploadItem[],
+  options: UploadManyOptions,
+): Promise<UploadOutcome[]> {
+  const { concurrency = 3, onProgress, onOutcome, ...rest } = options;
+  const outcomes = new Array<UploadOutcome>(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const index = next++;
+      let outcome: UploadOutcome;
+      try {
+        throwIfAborted(rest.signal, 'validate');
+        const item = items[index];
+        const data = typeof item === 'function' ? await item() : item;
+        const result = await upload(data, {
+          ...rest,
+          onProgress: onProgress && ((progress) => onProgress(progress, index)),
+        });
+        outcome = { index, ok: true, result };
+      } catch (error) {
+        outcome = { index, ok: false, error: asDirectdropError(error) };
+      }
+      outcomes[index] = outcome;
+      onOutcome?.(outcome);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(Math.max(1, concurrency), items.length) }, lane));
+  return outcomes;
 }

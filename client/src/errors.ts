@@ -3,10 +3,23 @@
  * program can switch on; `message` is a sentence a person can read.
  */
 
-// Why the processor turned a file down (the status endpoint's `reason`): the server's own
-// type, imported as a type only so the browser bundle carries no server code.
-import type { RejectReason } from '../functions/core/manifest';
-export type { RejectReason };
+/**
+ * Why the processor turned a file down (the status endpoint's `reason`). The package
+ * ships on its own, so this copies the server's list; a test keeps the two equal.
+ */
+export type RejectReason =
+  | 'too-large'
+  | 'not-an-image'
+  | 'type-not-allowed'
+  | 'too-many-pixels'
+  | 'corrupt'
+  | 'unsupported-codec'
+  | 'size-mismatch'
+  | 'not-a-plain-upload'
+  | 'too-much-memory'
+  | 'unprocessable'
+  | 'malware'
+  | 'not-scanned';
 
 /** Where in the upload an error happened. */
 export type UploadStage = 'validate' | 'request' | 'upload' | 'processing';
@@ -30,6 +43,8 @@ export type ClientErrorCode =
   | 'http-error'
   /** Storage refused the upload (expired or invalid upload URL). */
   | 'upload-forbidden'
+  /** The upload URL does not allow staging blocks (Azurite; Azure before 2026-04-06). */
+  | 'block-upload-forbidden'
   /** Storage failed the upload for another reason. */
   | 'upload-failed'
   /** The file was processed and rejected; see `reason`. */
@@ -55,7 +70,11 @@ export interface DirectdropErrorInit {
   status?: number;
   reason?: RejectReason | (string & {});
   uploadId?: string;
-  /** True when trying the same upload again later may succeed. */
+  /**
+   * True only when uploading the same file again (a new `upload()` call) can succeed:
+   * a network failure, a 5xx or 429, an expired upload URL, a timeout. A refusal that
+   * would recur (a rejected file, a URL that cannot allow this kind of write) is false.
+   */
   retryable?: boolean;
   cause?: unknown;
 }

@@ -1,11 +1,19 @@
 /**
  * `directdrop upload <files...> --api <url>`: uploads files through the client library,
- * a few at a time, with a progress bar per file on stderr and the results on stdout.
- * Run through client/bin.cjs (`npx directdrop`, `npm run directdrop --`).
+ * a few at a time, with a progress bar per file on stderr and the results on stdout;
+ * `directdrop limits --api <url>` prints the server's rules. Run through bin.ts
+ * (`npx directdrop`, `npm run directdrop --`).
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { MultiBar, Presets, type SingleBar } from 'cli-progress';
-import { DirectdropError, type UploadResult, formatBytes, uploadFile } from './node';
+import cliProgress, { type SingleBar } from 'cli-progress';
+import {
+  DirectdropError,
+  type UploadLimits,
+  type UploadResult,
+  formatBytes,
+  getLimits,
+  uploadFiles,
+} from './node.js';
 
 /** Exit codes, also listed in `--help`. */
 export const EXIT = {
@@ -35,6 +43,35 @@ type FileOutcome =
   | { file: string; ok: true; result: UploadResult }
   | { file: string; ok: false; error: DirectdropError };
 
+function describeLimits(limits: UploadLimits): string {
+  return [
+    `max size        ${formatBytes(limits.maxBytes)} (${limits.maxBytes} bytes)`,
+    `content types   ${limits.allowedContentTypes.join(', ')}`,
+    `variants        ${limits.variants.map((v) => `${v.name} ${v.width} px ${v.format}`).join(', ')}`,
+    `upload URL      valid ${limits.uploadUrlTtlSeconds} s`,
+    `read URLs       valid ${limits.readUrlTtlSeconds} s`,
+  ].join('\n');
+}
+
+async function runLimits(options: Pick<UploadCommandOptions, 'api' | 'key' | 'header' | 'json'>) {
+  const apiProblem = checkApiUrl(options.api);
+  if (apiProblem) {
+    process.stderr.write(`directdrop: ${apiProblem}\n`);
+    return EXIT.usage;
+  }
+  try {
+    const limits = await getLimits(apiOptions(options));
+    process.stdout.write(
+      options.json ? `${JSON.stringify(limits, null, 2)}\n` : `${describeLimits(limits)}\n`,
+    );
+    return EXIT.ok;
+  } catch (error) {
+    const e = error as DirectdropError;
+    process.stderr.write(`directdrop: ${e.message}\n`);
+    return e.code === 'network-error' ? EXIT.network : EXIT.fileFailed;
+  }
+}
+
 function positiveInteger(max: number) {
   return (value: string): number => {
     const n = Number(value);
@@ -59,15 +96,23 @@ function collectHeader(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-function parseHeaders(options: UploadCommandOptions): Record<string, string> {
+function parseHeaders(lines: readonly string[]): Record<string, string> {
   const headers: Record<string, string> = {};
-  for (const line of options.header) {
+  for (const line of lines) {
     const colon = line.indexOf(':');
     headers[line.slice(0, colon).trim()] = line.slice(colon + 1).trim();
   }
-  if (options.key) headers['x-functions-key'] = options.key;
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
   return headers;
+}
+
+/** The API options every command builds from its flags, in one place. */
+function apiOptions(options: Pick<UploadCommandOptions, 'api' | 'key' | 'token' | 'header'>) {
+  return {
+    apiBaseUrl: options.api,
+    functionsKey: options.key,
+    token: options.token,
+    headers: parseHeaders(options.header),
+  };
 }
 
 /** Checks --api before any file is touched, so a typo fails fast with exit code 2. */
@@ -84,46 +129,9 @@ function checkApiUrl(api: string): string | undefined {
   return undefined;
 }
 
-function toDirectdropError(error: unknown, file: string): DirectdropError {
-  if (error instanceof DirectdropError) return error;
-  const code = (error as NodeJS.ErrnoException)?.code;
-  if (code === 'ENOENT') {
-    return new DirectdropError({
-      code: 'file-not-found',
-      stage: 'validate',
-      message: `${file}: no such file.`,
-    });
-  }
-  const message = error instanceof Error ? error.message : String(error);
-  return new DirectdropError({
-    code: 'unexpected',
-    stage: 'validate',
-    message: `${file}: ${message}`,
-    cause: error,
-  });
-}
-
 function shortName(file: string, width = 20): string {
   const name = file.split(/[\\/]/).pop() ?? file;
   return name.length > width ? `${name.slice(0, width - 1)}…` : name.padEnd(width);
-}
-
-/** Runs `items` through `worker` with at most `limit` in flight, keeping input order. */
-async function mapPool<T, R>(
-  items: T[],
-  limit: number,
-  worker: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await worker(items[index]);
-    }
-  });
-  await Promise.all(lanes);
-  return results;
 }
 
 function describeOutcome(outcome: FileOutcome): string {
@@ -171,7 +179,6 @@ async function runUpload(files: string[], options: UploadCommandOptions): Promis
     process.stderr.write(`directdrop: ${apiProblem}\n`);
     return EXIT.usage;
   }
-  const headers = parseHeaders(options);
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.once('SIGINT', onSigint);
@@ -179,7 +186,7 @@ async function runUpload(files: string[], options: UploadCommandOptions): Promis
   // Bars go to stderr so stdout stays clean for results and --json; no TTY, no bars.
   const bars =
     options.progress && process.stderr.isTTY
-      ? new MultiBar(
+      ? new cliProgress.MultiBar(
           {
             stream: process.stderr,
             format: ' {bar} {percentage}% | {file} | {stage}',
@@ -189,30 +196,28 @@ async function runUpload(files: string[], options: UploadCommandOptions): Promis
             clearOnComplete: false,
             autopadding: true,
           },
-          Presets.shades_classic,
+          cliProgress.Presets.shades_classic,
         )
       : undefined;
 
-  const outcomes = await mapPool(files, options.concurrency, async (file): Promise<FileOutcome> => {
-    let bar: SingleBar | undefined;
-    const showBar = () => (bar ??= bars?.create(100, 0, { file: shortName(file), stage: '' }));
-    let outcome: FileOutcome;
-    try {
-      const result = await uploadFile(file, {
-        apiBaseUrl: options.api,
-        headers,
-        signal: controller.signal,
-        pollTimeoutMs: options.timeout * 1000,
-        onProgress: (p) => showBar()?.update(p.percent, { stage: p.stage }),
-      });
-      outcome = { file, ok: true, result };
-    } catch (error) {
-      outcome = { file, ok: false, error: toDirectdropError(error, file) };
-    }
-    // The bar's last word is the outcome, so a glance at the bars tells what happened.
-    showBar()?.update({ stage: outcome.ok ? 'processed' : outcome.error.code });
-    return outcome;
-  });
+  // A file's bar appears with its first progress, so waiting files take no line.
+  const barOf = new Map<number, SingleBar | undefined>();
+  const showBar = (index: number) => {
+    if (!barOf.has(index))
+      barOf.set(index, bars?.create(100, 0, { file: shortName(files[index]), stage: '' }));
+    return barOf.get(index);
+  };
+  const outcomes: FileOutcome[] = (
+    await uploadFiles(files, {
+      ...apiOptions(options),
+      concurrency: options.concurrency,
+      signal: controller.signal,
+      pollTimeoutMs: options.timeout * 1000,
+      onProgress: (p, index) => showBar(index)?.update(p.percent, { stage: p.stage }),
+      // The bar's last word is the outcome, so a glance at the bars tells what happened.
+      onOutcome: (o) => showBar(o.index)?.update({ stage: o.ok ? 'processed' : o.error.code }),
+    })
+  ).map((o) => ({ file: files[o.index], ...o }));
   bars?.stop();
   process.removeListener('SIGINT', onSigint);
 
@@ -248,7 +253,7 @@ export function buildProgram(onDone: (code: number) => void): Command {
     )
     .argument(
       '<files...>',
-      'image files to upload (JPEG, PNG, WebP, AVIF, GIF, TIFF, HEIC; up to 25 MiB each)',
+      "image files to upload; the server's limits apply (see `directdrop limits`)",
     )
     .addOption(
       new Option('--api <url>', 'API base URL, e.g. http://localhost:7071/api')
@@ -308,6 +313,25 @@ Examples:
     .action(async (files: string[], options: UploadCommandOptions) =>
       onDone(await runUpload(files, options)),
     );
+
+  program
+    .command('limits')
+    .description(
+      "Print the server's upload rules: max size, accepted types, variants, URL lifetimes.",
+    )
+    .addOption(
+      new Option('--api <url>', 'API base URL, e.g. http://localhost:7071/api')
+        .env('DIRECTDROP_API')
+        .makeOptionMandatory(),
+    )
+    .addOption(
+      new Option('--key <key>', 'Azure Functions key, sent as x-functions-key').env(
+        'DIRECTDROP_FUNCTIONS_KEY',
+      ),
+    )
+    .option('-H, --header <header>', 'extra header, "name: value"; repeatable', collectHeader, [])
+    .option('--json', 'print the limits as JSON', false)
+    .action(async (options: UploadCommandOptions) => onDone(await runLimits(options)));
   return program;
 }
 
@@ -325,8 +349,4 @@ export async function main(argv: string[]): Promise<number> {
     throw error;
   }
   return code;
-}
-
-if (require.main === module) {
-  main(process.argv).then((code) => (process.exitCode = code));
 }

@@ -1,0 +1,441 @@
+/**
+ * The HTTP API's contract, OpenAPI 3.1, served at `GET /api/openapi.json`. Tests keep it
+ * true: a standard parser validates it, and the integration tests check real responses
+ * against its schemas. Numbers that are settings (max bytes, types) are not frozen in
+ * here: `GET /api/limits` states them.
+ */
+import { STORAGE_NAMES } from './definitions';
+import type { FailReason, RejectReason } from './manifest';
+import { OUTPUT_FORMATS } from './settings';
+import {
+  MAX_FILE_NAME_LENGTH,
+  MAX_REQUEST_BODY_BYTES,
+  type RequestErrorCode,
+} from './upload-request';
+
+const REQUEST_ERROR_CODES: Record<400 | 413 | 415, RequestErrorCode[]> = {
+  400: [
+    'invalid-json',
+    'invalid-body',
+    'invalid-file-name',
+    'invalid-content-type',
+    'invalid-size',
+  ],
+  413: ['file-too-large', 'body-too-large'],
+  415: ['unsupported-media-type', 'content-type-not-allowed'],
+};
+
+// Written as a record so that a reason added to RejectReason fails to compile until listed.
+const REJECT_REASONS = Object.keys({
+  'too-large': true,
+  'size-mismatch': true,
+  'not-an-image': true,
+  'type-not-allowed': true,
+  'too-many-pixels': true,
+  corrupt: true,
+  'unsupported-codec': true,
+  'not-a-plain-upload': true,
+  'too-much-memory': true,
+  unprocessable: true,
+  malware: true,
+  'not-scanned': true,
+} satisfies Record<RejectReason, true>);
+const FAIL_REASONS = Object.keys({
+  'processing-failed': true,
+  'scan-timeout': true,
+  'scan-failed': true,
+} satisfies Record<FailReason, true>);
+
+const json = (schema: object) => ({ 'application/json': { schema } });
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const responseRef = (name: string) => ({ $ref: `#/components/responses/${name}` });
+
+function errorResponse(description: string, codes?: string[], headers?: object) {
+  const schema = codes
+    ? {
+        allOf: [ref('Error'), { properties: { error: { properties: { code: { enum: codes } } } } }],
+      }
+    : ref('Error');
+  return { description, content: json(schema), ...(headers ? { headers } : {}) };
+}
+
+const NO_STORE = {
+  'Cache-Control': {
+    description: 'Always `no-store`: answers carry short-lived signed URLs.',
+    schema: { type: 'string', const: 'no-store' },
+  },
+};
+
+/** Responses every authenticated route can give besides its own. */
+const COMMON_ERRORS = {
+  '401': responseRef('Unauthorized'),
+  '403': responseRef('Forbidden'),
+  '429': responseRef('TooManyRequests'),
+  '503': responseRef('StorageUnavailable'),
+};
+
+export const OPENAPI_DOCUMENT = {
+  openapi: '3.1.0',
+  info: {
+    title: 'directdrop API',
+    version: '0.1.0',
+    description:
+      'Direct-to-Blob uploads: ask for a short-lived, create-only upload URL, PUT the bytes ' +
+      `straight to Blob Storage (container \`${STORAGE_NAMES.landingContainer}\`), then poll the ` +
+      'status until the upload is processed, rejected or failed. In Azure the upload routes ' +
+      'need a function key (`x-functions-key`) or, where the app is set up for it, a bearer ' +
+      'token; local mode checks neither. Every error is `{"error": {"code", "message"}}`.',
+    license: { name: 'MIT', identifier: 'MIT' },
+  },
+  servers: [
+    { url: '/api', description: 'The function app, or local mode on http://localhost:7071' },
+  ],
+  security: [{ functionKey: [] }, { bearerToken: [] }],
+  paths: {
+    '/uploads': {
+      post: {
+        operationId: 'createUpload',
+        summary: 'Get a create-only upload URL for one file',
+        requestBody: {
+          required: true,
+          description: `JSON, at most ${MAX_REQUEST_BODY_BYTES} bytes; unknown fields are refused.`,
+          content: json(ref('UploadRequest')),
+        },
+        responses: {
+          '201': {
+            description: 'PUT the file to `uploadUrl` with `headers`, before `expiresOn`.',
+            headers: NO_STORE,
+            content: json(ref('UploadTicket')),
+          },
+          '400': errorResponse(
+            'The body is not valid JSON or a field is invalid.',
+            REQUEST_ERROR_CODES[400],
+          ),
+          '413': errorResponse(
+            'The declared size or the request body is too large.',
+            REQUEST_ERROR_CODES[413],
+          ),
+          '415': errorResponse(
+            'The body is not JSON, or the content type is not accepted.',
+            REQUEST_ERROR_CODES[415],
+          ),
+          ...COMMON_ERRORS,
+        },
+      },
+    },
+    '/uploads/{uploadId}': {
+      get: {
+        operationId: 'getUploadStatus',
+        summary: 'What became of an upload',
+        parameters: [
+          {
+            name: 'uploadId',
+            in: 'path',
+            required: true,
+            description: 'The id `POST /uploads` returned.',
+            schema: { type: 'string', format: 'uuid' },
+          },
+        ],
+        responses: {
+          '200': {
+            description:
+              'Known: `pending` until processed; `processed` with short-lived read URLs; `rejected` or `failed` with a reason.',
+            headers: NO_STORE,
+            content: json(ref('UploadStatus')),
+          },
+          '400': errorResponse('The id is not an upload id.', ['invalid-upload-id']),
+          '404': errorResponse(
+            'No blob has arrived for this id (yet: poll again for a few seconds after the PUT).',
+            ['upload-not-found'],
+          ),
+          ...COMMON_ERRORS,
+        },
+      },
+    },
+    '/limits': {
+      get: {
+        operationId: 'getLimits',
+        summary: 'The upload rules, from the app settings',
+        security: [],
+        responses: {
+          '200': {
+            description: 'What `POST /uploads` and the processor enforce.',
+            headers: {
+              'Cache-Control': {
+                description: 'Cacheable for a minute.',
+                schema: { type: 'string' },
+              },
+            },
+            content: json(ref('UploadLimits')),
+          },
+        },
+      },
+    },
+    '/openapi.json': {
+      get: {
+        operationId: 'getOpenApiDocument',
+        summary: 'This document',
+        security: [],
+        responses: {
+          '200': {
+            description: 'The OpenAPI 3.1 document.',
+            content: json({ type: 'object', required: ['openapi', 'paths'] }),
+          },
+        },
+      },
+    },
+  },
+  components: {
+    securitySchemes: {
+      functionKey: {
+        type: 'apiKey',
+        in: 'header',
+        name: 'x-functions-key',
+        description: 'An Azure Functions key (authLevel function).',
+      },
+      bearerToken: {
+        type: 'http',
+        scheme: 'bearer',
+        bearerFormat: 'JWT',
+        description:
+          'A token from the identity provider the app trusts, where it is set up for one.',
+      },
+    },
+    responses: {
+      Unauthorized: {
+        description: 'No valid credentials.',
+        headers: {
+          'WWW-Authenticate': {
+            description: 'The scheme to use, e.g. `Bearer realm="directdrop"`.',
+            required: true,
+            schema: { type: 'string', pattern: '^Bearer' },
+          },
+        },
+        content: json(ref('Error')),
+      },
+      Forbidden: errorResponse('The credentials are valid but may not do this.'),
+      TooManyRequests: {
+        description: 'A quota or rate limit is used up; retry after the reset.',
+        headers: {
+          'Retry-After': {
+            description: 'Seconds until the limit resets.',
+            required: true,
+            schema: { type: 'integer', minimum: 0 },
+          },
+        },
+        content: json({
+          allOf: [
+            ref('Error'),
+            {
+              properties: {
+                error: {
+                  required: ['limit', 'resetAt'],
+                  properties: {
+                    limit: { type: 'string', description: 'Which limit, e.g. `uploads-per-hour`.' },
+                    resetAt: { type: 'string', format: 'date-time' },
+                  },
+                },
+              },
+            },
+          ],
+        }),
+      },
+      StorageUnavailable: errorResponse(
+        'Storage is briefly unreachable or throttling; retry after Retry-After.',
+        ['storage-unavailable'],
+        {
+          'Retry-After': {
+            description: 'Seconds to wait before retrying.',
+            required: true,
+            schema: { type: 'string', pattern: '^[0-9]+$' },
+          },
+        },
+      ),
+    },
+    schemas: {
+      Error: {
+        type: 'object',
+        required: ['error'],
+        properties: {
+          error: {
+            type: 'object',
+            required: ['code', 'message'],
+            properties: {
+              code: { type: 'string', description: 'Stable, for programs; new codes may appear.' },
+              message: { type: 'string', description: 'A sentence for people.' },
+            },
+          },
+        },
+      },
+      UploadRequest: {
+        type: 'object',
+        required: ['fileName', 'contentType', 'size'],
+        additionalProperties: false,
+        properties: {
+          fileName: { type: 'string', minLength: 1, maxLength: MAX_FILE_NAME_LENGTH },
+          contentType: {
+            type: 'string',
+            description:
+              'A media type from `GET /limits` `allowedContentTypes`; parameters are ignored.',
+          },
+          size: {
+            type: 'integer',
+            minimum: 1,
+            description: 'Exact length in bytes; any other length is rejected as `size-mismatch`.',
+          },
+        },
+        examples: [{ fileName: 'cat.jpg', contentType: 'image/jpeg', size: 123456 }],
+      },
+      UploadTicket: {
+        type: 'object',
+        additionalProperties: false,
+        required: [
+          'uploadId',
+          'uploadUrl',
+          'method',
+          'headers',
+          'expiresOn',
+          'maxBytes',
+          'statusUrl',
+        ],
+        properties: {
+          uploadId: { type: 'string', format: 'uuid' },
+          uploadUrl: {
+            type: 'string',
+            format: 'uri',
+            description:
+              'A SAS URL that may create this one blob, nothing else. A secret: do not log it.',
+          },
+          method: { const: 'PUT' },
+          headers: {
+            type: 'object',
+            required: ['x-ms-blob-type', 'Content-Type'],
+            properties: {
+              'x-ms-blob-type': { const: 'BlockBlob' },
+              'Content-Type': { type: 'string' },
+            },
+            additionalProperties: { type: 'string' },
+          },
+          expiresOn: { type: 'string', format: 'date-time' },
+          maxBytes: { type: 'integer', minimum: 1 },
+          statusUrl: { type: 'string', format: 'uri' },
+        },
+      },
+      ProcessedOutput: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'width', 'height', 'contentType', 'size', 'url'],
+        properties: {
+          name: { type: 'string' },
+          width: { type: 'integer', minimum: 1 },
+          height: { type: 'integer', minimum: 1 },
+          contentType: { type: 'string' },
+          size: { type: 'integer', minimum: 1 },
+          url: {
+            type: 'string',
+            format: 'uri',
+            description: 'Read URL, valid until `urlsExpireOn`.',
+          },
+        },
+      },
+      UploadStatus: {
+        oneOf: [
+          {
+            type: 'object',
+            additionalProperties: false,
+            required: ['uploadId', 'status', 'stage'],
+            properties: {
+              uploadId: { type: 'string', format: 'uuid' },
+              status: { const: 'pending' },
+              stage: {
+                enum: ['scanning', 'processing'],
+                description:
+                  '`scanning` while the malware scan of the upload is awaited, then `processing`.',
+              },
+            },
+          },
+          {
+            type: 'object',
+            additionalProperties: false,
+            required: ['uploadId', 'status', 'outputs', 'urlsExpireOn', 'completedAt'],
+            properties: {
+              uploadId: { type: 'string', format: 'uuid' },
+              status: { const: 'processed' },
+              original: {
+                type: 'object',
+                required: ['format', 'width', 'height'],
+                properties: {
+                  format: { type: 'string' },
+                  width: { type: 'integer' },
+                  height: { type: 'integer' },
+                },
+              },
+              outputs: { type: 'array', items: ref('ProcessedOutput') },
+              urlsExpireOn: { type: 'string', format: 'date-time' },
+              completedAt: { type: 'string', format: 'date-time' },
+            },
+          },
+          {
+            type: 'object',
+            additionalProperties: false,
+            required: ['uploadId', 'status', 'reason', 'message', 'completedAt'],
+            properties: {
+              uploadId: { type: 'string', format: 'uuid' },
+              status: { const: 'rejected' },
+              reason: { enum: REJECT_REASONS },
+              message: { type: 'string' },
+              completedAt: { type: 'string', format: 'date-time' },
+            },
+          },
+          {
+            type: 'object',
+            additionalProperties: false,
+            // No completedAt when no outcome was ever recorded and the pending deadline passed.
+            required: ['uploadId', 'status', 'reason', 'message'],
+            properties: {
+              uploadId: { type: 'string', format: 'uuid' },
+              status: { const: 'failed' },
+              reason: { enum: FAIL_REASONS },
+              message: { type: 'string' },
+              completedAt: { type: 'string', format: 'date-time' },
+            },
+          },
+        ],
+      },
+      UploadLimits: {
+        type: 'object',
+        additionalProperties: false,
+        required: [
+          'maxBytes',
+          'allowedContentTypes',
+          'maxFileNameLength',
+          'maxInputPixels',
+          'variants',
+          'uploadUrlTtlSeconds',
+          'readUrlTtlSeconds',
+        ],
+        properties: {
+          maxBytes: { type: 'integer', minimum: 1 },
+          allowedContentTypes: { type: 'array', items: { type: 'string' }, minItems: 1 },
+          maxFileNameLength: { type: 'integer', minimum: 1 },
+          maxInputPixels: { type: 'integer', minimum: 1 },
+          variants: {
+            type: 'array',
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['name', 'width', 'format'],
+              properties: {
+                name: { type: 'string' },
+                width: { type: 'integer', minimum: 1 },
+                format: { enum: [...OUTPUT_FORMATS] },
+              },
+            },
+          },
+          uploadUrlTtlSeconds: { type: 'integer', minimum: 1 },
+          readUrlTtlSeconds: { type: 'integer', minimum: 1 },
+        },
+      },
+    },
+  },
+};
