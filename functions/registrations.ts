@@ -10,6 +10,7 @@ import { createUpload } from './handlers/create-upload';
 import { getUploadStatus } from './handlers/get-upload-status';
 import { processUploadEvent } from './handlers/process-upload';
 import { recordPoisonedEvent } from './handlers/record-poisoned-event';
+import { reprocessUpload } from './handlers/reprocess-upload';
 
 export interface HttpRegistration {
   kind: 'http';
@@ -32,6 +33,7 @@ export interface QueueRegistration {
 export type FunctionRegistration = HttpRegistration | QueueRegistration;
 
 const eventsQueue = `%${SETTING_KEYS.eventsQueue}%`;
+const reprocessQueue = `%${SETTING_KEYS.reprocessQueue}%`;
 
 export const registrations: readonly FunctionRegistration[] = [
   {
@@ -64,5 +66,13 @@ export const registrations: readonly FunctionRegistration[] = [
     queueName: poisonQueueName(eventsQueue),
     connection: STORAGE_CONNECTION,
     handler: recordPoisonedEvent,
+  },
+  {
+    kind: 'queue',
+    // Fed only by the operator's reprocess command; its handler caps its own concurrency.
+    name: 'reprocessUpload',
+    queueName: reprocessQueue,
+    connection: STORAGE_CONNECTION,
+    handler: reprocessUpload,
   },
 ];

@@ -349,6 +349,8 @@ export function loadConfig(
       uploadUrlTtlSeconds: readInteger(source, 'uploadUrlTtlSeconds'),
       readUrlTtlSeconds: readInteger(source, 'readUrlTtlSeconds'),
       maxDecodeBytes,
+      reprocessQueue: DEFAULT_SETTINGS.reprocessQueue,
+      reprocessConcurrency: DEFAULT_SETTINGS.reprocessConcurrency,
     },
     queue,
     functionApp: {

@@ -1,6 +1,6 @@
 /**
  * Creates in Azurite what the Pulumi program creates in Azure, from the same shared
- * definitions: the containers, the events queue and its poison queue, and the blob CORS
+ * definitions: the containers, the events and reprocess queues with their poison queues, and the blob CORS
  * rule browsers need to PUT uploads straight to storage.
  */
 import { BlobServiceClient } from '@azure/storage-blob';
@@ -27,7 +27,12 @@ export async function provisionStorage(
     settings.originalsContainer,
     STORAGE_NAMES.deadLetterContainer,
   ];
-  const queues = [settings.eventsQueue, poisonQueueName(settings.eventsQueue)];
+  const queues = [
+    settings.eventsQueue,
+    poisonQueueName(settings.eventsQueue),
+    settings.reprocessQueue,
+    poisonQueueName(settings.reprocessQueue),
+  ];
   const rule = uploadCorsRule(corsOrigins);
   await Promise.all([
     ...containers.map((name) => blobService.getContainerClient(name).createIfNotExists()),

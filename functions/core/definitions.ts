@@ -15,6 +15,11 @@ export const STORAGE_NAMES = {
   deadLetterContainer: 'event-deadletters',
   /** Queue Event Grid delivers BlobCreated events into. */
   eventsQueue: 'upload-events',
+  /**
+   * Queue of reprocessing work items (one per upload), fed only by the operator's
+   * `reprocess` command; Event Grid never delivers into it.
+   */
+  reprocessQueue: 'upload-reprocess',
 } as const;
 
 /** The Functions queue extension moves a message here after maxDequeueCount failures. */

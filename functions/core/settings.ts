@@ -42,6 +42,13 @@ export interface DirectdropSettings {
    * for interlaced and progressive images), so no single image can exhaust an instance.
    */
   maxDecodeBytes: number;
+  /** Queue of reprocessing work items; apart from the events queue so it has its own pace. */
+  reprocessQueue: string;
+  /**
+   * Reprocessing work items processed at once per instance, whatever the queue extension
+   * fetches: its batch settings are app-wide, so this cap keeps live uploads' share.
+   */
+  reprocessConcurrency: number;
 }
 
 export const MIB = 1024 * 1024;
@@ -73,6 +80,8 @@ export const DEFAULT_SETTINGS: Readonly<DirectdropSettings> = {
   readUrlTtlSeconds: 900,
   // A 50 MP RGBA photo at 8 bits fits; six in flight stay within 80 % of a 2,048 MB instance.
   maxDecodeBytes: 192 * MIB,
+  reprocessQueue: STORAGE_NAMES.reprocessQueue,
+  reprocessConcurrency: 1,
 };
 
 /** Allowed ranges, shared with the Pulumi config validation. */
@@ -83,6 +92,7 @@ export const SETTING_LIMITS = {
   uploadUrlTtlSeconds: { min: 30, max: 3600 },
   readUrlTtlSeconds: { min: 30, max: 24 * 3600 },
   maxDecodeBytes: { min: 1 * MIB, max: 4096 * MIB },
+  reprocessConcurrency: { min: 1, max: 8 },
   variantWidth: { min: 16, max: 8192 },
   variantQuality: { min: 1, max: 100 },
   variantCount: { min: 1, max: 8 },
@@ -102,6 +112,8 @@ export const SETTING_KEYS: { readonly [K in keyof DirectdropSettings]: string } 
   uploadUrlTtlSeconds: 'DIRECTDROP_UPLOAD_URL_TTL_SECONDS',
   readUrlTtlSeconds: 'DIRECTDROP_READ_URL_TTL_SECONDS',
   maxDecodeBytes: 'DIRECTDROP_MAX_DECODE_BYTES',
+  reprocessQueue: 'DIRECTDROP_REPROCESS_QUEUE',
+  reprocessConcurrency: 'DIRECTDROP_REPROCESS_CONCURRENCY',
 };
 
 export class SettingsError extends Error {
@@ -122,7 +134,12 @@ const CONTENT_TYPE = /^[a-z]+\/[a-z0-9.+-]+$/;
 
 function readName(
   env: Env,
-  field: 'landingContainer' | 'processedContainer' | 'eventsQueue' | 'originalsContainer',
+  field:
+    | 'landingContainer'
+    | 'processedContainer'
+    | 'eventsQueue'
+    | 'originalsContainer'
+    | 'reprocessQueue',
 ) {
   const key = SETTING_KEYS[field];
   const value = env[key] ?? DEFAULT_SETTINGS[field];
@@ -142,7 +159,8 @@ function readInteger(
     | 'maxInputPixels'
     | 'uploadUrlTtlSeconds'
     | 'readUrlTtlSeconds'
-    | 'maxDecodeBytes',
+    | 'maxDecodeBytes'
+    | 'reprocessConcurrency',
 ): number {
   const key = SETTING_KEYS[field];
   const raw = env[key];
@@ -270,6 +288,8 @@ export function parseSettings(env: Env): DirectdropSettings {
     uploadUrlTtlSeconds: readInteger(env, 'uploadUrlTtlSeconds'),
     readUrlTtlSeconds: readInteger(env, 'readUrlTtlSeconds'),
     maxDecodeBytes: readInteger(env, 'maxDecodeBytes'),
+    reprocessQueue: readName(env, 'reprocessQueue'),
+    reprocessConcurrency: readInteger(env, 'reprocessConcurrency'),
   };
 }
 
@@ -288,5 +308,7 @@ export function toAppSettings(settings: DirectdropSettings): Record<string, stri
     [SETTING_KEYS.uploadUrlTtlSeconds]: String(settings.uploadUrlTtlSeconds),
     [SETTING_KEYS.readUrlTtlSeconds]: String(settings.readUrlTtlSeconds),
     [SETTING_KEYS.maxDecodeBytes]: String(settings.maxDecodeBytes),
+    [SETTING_KEYS.reprocessQueue]: settings.reprocessQueue,
+    [SETTING_KEYS.reprocessConcurrency]: String(settings.reprocessConcurrency),
   };
 }

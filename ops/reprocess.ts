@@ -1,0 +1,189 @@
+/**
+ * The operator's reprocessing command: selects processed uploads whose variants are not the
+ * stack's current ones, estimates the cost, enqueues one work item per upload on the
+ * reprocess queue and waits for the manifests to switch. Enqueueing again is harmless: a
+ * work item is keyed by upload and variant set, and the worker skips uploads already current.
+ */
+import type { ContainerClient } from '@azure/storage-blob';
+import type { QueueClient } from '@azure/storage-queue';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { readManifest } from '../functions/adapters/manifest-store';
+import { isUploadId } from '../functions/core/upload-request';
+import type { ReprocessFailReason } from '../functions/core/manifest';
+import {
+  type ReprocessSkipReason,
+  type ReprocessWorkItem,
+  reprocessNeed,
+  variantSetHash,
+} from '../functions/core/reprocess';
+import type { DirectdropSettings } from '../functions/core/settings';
+import { usdPerThousand } from '../bench/cost-model';
+
+export type Selection =
+  | { kind: 'all' }
+  /** Uploads whose first outcome was recorded at or after this instant. */
+  | { kind: 'since'; since: Date }
+  | { kind: 'ids'; ids: readonly string[] };
+
+export interface ReprocessClients {
+  processed: ContainerClient;
+  reprocessQueue: QueueClient;
+}
+
+export interface PlannedUpload {
+  uploadId: string;
+  /** Megapixels of the original, for the estimate. */
+  megapixels: number;
+  format: string;
+}
+
+export interface SkippedUpload {
+  uploadId: string;
+  reason: ReprocessSkipReason | 'unknown-upload' | 'not-an-upload-id';
+}
+
+export interface ReprocessPlan {
+  variantSet: string;
+  toReprocess: PlannedUpload[];
+  skipped: SkippedUpload[];
+}
+
+export class ReprocessRefusedError extends Error {
+  override name = 'ReprocessRefusedError';
+}
+
+const MANIFEST_NAME = /^([0-9a-f-]{36})\/manifest\.json$/;
+
+/** Every upload id with a manifest, from one listing of the processed container. */
+async function* allUploadIds(processed: ContainerClient): AsyncGenerator<string> {
+  for await (const blob of processed.listBlobsFlat()) {
+    const id = MANIFEST_NAME.exec(blob.name)?.[1];
+    if (id && isUploadId(id)) yield id;
+  }
+}
+
+/**
+ * Reads the selection's manifests and sorts them into work and skips. Refuses outright on
+ * a stack that keeps no originals: there is nothing to rebuild variants from.
+ */
+export async function planReprocess(
+  { processed }: ReprocessClients,
+  settings: DirectdropSettings,
+  selection: Selection,
+  max = Infinity,
+): Promise<ReprocessPlan> {
+  if (!settings.keepOriginals) {
+    throw new ReprocessRefusedError(
+      'This stack does not keep originals (keepOriginals / DIRECTDROP_KEEP_ORIGINALS is false), ' +
+        'so there is nothing to rebuild variants from. Turn keepOriginals on; uploads processed ' +
+        'from then on can be reprocessed.',
+    );
+  }
+  const variantSet = variantSetHash(settings.variants);
+  const plan: ReprocessPlan = { variantSet, toReprocess: [], skipped: [] };
+  const ids =
+    selection.kind === 'ids'
+      ? selection.ids.map((id) => id.toLowerCase())
+      : allUploadIds(processed);
+  for await (const uploadId of ids) {
+    if (plan.toReprocess.length >= max) break;
+    if (!isUploadId(uploadId)) {
+      plan.skipped.push({ uploadId, reason: 'not-an-upload-id' });
+      continue;
+    }
+    const manifest = (await readManifest(processed, uploadId))?.manifest;
+    if (!manifest) {
+      plan.skipped.push({ uploadId, reason: 'unknown-upload' });
+      continue;
+    }
+    if (selection.kind === 'since' && new Date(manifest.completedAt) < selection.since) continue;
+    const need = reprocessNeed(manifest, variantSet);
+    if (need !== 'reprocess' || manifest.status !== 'processed') {
+      plan.skipped.push({ uploadId, reason: need === 'reprocess' ? 'not-processed' : need });
+      continue;
+    }
+    const { width, height, format } = manifest.original;
+    plan.toReprocess.push({ uploadId, megapixels: (width * height) / 1e6, format });
+  }
+  return plan;
+}
+
+/**
+ * Busy milliseconds per megapixel: the handler's 12 MP JPEG at batch 1 in docs/performance.md
+ * (3.69 images/s, 271 ms). HEIC decodes about six times slower (issue 16's HEIC benchmark).
+ */
+const BUSY_MS_PER_MEGAPIXEL = 271 / 12;
+const FORMAT_FACTOR: Record<string, number> = { 'image/heic': 6, 'image/heif': 6 };
+
+export interface CostEstimate {
+  uploads: number;
+  busySeconds: number;
+  /** USD, one item per instance at a time (the reprocess cap's default). */
+  usd: number;
+}
+
+/** An estimate, not a quote: compute only, from the benchmark's figures and list prices. */
+export function estimateCost(plan: ReprocessPlan): CostEstimate {
+  const busyMs = plan.toReprocess.reduce(
+    (sum, u) => sum + u.megapixels * BUSY_MS_PER_MEGAPIXEL * (FORMAT_FACTOR[u.format] ?? 1),
+    0,
+  );
+  const uploads = plan.toReprocess.length;
+  const usd = uploads === 0 ? 0 : (usdPerThousand(busyMs / uploads, 1) * uploads) / 1000;
+  return { uploads, busySeconds: busyMs / 1000, usd };
+}
+
+/** One work item per upload, as the queue extension reads them (Base64 JSON). */
+export async function enqueueReprocess(
+  { reprocessQueue }: ReprocessClients,
+  plan: ReprocessPlan,
+  onEnqueued: (count: number) => void = () => undefined,
+): Promise<void> {
+  let count = 0;
+  for (const { uploadId } of plan.toReprocess) {
+    const item: ReprocessWorkItem = { uploadId, variantSet: plan.variantSet };
+    await reprocessQueue.sendMessage(Buffer.from(JSON.stringify(item)).toString('base64'));
+    onEnqueued(++count);
+  }
+}
+
+export interface ReprocessReport {
+  processed: string[];
+  failed: Array<{ uploadId: string; reason: ReprocessFailReason | 'not-processed' }>;
+  /** Still on the old variants when the wait ended. */
+  unfinished: string[];
+}
+
+/** Polls the planned uploads' manifests until each has the new variant set or a failure. */
+export async function waitForReprocess(
+  { processed }: ReprocessClients,
+  plan: ReprocessPlan,
+  {
+    timeoutMs,
+    pollMs = 1000,
+    onProgress = () => undefined,
+  }: { timeoutMs: number; pollMs?: number; onProgress?: (done: number) => void },
+): Promise<ReprocessReport> {
+  const report: ReprocessReport = { processed: [], failed: [], unfinished: [] };
+  let pending = plan.toReprocess.map((u) => u.uploadId);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const still: string[] = [];
+    for (const uploadId of pending) {
+      const manifest = (await readManifest(processed, uploadId))?.manifest;
+      if (manifest?.status !== 'processed') {
+        // Replaced meanwhile by an outcome that is not a success: nothing left to reprocess.
+        report.failed.push({ uploadId, reason: 'not-processed' });
+      } else if (manifest.variantSet === plan.variantSet) report.processed.push(uploadId);
+      else if (manifest.reprocessFailure?.variantSet === plan.variantSet)
+        report.failed.push({ uploadId, reason: manifest.reprocessFailure.reason });
+      else still.push(uploadId);
+    }
+    pending = still;
+    onProgress(plan.toReprocess.length - pending.length);
+    if (pending.length === 0 || Date.now() >= deadline) break;
+    await sleep(pollMs);
+  }
+  report.unfinished = pending;
+  return report;
+}
