@@ -30,6 +30,9 @@ export interface FunctionAppArgs {
     originalsContainerName?: pulumi.Input<string>;
     eventsQueueName: pulumi.Input<string>;
     poisonQueueName: pulumi.Input<string>;
+    /** The reprocess queue and its poison queue (docs/reprocessing.md). */
+    reprocessQueueName?: pulumi.Input<string>;
+    reprocessPoisonQueueName?: pulumi.Input<string>;
   };
   /** Names and limits the functions read (`toAppSettings`) plus host.json overrides. */
   appSettings: Record<string, string>;
@@ -168,6 +171,20 @@ export class FunctionApp extends pulumi.ComponentResource {
         reason:
           'The Functions host moves a message that failed maxDequeueCount times to the poison queue',
       },
+      ...(uploads.reprocessQueueName && uploads.reprocessPoisonQueueName
+        ? [
+            ...queueTriggerGrants(
+              'reprocess-queue',
+              queueScope(uploads.accountId, uploads.reprocessQueueName),
+            ),
+            {
+              role: 'storageQueueDataMessageSender' as const,
+              target: 'reprocess-poison-queue',
+              scope: queueScope(uploads.accountId, uploads.reprocessPoisonQueueName),
+              reason: 'The Functions host moves a work item that failed maxDequeueCount times here',
+            },
+          ]
+        : []),
       {
         role: 'monitoringMetricsPublisher',
         target: 'app-insights',

@@ -28,6 +28,7 @@ const uploads = new UploadStorage('uploads', {
   processedContainer: config.app.processedContainer,
   deadLetterContainer: STORAGE_NAMES.deadLetterContainer,
   eventsQueue: config.app.eventsQueue,
+  reprocessQueue: config.app.reprocessQueue,
   uploadRetentionDays: config.retention.uploadDays,
   deadLetterRetentionDays: config.retention.deadLetterDays,
   processedRetentionDays: config.retention.processedDays,
@@ -77,6 +78,7 @@ export const landingContainer = uploads.landingContainerName;
 export const processedContainer = uploads.processedContainerName;
 export const deadLetterContainer = uploads.deadLetterContainerName;
 export const eventsQueue = uploads.eventsQueueName;
+export const reprocessQueue = uploads.reprocessQueueName;
 export const poisonQueue = uploads.poisonQueueName;
 export const appInsightsName = monitoring.appInsightsName;
 export const functionPackageSha256 = functionPackage.sha256;

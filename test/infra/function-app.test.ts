@@ -73,6 +73,8 @@ describe('infra FunctionApp', () => {
           processedContainerName: STORAGE_NAMES.processedContainer,
           eventsQueueName: STORAGE_NAMES.eventsQueue,
           poisonQueueName: poisonQueueName(STORAGE_NAMES.eventsQueue),
+          reprocessQueueName: STORAGE_NAMES.reprocessQueue,
+          reprocessPoisonQueueName: poisonQueueName(STORAGE_NAMES.reprocessQueue),
         },
         appSettings: { ...toAppSettings(DEFAULT_SETTINGS), ...OVERRIDES },
         appInsights: { id: APP_INSIGHTS_ID, connectionString: CONNECTION_STRING },
@@ -197,6 +199,9 @@ describe('infra FunctionApp', () => {
       ['storageQueueDataReader', queue(poison)],
       ['storageQueueDataMessageProcessor', queue(poison)],
       ['storageQueueDataMessageSender', queue(poison)],
+      ['storageQueueDataReader', queue(STORAGE_NAMES.reprocessQueue)],
+      ['storageQueueDataMessageProcessor', queue(STORAGE_NAMES.reprocessQueue)],
+      ['storageQueueDataMessageSender', queue(poisonQueueName(STORAGE_NAMES.reprocessQueue))],
       ['monitoringMetricsPublisher', APP_INSIGHTS_ID],
     ];
     const assignments = ofType('authorization:RoleAssignment');

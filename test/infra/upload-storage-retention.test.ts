@@ -11,6 +11,7 @@ const ARGS = {
   processedContainer: STORAGE_NAMES.processedContainer,
   deadLetterContainer: STORAGE_NAMES.deadLetterContainer,
   eventsQueue: STORAGE_NAMES.eventsQueue,
+  reprocessQueue: STORAGE_NAMES.reprocessQueue,
   uploadRetentionDays: 1,
   deadLetterRetentionDays: 30,
 };

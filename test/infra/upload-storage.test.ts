@@ -25,6 +25,7 @@ const ARGS = {
   processedContainer: STORAGE_NAMES.processedContainer,
   deadLetterContainer: STORAGE_NAMES.deadLetterContainer,
   eventsQueue: STORAGE_NAMES.eventsQueue,
+  reprocessQueue: STORAGE_NAMES.reprocessQueue,
   uploadRetentionDays: 3,
   deadLetterRetentionDays: 21,
 };
@@ -86,10 +87,12 @@ describe('infra UploadStorage', () => {
     }
   });
 
-  it('creates the events queue and its poison queue', () => {
+  it('creates the events and reprocess queues and their poison queues', () => {
     expect(ofType('storage:Queue').map((q) => q.inputs.queueName)).to.have.members([
       STORAGE_NAMES.eventsQueue,
       poisonQueueName(STORAGE_NAMES.eventsQueue),
+      STORAGE_NAMES.reprocessQueue,
+      poisonQueueName(STORAGE_NAMES.reprocessQueue),
     ]);
   });
 

@@ -19,6 +19,8 @@ describe('settings', () => {
       allowedContentTypes: ['image/png'],
       variants: [{ name: 'small', width: 64, format: 'avif' as const, quality: 50 }],
       uploadUrlTtlSeconds: 60,
+      reprocessQueue: 'other-reprocess',
+      reprocessConcurrency: 3,
     };
     expect(parseSettings(toAppSettings(custom))).to.deep.equal(custom);
   });
@@ -44,6 +46,9 @@ describe('settings', () => {
     ['readUrlTtlSeconds', '86401'],
     ['landingContainer', 'Has_Capitals'],
     ['eventsQueue', 'a'],
+    ['reprocessQueue', 'Bad_Name'],
+    ['reprocessConcurrency', '0'],
+    ['reprocessConcurrency', '9'],
     ['allowedContentTypes', ' , '],
     ['allowedContentTypes', 'jpeg'],
     ['allowedContentTypes', 'image/jpeg,image/svg+xml'],
