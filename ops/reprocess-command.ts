@@ -6,7 +6,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { Presets, SingleBar } from 'cli-progress';
-import { parseSettings } from '../functions/core/settings';
+import { type DirectdropSettings, SettingsError, parseSettings } from '../functions/core/settings';
 import { connectOperatorStorage } from './storage';
 import {
   type ReprocessClients,
@@ -18,16 +18,24 @@ import {
   waitForReprocess,
 } from './reprocess';
 
+/** Exit codes: 1 some uploads failed or were unfinished; 2 bad flags or settings; 3 refused. */
 export const EXIT = { ok: 0, incomplete: 1, usage: 2, refused: 3 } as const;
+
+/**
+ * Enough to keep about one instance busy at the default reprocessConcurrency of 1 (a 12 MP
+ * JPEG takes about 0.3 s), so a backlog never scales the app out to its instance limit.
+ */
+export const DEFAULT_RATE_PER_MINUTE = 120;
 
 interface Options {
   all?: boolean;
   since?: Date;
   ids?: string[];
   max?: number;
+  rate: number;
   dryRun: boolean;
   wait: boolean;
-  timeout: number;
+  timeout?: number;
   progress: boolean;
 }
 
@@ -63,12 +71,23 @@ function bar(enabled: boolean, label: string, total: number): SingleBar | undefi
   return b;
 }
 
+export interface CommandOutput {
+  /** Results, one line each. */
+  out: (line: string) => void;
+  /** Errors and usage. */
+  err: (line: string) => void;
+}
+
 export async function runReprocessCommand(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>> = process.env,
-  out: (line: string) => void = (line) => console.log(line),
+  io: CommandOutput = {
+    out: (line) => console.log(line),
+    err: (line) => process.stderr.write(`${line}\n`),
+  },
   clients?: ReprocessClients,
 ): Promise<number> {
+  const { out, err } = io;
   const program = new Command('reprocess')
     .description('Rebuild existing uploads’ variants from their kept originals.')
     .option('--all', 'every processed upload')
@@ -79,16 +98,22 @@ export async function runReprocessCommand(
       ),
     )
     .addOption(new Option('--max <n>', 'enqueue at most n uploads').argParser(positive))
+    .addOption(
+      new Option('--rate <per-minute>', 'work items made visible per minute')
+        .argParser(positive)
+        .default(DEFAULT_RATE_PER_MINUTE),
+    )
     .option('--dry-run', 'report what would be reprocessed and the estimated cost', false)
     .option('--no-wait', 'enqueue and return without waiting for the outcome')
     .addOption(
-      new Option('--timeout <seconds>', 'how long to wait for the outcome')
-        .argParser(positive)
-        .default(3600),
+      new Option(
+        '--timeout <seconds>',
+        'how long to wait for the outcome (default: an hour past the last item’s visibility)',
+      ).argParser(positive),
     )
     .option('--no-progress', 'no progress bars on stderr')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({ writeErr: (s) => err(s.trimEnd()), writeOut: (s) => out(s.trimEnd()) });
   let options: Options;
   let selection: Selection;
   try {
@@ -97,18 +122,26 @@ export async function runReprocessCommand(
     selection = selectionOf(options);
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
-    process.stderr.write(`reprocess: ${(error as Error).message}\n`);
+    err(`reprocess: ${(error as Error).message}`);
     return EXIT.usage;
   }
 
-  const settings = parseSettings(env);
-  const storage = clients ?? connect(env, settings.processedContainer, settings.reprocessQueue);
+  let settings: DirectdropSettings;
+  let storage: ReprocessClients;
+  try {
+    settings = parseSettings(env);
+    storage = clients ?? connect(env, settings.processedContainer, settings.reprocessQueue);
+  } catch (error) {
+    if (!(error instanceof SettingsError)) throw error;
+    err(`reprocess: ${error.message}`);
+    return EXIT.usage;
+  }
   let plan;
   try {
     plan = await planReprocess(storage, settings, selection, options.max);
   } catch (error) {
     if (!(error instanceof ReprocessRefusedError)) throw error;
-    process.stderr.write(`reprocess: ${error.message}\n`);
+    err(`reprocess: ${error.message}`);
     return EXIT.refused;
   }
   const estimate = estimateCost(plan);
@@ -120,17 +153,35 @@ export async function runReprocessCommand(
   out(
     `estimated cost (an estimate: compute only, from bench figures): ~${estimate.busySeconds.toFixed(1)} s busy, ~$${estimate.usd.toFixed(4)}`,
   );
+  const spreadSeconds = Math.floor((plan.toReprocess.length - 1) / options.rate) * 60;
+  if (plan.toReprocess.length > 0)
+    out(
+      `pace: ${options.rate} per minute; the last item becomes visible after ${spreadSeconds / 60} min`,
+    );
   if (options.dryRun || plan.toReprocess.length === 0) return EXIT.ok;
 
   const enqueueBar = bar(options.progress, 'enqueue', plan.toReprocess.length);
-  await enqueueReprocess(storage, plan, (n) => enqueueBar?.update(n));
-  enqueueBar?.stop();
-  out(`enqueued: ${plan.toReprocess.length} on queue ${settings.reprocessQueue}`);
+  try {
+    await enqueueReprocess(storage, plan, {
+      ratePerMinute: options.rate,
+      onEnqueued: (n) => enqueueBar?.update(n),
+    });
+  } catch (error) {
+    if (!(error instanceof ReprocessRefusedError)) throw error;
+    err(`reprocess: ${error.message}`);
+    return EXIT.refused;
+  } finally {
+    enqueueBar?.stop();
+  }
+  out(
+    `enqueued: ${plan.toReprocess.length} on queue ${settings.reprocessQueue}, ${options.rate} made visible per minute`,
+  );
   if (!options.wait) return EXIT.ok;
 
+  const timeout = options.timeout ?? spreadSeconds + 3600;
   const doneBar = bar(options.progress, 'reprocess', plan.toReprocess.length);
   const report = await waitForReprocess(storage, plan, {
-    timeoutMs: options.timeout * 1000,
+    timeoutMs: timeout * 1000,
     onProgress: (n) => doneBar?.update(n),
   });
   doneBar?.stop();
@@ -139,7 +190,7 @@ export async function runReprocessCommand(
   out(`failed: ${report.failed.length}`);
   for (const { uploadId, reason } of report.failed) out(`  failed ${uploadId}: ${reason}`);
   if (report.unfinished.length > 0) {
-    out(`unfinished after ${options.timeout} s: ${report.unfinished.length}`);
+    out(`unfinished after ${timeout} s: ${report.unfinished.length}`);
     for (const uploadId of report.unfinished) out(`  unfinished ${uploadId}`);
   }
   return report.failed.length + report.unfinished.length === 0 ? EXIT.ok : EXIT.incomplete;

@@ -133,18 +133,42 @@ export function estimateCost(plan: ReprocessPlan): CostEstimate {
   return { uploads, busySeconds: busyMs / 1000, usd };
 }
 
-/** One work item per upload, as the queue extension reads them (Base64 JSON). */
+/** The queue service's longest initial visibility delay: seven days. */
+export const MAX_VISIBILITY_DELAY_SECONDS = 7 * 24 * 3600;
+
+/**
+ * One work item per upload, as the queue extension reads them (Base64 JSON). With a rate,
+ * item i stays invisible for ⌊i / rate⌋ minutes, so at most `rate` items become visible per
+ * minute: the queue's visible length, which drives Flex's per-function scale-out, stays small
+ * and the reprocess function cannot take the instances live uploads need.
+ */
 export async function enqueueReprocess(
   { reprocessQueue }: ReprocessClients,
   plan: ReprocessPlan,
-  onEnqueued: (count: number) => void = () => undefined,
+  { ratePerMinute, onEnqueued = () => undefined }: EnqueueOptions = {},
 ): Promise<void> {
-  let count = 0;
-  for (const { uploadId } of plan.toReprocess) {
-    const item: ReprocessWorkItem = { uploadId, variantSet: plan.variantSet };
-    await reprocessQueue.sendMessage(Buffer.from(JSON.stringify(item)).toString('base64'));
-    onEnqueued(++count);
+  const delayOf = (index: number) => (ratePerMinute ? Math.floor(index / ratePerMinute) * 60 : 0);
+  const lastDelay = delayOf(plan.toReprocess.length - 1);
+  if (lastDelay > MAX_VISIBILITY_DELAY_SECONDS) {
+    throw new ReprocessRefusedError(
+      `At ${ratePerMinute} per minute the last of ${plan.toReprocess.length} items would wait longer than the queue's seven-day limit; raise --rate or select fewer (--max).`,
+    );
   }
+  for (const [index, { uploadId }] of plan.toReprocess.entries()) {
+    const item: ReprocessWorkItem = { uploadId, variantSet: plan.variantSet };
+    await reprocessQueue.sendMessage(Buffer.from(JSON.stringify(item)).toString('base64'), {
+      visibilityTimeout: delayOf(index),
+      // Never expires before it is due: a delayed item must outlive its delay.
+      messageTimeToLive: -1,
+    });
+    onEnqueued(index + 1);
+  }
+}
+
+export interface EnqueueOptions {
+  /** Items made visible per minute; unset makes them all visible at once. */
+  ratePerMinute?: number;
+  onEnqueued?: (count: number) => void;
 }
 
 export interface ReprocessReport {

@@ -81,11 +81,10 @@ describe('reprocess on local mode (storage and functions as separate processes)'
       [STORAGE_CONNECTION]: devStorageEndpoints('127.0.0.1', ports.blobPort, ports.queuePort)
         .connectionString,
     };
-    const code = await runReprocessCommand(
-      [...argv, '--no-progress', '--timeout', '120'],
-      env,
-      (l) => lines.push(l),
-    );
+    const code = await runReprocessCommand([...argv, '--no-progress', '--timeout', '120'], env, {
+      out: (l) => lines.push(l),
+      err: (l) => lines.push(l),
+    });
     const count = (label: string) =>
       Number(new RegExp(`^${label}: (\\d+)`, 'm').exec(lines.join('\n'))?.[1] ?? NaN);
     return { code, lines, count };
@@ -247,7 +246,7 @@ describe('reprocess on local mode (storage and functions as separate processes)'
 
   it('live uploads keep their pace while a backlog is reprocessed', async () => {
     await switchVariants(THIRD);
-    const livePhoto = await cameraNoise(1200, 900).jpeg().toBuffer();
+    const livePhoto = await cameraNoise(640, 480).jpeg().toBuffer();
     const latency = (r: UploadRecord) =>
       ((r.settledAt as number) - (r.committedAt as number)) / 1000;
     const liveUploads = (tag: string) =>
