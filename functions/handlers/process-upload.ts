@@ -140,13 +140,13 @@ async function keepOriginal(
 }
 
 /**
- * The landing blob of a recorded outcome goes, snapshots included. A block blob is pinned
- * to the version the outcome describes; page and append blobs change their ETag in place
- * and are refused whatever they hold, so they go whatever their version.
+ * The landing blob of a recorded outcome goes, snapshots included, pinned to the version
+ * the outcome describes, unless the blob was refused as not a plain upload: page and append
+ * blobs change their ETag in place, and no version of a refused blob is ever accepted.
  */
-function removeLanding(runtime: Runtime, commit: BlobCommit, blobType: string | undefined) {
-  const eTag = blobType === undefined || blobType === 'BlockBlob' ? commit.eTag : undefined;
-  return deleteLandingBlob(runtime.landing, commit.blobName, eTag);
+function removeLanding(runtime: Runtime, commit: BlobCommit, outcome: UploadManifest) {
+  const refused = outcome.status === 'rejected' && outcome.reason === 'not-a-plain-upload';
+  return deleteLandingBlob(runtime.landing, commit.blobName, refused ? undefined : commit.eTag);
 }
 
 async function processCommit(
@@ -164,7 +164,7 @@ async function processCommit(
   const decision = decideAgainstManifest(existing?.manifest, commit);
   if (decision === 'already-done') {
     // A crash between the manifest and the delete leaves the blob; its redelivery removes it.
-    await removeLanding(runtime, commit, undefined);
+    if (existing) await removeLanding(runtime, commit, existing.manifest);
     context.info(`Upload ${uploadId}: event ${commit.eventId} is already-done; nothing to do`);
     return;
   }
@@ -193,7 +193,7 @@ async function processCommit(
     return;
   }
   if (await writeManifest(runtime.processed, outcome.manifest, existing)) {
-    await removeLanding(runtime, commit, properties.blobType);
+    await removeLanding(runtime, commit, outcome.manifest);
     const detail = outcome.manifest.status === 'rejected' ? ` (${outcome.manifest.reason})` : '';
     context.info(`Upload ${uploadId}: ${outcome.manifest.status}${detail}`);
     return;

@@ -8,6 +8,7 @@ import { type AzuriteSandbox, startAzuriteSandbox } from '../../local/azurite-sa
 import { blobCreatedEvent } from '../helpers/events';
 import { bodyOf, getStatus, invocationContext, postJson, runtimeFor } from '../helpers/functions';
 import { sidewaysPhotoWithGps } from '../helpers/images';
+import { rejection } from '../helpers/rejection';
 
 /**
  * The create permission of an issued upload URL allows more than a plain upload: Copy
@@ -121,6 +122,45 @@ describe('process-upload refuses what is not a plain block-blob upload (against 
     const pageBlob = runtime.landing.getPageBlobClient(blobName);
     await pageBlob.create(4096);
     const event = await blobCreatedEvent(runtime.landing, blobName, { blobType: 'PageBlob' });
+    await pageBlob.uploadPages(Buffer.alloc(512, 7), 0, 512);
+    await deliver(event);
+    await expectRefusedAndDeleted(uploadId, blobName);
+  });
+
+  it('deletes a refused page blob on redelivery after a crash, even though its pages changed since', async () => {
+    const { uploadId, blobName } = await issue(1000);
+    const pageBlob = runtime.landing.getPageBlobClient(blobName);
+    await pageBlob.create(4096);
+    const event = await blobCreatedEvent(runtime.landing, blobName, { blobType: 'PageBlob' });
+    const crashing = new Proxy(runtime.landing, {
+      get: (target, property) =>
+        property === 'deleteBlob'
+          ? () => Promise.reject(new Error('host crashed'))
+          : Reflect.get(target, property, target),
+    });
+    const crashingWorker = processUploadEventHandler(() => ({ ...runtime, landing: crashing }));
+    await rejection(crashingWorker(event, invocationContext('processUploadEvent')), Error);
+    await pageBlob.uploadPages(Buffer.alloc(512, 7), 0, 512);
+    await deliver(event);
+    await expectRefusedAndDeleted(uploadId, blobName);
+  });
+
+  it('deletes a refused page blob on redelivery after a crash, even though its pages changed since', async () => {
+    const { uploadId, blobName } = await issue(1000);
+    const pageBlob = runtime.landing.getPageBlobClient(blobName);
+    await pageBlob.create(4096);
+    const event = await blobCreatedEvent(runtime.landing, blobName, { blobType: 'PageBlob' });
+    const crashing = new Proxy(runtime.landing, {
+      get: (target, property) =>
+        property === 'deleteBlob'
+          ? () => Promise.reject(new Error('host crashed'))
+          : Reflect.get(target, property, target),
+    });
+    const crashingWorker = processUploadEventHandler(() => ({ ...runtime, landing: crashing }));
+    await crashingWorker(event, invocationContext('processUploadEvent')).then(
+      () => expect.fail('the injected crash should have surfaced'),
+      () => undefined,
+    );
     await pageBlob.uploadPages(Buffer.alloc(512, 7), 0, 512);
     await deliver(event);
     await expectRefusedAndDeleted(uploadId, blobName);
