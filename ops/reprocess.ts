@@ -9,7 +9,8 @@ import type { QueueClient } from '@azure/storage-queue';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readManifest } from '../functions/adapters/manifest-store';
 import { isUploadId } from '../functions/core/upload-request';
-import type { ReprocessFailReason } from '../functions/core/manifest';
+import type { ReprocessFailReason, UploadManifest } from '../functions/core/manifest';
+import { concurrencyLimit } from '../functions/core/concurrency-limit';
 import {
   type ReprocessSkipReason,
   type ReprocessWorkItem,
@@ -62,6 +63,40 @@ async function* allUploadIds(processed: ContainerClient): AsyncGenerator<string>
   }
 }
 
+/** Manifests read at once: enough to hide round trips, few enough to stay polite. */
+const READ_CONCURRENCY = 16;
+const READ_CHUNK = 256;
+
+async function* chunksOf<T>(items: Iterable<T> | AsyncIterable<T>, size: number) {
+  let chunk: T[] = [];
+  for await (const item of items) {
+    chunk.push(item);
+    if (chunk.length === size) {
+      yield chunk;
+      chunk = [];
+    }
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
+/** The manifests of these uploads, by id; absent ones are missing from the map. */
+async function readManifests(
+  processed: ContainerClient,
+  uploadIds: readonly string[],
+): Promise<Map<string, UploadManifest>> {
+  const limit = concurrencyLimit(READ_CONCURRENCY);
+  const found = new Map<string, UploadManifest>();
+  await Promise.all(
+    uploadIds.map((uploadId) =>
+      limit(async () => {
+        const stored = await readManifest(processed, uploadId);
+        if (stored) found.set(uploadId, stored.manifest);
+      }),
+    ),
+  );
+  return found;
+}
+
 /**
  * Reads the selection's manifests and sorts them into work and skips. Refuses outright on
  * a stack that keeps no originals: there is nothing to rebuild variants from.
@@ -85,25 +120,28 @@ export async function planReprocess(
     selection.kind === 'ids'
       ? selection.ids.map((id) => id.toLowerCase())
       : allUploadIds(processed);
-  for await (const uploadId of ids) {
-    if (plan.toReprocess.length >= max) break;
-    if (!isUploadId(uploadId)) {
-      plan.skipped.push({ uploadId, reason: 'not-an-upload-id' });
-      continue;
+  for await (const chunk of chunksOf(ids, READ_CHUNK)) {
+    const manifests = await readManifests(processed, chunk.filter(isUploadId));
+    for (const uploadId of chunk) {
+      if (plan.toReprocess.length >= max) return plan;
+      if (!isUploadId(uploadId)) {
+        plan.skipped.push({ uploadId, reason: 'not-an-upload-id' });
+        continue;
+      }
+      const manifest = manifests.get(uploadId);
+      if (!manifest) {
+        plan.skipped.push({ uploadId, reason: 'unknown-upload' });
+        continue;
+      }
+      if (selection.kind === 'since' && new Date(manifest.completedAt) < selection.since) continue;
+      const need = reprocessNeed(manifest, variantSet);
+      if (need !== 'reprocess' || manifest.status !== 'processed') {
+        plan.skipped.push({ uploadId, reason: need === 'reprocess' ? 'not-processed' : need });
+        continue;
+      }
+      const { width, height, format } = manifest.original;
+      plan.toReprocess.push({ uploadId, megapixels: (width * height) / 1e6, format });
     }
-    const manifest = (await readManifest(processed, uploadId))?.manifest;
-    if (!manifest) {
-      plan.skipped.push({ uploadId, reason: 'unknown-upload' });
-      continue;
-    }
-    if (selection.kind === 'since' && new Date(manifest.completedAt) < selection.since) continue;
-    const need = reprocessNeed(manifest, variantSet);
-    if (need !== 'reprocess' || manifest.status !== 'processed') {
-      plan.skipped.push({ uploadId, reason: need === 'reprocess' ? 'not-processed' : need });
-      continue;
-    }
-    const { width, height, format } = manifest.original;
-    plan.toReprocess.push({ uploadId, megapixels: (width * height) / 1e6, format });
   }
   return plan;
 }
@@ -193,8 +231,9 @@ export async function waitForReprocess(
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const still: string[] = [];
+    const manifests = await readManifests(processed, pending);
     for (const uploadId of pending) {
-      const manifest = (await readManifest(processed, uploadId))?.manifest;
+      const manifest = manifests.get(uploadId);
       if (manifest?.status !== 'processed') {
         // Replaced meanwhile by an outcome that is not a success: nothing left to reprocess.
         report.failed.push({ uploadId, reason: 'not-processed' });
