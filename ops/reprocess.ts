@@ -6,6 +6,7 @@
  */
 import type { ContainerClient } from '@azure/storage-blob';
 import type { QueueClient } from '@azure/storage-queue';
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readManifest } from '../functions/adapters/manifest-store';
 import { isUploadId } from '../functions/core/upload-request';
@@ -45,6 +46,8 @@ export interface SkippedUpload {
 
 export interface ReprocessPlan {
   variantSet: string;
+  /** This run's id, carried by its work items and recorded with any failure. */
+  run: string;
   toReprocess: PlannedUpload[];
   skipped: SkippedUpload[];
 }
@@ -115,7 +118,8 @@ export async function planReprocess(
     );
   }
   const variantSet = variantSetHash(settings.variants);
-  const plan: ReprocessPlan = { variantSet, toReprocess: [], skipped: [] };
+  const run = randomBytes(8).toString('hex');
+  const plan: ReprocessPlan = { variantSet, run, toReprocess: [], skipped: [] };
   const ids =
     selection.kind === 'ids'
       ? selection.ids.map((id) => id.toLowerCase())
@@ -193,7 +197,7 @@ export async function enqueueReprocess(
     );
   }
   for (const [index, { uploadId }] of plan.toReprocess.entries()) {
-    const item: ReprocessWorkItem = { uploadId, variantSet: plan.variantSet };
+    const item: ReprocessWorkItem = { uploadId, variantSet: plan.variantSet, run: plan.run };
     await reprocessQueue.sendMessage(Buffer.from(JSON.stringify(item)).toString('base64'), {
       visibilityTimeout: delayOf(index),
       // Never expires before it is due: a delayed item must outlive its delay.
@@ -238,7 +242,8 @@ export async function waitForReprocess(
         // Replaced meanwhile by an outcome that is not a success: nothing left to reprocess.
         report.failed.push({ uploadId, reason: 'not-processed' });
       } else if (manifest.variantSet === plan.variantSet) report.processed.push(uploadId);
-      else if (manifest.reprocessFailure?.variantSet === plan.variantSet)
+      // Only this run's failure counts: an earlier run's is being tried again.
+      else if (manifest.reprocessFailure?.run === plan.run)
         report.failed.push({ uploadId, reason: manifest.reprocessFailure.reason });
       else still.push(uploadId);
     }

@@ -56,8 +56,13 @@ export type UploadManifest =
       /** Set by reprocessing: when, and the folder it replaced (deleted after the switch). */
       reprocessedAt?: string;
       replacedOutputPrefix?: string;
-      /** The last reprocessing that could not make this variant set; the outputs stand. */
-      reprocessFailure?: { variantSet: string; reason: ReprocessFailReason; message: string };
+      /** The last reprocessing that could not make a variant set (and its run); the outputs stand. */
+      reprocessFailure?: {
+        variantSet: string;
+        run?: string;
+        reason: ReprocessFailReason;
+        message: string;
+      };
     })
   | (ManifestBase & { status: 'rejected'; reason: RejectReason; message: string })
   | (ManifestBase & { status: 'failed'; reason: FailReason; message: string });

@@ -26,17 +26,22 @@ export interface ReprocessWorkItem {
   uploadId: string;
   /** The variant set the item was enqueued for (variantSetHash). */
   variantSet: string;
+  /** The command run that enqueued it, so a failure can be told from an earlier run's. */
+  run?: string;
 }
 
 const VARIANT_SET = /^[0-9a-f]{16}$/;
+const RUN = /^[0-9a-f]{16}$/;
 
 /** A queue message is a claim: only a well-formed item is acted on. */
 export function parseReprocessWorkItem(message: unknown): ReprocessWorkItem | undefined {
   if (typeof message !== 'object' || message === null) return undefined;
-  const { uploadId, variantSet } = message as Record<string, unknown>;
+  const { uploadId, variantSet, run } = message as Record<string, unknown>;
   if (typeof uploadId !== 'string' || !isUploadId(uploadId)) return undefined;
   if (typeof variantSet !== 'string' || !VARIANT_SET.test(variantSet)) return undefined;
-  return { uploadId, variantSet };
+  if (run === undefined) return { uploadId, variantSet };
+  if (typeof run !== 'string' || !RUN.test(run)) return undefined;
+  return { uploadId, variantSet, run };
 }
 
 /**

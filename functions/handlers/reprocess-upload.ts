@@ -59,15 +59,15 @@ async function readOriginal(
 async function recordFailure(
   storage: ReprocessStorage,
   stored: StoredManifest,
-  manifest: ProcessedManifest,
-  variantSet: string,
+  { variantSet, run }: ReprocessWorkItem,
   reason: ReprocessFailReason,
   message: string,
   context: InvocationContext,
 ): Promise<void> {
+  const manifest = stored.manifest as ProcessedManifest;
   const next: ProcessedManifest = {
     ...manifest,
-    reprocessFailure: { variantSet, reason, message },
+    reprocessFailure: { variantSet, ...(run && { run }), reason, message },
   };
   if (!(await writeManifest(storage.processed, next, stored)))
     throw new Error(`Upload ${manifest.uploadId}: manifest changed concurrently; retrying`);
@@ -76,9 +76,10 @@ async function recordFailure(
 
 async function reprocess(
   storage: ReprocessStorage,
-  { uploadId, variantSet }: ReprocessWorkItem,
+  item: ReprocessWorkItem,
   context: InvocationContext,
 ): Promise<void> {
+  const { uploadId, variantSet } = item;
   const { settings, processed } = storage;
   const stored = await readManifest(processed, uploadId);
   const need = reprocessNeed(stored?.manifest, variantSet);
@@ -93,11 +94,8 @@ async function reprocess(
     context.info(`Upload ${uploadId}: skipped (${need})`);
     return;
   }
+  // An earlier failure is tried again: the operator reran the command, perhaps after a fix.
   const manifest = stored.manifest as ProcessedManifest;
-  if (manifest.reprocessFailure?.variantSet === variantSet) {
-    context.info(`Upload ${uploadId}: variant set ${variantSet} already failed; nothing to do`);
-    return;
-  }
 
   const bytes = await readOriginal(storage, manifest.originalBlobName as string);
   if (typeof bytes === 'string') {
@@ -105,19 +103,11 @@ async function reprocess(
       bytes === 'original-missing'
         ? 'The kept original is gone (expired by retention or deleted).'
         : `The original is larger than ${settings.maxUploadBytes} bytes.`;
-    return recordFailure(storage, stored, manifest, variantSet, bytes, message, context);
+    return recordFailure(storage, stored, item, bytes, message, context);
   }
   const result = await processImage(bytes, settings.variants, settings);
   if (!result.ok)
-    return recordFailure(
-      storage,
-      stored,
-      manifest,
-      variantSet,
-      result.reason,
-      result.message,
-      context,
-    );
+    return recordFailure(storage, stored, item, result.reason, result.message, context);
 
   const folder = reprocessedOutputPrefix(uploadId, manifest.source.eTag, variantSet);
   const outputs = await writeOutputs(processed, folder, result.variants);

@@ -14,6 +14,7 @@ import {
   enqueueReprocess,
   estimateCost,
   planReprocess,
+  waitForReprocess,
 } from '../../ops/reprocess';
 import { EXIT, runReprocessCommand } from '../../ops/reprocess-command';
 
@@ -121,6 +122,7 @@ describe('ops reprocess: selection, estimate and enqueueing (against Azurite)', 
     await clients.reprocessQueue.clearMessages();
     const plan = {
       variantSet: current,
+      run: '0123456789abcdef',
       toReprocess: Array.from({ length: 5 }, () => ({
         uploadId: crypto.randomUUID(),
         megapixels: 1,
@@ -138,7 +140,9 @@ describe('ops reprocess: selection, estimate and enqueueing (against Azurite)', 
       parseReprocessWorkItem(JSON.parse(decodeBase64Message(m.messageText) ?? '')),
     );
     expect(items).to.deep.equal(
-      plan.toReprocess.slice(0, 2).map((u) => ({ uploadId: u.uploadId, variantSet: current })),
+      plan.toReprocess
+        .slice(0, 2)
+        .map((u) => ({ uploadId: u.uploadId, variantSet: current, run: plan.run })),
     );
     expect((await clients.reprocessQueue.getProperties()).approximateMessagesCount).to.equal(5);
 
@@ -148,6 +152,40 @@ describe('ops reprocess: selection, estimate and enqueueing (against Azurite)', 
     );
     expect((refused as Error).message).to.contain('seven-day limit');
     await clients.reprocessQueue.clearMessages();
+  });
+
+  it('waits for this run only: its failures count, an earlier run’s are still to do', async () => {
+    const run = '1111111111111111';
+    const failure = { variantSet: current, reason: 'corrupt', message: 'x' };
+    await put('failedNow', { reprocessFailure: { ...failure, run } });
+    await put('failedBefore', { reprocessFailure: { ...failure, run: '2222222222222222' } });
+    const plan = {
+      variantSet: current,
+      run,
+      toReprocess: [ids.failedNow, ids.failedBefore, ids.current, ids.rejected].map((uploadId) => ({
+        uploadId,
+        megapixels: 1,
+        format: 'image/jpeg',
+      })),
+      skipped: [],
+    };
+    const progress: number[] = [];
+    const report = await waitForReprocess(clients, plan, {
+      timeoutMs: 300,
+      pollMs: 100,
+      onProgress: (n) => progress.push(n),
+    });
+    expect(report).to.deep.equal({
+      processed: [ids.current],
+      failed: [
+        { uploadId: ids.failedNow, reason: 'corrupt' },
+        { uploadId: ids.rejected, reason: 'not-processed' },
+      ],
+      unfinished: [ids.failedBefore],
+    });
+    expect(progress[progress.length - 1]).to.equal(3);
+    for (const label of ['failedNow', 'failedBefore'])
+      await processed.deleteBlob(`${ids[label]}/manifest.json`);
   });
 
   it('the command refuses a bad selection (exit 2) and a stack without originals (exit 3), and a dry run enqueues nothing', async () => {

@@ -171,15 +171,25 @@ describe('reprocess-upload (against Azurite)', function () {
     );
 
     const { id, manifest: old } = await processedUpload();
-    await oldStack.originals.deleteBlob(old.originalBlobName as string);
-    await reprocess({ uploadId: id, variantSet: newSet });
-    const manifest = await manifestOf(id);
-    expect(manifest.reprocessFailure).to.deep.include({
+    const original = oldStack.originals.getBlockBlobClient(old.originalBlobName as string);
+    const kept = await original.downloadToBuffer();
+    await original.delete();
+    await reprocess({ uploadId: id, variantSet: newSet, run: 'aaaaaaaaaaaaaaaa' });
+    const failed = await manifestOf(id);
+    expect(failed.reprocessFailure).to.deep.include({
       variantSet: newSet,
+      run: 'aaaaaaaaaaaaaaaa',
       reason: 'original-missing',
     });
-    expect(manifest.outputs).to.deep.equal(old.outputs);
+    expect(failed.outputs).to.deep.equal(old.outputs);
     expect(await blobsIn(old.outputPrefix)).to.have.length(2);
+
+    // A later run tries again, and once the cause is gone the failure goes with it.
+    await original.uploadData(kept);
+    await reprocess({ uploadId: id, variantSet: newSet, run: 'bbbbbbbbbbbbbbbb' });
+    const fixed = await manifestOf(id);
+    expect(fixed.variantSet).to.equal(newSet);
+    expect(fixed).not.to.have.property('reprocessFailure');
   });
 
   it('drops malformed work items without touching storage', async () => {

@@ -32,7 +32,11 @@ describe('reprocess (work items and variant sets)', () => {
       uploadId: id,
       variantSet,
     });
+    expect(
+      parseReprocessWorkItem({ uploadId: id, variantSet, run: '00ff00ff00ff00ff' }),
+    ).to.deep.equal({ uploadId: id, variantSet, run: '00ff00ff00ff00ff' });
     for (const bad of [
+      { uploadId: id, variantSet, run: 'not-hex' },
       undefined,
       'text',
       { uploadId: id },
