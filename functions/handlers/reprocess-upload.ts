@@ -105,6 +105,7 @@ async function reprocess(
         : `The original is larger than ${settings.maxUploadBytes} bytes.`;
     return recordFailure(storage, stored, item, bytes, message, context);
   }
+  context.info(`Upload ${uploadId}: reprocessing to variant set ${variantSet}`);
   const result = await processImage(bytes, settings.variants, settings);
   if (!result.ok)
     return recordFailure(storage, stored, item, result.reason, result.message, context);

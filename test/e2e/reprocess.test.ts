@@ -34,7 +34,10 @@ const SECOND: VariantSpec[] = [
   { name: 'wide', width: 1000, format: 'webp', quality: 75 },
 ];
 // AVIF at this size takes real work, so the backlog outlasts a few live uploads by far.
-const THIRD: VariantSpec[] = [{ name: 'hero', width: 800, format: 'avif', quality: 50 }];
+const THIRD: VariantSpec[] = [
+  { name: 'hero', width: 800, format: 'avif', quality: 50 },
+  { name: 'full', width: 2400, format: 'webp', quality: 80 },
+];
 
 type Processed = Extract<UploadManifest, { status: 'processed' }>;
 
@@ -254,9 +257,20 @@ describe('reprocess on local mode (storage and functions as separate processes)'
     const idle = await liveUploads('idle');
     const reprocessCounter = new InvocationCounter('reprocessUpload');
     const finished: number[] = [];
+    // Reprocessings doing work (past the limiter), and how many at most at once.
+    let working = 0;
+    let peakWorking = 0;
+    let reprocessingWhenLiveStarted = 0;
     functions.onLine((line) => {
       reprocessCounter.observe(line);
-      if (line.includes('reprocessed to variant set')) finished.push(performance.now());
+      if (line.includes('reprocessing to variant set'))
+        peakWorking = Math.max(peakWorking, ++working);
+      if (line.includes('reprocessed to variant set')) {
+        working -= 1;
+        finished.push(performance.now());
+      }
+      if (line.includes("Executing 'processUploadEvent'") && working > 0)
+        reprocessingWhenLiveStarted += 1;
     });
     const run = reprocess(THIRD, '--all');
     while (reprocessCounter.starts.length === 0) await new Promise((r) => setTimeout(r, 20));
@@ -272,10 +286,16 @@ describe('reprocess on local mode (storage and functions as separate processes)'
     console.log(
       `      live latency commit → outcome: idle ${seconds(idle)} s; while reprocessing ${seconds(live)} s; backlog of ${UPLOADS} took ${backlogSeconds.toFixed(1)} s`,
     );
-    // The live uploads did not queue behind the backlog: they ended while most of it was still to do.
+    // The reprocess cap held (reprocessConcurrency 1) while live uploads ran beside it, not after.
+    expect(peakWorking, 'reprocessings at once').to.equal(1);
+    expect(
+      reprocessingWhenLiveStarted,
+      'live uploads started during a reprocessing',
+    ).to.be.at.least(1);
+    // And they did not queue behind the backlog: it was still going when they had all ended.
     const reprocessedBeforeLive = finished.filter((t) => t <= liveDoneAt).length;
     expect(reprocessedBeforeLive, 'backlog items done before the live uploads ended').to.be.below(
-      UPLOADS / 2,
+      UPLOADS,
     );
     for (const uploadId of ids) await expectVariants(uploadId, THIRD);
   });
