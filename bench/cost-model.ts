@@ -17,7 +17,7 @@
 import { fmt, times } from './lib/measure';
 import type { Row } from './lib/report';
 
-const PRICES = {
+export const PRICES = {
   usdPerGbSecond: 0.000026,
   usdPerMillionExecutions: 0.4,
   instanceGb: 2,
@@ -37,7 +37,7 @@ export interface UploadBusyTimes {
  * its GB-seconds. One at a time is low traffic; 16 at a time assumes a busy instance
  * running 16 concurrent HTTP requests (an assumption, not a measured figure).
  */
-function usdPerThousand(busyMs: number, sharedBy: number): number {
+export function usdPerThousand(busyMs: number, sharedBy: number): number {
   const gbSeconds = (PRICES.instanceGb * (busyMs / 1000)) / sharedBy;
   const perUpload = gbSeconds * PRICES.usdPerGbSecond + PRICES.usdPerMillionExecutions / 1e6;
   return perUpload * 1000;

@@ -1,15 +1,21 @@
 #!/usr/bin/env node
 // `npx directdrop` in this repository: the client package's compiled CLI, plus the operator
-// commands that need the server's code (local mode's identity provider, drop zones), which
-// the published client package deliberately leaves out.
+// commands that need the server's code (local mode's identity provider, drop zones,
+// reprocessing), which the published client package deliberately leaves out.
 import process from 'node:process';
 
-const OPERATOR_COMMANDS = new Set(['dev-token', 'dropzone-url', 'dropzone']);
+const LOCAL_OPERATOR_COMMANDS = new Set(['dev-token', 'dropzone-url', 'dropzone']);
+const command = process.argv[2];
 
-if (OPERATOR_COMMANDS.has(process.argv[2])) {
+if (LOCAL_OPERATOR_COMMANDS.has(command) || command === 'reprocess') {
   const { tsImport } = await import('tsx/esm/api');
-  const cli = await tsImport('../local/operator-cli.ts', import.meta.url);
-  process.exitCode = await cli.main(process.argv);
+  if (command === 'reprocess') {
+    const ops = await tsImport('../ops/reprocess-command.ts', import.meta.url);
+    process.exitCode = await ops.runReprocessCommand(process.argv.slice(3));
+  } else {
+    const cli = await tsImport('../local/operator-cli.ts', import.meta.url);
+    process.exitCode = await cli.main(process.argv);
+  }
 } else {
   await import('../client/dist/bin.js');
 }

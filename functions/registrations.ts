@@ -12,6 +12,7 @@ import { getOpenApiDocument } from './handlers/get-openapi';
 import { getUploadStatus } from './handlers/get-upload-status';
 import { processUploadEvent } from './handlers/process-upload';
 import { recordPoisonedEvent } from './handlers/record-poisoned-event';
+import { reprocessUpload } from './handlers/reprocess-upload';
 
 export interface HttpRegistration {
   kind: 'http';
@@ -40,6 +41,7 @@ const eventsQueue = `%${SETTING_KEYS.eventsQueue}%`;
  * variables before the worker loads this file, so the level follows the stack's auth mode.
  */
 const authLevel = httpAuthLevel(process.env);
+const reprocessQueue = `%${SETTING_KEYS.reprocessQueue}%`;
 
 export const registrations: readonly FunctionRegistration[] = [
   {
@@ -89,5 +91,13 @@ export const registrations: readonly FunctionRegistration[] = [
     queueName: poisonQueueName(eventsQueue),
     connection: STORAGE_CONNECTION,
     handler: recordPoisonedEvent,
+  },
+  {
+    kind: 'queue',
+    // Fed only by the operator's reprocess command; its handler caps its own concurrency.
+    name: 'reprocessUpload',
+    queueName: reprocessQueue,
+    connection: STORAGE_CONNECTION,
+    handler: reprocessUpload,
   },
 ];

@@ -516,6 +516,8 @@ export function loadConfig(
         CONFIG_DEFAULTS.scanUnverifiedPolicy,
       ),
       maxDecodeBytes,
+      reprocessQueue: DEFAULT_SETTINGS.reprocessQueue,
+      reprocessConcurrency: DEFAULT_SETTINGS.reprocessConcurrency,
     },
     queue,
     functionApp: {

@@ -37,6 +37,9 @@ export interface FunctionAppArgs {
     tableServiceUri: pulumi.Input<string>;
     quotaTableName: pulumi.Input<string>;
     dropZoneContainerNames?: pulumi.Input<string>[];
+    /** The reprocess queue and its poison queue (docs/reprocessing.md). */
+    reprocessQueueName?: pulumi.Input<string>;
+    reprocessPoisonQueueName?: pulumi.Input<string>;
   };
   /** Key of the owner hash (a generated secret); see OWNER_KEY_SETTING. */
   ownerKey: pulumi.Input<string>;
@@ -193,6 +196,12 @@ export class FunctionApp extends pulumi.ComponentResource {
         scope: tableScope(uploads.accountId, uploads.quotaTableName),
         reason: 'Read and conditionally update per-caller and global quota counters',
       },
+      ...(uploads.reprocessQueueName && uploads.reprocessPoisonQueueName
+        ? [
+            queueTrigger('reprocess-queue', uploads.reprocessQueueName),
+            queueTrigger('reprocess-poison-queue', uploads.reprocessPoisonQueueName),
+          ]
+        : []),
       {
         role: 'monitoringMetricsPublisher',
         target: 'app-insights',

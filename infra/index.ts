@@ -35,6 +35,7 @@ const uploads = new UploadStorage('uploads', {
   eventsQueue: config.app.eventsQueue,
   quotaTable: config.app.quotaTable,
   dropZones: config.app.dropZones,
+  reprocessQueue: config.app.reprocessQueue,
   uploadRetentionDays: config.retention.uploadDays,
   deadLetterRetentionDays: config.retention.deadLetterDays,
   processedRetentionDays: config.retention.processedDays,
@@ -136,6 +137,7 @@ export const landingContainer = uploads.landingContainerName;
 export const processedContainer = uploads.processedContainerName;
 export const deadLetterContainer = uploads.deadLetterContainerName;
 export const eventsQueue = uploads.eventsQueueName;
+export const reprocessQueue = uploads.reprocessQueueName;
 export const poisonQueue = uploads.poisonQueueName;
 export const appInsightsName = monitoring.appInsightsName;
 export const functionPackageSha256 = functionPackage.sha256;

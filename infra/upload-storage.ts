@@ -1,6 +1,6 @@
 /**
  * The upload data plane: one Entra-only storage account holding the private landing,
- * processed and dead-letter containers, the events queue and its poison queue, the quota table, the
+ * processed and dead-letter containers, the events and reprocess queues with their poison queues, the quota table, the
  * CORS rule for browser PUTs, and the lifecycle rules that clear old uploads.
  */
 import * as pulumi from '@pulumi/pulumi';
@@ -25,6 +25,8 @@ export interface UploadStorageArgs {
   quotaTable: string;
   /** Upload-only containers, each deleting blobs after its own retention. */
   dropZones?: readonly DropZone[];
+  /** Reprocessing work items, from the operator's command only; no Event Grid delivers here. */
+  reprocessQueue: string;
   /** Landing blobs older than this are deleted: abandoned and rejected uploads. */
   uploadRetentionDays: number;
   /** Event Grid dead letters older than this are deleted. */
@@ -52,6 +54,8 @@ export class UploadStorage extends pulumi.ComponentResource {
   readonly originalsContainerName: pulumi.Output<string> | undefined;
   readonly eventsQueueName: pulumi.Output<string>;
   readonly poisonQueueName: pulumi.Output<string>;
+  readonly reprocessQueueName: pulumi.Output<string>;
+  readonly reprocessPoisonQueueName: pulumi.Output<string>;
 
   constructor(name: string, args: UploadStorageArgs, opts?: pulumi.ComponentResourceOptions) {
     super('directdrop:index:UploadStorage', name, {}, opts);
@@ -94,6 +98,8 @@ export class UploadStorage extends pulumi.ComponentResource {
     const events = queue(args.eventsQueue);
     // Created up front so the app only needs to send to it, not create queues on the account.
     const poison = queue(poisonQueueName(args.eventsQueue));
+    const reprocess = queue(args.reprocessQueue);
+    const reprocessPoison = queue(poisonQueueName(args.reprocessQueue));
 
     const quotas = new storage.Table(
       `${name}-${args.quotaTable}`,
@@ -157,6 +163,8 @@ export class UploadStorage extends pulumi.ComponentResource {
     this.originalsContainerName = originals?.name;
     this.eventsQueueName = events.name;
     this.poisonQueueName = poison.name;
+    this.reprocessQueueName = reprocess.name;
+    this.reprocessPoisonQueueName = reprocessPoison.name;
     this.registerOutputs({
       accountName: this.accountName,
       accountId: this.accountId,
@@ -171,6 +179,8 @@ export class UploadStorage extends pulumi.ComponentResource {
       originalsContainerName: this.originalsContainerName,
       eventsQueueName: this.eventsQueueName,
       poisonQueueName: this.poisonQueueName,
+      reprocessQueueName: this.reprocessQueueName,
+      reprocessPoisonQueueName: this.reprocessPoisonQueueName,
     });
   }
 }

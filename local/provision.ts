@@ -1,7 +1,7 @@
 /**
  * Creates in Azurite what the Pulumi program creates in Azure, from the same shared
- * definitions: the containers, the events queue and its poison queue, the quota table,
- * and the blob CORS rule browsers need to PUT uploads straight to storage.
+ * definitions: the containers, the events and reprocess queues with their poison queues,
+ * the quota table, and the blob CORS rule browsers need to PUT uploads straight to storage.
  */
 import { TableClient } from '@azure/data-tables';
 import { BlobServiceClient } from '@azure/storage-blob';
@@ -32,7 +32,12 @@ export async function provisionStorage(
     STORAGE_NAMES.deadLetterContainer,
     ...settings.dropZones.map((zone) => dropZoneContainer(zone.name)),
   ];
-  const queues = [settings.eventsQueue, poisonQueueName(settings.eventsQueue)];
+  const queues = [
+    settings.eventsQueue,
+    poisonQueueName(settings.eventsQueue),
+    settings.reprocessQueue,
+    poisonQueueName(settings.reprocessQueue),
+  ];
   const originLists = blobCorsOriginLists(extraCorsOrigins);
   const tables = [settings.quotaTable];
   await Promise.all([

@@ -17,6 +17,11 @@ export const STORAGE_NAMES = {
   eventsQueue: 'upload-events',
   /** Table of per-caller and global quota counters (table names allow letters and digits only). */
   quotaTable: 'directdropquotas',
+  /**
+   * Queue of reprocessing work items (one per upload), fed only by the operator's
+   * `reprocess` command; Event Grid never delivers into it.
+   */
+  reprocessQueue: 'upload-reprocess',
 } as const;
 
 /** The Functions queue extension moves a message here after maxDequeueCount failures. */

@@ -32,6 +32,9 @@ export type FailReason =
   /** The scan could not vouch for the file (Error or Not scanned) and the policy is `fail`. */
   | 'scan-failed';
 
+/** Why reprocessing could not make a variant set: the image's refusal, or no original left. */
+export type ReprocessFailReason = RejectReason | 'original-missing';
+
 export interface ManifestOutput {
   name: string;
   blobName: string;
@@ -61,6 +64,18 @@ export type UploadManifest =
       /** The validated original in the originals container, when the stack keeps originals. */
       originalBlobName?: string;
       original: { format: string; width: number; height: number };
+      /** The variant set the outputs were made with (see reprocess.ts's variantSetHash). */
+      variantSet?: string;
+      /** Set by reprocessing: when, and the folder it replaced (deleted after the switch). */
+      reprocessedAt?: string;
+      replacedOutputPrefix?: string;
+      /** The last reprocessing that could not make a variant set (and its run); the outputs stand. */
+      reprocessFailure?: {
+        variantSet: string;
+        run?: string;
+        reason: ReprocessFailReason;
+        message: string;
+      };
     })
   | (ManifestBase & { status: 'rejected'; reason: RejectReason; message: string })
   | (ManifestBase & { status: 'failed'; reason: FailReason; message: string });

@@ -74,6 +74,13 @@ export interface DirectdropSettings {
   quotaTable: string;
   /** Upload-only containers for devices and partners, each with its own create-only SAS. */
   dropZones: DropZone[];
+  /** Queue of reprocessing work items; apart from the events queue so it has its own pace. */
+  reprocessQueue: string;
+  /**
+   * Reprocessing work items processed at once per instance, whatever the queue extension
+   * fetches: its batch settings are app-wide, so this cap keeps live uploads' share.
+   */
+  reprocessConcurrency: number;
 }
 
 /**
@@ -171,6 +178,8 @@ export const DEFAULT_SETTINGS: Readonly<DirectdropSettings> = {
   quotaGlobalUrlsPerMinute: 6000,
   quotaTable: STORAGE_NAMES.quotaTable,
   dropZones: [],
+  reprocessQueue: STORAGE_NAMES.reprocessQueue,
+  reprocessConcurrency: 1,
 };
 
 /** Allowed ranges, shared with the Pulumi config validation. */
@@ -181,6 +190,7 @@ export const SETTING_LIMITS = {
   uploadUrlTtlSeconds: { min: 30, max: 3600 },
   readUrlTtlSeconds: { min: 30, max: 24 * 3600 },
   maxDecodeBytes: { min: 1 * MIB, max: 4096 * MIB },
+  reprocessConcurrency: { min: 1, max: 8 },
   variantWidth: { min: 16, max: 8192 },
   variantQuality: { min: 1, max: 100 },
   variantCount: { min: 1, max: 8 },
@@ -227,6 +237,8 @@ export const SETTING_KEYS: { readonly [K in keyof DirectdropSettings]: string } 
   quotaGlobalUrlsPerMinute: 'DIRECTDROP_QUOTA_GLOBAL_URLS_PER_MINUTE',
   quotaTable: 'DIRECTDROP_QUOTA_TABLE',
   dropZones: 'DIRECTDROP_DROP_ZONES',
+  reprocessQueue: 'DIRECTDROP_REPROCESS_QUEUE',
+  reprocessConcurrency: 'DIRECTDROP_REPROCESS_CONCURRENCY',
 };
 
 /**
@@ -255,7 +267,12 @@ const CONTENT_TYPE = /^[a-z]+\/[a-z0-9.+-]+$/;
 
 function readName(
   env: Env,
-  field: 'landingContainer' | 'processedContainer' | 'eventsQueue' | 'originalsContainer',
+  field:
+    | 'landingContainer'
+    | 'processedContainer'
+    | 'eventsQueue'
+    | 'originalsContainer'
+    | 'reprocessQueue',
 ) {
   const key = SETTING_KEYS[field];
   const value = env[key] ?? DEFAULT_SETTINGS[field];
@@ -279,7 +296,8 @@ type IntegerField =
   | 'quotaBytesPerDay'
   | 'quotaGlobalUrlsPerMinute'
   | 'scanVerdictTimeoutSeconds'
-  | 'maxDecodeBytes';
+  | 'maxDecodeBytes'
+  | 'reprocessConcurrency';
 
 function readInteger(env: Env, field: IntegerField): number {
   const key = SETTING_KEYS[field];
@@ -614,6 +632,8 @@ export function parseSettings(env: Env): DirectdropSettings {
     quotaGlobalUrlsPerMinute: readInteger(env, 'quotaGlobalUrlsPerMinute'),
     quotaTable,
     dropZones: readDropZonesWithoutScanning(env, malwareScanning),
+    reprocessQueue: readName(env, 'reprocessQueue'),
+    reprocessConcurrency: readInteger(env, 'reprocessConcurrency'),
   };
 }
 
@@ -660,6 +680,8 @@ export function toAppSettings(settings: DirectdropSettings): Record<string, stri
     [SETTING_KEYS.quotaGlobalUrlsPerMinute]: String(settings.quotaGlobalUrlsPerMinute),
     [SETTING_KEYS.quotaTable]: settings.quotaTable,
     [SETTING_KEYS.dropZones]: JSON.stringify(settings.dropZones),
+    [SETTING_KEYS.reprocessQueue]: settings.reprocessQueue,
+    [SETTING_KEYS.reprocessConcurrency]: String(settings.reprocessConcurrency),
   };
 }
 

@@ -16,8 +16,10 @@ import {
   outputPrefix,
 } from '../core/manifest';
 import { plainUploadViolation } from '../core/plain-upload';
+import { variantSetHash } from '../core/reprocess';
 import { readManifest, writeManifest } from '../adapters/manifest-store';
 import { deleteLandingBlob, hasSnapshots, inspectLandingBlob } from '../adapters/landing-blob';
+import { deleteOutputs, writeOutputs } from '../adapters/processed-outputs';
 import { isStatus } from '../adapters/storage-errors';
 import { BodyTooLargeError, readBody } from '../adapters/read-body';
 import { type Runtime, getRuntime } from '../adapters/runtime';
@@ -92,20 +94,7 @@ async function produceOutcome(
   if (!result.ok) return rejected(result.reason, result.message);
 
   const folder = outputPrefix(uploadId, eTag);
-  const outputs = await Promise.all(
-    result.variants.map(async (variant) => {
-      const blobName = `${folder}/${variant.name}.${variant.extension}`;
-      await processed.getBlockBlobClient(blobName).uploadData(variant.data, {
-        blobHTTPHeaders: {
-          blobContentType: variant.contentType,
-          // Each blob version gets its own folder, so outputs never change once written.
-          blobCacheControl: 'private, max-age=31536000, immutable',
-        },
-      });
-      const { name, width, height, contentType } = variant;
-      return { name, blobName, width, height, contentType, size: variant.data.length };
-    }),
-  );
+  const outputs = await writeOutputs(processed, folder, result.variants);
   const originalBlobName = settings.keepOriginals
     ? await keepOriginal(
         runtime,
@@ -125,6 +114,7 @@ async function produceOutcome(
       original: result.original,
       outputs,
       originalBlobName,
+      variantSet: variantSetHash(settings.variants),
       completedAt: completedAt(),
     },
   };
@@ -148,14 +138,6 @@ async function keepOriginal(
     blobHTTPHeaders: { blobContentType: contentType },
   });
   return blobName;
-}
-
-async function deleteFolder(runtime: Runtime, folder: string): Promise<void> {
-  for await (const blob of runtime.processed.listBlobsFlat({ prefix: `${folder}/` })) {
-    await runtime.processed.deleteBlob(blob.name).catch((error) => {
-      if (!isStatus(error, 404)) throw error;
-    });
-  }
 }
 
 /**
@@ -240,7 +222,7 @@ async function processCommit(
   const currentFolder =
     current?.manifest.status === 'processed' ? current.manifest.outputPrefix : undefined;
   if (outcome.status === 'processed' && outcome.folder !== currentFolder) {
-    await deleteFolder(runtime, outcome.folder);
+    await deleteOutputs(runtime.processed, outcome.folder);
     if (outcome.originalBlobName)
       await runtime.originals.deleteBlob(outcome.originalBlobName).catch((error) => {
         if (!isStatus(error, 404)) throw error;

@@ -71,6 +71,17 @@ describe('infra BlobEvents', () => {
     });
   });
 
+  it('covers no blob reprocessing writes: it writes only the processed container', () => {
+    const filter = subscription.inputs.filter as { subjectBeginsWith: string };
+    // Outputs, manifests, and for good measure kept originals (which reprocessing only reads).
+    const written = [`${'0'.repeat(32)}/thumb.webp`, `${crypto.randomUUID()}/manifest.json`].map(
+      (name) => `${blobSubjectPrefix(STORAGE_NAMES.processedContainer)}${name}`,
+    );
+    written.push(`${blobSubjectPrefix(STORAGE_NAMES.originalsContainer)}x/y/a.jpg`);
+    for (const subject of written)
+      expect(subject.startsWith(filter.subjectBeginsWith), subject).to.equal(false);
+  });
+
   it('delivers to the events queue with the topic identity, never a key', () => {
     expect(subscription.inputs).not.to.have.property('destination');
     expect(subscription.inputs.deliveryWithResourceIdentity).to.deep.equal({

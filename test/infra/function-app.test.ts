@@ -85,6 +85,8 @@ describe('infra FunctionApp', () => {
           poisonQueueName: poisonQueueName(STORAGE_NAMES.eventsQueue),
           tableServiceUri: 'https://uploads.table.core.windows.net',
           quotaTableName: STORAGE_NAMES.quotaTable,
+          reprocessQueueName: STORAGE_NAMES.reprocessQueue,
+          reprocessPoisonQueueName: poisonQueueName(STORAGE_NAMES.reprocessQueue),
         },
         ownerKey: OWNER_KEY,
         appSettings: { ...toAppSettings(DEFAULT_SETTINGS), ...OVERRIDES },
@@ -256,6 +258,8 @@ describe('infra FunctionApp', () => {
         'storageTableDataContributor',
         `${UPLOAD_ACCOUNT_ID}/tableServices/default/tables/${STORAGE_NAMES.quotaTable}`,
       ],
+      ['storageQueueDataContributor', queue(STORAGE_NAMES.reprocessQueue)],
+      ['storageQueueDataContributor', queue(poisonQueueName(STORAGE_NAMES.reprocessQueue))],
       ['monitoringMetricsPublisher', APP_INSIGHTS_ID],
     ];
     const assignments = ofType('authorization:RoleAssignment');

@@ -111,6 +111,7 @@ describe('infra program (index.ts)', () => {
     expect(await valueOf(program.processedContainer)).to.equal(STORAGE_NAMES.processedContainer);
     expect(await valueOf(program.deadLetterContainer)).to.equal(STORAGE_NAMES.deadLetterContainer);
     expect(await valueOf(program.eventsQueue)).to.equal(STORAGE_NAMES.eventsQueue);
+    expect(await valueOf(program.reprocessQueue)).to.equal(STORAGE_NAMES.reprocessQueue);
     expect(await valueOf(program.poisonQueue)).to.equal(poisonQueueName(STORAGE_NAMES.eventsQueue));
     expect(await valueOf(program.resourceGroupName)).to.equal(
       single('resources:ResourceGroup', resources).name,

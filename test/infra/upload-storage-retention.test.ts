@@ -12,6 +12,7 @@ const ARGS = {
   deadLetterContainer: STORAGE_NAMES.deadLetterContainer,
   eventsQueue: STORAGE_NAMES.eventsQueue,
   quotaTable: STORAGE_NAMES.quotaTable,
+  reprocessQueue: STORAGE_NAMES.reprocessQueue,
   uploadRetentionDays: 1,
   deadLetterRetentionDays: 30,
 };

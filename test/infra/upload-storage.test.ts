@@ -26,6 +26,7 @@ const ARGS = {
   deadLetterContainer: STORAGE_NAMES.deadLetterContainer,
   eventsQueue: STORAGE_NAMES.eventsQueue,
   quotaTable: STORAGE_NAMES.quotaTable,
+  reprocessQueue: STORAGE_NAMES.reprocessQueue,
   uploadRetentionDays: 3,
   deadLetterRetentionDays: 21,
 };
@@ -87,10 +88,12 @@ describe('infra UploadStorage', () => {
     }
   });
 
-  it('creates the events queue and its poison queue', () => {
+  it('creates the events and reprocess queues and their poison queues', () => {
     expect(ofType('storage:Queue').map((q) => q.inputs.queueName)).to.have.members([
       STORAGE_NAMES.eventsQueue,
       poisonQueueName(STORAGE_NAMES.eventsQueue),
+      STORAGE_NAMES.reprocessQueue,
+      poisonQueueName(STORAGE_NAMES.reprocessQueue),
     ]);
   });
 

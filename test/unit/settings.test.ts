@@ -27,6 +27,8 @@ describe('settings', () => {
         '/subscriptions/1/resourceGroups/rg/providers/Microsoft.EventGrid/topics/scan-results',
       scanVerdictTimeoutSeconds: 60,
       scanUnverifiedPolicy: 'reject' as const,
+      reprocessQueue: 'other-reprocess',
+      reprocessConcurrency: 3,
     };
     expect(parseSettings(toAppSettings(custom))).to.deep.equal(custom);
   });
@@ -57,6 +59,9 @@ describe('settings', () => {
     ['readUrlTtlSeconds', '86401'],
     ['landingContainer', 'Has_Capitals'],
     ['eventsQueue', 'a'],
+    ['reprocessQueue', 'Bad_Name'],
+    ['reprocessConcurrency', '0'],
+    ['reprocessConcurrency', '9'],
     ['allowedContentTypes', ' , '],
     ['allowedContentTypes', 'jpeg'],
     ['allowedContentTypes', 'image/jpeg,image/svg+xml'],

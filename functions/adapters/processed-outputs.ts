@@ -1,0 +1,35 @@
+/** Writes and removes one folder of processed variants in the processed container. */
+import type { ContainerClient } from '@azure/storage-blob';
+import type { EncodedVariant } from '../core/image-pipeline';
+import type { ManifestOutput } from '../core/manifest';
+import { isStatus } from './storage-errors';
+
+export function writeOutputs(
+  processed: ContainerClient,
+  folder: string,
+  variants: readonly EncodedVariant[],
+): Promise<ManifestOutput[]> {
+  return Promise.all(
+    variants.map(async (variant) => {
+      const blobName = `${folder}/${variant.name}.${variant.extension}`;
+      await processed.getBlockBlobClient(blobName).uploadData(variant.data, {
+        blobHTTPHeaders: {
+          blobContentType: variant.contentType,
+          // Each folder is written once for one version and variant set, so outputs never change.
+          blobCacheControl: 'private, max-age=31536000, immutable',
+        },
+      });
+      const { name, width, height, contentType } = variant;
+      return { name, blobName, width, height, contentType, size: variant.data.length };
+    }),
+  );
+}
+
+/** Deletes every blob in the folder; already gone is fine. */
+export async function deleteOutputs(processed: ContainerClient, folder: string): Promise<void> {
+  for await (const blob of processed.listBlobsFlat({ prefix: `${folder}/` })) {
+    await processed.deleteBlob(blob.name).catch((error) => {
+      if (!isStatus(error, 404)) throw error;
+    });
+  }
+}
