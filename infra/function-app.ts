@@ -184,11 +184,11 @@ export class FunctionApp extends pulumi.ComponentResource {
       queueTrigger('events-queue', uploads.eventsQueueName),
       queueTrigger('poison-queue', uploads.poisonQueueName),
       ...(uploads.dropZoneContainerNames ?? []).map((containerName, index): RoleGrant => ({
-        role: 'storageBlobDataContributor',
+        role: 'storageBlobDataReader',
         target: `dropzone-${index}`,
         scope: containerScope(uploads.accountId, containerName),
         reason:
-          'Read blobs dropped into a drop zone to process them, and delete them once recorded',
+          'Read blobs dropped into a drop zone to process them; the zone retention removes them',
       })),
       {
         role: 'storageTableDataContributor',

@@ -16,6 +16,8 @@ export const BUILT_IN_ROLES = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
   /** Read, write and delete blobs; assigned per container. */
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
+  /** Read blobs only; the app's access to drop zone containers (built-in roles reference). */
+  storageBlobDataReader: '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1',
   /** Only `generateUserDelegationKey`, which acts at account level. */
   storageBlobDelegator: 'db58b8e5-c6ad-4a2a-8342-4190687cbf4a',
   /**

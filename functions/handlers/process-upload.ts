@@ -145,9 +145,11 @@ async function keepOriginal(
  * the outcome describes, unless the blob was refused as not a plain upload: page and append
  * blobs change their ETag in place, and no version of a refused blob is ever accepted.
  */
-function removeLanding(source: UploadSource, commit: BlobCommit, outcome: UploadManifest) {
+async function removeLanding(source: UploadSource, commit: BlobCommit, outcome: UploadManifest) {
+  // A drop zone keeps its blobs for its own retention: `dropzone status` lists them by name.
+  if (source.dropZone) return;
   const refused = outcome.status === 'rejected' && outcome.reason === 'not-a-plain-upload';
-  return deleteLandingBlob(source.container, commit.blobName, refused ? undefined : commit.eTag);
+  await deleteLandingBlob(source.container, commit.blobName, refused ? undefined : commit.eTag);
 }
 
 async function processCommit(

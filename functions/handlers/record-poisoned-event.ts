@@ -53,7 +53,8 @@ async function recordFailure(
       existing,
     );
     if (written) {
-      await deleteLandingBlob(source.container, commit.blobName, commit.eTag);
+      // A drop zone keeps its blobs for its own retention, as in processUploadEvent.
+      if (!dropZone) await deleteLandingBlob(source.container, commit.blobName, commit.eTag);
       context.warn(
         `Upload ${uploadId}: recorded as failed after its retries (event ${commit.eventId})`,
       );

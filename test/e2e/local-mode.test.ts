@@ -311,7 +311,7 @@ describe('local mode end to end (npm start)', function () {
     );
     for (const deadline = Date.now() + 30_000; !checked.test(local.output()); await sleep(200))
       if (Date.now() > deadline) throw new Error(`the event was not checked\n${local.output()}`);
-    expect((await fetch(created.statusUrl)).status).to.equal(404);
+    expect((await fetch(created.statusUrl, { headers: signedIn() })).status).to.equal(404);
     expect(local.output()).not.to.contain('Moving message');
   });
 

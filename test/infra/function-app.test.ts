@@ -361,13 +361,13 @@ describe('infra FunctionApp with drop zones', () => {
     await settle();
   });
 
-  it('may read and delete in each drop zone container, and nothing more there', () => {
+  it('may read each drop zone container, and nothing more there', () => {
     const onZone = ofType('authorization:RoleAssignment').filter(
       (a) =>
         a.inputs.scope === `${UPLOAD_ACCOUNT_ID}/blobServices/default/containers/dropzone-cameras`,
     );
     expect(onZone.map((a) => a.inputs.roleDefinitionId)).to.deep.equal([
-      roleDefinitionId(TEST_SUBSCRIPTION_ID, 'storageBlobDataContributor'),
+      roleDefinitionId(TEST_SUBSCRIPTION_ID, 'storageBlobDataReader'),
     ]);
   });
 });
