@@ -229,10 +229,20 @@ export const OPENAPI_DOCUMENT = {
             {
               properties: {
                 error: {
-                  required: ['limit', 'resetAt'],
+                  required: ['code', 'limit', 'max', 'resetsAt'],
                   properties: {
-                    limit: { type: 'string', description: 'Which limit, e.g. `uploads-per-hour`.' },
-                    resetAt: { type: 'string', format: 'date-time' },
+                    code: { const: 'quota-exceeded' },
+                    limit: {
+                      enum: [
+                        'urls-per-minute',
+                        'outstanding-uploads',
+                        'bytes-per-day',
+                        'global-urls-per-minute',
+                      ],
+                      description: 'Which limit was reached.',
+                    },
+                    max: { type: 'integer', description: 'The limit itself.' },
+                    resetsAt: { type: 'string', format: 'date-time' },
                   },
                 },
               },

@@ -34,6 +34,7 @@ describe('ops reprocess: selection, estimate and enqueueing (against Azurite)', 
     const base = {
       version: 1,
       uploadId,
+      owner: 'o'.repeat(32),
       source: { blobName: `${uploadId}/1/a.jpg`, eTag: '"e"', sequencer: '1' },
       status: 'processed',
       outputPrefix: 'f'.repeat(32),

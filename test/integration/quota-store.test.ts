@@ -3,6 +3,7 @@
  * concurrency), and outstanding slots released by every outcome the worker records.
  */
 import { expect } from 'chai';
+import { apiContract } from '../helpers/openapi';
 import { type Runtime, createRuntime } from '../../functions/adapters/runtime';
 import { functionKeyOwner } from '../../functions/core/auth';
 import { SETTING_KEYS } from '../../functions/core/settings';
@@ -65,6 +66,21 @@ describe('quota-store (against Azurite tables)', function () {
     expect(Number((refused!.headers as Record<string, string>)['Retry-After'])).to.be.within(1, 60);
     const accepted = responses.find((r) => r.status === 201)!;
     expect(accepted.headers).to.include({ 'RateLimit-Limit': '10' });
+    const contract = await apiContract();
+    for (const answer of [refused!, accepted]) {
+      const problems = contract.problems('POST', '/uploads', {
+        status: answer.status ?? 0,
+        // Header names as HTTP carries them, case-insensitively.
+        headers: Object.fromEntries(
+          Object.entries(answer.headers as Record<string, string>).map(([k, v]) => [
+            k.toLowerCase(),
+            v,
+          ]),
+        ),
+        body: bodyOf(answer),
+      });
+      expect(problems, 'as the OpenAPI document describes').to.deep.equal([]);
+    }
   });
 
   it('64 concurrent requests over 4 instances never hold more outstanding uploads than allowed', async () => {
