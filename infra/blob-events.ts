@@ -37,6 +37,40 @@ export const EVENT_RETRY_POLICY = {
 /** -1: queued events never expire (Microsoft's own Event Grid → queue sample does the same). */
 const QUEUE_MESSAGE_TTL_SECONDS = -1;
 
+/**
+ * How every directdrop subscription delivers: into the events queue with the topic's own
+ * identity, Event Grid's retries made explicit, then dead-lettered with that identity.
+ */
+export function queueDeliveryWithTopicIdentity(target: {
+  storageAccountId: pulumi.Input<string>;
+  eventsQueueName: pulumi.Input<string>;
+  deadLetterContainerName: pulumi.Input<string>;
+}) {
+  const identity = { type: eventgrid.EventSubscriptionIdentityType.SystemAssigned };
+  return {
+    eventDeliverySchema: eventgrid.EventDeliverySchema.EventGridSchema,
+    deliveryWithResourceIdentity: {
+      identity,
+      destination: {
+        endpointType: 'StorageQueue' as const,
+        // The account's ID; the queue goes in queueName.
+        resourceId: target.storageAccountId,
+        queueName: target.eventsQueueName,
+        queueMessageTimeToLiveInSeconds: QUEUE_MESSAGE_TTL_SECONDS,
+      },
+    },
+    retryPolicy: { ...EVENT_RETRY_POLICY },
+    deadLetterWithResourceIdentity: {
+      identity,
+      deadLetterDestination: {
+        endpointType: 'StorageBlob' as const,
+        resourceId: target.storageAccountId,
+        blobContainerName: target.deadLetterContainerName,
+      },
+    },
+  };
+}
+
 export class BlobEvents extends pulumi.ComponentResource {
   readonly systemTopicName: pulumi.Output<string>;
   readonly systemTopicId: pulumi.Output<string>;
@@ -86,14 +120,13 @@ export class BlobEvents extends pulumi.ComponentResource {
       child,
     );
 
-    const withTopicIdentity = { type: eventgrid.EventSubscriptionIdentityType.SystemAssigned };
     const subscribe = (resourceName: string, container: string) =>
       new eventgrid.SystemTopicEventSubscription(
         resourceName,
         {
           resourceGroupName: args.resourceGroupName,
           systemTopicName: topic.name,
-          eventDeliverySchema: eventgrid.EventDeliverySchema.EventGridSchema,
+          ...queueDeliveryWithTopicIdentity(args),
           filter: {
             includedEventTypes: [BLOB_CREATED_EVENT_TYPE],
             subjectBeginsWith: blobSubjectPrefix(container),
@@ -101,25 +134,6 @@ export class BlobEvents extends pulumi.ComponentResource {
             advancedFilters: [
               { operatorType: 'StringIn', key: 'data.api', values: [...COMMITTED_BLOB_APIS] },
             ],
-          },
-          deliveryWithResourceIdentity: {
-            identity: withTopicIdentity,
-            destination: {
-              endpointType: 'StorageQueue',
-              // The account's ID; the queue goes in queueName.
-              resourceId: args.storageAccountId,
-              queueName: args.eventsQueueName,
-              queueMessageTimeToLiveInSeconds: QUEUE_MESSAGE_TTL_SECONDS,
-            },
-          },
-          retryPolicy: { ...EVENT_RETRY_POLICY },
-          deadLetterWithResourceIdentity: {
-            identity: withTopicIdentity,
-            deadLetterDestination: {
-              endpointType: 'StorageBlob',
-              resourceId: args.storageAccountId,
-              blobContainerName: args.deadLetterContainerName,
-            },
           },
         },
         // A subscription created before its identity holds these roles fails validation or retries.

@@ -9,12 +9,12 @@ import type { InvocationContext } from '@azure/functions';
 import { type BlobCommit, parseBlobEvents } from '../core/blob-events';
 import { POISON_RECORD_ATTEMPTS } from '../core/definitions';
 import { decideAgainstManifest } from '../core/manifest';
-import { readManifest, writeManifest } from '../adapters/manifest-store';
-import { deleteLandingBlob, inspectLandingBlob } from '../adapters/landing-blob';
+import { readManifest } from '../adapters/manifest-store';
+import { inspectLandingBlob } from '../adapters/landing-blob';
 import { describeStorageError } from '../adapters/storage-errors';
 import { type Runtime, getRuntime } from '../adapters/runtime';
 import { recordPoisonedGateMessage } from './scan-gate';
-import { releaseOutstandingUpload } from './release-quota';
+import { recordGaveUp } from './gave-up';
 import { uploadSourceOf, watchedContainers } from './upload-source';
 
 async function recordFailure(
@@ -24,7 +24,7 @@ async function recordFailure(
 ): Promise<void> {
   const source = uploadSourceOf(runtime, commit);
   if (!source) return;
-  const { owner, uploadId, dropZone } = source;
+  const { uploadId } = source;
   // Two attempts cover one concurrent writer; losing both means an outcome now exists.
   for (let attempt = 0; attempt < 2; attempt++) {
     const existing = await readManifest(runtime.processed, uploadId);
@@ -37,28 +37,10 @@ async function recordFailure(
       );
       return;
     }
-    const written = await writeManifest(
-      runtime.processed,
-      {
-        version: 1,
-        uploadId,
-        owner,
-        ...(dropZone ? { dropZone } : {}),
-        status: 'failed',
-        reason: 'processing-failed',
-        message: 'Processing gave up after repeated failures.',
-        source: { blobName: commit.blobName, eTag: commit.eTag, sequencer: commit.sequencer },
-        completedAt: new Date().toISOString(),
-      },
-      existing,
-    );
-    if (written) {
-      // A drop zone keeps its blobs for its own retention, as in processUploadEvent.
-      if (!dropZone) await deleteLandingBlob(source.container, commit.blobName, commit.eTag);
+    if (await recordGaveUp(runtime, source, commit, existing, context)) {
       context.warn(
         `Upload ${uploadId}: recorded as failed after its retries (event ${commit.eventId})`,
       );
-      await releaseOutstandingUpload(runtime, source, context);
       return;
     }
   }

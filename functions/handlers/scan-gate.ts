@@ -28,6 +28,7 @@ import {
   scheduleTimeoutCheck,
 } from '../adapters/scan-gate-store';
 import { isStatus } from '../adapters/storage-errors';
+import { recordGaveUp } from './gave-up';
 import { releaseOutstandingUpload } from './release-quota';
 import { type UploadSource, uploadSourceOf } from './upload-source';
 
@@ -306,26 +307,10 @@ export async function recordPoisonedGateMessage(
     if (existing?.manifest.status === 'failed') continue;
     const { commit } = pending;
     const source = requireSource(runtime, commit);
-    const written = await writeManifest(
-      runtime.processed,
-      {
-        version: 1,
-        uploadId: version.uploadId,
-        owner: source.owner,
-        status: 'failed',
-        reason: 'processing-failed',
-        message: 'Processing gave up after repeated failures.',
-        source: { blobName: commit.blobName, eTag: commit.eTag, sequencer: commit.sequencer },
-        completedAt: new Date().toISOString(),
-      },
-      existing,
-    );
-    if (written) {
+    if (await recordGaveUp(runtime, source, commit, existing, context))
       context.warn(
         `Upload ${version.uploadId}: recorded as failed after its scan message's retries`,
       );
-      await releaseOutstandingUpload(runtime, source, context);
-    }
   }
   return true;
 }

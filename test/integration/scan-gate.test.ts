@@ -249,15 +249,18 @@ describe('scan gate (against Azurite)', function () {
     await deliver(await blobCreatedEvent(runtime.landing, blobName));
     const { etag } = await runtime.landing.getBlobClient(blobName).getProperties();
 
-    await poisoned({ type: 'directdrop.ScanVerdictTimeoutCheck', uploadId, eTag: etag });
-    expect(await status(uploadId)).to.include({ status: 'failed', reason: 'processing-failed' });
-
-    // Like any failure, it is retried when the message comes again: here its verdict.
     const clean = await verdict(blobName, 'No threats found');
+    await poisoned({ type: 'directdrop.ScanVerdictTimeoutCheck', uploadId, eTag: etag });
+    const failed = await status(uploadId);
+    expect(failed).to.include({ status: 'failed', reason: 'processing-failed' });
+    // Like every recorded outcome, it takes the untrusted blob with it.
+    expect(await landingExists(blobName)).to.equal(false);
+
+    // So a verdict or a poisoned message arriving after it changes nothing.
     await deliver(clean);
-    expect((await status(uploadId)).status).to.equal('processed');
     await poisoned(clean);
-    expect((await status(uploadId)).status, 'never overrides an outcome').to.equal('processed');
+    expect(await status(uploadId)).to.deep.equal(failed);
+    expect(await outputs(uploadId)).to.deep.equal([]);
   });
 
   for (const [resultType, policy, expected] of [
