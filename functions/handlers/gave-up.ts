@@ -5,10 +5,9 @@
 import type { InvocationContext } from '@azure/functions';
 import type { BlobCommit } from '../core/blob-events';
 import { type StoredManifest, writeManifest } from '../adapters/manifest-store';
-import { deleteLandingBlob } from '../adapters/landing-blob';
 import type { Runtime } from '../adapters/runtime';
 import { releaseOutstandingUpload } from './release-quota';
-import type { UploadSource } from './upload-source';
+import { type UploadSource, removeRecordedBlob } from './upload-source';
 
 /** False when another delivery wrote the manifest first. */
 export async function recordGaveUp(
@@ -35,8 +34,7 @@ export async function recordGaveUp(
     existing,
   );
   if (!written) return false;
-  // A drop zone keeps its blobs for its own retention, as in processUploadEvent.
-  if (!dropZone) await deleteLandingBlob(source.container, commit.blobName, commit.eTag);
+  await removeRecordedBlob(source, commit.blobName, commit.eTag);
   await releaseOutstandingUpload(runtime, source, context);
   return true;
 }

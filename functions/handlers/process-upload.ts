@@ -18,14 +18,19 @@ import {
 import { plainUploadViolation } from '../core/plain-upload';
 import { variantSetHash } from '../core/reprocess';
 import { readManifest, writeManifest } from '../adapters/manifest-store';
-import { deleteLandingBlob, hasSnapshots, inspectLandingBlob } from '../adapters/landing-blob';
+import { hasSnapshots, inspectLandingBlob } from '../adapters/landing-blob';
 import { deleteOutputs, writeOutputs } from '../adapters/processed-outputs';
 import { isStatus } from '../adapters/storage-errors';
 import { BodyTooLargeError, readBody } from '../adapters/read-body';
 import { type Runtime, getRuntime } from '../adapters/runtime';
 import { handleScanGateMessage, passesScanGate } from './scan-gate';
 import { releaseOutstandingUpload } from './release-quota';
-import { type UploadSource, uploadSourceOf, watchedContainers } from './upload-source';
+import {
+  type UploadSource,
+  removeRecordedBlob,
+  uploadSourceOf,
+  watchedContainers,
+} from './upload-source';
 
 type Outcome =
   | { status: 'processed'; manifest: UploadManifest; folder: string; originalBlobName?: string }
@@ -145,11 +150,9 @@ async function keepOriginal(
  * the outcome describes, unless the blob was refused as not a plain upload: page and append
  * blobs change their ETag in place, and no version of a refused blob is ever accepted.
  */
-async function removeLanding(source: UploadSource, commit: BlobCommit, outcome: UploadManifest) {
-  // A drop zone keeps its blobs for its own retention: `dropzone status` lists them by name.
-  if (source.dropZone) return;
+function removeLanding(source: UploadSource, commit: BlobCommit, outcome: UploadManifest) {
   const refused = outcome.status === 'rejected' && outcome.reason === 'not-a-plain-upload';
-  await deleteLandingBlob(source.container, commit.blobName, refused ? undefined : commit.eTag);
+  return removeRecordedBlob(source, commit.blobName, refused ? undefined : commit.eTag);
 }
 
 async function processCommit(

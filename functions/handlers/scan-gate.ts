@@ -30,7 +30,7 @@ import {
 import { isStatus } from '../adapters/storage-errors';
 import { recordGaveUp } from './gave-up';
 import { releaseOutstandingUpload } from './release-quota';
-import { type UploadSource, uploadSourceOf } from './upload-source';
+import { type UploadSource, removeRecordedBlob, uploadSourceOf } from './upload-source';
 
 type Resume = (commit: BlobCommit) => Promise<void>;
 type GateOutcome = Extract<GateDecision, { action: 'reject' | 'fail' }>;
@@ -54,16 +54,6 @@ function endedByGate(existing: UploadManifest | undefined, commit: BlobCommit): 
     existing.status === 'failed' &&
     (existing.reason === 'scan-timeout' || existing.reason === 'scan-failed')
   );
-}
-
-/** Deletes the landing blob of exactly this version; a newer one has its own scan coming. */
-async function deleteLandingVersion(runtime: Runtime, commit: BlobCommit): Promise<void> {
-  await runtime.landing
-    .getBlobClient(commit.blobName)
-    .deleteIfExists({ conditions: { ifMatch: commit.eTag } })
-    .catch((error) => {
-      if (!isStatus(error, 412)) throw error;
-    });
 }
 
 /** Records a refusal or failure decided by the gate, then removes the untrusted blob. */
@@ -92,7 +82,8 @@ async function recordGateOutcome(
     // Another delivery got there first; the retry re-decides against what it wrote.
     throw new Error(`Upload ${uploadId}: manifest changed concurrently; retrying`);
   }
-  await deleteLandingVersion(runtime, commit);
+  // Exactly this version: a newer one has its own scan coming.
+  await removeRecordedBlob(source, commit.blobName, commit.eTag);
   context.info(
     `Upload ${uploadId}: ${manifest.status} (${decision.reason}) by the malware scan gate`,
   );
@@ -100,7 +91,8 @@ async function recordGateOutcome(
 }
 
 /**
- * The hook in processCommit: true when this version may be processed now. Otherwise the
+ * The hook in processCommit, called once the blob is confirmed at this version (a version
+ * that no longer exists is never waited for): true when it may be processed now. Otherwise the
  * event is left waiting (a verdict or the timeout check resumes it) or the gate has
  * recorded the outcome itself.
  */
@@ -114,18 +106,6 @@ export async function passesScanGate(
   const { processed, settings } = runtime;
   if (endedByGate(existing?.manifest, commit)) {
     context.info(`Upload ${uploadId}: the scan gate already ended this version; nothing to do`);
-    return false;
-  }
-  // Only a version that exists is worth waiting for: a changed blob has its own event and
-  // scan coming; a missing one fails through the retries, as the processing path does.
-  const blob = runtime.landing.getBlobClient(commit.blobName);
-  try {
-    await blob.getProperties({ conditions: { ifMatch: commit.eTag } });
-  } catch (error) {
-    if (!(isStatus(error, 412) && (await blob.exists()))) throw error;
-    context.info(
-      `Upload ${uploadId}: blob changed since event ${commit.eventId}; a newer event follows`,
-    );
     return false;
   }
   // Waiting is written before the verdict is read, and a verdict is written before the
@@ -245,6 +225,11 @@ async function checkTimeout(
   );
 }
 
+/** Verdicts count only from the configured topic, for this account's landing container. */
+function gateExpectations(runtime: Runtime) {
+  return { topic: runtime.settings.scanResultsTopic, landingContainerUrl: runtime.landing.url };
+}
+
 /**
  * Handles a queue message holding scan results or timeout checks; false when it holds
  * neither, so the caller treats it as BlobCreated events.
@@ -255,10 +240,7 @@ export async function handleScanGateMessage(
   context: InvocationContext,
   resume: Resume,
 ): Promise<boolean> {
-  const messages = parseGateMessages(message, {
-    topic: runtime.settings.scanResultsTopic,
-    landingContainerUrl: runtime.landing.url,
-  });
+  const messages = parseGateMessages(message, gateExpectations(runtime));
   if (!messages) return false;
   for (const item of messages) {
     if (!runtime.settings.malwareScanning) context.info('Ignored a scan message: scanning is off');
@@ -281,10 +263,7 @@ export async function recordPoisonedGateMessage(
   message: unknown,
   context: InvocationContext,
 ): Promise<boolean> {
-  const messages = parseGateMessages(message, {
-    topic: runtime.settings.scanResultsTopic,
-    landingContainerUrl: runtime.landing.url,
-  });
+  const messages = parseGateMessages(message, gateExpectations(runtime));
   if (!messages) return false;
   for (const item of messages) {
     const version =

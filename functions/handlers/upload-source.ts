@@ -7,6 +7,7 @@ import type { BlobCommit } from '../core/blob-events';
 import { dropZoneOfContainer, dropZoneOwner, dropZoneUploadId } from '../core/drop-zones';
 import { dropZoneContainer } from '../core/settings';
 import { parseLandingBlobName } from '../core/upload-request';
+import { deleteLandingBlob } from '../adapters/landing-blob';
 import type { Runtime } from '../adapters/runtime';
 
 export interface UploadSource {
@@ -39,4 +40,17 @@ export function uploadSourceOf(runtime: Runtime, commit: BlobCommit): UploadSour
     uploadId: dropZoneUploadId(zone.name, commit.blobName),
     dropZone: zone.name,
   };
+}
+
+/**
+ * Removes an upload's blob once its outcome is recorded (snapshots included; `eTag` pins the
+ * version, undefined takes whatever is there). A drop zone keeps its blobs for its own
+ * retention, so `dropzone status` can list them by name.
+ */
+export async function removeRecordedBlob(
+  source: UploadSource,
+  blobName: string,
+  eTag: string | undefined,
+): Promise<void> {
+  if (!source.dropZone) await deleteLandingBlob(source.container, blobName, eTag);
 }
