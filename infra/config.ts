@@ -18,6 +18,7 @@ import {
   type VariantSpec,
   validateAlgorithms,
   validateContentTypes,
+  refuseUngatedDropZones,
   validateDropZones,
   validateIssuer,
   validateVariants,
@@ -444,14 +445,12 @@ function readDropZones(source: ConfigSource, malwareScanning: boolean): DropZone
     'a list of zones like [{"name":"cameras","retentionDays":7,"maxSasHours":24}]',
   );
   if (value === undefined) return [];
-  const zones = asConfigError('dropZones', () => validateDropZones(value, 'dropZones'));
-  // The scan gate waits on landing uploads only: zones would bypass it.
-  if (malwareScanning && zones.length > 0)
-    throw new ConfigError(
-      'dropZones',
-      'drop zones are not yet gated by the malware scan; declare none while malwareScanning is true',
-    );
-  return zones;
+  return asConfigError('dropZones', () =>
+    refuseUngatedDropZones(validateDropZones(value, 'dropZones'), malwareScanning, {
+      dropZones: 'dropZones',
+      malwareScanning: 'malwareScanning',
+    }),
+  );
 }
 
 /** Reads the stack's config; throws a ConfigError naming the first bad key. */

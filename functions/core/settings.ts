@@ -637,13 +637,26 @@ export function parseSettings(env: Env): DirectdropSettings {
   };
 }
 
-/** The scan gate waits on landing uploads only, so drop zones would bypass it: refused. */
 function readDropZonesWithoutScanning(env: Env, malwareScanning: boolean): DropZone[] {
-  const dropZones = readDropZones(env);
+  return refuseUngatedDropZones(readDropZones(env), malwareScanning, {
+    dropZones: SETTING_KEYS.dropZones,
+    malwareScanning: SETTING_KEYS.malwareScanning,
+  });
+}
+
+/**
+ * The scan gate waits on landing uploads only, so drop zones would bypass it: refused while
+ * scanning is on. `names` are the two keys as the caller knows them (app setting or stack key).
+ */
+export function refuseUngatedDropZones(
+  dropZones: DropZone[],
+  malwareScanning: boolean,
+  names: { dropZones: string; malwareScanning: string },
+): DropZone[] {
   if (malwareScanning && dropZones.length > 0) {
     throw new SettingsError(
-      SETTING_KEYS.dropZones,
-      `drop zones are not yet gated by the malware scan; declare none while ${SETTING_KEYS.malwareScanning} is true`,
+      names.dropZones,
+      `drop zones are not yet gated by the malware scan; declare none while ${names.malwareScanning} is true`,
     );
   }
   return dropZones;

@@ -38,6 +38,21 @@ describe('settings', () => {
     expect(attempt).to.throw(SettingsError, `${SETTING_KEYS.scanResultsTopic}: is required`);
   });
 
+  it('refuses drop zones while malware scanning is on, since zones would bypass the gate', () => {
+    const zones = JSON.stringify([{ name: 'cameras' }]);
+    const scanning = {
+      [SETTING_KEYS.malwareScanning]: 'true',
+      [SETTING_KEYS.scanResultsTopic]:
+        '/subscriptions/1/resourceGroups/rg/providers/Microsoft.EventGrid/topics/scan-results',
+    };
+    expect(() => parseSettings({ ...scanning, [SETTING_KEYS.dropZones]: zones })).to.throw(
+      SettingsError,
+      `${SETTING_KEYS.dropZones}: drop zones are not yet gated by the malware scan; declare none while ${SETTING_KEYS.malwareScanning} is true`,
+    );
+    expect(parseSettings({ [SETTING_KEYS.dropZones]: zones }).dropZones).to.have.length(1);
+    expect(parseSettings(scanning).dropZones).to.deep.equal([]);
+  });
+
   it('allows only content types a decoder exists for, and lists them when refusing one', () => {
     const attempt = () =>
       parseSettings({ [SETTING_KEYS.allowedContentTypes]: 'image/png,image/jp2' });
