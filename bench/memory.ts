@@ -5,31 +5,25 @@
  * at once, with the decode memory budget (maxDecodeBytes, the default) and without it (the
  * baseline). Peak RSS is compared with the instance memory the config check plans for.
  */
-import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { type Runtime, createRuntime } from '../functions/adapters/runtime';
 import { readManifest } from '../functions/adapters/manifest-store';
-import { functionKeyOwner } from '../functions/core/auth';
 import { STORAGE_CONNECTION } from '../functions/core/definitions';
 import { DEFAULT_SETTINGS, MIB, SETTING_KEYS, SETTING_LIMITS } from '../functions/core/settings';
-import { landingBlobName } from '../functions/core/upload-request';
 import { CONFIG_DEFAULTS, HOST_BASELINE_MB, INSTANCE_MEMORY_HEADROOM } from '../infra/config';
 import { HOST_JSON_QUEUE_SETTINGS } from '../infra/host-json';
-import { DEV_ACCOUNT_NAME } from '../local/azurite';
 import type { AzuriteSandbox } from '../local/azurite-sandbox';
-import { buildBlobCreatedEvent } from '../local/event-grid-event';
 import { HOSTILE_FILES } from '../test/helpers/hostile-files';
 import { BENCH_DIR, runOnce } from './lib/child';
 import { fmt, times } from './lib/measure';
 import type { Row, SectionResult } from './lib/report';
-import { DEFAULT_JOB, bundleWorker } from './processing';
+import { DEFAULT_JOB, bundleWorker, landUpload } from './processing';
 import type { ProcessingReply } from './processing-worker';
 
 const IN_FLIGHT = HOST_JSON_QUEUE_SETTINGS.batchSize + HOST_JSON_QUEUE_SETTINGS.newBatchThreshold;
 const INSTANCE_MB = CONFIG_DEFAULTS.instanceMemoryMB;
 const NO_BUDGET = { [SETTING_KEYS.maxDecodeBytes]: String(SETTING_LIMITS.maxDecodeBytes.max) };
-let sequence = 1n;
 
 interface Landed {
   uploadIds: string[];
@@ -42,30 +36,13 @@ async function land(
   files: ReadonlyArray<{ name: string; bytes: Buffer; declared: number }>,
 ): Promise<Landed> {
   const landed: Landed = { uploadIds: [], events: [] };
-  for (const { name, bytes, declared } of files) {
-    const uploadId = randomUUID();
-    const blobName = landingBlobName(functionKeyOwner(), uploadId, {
-      fileName: name,
-      size: declared,
+  for (const file of files) {
+    const { uploadId, event } = await landUpload(runtime, {
+      ...file,
+      contentType: 'application/octet-stream',
     });
-    const blob = runtime.landing.getBlockBlobClient(blobName);
-    const { etag } = await blob.uploadData(bytes);
     landed.uploadIds.push(uploadId);
-    landed.events.push(
-      buildBlobCreatedEvent({
-        accountName: DEV_ACCOUNT_NAME,
-        containerName: runtime.settings.landingContainer,
-        blobName,
-        url: blob.url,
-        api: 'PutBlob',
-        eTag: etag ?? '',
-        contentType: 'application/octet-stream',
-        contentLength: bytes.length,
-        blobType: 'BlockBlob',
-        sequence: sequence++,
-        eventTime: new Date(),
-      }),
-    );
+    landed.events.push(event);
   }
   return landed;
 }

@@ -66,36 +66,52 @@ export async function bundleWorker(): Promise<string> {
 
 let sequence = 1n;
 
-/** Lands `count` copies of the fixture and returns the queue messages Event Grid would write. */
+/**
+ * Lands one file as an upload URL would (the server-chosen name for its declared size) and
+ * returns its id and the queue message Event Grid would write for it.
+ */
+export async function landUpload(
+  runtime: Runtime,
+  file: { name: string; bytes: Buffer; declared: number; contentType: string },
+): Promise<{ uploadId: string; event: unknown }> {
+  const uploadId = randomUUID();
+  const blobName = landingBlobName(functionKeyOwner(), uploadId, {
+    fileName: file.name,
+    size: file.declared,
+  });
+  const blob = runtime.landing.getBlockBlobClient(blobName);
+  const { etag } = await blob.uploadData(file.bytes, {
+    blobHTTPHeaders: { blobContentType: file.contentType },
+  });
+  const event = buildBlobCreatedEvent({
+    accountName: DEV_ACCOUNT_NAME,
+    containerName: runtime.settings.landingContainer,
+    blobName,
+    url: blob.url,
+    api: 'PutBlob',
+    eTag: etag ?? '',
+    contentType: file.contentType,
+    contentLength: file.bytes.length,
+    blobType: 'BlockBlob',
+    sequence: sequence++,
+    eventTime: new Date(),
+  });
+  return { uploadId, event };
+}
+
 async function landCopies(runtime: Runtime, fixture: Fixture, count: number) {
   const uploadIds: string[] = [];
   const events: unknown[] = [];
   for (let i = 0; i < count; i++) {
-    const uploadId = randomUUID();
-    const blobName = landingBlobName(functionKeyOwner(), uploadId, {
-      fileName: basename(fixture.path),
-      size: fixture.bytes.length,
+    const { bytes, contentType } = fixture;
+    const landed = await landUpload(runtime, {
+      name: basename(fixture.path),
+      bytes,
+      declared: bytes.length,
+      contentType,
     });
-    const blob = runtime.landing.getBlockBlobClient(blobName);
-    const { etag } = await blob.uploadData(fixture.bytes, {
-      blobHTTPHeaders: { blobContentType: fixture.contentType },
-    });
-    uploadIds.push(uploadId);
-    events.push(
-      buildBlobCreatedEvent({
-        accountName: DEV_ACCOUNT_NAME,
-        containerName: runtime.settings.landingContainer,
-        blobName,
-        url: blob.url,
-        api: 'PutBlob',
-        eTag: etag ?? '',
-        contentType: fixture.contentType,
-        contentLength: fixture.bytes.length,
-        blobType: 'BlockBlob',
-        sequence: sequence++,
-        eventTime: new Date(),
-      }),
-    );
+    uploadIds.push(landed.uploadId);
+    events.push(landed.event);
   }
   return { uploadIds, events };
 }
