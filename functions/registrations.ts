@@ -35,13 +35,14 @@ export interface QueueRegistration {
 export type FunctionRegistration = HttpRegistration | QueueRegistration;
 
 const eventsQueue = `%${SETTING_KEYS.eventsQueue}%`;
+const reprocessQueue = `%${SETTING_KEYS.reprocessQueue}%`;
+
 /**
  * functionKey stacks let the host check keys; oidc and anonymous stacks must be reachable
  * without one, and the handlers check callers themselves. App settings are environment
  * variables before the worker loads this file, so the level follows the stack's auth mode.
  */
 const authLevel = httpAuthLevel(process.env);
-const reprocessQueue = `%${SETTING_KEYS.reprocessQueue}%`;
 
 export const registrations: readonly FunctionRegistration[] = [
   {
