@@ -242,8 +242,16 @@ export async function startFunctionsHost(
   const maxBody = options.maxRequestBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const prefix = config.routePrefix ? `/${config.routePrefix}` : '';
 
+  // `AzureWebJobs.<name>.Disabled` turns one function off, locally as in Azure
+  // (learn.microsoft.com/azure/azure-functions/disable-function).
+  const disabled = (r: FunctionRegistration) =>
+    /^(true|1)$/i.test(env[`AzureWebJobs.${r.name}.Disabled`]?.trim() ?? '');
+  for (const r of options.registrations.filter(disabled))
+    log.info(`Function '${r.name}' is disabled`);
+  const registrations = options.registrations.filter((r) => !disabled(r));
+
   // Resolve everything before binding a port, so a bad setting fails startup cleanly.
-  const httpFunctions: CompiledHttp[] = options.registrations
+  const httpFunctions: CompiledHttp[] = registrations
     .filter((r): r is HttpRegistration => r.kind === 'http')
     .map((registration) => ({
       registration,
@@ -279,7 +287,7 @@ export async function startFunctionsHost(
     serviceClients.set(name, client);
     return client;
   };
-  const queueFunctions = options.registrations
+  const queueFunctions = registrations
     .filter((r): r is QueueRegistration => r.kind === 'queue')
     .map((registration) => {
       const queueName = resolveAppSettingExpression(registration.queueName, env);
