@@ -5,12 +5,15 @@
  *   in its data folder (DIRECTDROP_LOCAL_DATA, default .local) as `webhook-secret`;
  * - DIRECTDROP_EVENT_SOURCES: comma-separated stack sources to accept (default any);
  * - OIDC_ISSUER, OIDC_AUDIENCE: whose tokens sign users in (default local mode's provider);
+ * - ENTRA_TENANT_ID, ENTRA_AUDIENCES: also require Event Grid's Entra ID token on deliveries
+ *   (a subscription with Entra ID-protected delivery; entra-delivery.ts);
  * - PORT (3000), BACKEND_DB (.local/example-backend.sqlite).
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { dirname, join } from 'node:path';
 import { EVENTS_PATH, createBackend } from './app.js';
+import { entraDeliveryAuthorizer } from './entra-delivery.js';
 import { BackendStore } from './store.js';
 import { oidcUsers } from './users.js';
 
@@ -26,7 +29,16 @@ const port = Number(env.PORT ?? 3000);
 const server = createServer(
   createBackend({
     store,
-    receiver: { secret, sources: env.DIRECTDROP_EVENT_SOURCES?.split(',').map((s) => s.trim()) },
+    receiver: {
+      secret,
+      sources: env.DIRECTDROP_EVENT_SOURCES?.split(',').map((s) => s.trim()),
+      authorize: env.ENTRA_TENANT_ID
+        ? entraDeliveryAuthorizer({
+            tenantId: env.ENTRA_TENANT_ID,
+            audiences: (env.ENTRA_AUDIENCES ?? '').split(',').map((s) => s.trim()),
+          })
+        : undefined,
+    },
     users: oidcUsers({
       issuer: env.OIDC_ISSUER ?? 'http://localhost:7071/dev-identity',
       audience: env.OIDC_AUDIENCE ?? 'directdrop-local',
