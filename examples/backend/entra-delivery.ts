@@ -7,6 +7,7 @@
  * https://learn.microsoft.com/azure/event-grid/secure-webhook-delivery
  * https://learn.microsoft.com/entra/identity-platform/access-tokens
  */
+import type { DeliveryRequest } from '@directdrop/receiver';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 
 /** Event Grid's application in the public cloud (Azure Government: 54316b56-3481-47f9-8f30-0300f5542a7b). */
@@ -24,7 +25,7 @@ export interface EntraDeliveryOptions {
 
 export function entraDeliveryAuthorizer(
   options: EntraDeliveryOptions,
-): (request: Request) => Promise<boolean> {
+): (request: DeliveryRequest) => Promise<boolean> {
   const authority = options.authority ?? 'https://login.microsoftonline.com';
   const keys = createRemoteJWKSet(new URL(`${authority}/${options.tenantId}/discovery/v2.0/keys`));
   const issuers = [

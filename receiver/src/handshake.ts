@@ -8,6 +8,7 @@
  * https://learn.microsoft.com/azure/event-grid/end-point-validation-cloud-events-schema
  */
 import { ReceiverError } from './errors.js';
+import type { DeliveryRequest } from './parse.js';
 
 /** What Event Grid sends in `WebHook-Request-Origin`. */
 export const EVENT_GRID_ORIGIN = 'eventgrid.azure.net';
@@ -28,7 +29,9 @@ export interface HandshakeOptions {
  * Checks the options once, at startup; then answers each handshake request, or throws a
  * ReceiverError when it cannot consent.
  */
-export function handshakeResponder(options: HandshakeOptions = {}): (request: Request) => Response {
+export function handshakeResponder(
+  options: HandshakeOptions = {},
+): (request: DeliveryRequest) => Response {
   const origins = options.allowedOrigins ?? [EVENT_GRID_ORIGIN];
   const rate = options.allowedRate ?? '*';
   if (rate !== '*' && !(Number.isInteger(rate) && rate > 0)) {

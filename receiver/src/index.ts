@@ -12,6 +12,6 @@ export { parseQueueMessage } from './queue.js';
 export { ReceiverError, type ReceiverErrorCode } from './errors.js';
 export { DEFAULT_SECRET_HEADER, MIN_SECRET_LENGTH } from './secret.js';
 export { EVENT_GRID_ORIGIN, type HandshakeOptions } from './handshake.js';
-export { DEFAULT_MAX_BODY_BYTES } from './parse.js';
+export { DEFAULT_MAX_BODY_BYTES, type DeliveryRequest } from './parse.js';
 export type { EventOptions } from './validate.js';
 export * from './events.js';

@@ -16,6 +16,18 @@ import { type EventOptions, toOutcomeEvent } from './validate.js';
 
 export type DeliveryMode = 'structured' | 'batch';
 
+/**
+ * What the receiver reads of a request: a Fetch API Request has it, and so do look-alikes
+ * such as Azure Functions v4's HttpRequest.
+ */
+export interface DeliveryRequest {
+  readonly method: string;
+  readonly headers: { get(name: string): string | null };
+  readonly body: {
+    getReader(): { read(): Promise<{ done: boolean; value?: unknown }>; cancel(): Promise<void> };
+  } | null;
+}
+
 const MEDIA_TYPES: Record<string, DeliveryMode> = {
   'application/cloudevents+json': 'structured',
   'application/cloudevents-batch+json': 'batch',
@@ -41,7 +53,7 @@ export function deliveryMode(contentType: string | null): DeliveryMode {
 }
 
 /** The body as text, reading no further than `maxBytes` whatever Content-Length says. */
-export async function readBody(request: Request, maxBytes: number): Promise<string> {
+export async function readBody(request: DeliveryRequest, maxBytes: number): Promise<string> {
   const tooLarge = () =>
     new ReceiverError('body-too-large', `The body is larger than ${maxBytes} bytes.`);
   const declared = Number(request.headers.get('content-length') ?? NaN);
@@ -53,6 +65,8 @@ export async function readBody(request: Request, maxBytes: number): Promise<stri
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
+      if (!(value instanceof Uint8Array))
+        throw new TypeError('the request body is not a byte stream');
       length += value.byteLength;
       if (length > maxBytes) {
         await reader.cancel();

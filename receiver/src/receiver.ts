@@ -7,7 +7,13 @@
 import { ReceiverError } from './errors.js';
 import type { UploadOutcomeEvent } from './events.js';
 import { ALLOWED_METHODS, type HandshakeOptions, handshakeResponder } from './handshake.js';
-import { DEFAULT_MAX_BODY_BYTES, deliveryMode, parseDelivery, readBody } from './parse.js';
+import {
+  DEFAULT_MAX_BODY_BYTES,
+  type DeliveryRequest,
+  deliveryMode,
+  parseDelivery,
+  readBody,
+} from './parse.js';
 import { DEFAULT_SECRET_HEADER, secretChecker } from './secret.js';
 import type { EventOptions } from './validate.js';
 
@@ -24,7 +30,7 @@ export interface ReceiverOptions extends HandshakeOptions, EventOptions {
    * ID bearer token Event Grid sends to an Entra-protected webhook (docs/events.md). Resolve
    * false to refuse with 401.
    */
-  authorize?: (request: Request) => boolean | Promise<boolean>;
+  authorize?: (request: DeliveryRequest) => boolean | Promise<boolean>;
   /** Default 1 MiB; larger bodies are refused with 413 before they are read whole. */
   maxBodyBytes?: number;
 }
@@ -41,7 +47,8 @@ export type ReceiveResult =
   | { kind: 'refused'; error: ReceiverError; response: Response };
 
 export interface Receiver {
-  receive(request: Request): Promise<ReceiveResult>;
+  /** A Fetch API Request, or a look-alike with `method`, `headers` and a byte-stream `body`. */
+  receive(request: DeliveryRequest): Promise<ReceiveResult>;
 }
 
 export function createReceiver(options: ReceiverOptions): Receiver {

@@ -13,7 +13,7 @@ import type {
   UploadRejectedEvent,
 } from '../../receiver/src/index';
 
-export const SOURCE = 'urn:directdrop:test';
+export const SOURCE = 'urn:directdrop:dev';
 export const CALLER: CallerIdentity = {
   kind: 'oidc',
   issuer: 'https://login.example.com/tenant/v2.0',
@@ -27,6 +27,9 @@ export function eventId(type: string, uploadId: string, version: string): string
     .digest('hex')
     .slice(0, 32);
 }
+
+/** A version's output folder in the processed container: 32 hex, unguessable from the upload id. */
+const FOLDER = '5d41402abc4b2a76b9719d911017c592';
 
 interface Overrides {
   uploadId?: string;
@@ -62,7 +65,7 @@ export function processedEvent(o: Overrides = {}): UploadProcessedEvent {
           size: 1234,
           width: 320,
           height: 213,
-          blobPath: `processed/${uploadId}/0x8DCF00D2A1B3C4D/thumb.webp`,
+          blobPath: `processed/${FOLDER}/thumb.webp`,
         },
         {
           name: 'large',
@@ -70,7 +73,7 @@ export function processedEvent(o: Overrides = {}): UploadProcessedEvent {
           size: 98765,
           width: 1600,
           height: 1067,
-          blobPath: `processed/${uploadId}/0x8DCF00D2A1B3C4D/large.webp`,
+          blobPath: `processed/${FOLDER}/large.webp`,
         },
       ],
       original: { format: 'jpeg', size: 123456, width: 4032, height: 3024 },

@@ -26,7 +26,7 @@ describe('examples/backend: Entra ID-protected webhook delivery', function () {
   let providers: LocalProviders;
   let key: TestKey;
   let v2Issuer: string;
-  let authorize: (request: Request) => Promise<boolean>;
+  let authorize: ReturnType<typeof entraDeliveryAuthorizer>;
 
   before(async function () {
     providers = await startLocalProviders();

@@ -185,7 +185,7 @@ describe('receiver: parsing outcome events', function () {
 
     it('accepts only the configured sources when given', function () {
       const event = processedEvent();
-      expect(toOutcomeEvent(event, { sources: ['urn:directdrop:test'] })).to.equal(event);
+      expect(toOutcomeEvent(event, { sources: ['urn:directdrop:dev'] })).to.equal(event);
       const error = refusal(() => toOutcomeEvent(event, { sources: ['urn:directdrop:prod'] }));
       expect([error.code, error.status]).to.deep.equal(['unexpected-source', 400]);
     });
