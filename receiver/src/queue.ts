@@ -41,7 +41,10 @@ function decodeBytes(bytes: Uint8Array): string {
  * a ReceiverError (with `code`) for anything else. Let a refused message go to your poison or
  * dead-letter queue rather than retrying it: it will not become valid.
  */
-export function parseQueueMessage(message: unknown, options: EventOptions = {}): UploadOutcomeEvent {
+export function parseQueueMessage(
+  message: unknown,
+  options: EventOptions = {},
+): UploadOutcomeEvent {
   let value: unknown = message;
   if (typeof message === 'string') value = decodeText(message);
   else if (message instanceof ArrayBuffer) value = decodeText(decodeBytes(new Uint8Array(message)));
