@@ -5,7 +5,16 @@ import prettier from 'eslint-config-prettier';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'client/dist/', '.local/', 'client/web/*.js'] },
+  {
+    ignores: [
+      'node_modules/',
+      'dist/',
+      'client/dist/',
+      'receiver/dist/',
+      '.local/',
+      'client/web/*.js',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
