@@ -36,7 +36,9 @@ export interface DescribeContext {
 export function uploadPhase(upload: UploadSnapshot): UploadPhase {
   switch (upload.state) {
     case 'running':
-      return upload.stage === 'scanning' || upload.stage === 'processing'
+      return upload.stage === 'uploaded' ||
+        upload.stage === 'scanning' ||
+        upload.stage === 'processing'
         ? 'processing'
         : 'uploading';
     case 'failed':
@@ -56,6 +58,7 @@ const STAGE_WORDS: Readonly<Record<UploadStage, string>> = {
   validating: 'Starting…',
   requesting: 'Starting…',
   uploading: 'Uploading…',
+  uploaded: 'Uploaded.',
   scanning: 'Uploaded. Scanning for malware…',
   processing: 'Uploaded. Processing…',
 };

@@ -18,10 +18,11 @@ export type UploadState = 'idle' | 'queued' | 'running' | 'processed' | 'failed'
 
 /**
  * Where a running upload is: checking the file against the server's limits, asking for an
- * upload URL, sending the bytes, then the server's malware scan (where a stack has one)
- * and processing.
+ * upload URL, sending the bytes, `uploaded` until the server says what it is doing, then
+ * its malware scan (where a stack has one) and processing.
  */
-export type UploadStage = 'validating' | 'requesting' | 'uploading' | 'scanning' | 'processing';
+export type UploadStage =
+  'validating' | 'requesting' | 'uploading' | 'uploaded' | 'scanning' | 'processing';
 
 export interface UploadSnapshot {
   state: UploadState;
@@ -64,7 +65,9 @@ export function trackUpload(
     ...options,
     onProgress: (progress) => {
       options.onProgress?.(progress);
-      set({ progress, stage: progress.stage });
+      // The client's `processing` starts when the PUT ends, before the server's first word
+      // (a scan may come first): `uploaded` keeps the stages in order.
+      set({ progress, stage: progress.stage === 'processing' ? 'uploaded' : progress.stage });
     },
     onPendingStage: (stage) => {
       options.onPendingStage?.(stage);
