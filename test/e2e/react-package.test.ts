@@ -75,6 +75,16 @@ async function landedNamed(local: LocalMode, fileName: string): Promise<string[]
   return names;
 }
 
+/** Waits for a condition on what the test has recorded (requests seen by the page). */
+async function until(condition: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline)
+      throw new Error(`not true after ${timeoutMs} ms: ${String(condition)}`);
+    await new Promise((settle) => setTimeout(settle, 50));
+  }
+}
+
 async function throttleUploads(page: Page, bytesPerSecond: number) {
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('Network.emulateNetworkConditions', {
@@ -415,6 +425,44 @@ export function Avatar() {
       expect(failedPuts, 'the browser aborted the PUT').to.deep.equal([puts[0].url]);
       await new Promise((settle) => setTimeout(settle, 1_000));
       expect(await landedNamed(local, 'cancelled.jpg')).to.deep.equal([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('sends at most `concurrency` (3) at once: the others wait, a queued one cancels without a request', async function () {
+    const { page, dropzone, requests } = await openExample();
+    try {
+      await throttleUploads(page, THROTTLED_BYTES_PER_SECOND);
+      const names = ['one.jpg', 'two.jpg', 'three.jpg', 'four.jpg', 'five.jpg'];
+      await page
+        .getByLabel('Choose photos')
+        .setInputFiles(names.map((name) => ({ name, mimeType: 'image/jpeg', buffer: photo })));
+      const item = (name: string) =>
+        dropzone.locator('.directdrop-dropzone__item', { hasText: name });
+      const puts = () => requests.filter((r) => r.method === 'PUT');
+      await until(() => puts().length === 3);
+      expect(await item('four.jpg').getAttribute('data-state')).to.equal('queued');
+      expect(await item('five.jpg').locator('.directdrop-dropzone__status').textContent()).to.equal(
+        'Waiting…',
+      );
+      expect(puts()).to.have.length(3);
+
+      await item('five.jpg').getByRole('button', { name: 'Cancel upload of five.jpg' }).click();
+      await item('five.jpg').and(page.locator('[data-state=cancelled]')).waitFor();
+      // A running one cancelled frees its slot for the next in line.
+      await item('one.jpg').getByRole('button', { name: 'Cancel upload of one.jpg' }).click();
+      await until(() => puts().length === 4);
+      expect(await item('four.jpg').getAttribute('data-state')).to.equal('uploading');
+      for (const name of ['two.jpg', 'three.jpg', 'four.jpg']) {
+        await item(name)
+          .getByRole('button', { name: `Cancel upload of ${name}` })
+          .click();
+      }
+      await dropzone.locator('[data-state=cancelled]').nth(4).waitFor({ timeout: 10_000 });
+      const posts = requests.filter((r) => r.method === 'POST' && r.url.endsWith('/api/uploads'));
+      expect(posts, 'five.jpg never asked for an upload URL').to.have.length(4);
+      expect(puts()).to.have.length(4);
     } finally {
       await page.close();
     }
