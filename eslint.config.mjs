@@ -3,6 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 import globals from 'globals';
+import reactHooks from 'eslint-plugin-react-hooks';
 
 export default tseslint.config(
   {
@@ -11,6 +12,8 @@ export default tseslint.config(
       'dist/',
       'client/dist/',
       'receiver/dist/',
+      'react/dist/',
+      'examples/react/dist/',
       '.local/',
       'client/web/*.js',
     ],
@@ -32,9 +35,16 @@ export default tseslint.config(
     },
   },
   {
-    // The example pages are plain browser JavaScript.
-    files: ['examples/**/*.js'],
-    languageOptions: { globals: globals.browser },
+    // The example pages are plain browser JavaScript (JSX in the React one).
+    files: ['examples/**/*.{js,jsx}'],
+    languageOptions: {
+      globals: globals.browser,
+      parserOptions: { ecmaFeatures: { jsx: true } },
+    },
+  },
+  {
+    files: ['react/**/*.{ts,tsx}', 'examples/react/**/*.jsx'],
+    ...reactHooks.configs.flat.recommended,
   },
   prettier,
 );

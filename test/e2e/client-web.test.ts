@@ -1,10 +1,9 @@
 /**
  * The upload page in real headless Chromium against real local mode: choose a photo,
  * watch progress reach 100 %, see the processed thumbnail and display image, see a
- * readable rejection for a non-image. Takes the screenshot in docs/screenshot.png.
+ * readable rejection for a non-image. `npm run screenshot` makes docs/screenshot.png.
  */
 import { expect } from 'chai';
-import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
@@ -15,51 +14,15 @@ import { DEFAULT_SETTINGS, SETTING_KEYS } from '../../functions/core/settings';
 import { DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME } from '../../local/azurite';
 import { buildWebClient } from '../../client/web/build';
 import { launchChromium, serveOtherOrigin } from '../helpers/browser';
+import { sunsetPhoto } from '../helpers/images';
 import { type LocalMode, startLocalMode } from '../integration/client-local-mode';
 
-/**
- * The README's screenshot is refreshed when missing or with UPDATE_SCREENSHOT=1:
- * text antialiasing varies a little between runs, and a test run should not leave a
- * changed tracked file behind. Every run leaves its own in test-results/ (ignored).
- */
-const SCREENSHOT = resolve(__dirname, '../../docs/screenshot.png');
+/** Every run leaves a picture of the page in test-results/ (ignored), for a look after a failure. */
 const LATEST_SCREENSHOT = resolve(__dirname, '../../test-results/client-web.png');
 /** Not the default, so the page's text can only come from the server. */
 const MAX_UPLOAD_BYTES = 4 * 1024 * 1024;
 /** Throttled so a ~1 MB photo takes long enough for progress events in between. */
 const UPLOAD_BYTES_PER_SECOND = 1_000_000;
-
-/**
- * A sunset with hills and seeded grain: deterministic (so the screenshot only changes
- * when the page does) and grainy enough to weigh what a real photo weighs.
- */
-async function sunsetPhoto(width = 2400, height = 1600): Promise<Buffer> {
-  const pixels = Buffer.alloc(width * height * 3);
-  let seed = 42;
-  const grain = () => {
-    seed ^= seed << 13;
-    seed ^= seed >>> 17;
-    seed ^= seed << 5;
-    return ((seed >>> 0) % 25) - 12;
-  };
-  for (let y = 0; y < height; y++) {
-    const t = y / height;
-    for (let x = 0; x < width; x++) {
-      const hill = height * (0.62 + 0.08 * Math.sin(x / 170) + 0.04 * Math.sin(x / 53));
-      const [r, g, b] =
-        y > hill
-          ? [40 + 30 * t, 70 + 40 * t, 50]
-          : [250 - 60 * t, 140 + 60 * (1 - t) - 80 * t, 90 + 120 * t];
-      const i = (y * width + x) * 3;
-      pixels[i] = Math.max(0, Math.min(255, r + grain()));
-      pixels[i + 1] = Math.max(0, Math.min(255, g + grain()));
-      pixels[i + 2] = Math.max(0, Math.min(255, b + grain()));
-    }
-  }
-  return sharp(pixels, { raw: { width, height, channels: 3 } })
-    .jpeg({ quality: 85 })
-    .toBuffer();
-}
 
 /** Names of the blobs in a container whose name ends in this file name. */
 async function blobsNamed(local: LocalMode, containerName: string, fileName: string) {
@@ -259,8 +222,7 @@ describe('upload page in headless Chromium (local mode)', function () {
     );
     expect(await item.locator('img').count()).to.equal(0);
 
-    // Both outcomes on one page make the README's screenshot. Not a palette PNG: its
-    // quantiser turned the dark green hills grey.
+    // Not a palette PNG: its quantiser turned the dark green hills grey.
     await page.evaluate(async () => {
       (document.activeElement as HTMLElement | null)?.blur();
       await Promise.all([...document.images].map((img) => img.decode()));
@@ -269,9 +231,6 @@ describe('upload page in headless Chromium (local mode)', function () {
     const png = await sharp(shot).png({ compressionLevel: 9 }).toBuffer();
     await mkdir(dirname(LATEST_SCREENSHOT), { recursive: true });
     await writeFile(LATEST_SCREENSHOT, png);
-    if (process.env.UPDATE_SCREENSHOT === '1' || !existsSync(SCREENSHOT)) {
-      await writeFile(SCREENSHOT, png);
-    }
   });
 
   it('refuses a non-image type before uploading, and says why', async function () {

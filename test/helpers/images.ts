@@ -65,3 +65,35 @@ export function cameraNoise(width: number, height: number): sharp.Sharp {
     },
   });
 }
+
+/**
+ * A sunset with hills and seeded grain: deterministic (so the screenshot only changes
+ * when the page does) and grainy enough to weigh what a real photo weighs.
+ */
+export async function sunsetPhoto(width = 2400, height = 1600): Promise<Buffer> {
+  const pixels = Buffer.alloc(width * height * 3);
+  let seed = 42;
+  const grain = () => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return ((seed >>> 0) % 25) - 12;
+  };
+  for (let y = 0; y < height; y++) {
+    const t = y / height;
+    for (let x = 0; x < width; x++) {
+      const hill = height * (0.62 + 0.08 * Math.sin(x / 170) + 0.04 * Math.sin(x / 53));
+      const [r, g, b] =
+        y > hill
+          ? [40 + 30 * t, 70 + 40 * t, 50]
+          : [250 - 60 * t, 140 + 60 * (1 - t) - 80 * t, 90 + 120 * t];
+      const i = (y * width + x) * 3;
+      pixels[i] = Math.max(0, Math.min(255, r + grain()));
+      pixels[i + 1] = Math.max(0, Math.min(255, g + grain()));
+      pixels[i + 2] = Math.max(0, Math.min(255, b + grain()));
+    }
+  }
+  return sharp(pixels, { raw: { width, height, channels: 3 } })
+    .jpeg({ quality: 85 })
+    .toBuffer();
+}
