@@ -34,6 +34,14 @@ import {
 } from './webhook-subscriber';
 
 export const DEFAULT_EVENTS_PORT = 10003;
+/** The app settings local mode points the functions' outcome publisher at this topic with. */
+export const OUTCOME_TOPIC_ENDPOINT_SETTING = 'DIRECTDROP_OUTCOME_TOPIC_ENDPOINT';
+export const OUTCOME_TOPIC_KEY_SETTING = 'DIRECTDROP_OUTCOME_TOPIC_KEY';
+
+/** The endpoint publishers use for a topic on `port`. */
+export function localTopicEndpoint(port: number): string {
+  return `http://127.0.0.1:${port}${PUBLISH_PATH}`;
+}
 /** Server-Sent Events of everything the topic accepts and delivers; loopback only. */
 export const EVENTS_STREAM_PATH = '/events';
 /** Where waiting events too large for a queue message are kept (local mode only). */
@@ -66,6 +74,8 @@ export interface RunningEventTopic {
 }
 
 /** The topic's key for this data folder, created once (32 random bytes, Base64, like Azure's). */
+export const TOPIC_KEY_FILE_NAME = TOPIC_KEY_FILE;
+
 export function ensureTopicKey(dataDir: string): Promise<string> {
   return ensureSecretFile(join(dataDir, TOPIC_KEY_FILE), () => randomBytes(32).toString('base64'));
 }
@@ -287,7 +297,7 @@ export async function startEventTopic(options: EventTopicOptions): Promise<Runni
   }
   const base = `http://127.0.0.1:${port}`;
   return {
-    endpoint: `${base}${PUBLISH_PATH}`,
+    endpoint: localTopicEndpoint(port),
     streamUrl: `${base}${EVENTS_STREAM_PATH}`,
     subscriptions: subscribers.map((s) => s.subscription),
     async stop() {
