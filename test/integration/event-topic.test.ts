@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AzureKeyCredential, EventGridPublisherClient } from '@azure/eventgrid';
@@ -336,6 +338,50 @@ describe('local Event Grid topic and webhook delivery (real Azurite, real HTTP)'
     expect(ids).to.deep.equal(['m1', 'm1']);
     expect(await deadLetters()).to.deep.equal([]);
   });
+
+  for (const json of [false, true]) {
+    it(`prints events as they arrive with npx directdrop events${json ? ' --json' : ''}, waiting for local mode first`, async () => {
+      const cli = spawn(
+        process.execPath,
+        [
+          join(__dirname, '../../bin/directdrop.mjs'),
+          'events',
+          '--events-port',
+          String(port),
+          '--count',
+          '1',
+          ...(json ? ['--json'] : []),
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stdout = '';
+      let stderr = '';
+      cli.stdout.on('data', (chunk) => (stdout += chunk));
+      cli.stderr.on('data', (chunk) => (stderr += chunk));
+      const exited = new Promise<number | null>((resolve) => cli.once('exit', resolve));
+      try {
+        expect(await eventually(() => stderr.includes('Waiting for'), 15_000), stderr).to.equal(
+          true,
+        );
+        await start([]);
+        expect(await eventually(() => stderr.includes('Watching'), 10_000), stderr).to.equal(true);
+        await client().send([outcomeEvent('c1')]);
+        expect(await exited).to.equal(0);
+      } finally {
+        cli.kill();
+      }
+      if (json) {
+        expect(JSON.parse(stdout)).to.deep.include({
+          id: 'c1',
+          type: 'directdrop.upload.processed',
+        });
+      } else {
+        expect(stdout.trim()).to.equal(
+          '2026-12-01T10:00:00.000Z  directdrop.upload.processed  uploads/c1  processed  metadata {"postId":"42"}',
+        );
+      }
+    });
+  }
 
   it('streams accepted events to loopback watchers at GET /events, and refuses another Host', async () => {
     const running = await start([]);
