@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // `npx directdrop` in this repository: the client package's compiled CLI, plus the operator
 // commands that need the server's code (local mode's identity provider, drop zones,
-// reprocessing), which the published client package deliberately leaves out.
+// outcome events, reprocessing), which the published client package deliberately leaves out.
 import process from 'node:process';
 
-const LOCAL_OPERATOR_COMMANDS = new Set(['dev-token', 'dropzone-url', 'dropzone']);
+const LOCAL_OPERATOR_COMMANDS = new Set(['dev-token', 'dropzone-url', 'dropzone', 'events']);
 const command = process.argv[2];
 
 if (LOCAL_OPERATOR_COMMANDS.has(command) || command === 'reprocess') {

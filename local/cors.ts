@@ -11,6 +11,29 @@
  */
 export const LOOPBACK_ORIGIN_PATTERNS = ['http://localhost:*', 'http://127.0.0.1:*'] as const;
 
+/**
+ * Response headers cross-origin pages may read, added to every CORS response of the local
+ * host (the handlers may name more): the quota's RateLimit fields and Retry-After, which
+ * a browser hides from JavaScript unless exposed.
+ */
+export const CORS_EXPOSED_HEADERS = [
+  'RateLimit-Limit',
+  'RateLimit-Remaining',
+  'RateLimit-Reset',
+  'Retry-After',
+] as const;
+
+/** The union of two Access-Control-Expose-Headers values, first spelling kept. */
+export function mergeExposedHeaders(...values: Array<string | undefined>): string {
+  const seen = new Map<string, string>();
+  for (const value of values) {
+    for (const name of (value ?? '').split(',').map((n) => n.trim())) {
+      if (name !== '' && !seen.has(name.toLowerCase())) seen.set(name.toLowerCase(), name);
+    }
+  }
+  return [...seen.values()].join(', ');
+}
+
 const LOOPBACK_ORIGIN = /^http:\/\/(?:localhost|127\.0\.0\.1)(?::\d{1,5})?$/;
 
 /** An origin as browsers send it: scheme, host and optional port; nothing else. */

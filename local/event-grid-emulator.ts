@@ -27,7 +27,7 @@ import {
 } from './event-grid-event';
 import { type Logger, describeError } from './log';
 import { buildScanResultEvent, encodeScanResultMessage } from './malware-scan-event';
-import type { LocalMalwareScanner } from './malware-scanner';
+import type { LocalMalwareScanner, ScanOutcome } from './malware-scanner';
 
 export interface EventGridEmulatorOptions {
   /** The landing container, watched for commits. */
@@ -46,6 +46,8 @@ export interface EventGridEmulatorOptions {
   duplicateFraction?: number;
   /** Scan each committed block blob and deliver Defender's result event to `queue`. */
   malwareScanning?: { scanner: LocalMalwareScanner; topic: string };
+  /** How a blob that fails on its own is retried; tests shorten it. */
+  blobRetry?: BlobRetryPolicy;
   log: Logger;
 }
 
@@ -78,6 +80,53 @@ const STATE_VERSION = 1;
 const ENQUEUE_CONCURRENCY = 8;
 /** Larger blobs get "Not scanned" locally; Defender's own limit is 50 GB. */
 const MAX_LOCAL_SCAN_BYTES = 256 * 1024 * 1024;
+/**
+ * A blob the emulator cannot read (an Archive-tier blob the scanner cannot download, a
+ * name the storage SDK cannot address) is retried on its own, after 1 s, 2 s, 4 s … up
+ * to 30 s, and given up after this many attempts (about two minutes), so it never holds
+ * up the blobs committed beside it.
+ */
+export interface BlobRetryPolicy {
+  attempts: number;
+  backoffMs: number;
+  maxBackoffMs: number;
+}
+export const DEFAULT_BLOB_RETRY: BlobRetryPolicy = {
+  attempts: 8,
+  backoffMs: 1_000,
+  maxBackoffMs: 30_000,
+};
+
+/** A failure of one blob's own reads: isolated to that blob, unlike a failure of the queue. */
+class BlobReadError extends Error {
+  constructor(
+    readonly blobName: string,
+    cause: unknown,
+  ) {
+    const { statusCode, code } = (cause ?? {}) as { statusCode?: number; code?: string };
+    const status = [statusCode, code].filter((part) => part !== undefined).join(' ');
+    const text = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
+    super(`${blobName}: ${status ? `${status}, ` : ''}${text}`, { cause });
+    this.name = 'BlobReadError';
+  }
+}
+
+async function readingBlob<T>(blobName: string, read: () => Promise<T> | T): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    throw new BlobReadError(blobName, error);
+  }
+}
+
+/** Progress on one blob version that failed, so a retry redoes only what is left. */
+interface FailingVersion {
+  eTag: string;
+  attempts: number;
+  nextAttemptAt: number;
+  /** The BlobCreated event (and its duplicate) is already on the queue. */
+  eventSent: boolean;
+}
 
 async function loadState(path: string): Promise<EmulatorState> {
   let text: string;
@@ -131,16 +180,27 @@ async function apiOf(container: ContainerClient, item: BlobItem): Promise<Commit
   return (list.committedBlocks?.length ?? 0) > 0 ? 'PutBlockList' : 'PutBlob';
 }
 
-/** Runs `size` at a time; a failure stops later batches once its own batch has settled. */
+/**
+ * Runs `size` at a time. A blob's own failure is handed to `onBlobFailure` and the rest go
+ * on; any other failure (the queue, storage unreachable) stops later batches once its own
+ * batch has settled, and is retried on the next poll.
+ */
 async function inBatches<T>(
   items: T[],
   size: number,
   run: (item: T) => Promise<void>,
+  onBlobFailure: (item: T, error: BlobReadError) => void,
 ): Promise<void> {
   for (let i = 0; i < items.length; i += size) {
-    const results = await Promise.allSettled(items.slice(i, i + size).map(run));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
+    const batch = items.slice(i, i + size);
+    const results = await Promise.allSettled(batch.map(run));
+    let other: unknown;
+    results.forEach((result, j) => {
+      if (result.status === 'fulfilled') return;
+      if (result.reason instanceof BlobReadError) onBlobFailure(batch[j], result.reason);
+      else other ??= result.reason;
+    });
+    if (other !== undefined) throw other;
   }
 }
 
@@ -154,57 +214,87 @@ export async function startEventGridEmulator(
   const state = await loadState(statePath);
   const known = (state.delivered[container.containerName] ??= {});
   const duplicateFraction = options.duplicateFraction ?? 0;
+  const retry = options.blobRetry ?? DEFAULT_BLOB_RETRY;
   let delivered = 0;
   let duplicated = 0;
   let scanned = 0;
   let stopping = false;
   let lastFailure = '';
 
+  /** Versions that failed on their own reads, by blob name; in memory, so a restart retries them afresh. */
+  const failing = new Map<string, FailingVersion>();
+
   async function deliver(item: BlobItem, sequence: bigint): Promise<void> {
-    const event: BlobCreatedEvent = buildBlobCreatedEvent({
-      accountName,
-      containerName: container.containerName,
-      blobName: item.name,
-      url: container.getBlobClient(item.name).url,
-      api: await apiOf(container, item),
-      eTag: item.properties.etag ?? '',
-      contentType: item.properties.contentType ?? 'application/octet-stream',
-      contentLength: item.properties.contentLength ?? 0,
-      blobType: blobTypeOf(item) ?? 'BlockBlob',
-      sequence,
-      eventTime: new Date(),
-    });
-    if (matchesSubscription(event, filter)) {
-      // Event Grid's subscription in infra sets no expiry on queue messages (-1 = never).
-      const message = encodeQueueMessage(event);
-      await queue.sendMessage(message, { messageTimeToLive: -1 });
-      delivered++;
-      if (Math.floor(delivered * duplicateFraction) > duplicated) {
-        duplicated++;
+    const eTag = item.properties.etag ?? '';
+    const progress = failing.get(item.name);
+    if (!progress?.eventSent) {
+      const event: BlobCreatedEvent = buildBlobCreatedEvent({
+        accountName,
+        containerName: container.containerName,
+        blobName: item.name,
+        // The SDK refuses names it cannot address (`../../x.jpg`): that blob's failure alone.
+        url: await readingBlob(item.name, () => container.getBlobClient(item.name).url),
+        api: await readingBlob(item.name, () => apiOf(container, item)),
+        eTag,
+        contentType: item.properties.contentType ?? 'application/octet-stream',
+        contentLength: item.properties.contentLength ?? 0,
+        blobType: blobTypeOf(item) ?? 'BlockBlob',
+        sequence,
+        eventTime: new Date(),
+      });
+      if (matchesSubscription(event, filter)) {
+        // Event Grid's subscription in infra sets no expiry on queue messages (-1 = never).
+        const message = encodeQueueMessage(event);
         await queue.sendMessage(message, { messageTimeToLive: -1 });
-        log.info(
-          `Event Grid emulator: delivered event ${event.id} twice (duplicate ${duplicated})`,
-        );
+        delivered++;
+        if (Math.floor(delivered * duplicateFraction) > duplicated) {
+          duplicated++;
+          await queue.sendMessage(message, { messageTimeToLive: -1 });
+          log.info(
+            `Event Grid emulator: delivered event ${event.id} twice (duplicate ${duplicated})`,
+          );
+        }
       }
+      if (progress) progress.eventSent = true;
+      else failing.set(item.name, { eTag, attempts: 0, nextAttemptAt: 0, eventSent: true });
     }
     // Defender scans block blobs only; the verdict goes before the version counts as delivered.
     if (options.malwareScanning && item.properties.blobType === 'BlockBlob') {
       const verdict = await scanVersion(item, options.malwareScanning);
-      if (verdict) {
-        await queue.sendMessage(verdict, { messageTimeToLive: -1 });
-        scanned++;
-        if (
-          Math.floor(scanned * duplicateFraction) > Math.floor((scanned - 1) * duplicateFraction)
-        ) {
-          await queue.sendMessage(verdict, { messageTimeToLive: -1 });
-          log.info(`Event Grid emulator: delivered scan result of ${item.name} twice`);
-        }
-      }
+      if (verdict) await sendVerdict(item.name, verdict);
     }
-    known[item.name] = {
-      eTag: item.properties.etag ?? '',
-      createdOn: item.properties.createdOn?.toISOString() ?? '',
-    };
+    failing.delete(item.name);
+    known[item.name] = { eTag, createdOn: item.properties.createdOn?.toISOString() ?? '' };
+  }
+
+  async function sendVerdict(blobName: string, verdict: string): Promise<void> {
+    await queue.sendMessage(verdict, { messageTimeToLive: -1 });
+    scanned++;
+    if (Math.floor(scanned * duplicateFraction) > Math.floor((scanned - 1) * duplicateFraction)) {
+      await queue.sendMessage(verdict, { messageTimeToLive: -1 });
+      log.info(`Event Grid emulator: delivered scan result of ${blobName} twice`);
+    }
+  }
+
+  function verdictMessage(
+    item: BlobItem,
+    topic: string,
+    outcome: ScanOutcome,
+    bytes: Buffer,
+  ): string {
+    return encodeScanResultMessage(
+      buildScanResultEvent({
+        accountName,
+        containerName: container.containerName,
+        blobName: item.name,
+        url: container.getBlobClient(item.name).url,
+        eTag: item.properties.etag ?? '',
+        ...outcome,
+        sha256: createHash('sha256').update(bytes).digest(),
+        scanFinishedTime: new Date(),
+        topic,
+      }),
+    );
   }
 
   /** The result message for this exact version, or undefined if it changed meanwhile (a new commit follows). */
@@ -223,6 +313,15 @@ export async function startEventGridEmulator(
       } catch (error) {
         const status = (error as { statusCode?: number }).statusCode;
         if (status === 404 || status === 412) return undefined;
+        // An Archive-tier blob answers 409 BlobArchived: this blob's problem, nobody else's.
+        if (
+          status !== undefined &&
+          status >= 400 &&
+          status < 500 &&
+          status !== 408 &&
+          status !== 429
+        )
+          throw new BlobReadError(item.name, error);
         throw error;
       }
     }
@@ -239,19 +338,50 @@ export async function startEventGridEmulator(
         `Malware scanner: ${item.name} is malicious (${outcome.malwareNamesFound.join(', ')})`,
       );
     }
-    return encodeScanResultMessage(
-      buildScanResultEvent({
-        accountName,
-        containerName: container.containerName,
-        blobName: item.name,
-        url: container.getBlobClient(item.name).url,
-        eTag,
-        ...outcome,
-        sha256: createHash('sha256').update(bytes).digest(),
-        scanFinishedTime: new Date(),
-        topic,
-      }),
+    return verdictMessage(item, topic, outcome, bytes);
+  }
+
+  /** Schedules a failed version's retry; past the last attempt it is given up, with an `Error` verdict if one was due. */
+  async function onBlobFailure(item: BlobItem, error: BlobReadError): Promise<void> {
+    const eTag = item.properties.etag ?? '';
+    const previous = failing.get(item.name);
+    const progress: FailingVersion =
+      previous && previous.eTag === eTag
+        ? previous
+        : { eTag, attempts: 0, nextAttemptAt: 0, eventSent: previous?.eventSent ?? false };
+    progress.attempts++;
+    failing.set(item.name, progress);
+    if (progress.attempts < retry.attempts) {
+      const backoff = Math.min(retry.backoffMs * 2 ** (progress.attempts - 1), retry.maxBackoffMs);
+      progress.nextAttemptAt = Date.now() + backoff;
+      log.warn(
+        `Event Grid emulator: ${error.message}; retrying this blob in ${backoff / 1000} s ` +
+          `(attempt ${progress.attempts} of ${retry.attempts}), the others go on`,
+      );
+      return;
+    }
+    // Given up: Defender reports a scan it could not finish as `Error`, so the gate need not wait it out.
+    if (progress.eventSent && options.malwareScanning && item.properties.blobType === 'BlockBlob') {
+      await sendVerdict(
+        item.name,
+        verdictMessage(
+          item,
+          options.malwareScanning.topic,
+          {
+            resultType: 'Error',
+            malwareNamesFound: [],
+            notScannedReason: `Error - the local scanner could not read the blob: ${error.message}`,
+          },
+          Buffer.alloc(0),
+        ),
+      );
+    }
+    log.error(
+      `Event Grid emulator: gave up on ${error.message} after ${progress.attempts} attempts` +
+        (progress.eventSent ? ' (its BlobCreated event was delivered)' : '; no event delivered'),
     );
+    failing.delete(item.name);
+    known[item.name] = { eTag, createdOn: item.properties.createdOn?.toISOString() ?? '' };
   }
 
   /** One pass: list, deliver what is new, forget deleted blobs, save the record if it changed. */
@@ -264,6 +394,9 @@ export async function startEventGridEmulator(
       const copyStatus = item.properties.copyStatus;
       if (!blobTypeOf(item) || (copyStatus !== undefined && copyStatus !== 'success')) continue;
       const previous = known[item.name];
+      const retry = failing.get(item.name);
+      if (retry && retry.eTag === item.properties.etag && retry.nextAttemptAt > Date.now())
+        continue;
       if (isContentCommit(item, previous)) commits.push(item);
       else if (previous && previous.eTag !== item.properties.etag) {
         known[item.name] = { ...previous, eTag: item.properties.etag ?? '' };
@@ -276,6 +409,7 @@ export async function startEventGridEmulator(
         changed = true;
       }
     }
+    for (const name of failing.keys()) if (!seen.has(name)) failing.delete(name);
     // Oldest first, so sequencers follow commit order as far as the listing can tell.
     commits.sort(
       (a, b) => a.properties.lastModified.getTime() - b.properties.lastModified.getTime(),
@@ -283,7 +417,17 @@ export async function startEventGridEmulator(
     let sequence = BigInt(state.sequence);
     const numbered = commits.map((item) => ({ item, sequence: ++sequence }));
     try {
-      await inBatches(numbered, ENQUEUE_CONCURRENCY, ({ item, sequence: n }) => deliver(item, n));
+      const givingUp: Array<Promise<void>> = [];
+      try {
+        await inBatches(
+          numbered,
+          ENQUEUE_CONCURRENCY,
+          ({ item, sequence: n }) => deliver(item, n),
+          ({ item }, error) => givingUp.push(onBlobFailure(item, error)),
+        );
+      } finally {
+        await Promise.all(givingUp);
+      }
     } finally {
       if (numbered.length > 0) {
         state.sequence = sequence.toString();

@@ -12,6 +12,7 @@ import {
   BLOB_CREATED_EVENT_TYPE,
   COMMITTED_BLOB_APIS,
   type CommittedBlobApi,
+  EXCLUDED_BLOB_CONTENT_TYPES,
   blobSubjectPrefix,
 } from '../functions/core/definitions';
 import { quotedETag } from '../functions/core/blob-events';
@@ -66,6 +67,8 @@ export interface SubscriptionFilter {
   includedEventTypes: readonly string[];
   /** Advanced filter `data.api` StringIn. */
   apis: readonly string[];
+  /** Advanced filter `data.contentType` StringNotIn (tombstones). */
+  excludedContentTypes: readonly string[];
 }
 
 export function landingSubscriptionFilter(landingContainer: string): SubscriptionFilter {
@@ -73,6 +76,7 @@ export function landingSubscriptionFilter(landingContainer: string): Subscriptio
     subjectBeginsWith: blobSubjectPrefix(landingContainer),
     includedEventTypes: [BLOB_CREATED_EVENT_TYPE],
     apis: COMMITTED_BLOB_APIS,
+    excludedContentTypes: EXCLUDED_BLOB_CONTENT_TYPES,
   };
 }
 
@@ -80,7 +84,11 @@ export function matchesSubscription(event: BlobCreatedEvent, filter: Subscriptio
   return (
     event.subject.startsWith(filter.subjectBeginsWith) &&
     filter.includedEventTypes.includes(event.eventType) &&
-    filter.apis.includes(event.data.api)
+    filter.apis.includes(event.data.api) &&
+    // Event Grid compares strings case-insensitively (learn.microsoft.com/azure/event-grid/event-filtering).
+    !filter.excludedContentTypes.some(
+      (type) => type.toLowerCase() === event.data.contentType.toLowerCase(),
+    )
   );
 }
 

@@ -25,6 +25,7 @@ import type {
   QueueRegistration,
 } from '../functions/registrations';
 import { PortInUseError } from './azurite';
+import { CORS_EXPOSED_HEADERS, mergeExposedHeaders } from './cors';
 import { type HostConfig, HostConfigError, resolveAppSettingExpression } from './host-config';
 import { type RouteMatcher, compileRoute } from './http-routes';
 import { type Logger, describeError } from './log';
@@ -175,6 +176,17 @@ function sendJson(
   response.end(text);
 }
 
+/** Every error the host answers by itself has the API's shape: `{"error":{"code","message"}}`. */
+function sendHostError(
+  response: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
+  sendJson(response, status, { error: { code, message } }, headers);
+}
+
 class FunctionTimeoutError extends Error {}
 
 /** Fails the invocation at functionTimeout; the handler cannot be cancelled and may still finish. */
@@ -315,13 +327,11 @@ export async function startFunctionsHost(
       body = await readRequestBody(request, maxBody);
     } catch (error) {
       if (error instanceof RequestTooLargeError) {
-        sendJson(
+        sendHostError(
           response,
           413,
-          {
-            error: 'request-too-large',
-            message: `Request bodies are limited to ${maxBody} bytes.`,
-          },
+          'request-too-large',
+          `Request bodies are limited to ${maxBody} bytes.`,
           { connection: 'close' },
         );
         return;
@@ -375,6 +385,14 @@ export async function startFunctionsHost(
       );
       if (httpResponse.cookies.length > 0)
         headers['set-cookie'] = httpResponse.cookies.map(serializeCookie);
+      // The platform's exposed headers and the handler's own, together.
+      const corsExposed = response.getHeader('access-control-expose-headers');
+      if (corsExposed !== undefined) {
+        headers['access-control-expose-headers'] = mergeExposedHeaders(
+          String(corsExposed),
+          httpResponse.headers.get('access-control-expose-headers') ?? undefined,
+        );
+      }
       status = httpResponse.status;
       response.writeHead(status, headers);
       response.end(method === 'HEAD' ? undefined : bytes);
@@ -384,10 +402,12 @@ export async function startFunctionsHost(
         `Executed '${registration.name}' (Failed, Id=${invocationId}): ${describeError(error)}`,
       );
       if (!response.headersSent) {
-        sendJson(response, 500, {
-          error: 'function-failed',
-          message: `Function '${registration.name}' failed; see the local mode console (invocation ${invocationId}).`,
-        });
+        sendHostError(
+          response,
+          500,
+          'function-failed',
+          `Function '${registration.name}' failed; see the local mode console (invocation ${invocationId}).`,
+        );
       } else response.destroy();
     }
     log.info(
@@ -397,8 +417,8 @@ export async function startFunctionsHost(
 
   /**
    * The platform's CORS, in front of the functions: a preflight from an allowed origin is
-   * answered without invoking anything, and every response to it names the origin. The
-   * handlers' own Access-Control-Expose-Headers pass through, as they do in Azure.
+   * answered without invoking anything, and every response to it names the origin and
+   * exposes the RateLimit headers and Retry-After, merged with any the handler exposes.
    */
   function applyCors(
     request: IncomingMessage,
@@ -413,16 +433,28 @@ export async function startFunctionsHost(
     const preflight =
       method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined;
     if (!preflight) {
-      if (allowed) response.setHeader('access-control-allow-origin', origin);
+      if (allowed) {
+        response.setHeader('access-control-allow-origin', origin);
+        response.setHeader('access-control-expose-headers', CORS_EXPOSED_HEADERS.join(', '));
+      }
       return 'continue';
     }
     if (!allowed || routeMethods.length === 0) {
-      sendJson(response, allowed ? 404 : 403, {
-        error: allowed ? 'not-found' : 'cors-origin-not-allowed',
-        message: allowed
-          ? `No function answers ${request.url?.split('?')[0]}.`
-          : `Origin ${origin} may not call this API; start local mode with --cors-origin ${origin}.`,
-      });
+      if (allowed) {
+        sendHostError(
+          response,
+          404,
+          'not-found',
+          `No function answers ${request.url?.split('?')[0]}.`,
+        );
+      } else {
+        sendHostError(
+          response,
+          403,
+          'cors-origin-not-allowed',
+          `Origin ${origin} may not call this API; start local mode with --cors-origin ${origin}.`,
+        );
+      }
       return 'answered';
     }
     const requestedHeaders = request.headers['access-control-request-headers'];
@@ -441,10 +473,12 @@ export async function startFunctionsHost(
     const url = requestUrl(request, port);
     if (!url) {
       // Kestrel refuses these with 400 before any routing, too.
-      return sendJson(response, 400, {
-        error: 'bad-request',
-        message: 'The request has a malformed Host header or request target.',
-      });
+      return sendHostError(
+        response,
+        400,
+        'bad-request',
+        'The request has a malformed Host header or request target.',
+      );
     }
     const path = url.pathname;
     const lower = path.toLowerCase();
@@ -462,31 +496,29 @@ export async function startFunctionsHost(
       const chosen = candidates.find((c) => c.compiled.methods.includes(method));
       if (chosen) return invokeHttp(chosen.compiled, chosen.params, url, request, response);
       if (candidates.length > 0) {
-        // The Functions host answers a known route with the wrong method as not found, too.
+        // A known route with another method: 405 naming the methods it takes (RFC 9110 §15.5.6).
         const allowed = [...new Set(candidates.flatMap((c) => c.compiled.methods))].join(', ');
-        return sendJson(response, 404, {
-          error: 'not-found',
-          message: `No function answers ${method} ${path}; this route accepts ${allowed}.`,
-        });
+        return sendHostError(
+          response,
+          405,
+          'method-not-allowed',
+          `${path} does not answer ${method}; it accepts ${allowed}.`,
+          { allow: allowed },
+        );
       }
     }
     if (method === 'GET' && options.extraRoutes?.(path, response)) return;
     if (options.staticRoot && (await serveStatic(options.staticRoot, request, response, path)))
       return;
-    sendJson(response, 404, {
-      error: 'not-found',
-      message: `No function or file answers ${method} ${path}.`,
-    });
+    sendHostError(response, 404, 'not-found', `No function or file answers ${method} ${path}.`);
   }
 
   const onRequest = (request: IncomingMessage, response: ServerResponse) => {
     if (stopping) {
-      sendJson(
-        response,
-        503,
-        { error: 'stopping', message: 'Local mode is shutting down.' },
-        { connection: 'close' },
-      );
+      sendHostError(response, 503, 'stopping', 'Local mode is shutting down.', {
+        connection: 'close',
+        'retry-after': '5',
+      });
       return;
     }
     activeRequests++;
@@ -494,10 +526,12 @@ export async function startFunctionsHost(
       .catch((error) => {
         log.error(`${request.method} ${request.url?.split('?')[0]}: ${describeError(error)}`);
         if (!response.headersSent)
-          sendJson(response, 500, {
-            error: 'internal-error',
-            message: 'The local host failed to answer; see its console.',
-          });
+          sendHostError(
+            response,
+            500,
+            'internal-error',
+            'The local host failed to answer; see its console.',
+          );
         else response.destroy();
       })
       .finally(() => activeRequests--);

@@ -22,6 +22,8 @@ export interface LocalModePorts {
   blobPort: number;
   queuePort: number;
   tablePort: number;
+  /** The storage half's Event Grid topic. */
+  eventsPort: number;
 }
 
 export async function freeLocalModePorts(): Promise<LocalModePorts> {
@@ -30,6 +32,7 @@ export async function freeLocalModePorts(): Promise<LocalModePorts> {
     blobPort: await freePort(),
     queuePort: await freePort(),
     tablePort: await freePort(),
+    eventsPort: await freePort(),
   };
 }
 
@@ -68,6 +71,7 @@ export function startLocalModeProcess(options: LocalModeProcessOptions): LocalMo
     ...['--role', options.role, '--data', options.dataDir],
     ...['--port', String(ports.port), '--blob-port', String(ports.blobPort)],
     ...['--queue-port', String(ports.queuePort), '--table-port', String(ports.tablePort)],
+    ...['--events-port', String(ports.eventsPort)],
     ...(options.signIn ? [] : ['--anonymous']),
     ...(options.args ?? []),
   ];

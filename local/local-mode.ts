@@ -9,7 +9,7 @@ import { availableParallelism } from 'node:os';
 import { join, relative } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
-import { STORAGE_CONNECTION } from '../functions/core/definitions';
+import { STORAGE_CONNECTION, STORAGE_NAMES } from '../functions/core/definitions';
 import {
   type DirectdropSettings,
   SETTING_KEYS,
@@ -33,6 +33,17 @@ import {
 import { devStackMalwareScanning } from './dev-stack';
 import { corsOriginAllowed } from './cors';
 import { startEventGridEmulator } from './event-grid-emulator';
+import {
+  OUTCOME_TOPIC_ENDPOINT_SETTING,
+  OUTCOME_TOPIC_KEY_SETTING,
+  type RunningEventTopic,
+  TOPIC_KEY_FILE_NAME,
+  ensureTopicKey,
+  ensureWebhookSecret,
+  localTopicEndpoint,
+  readTopicKey,
+  startEventTopic,
+} from './event-topic';
 import { type RunningFunctionsHost, startFunctionsHost } from './functions-host';
 import { type HostConfig, readHostConfig } from './host-config';
 import { acquireInstanceLock } from './instance-lock';
@@ -46,9 +57,17 @@ import {
   describeEngine,
   detectClamAv,
 } from './malware-scanner';
-import type { LocalModeOptions } from './options';
+import {
+  type LocalModeOptions,
+  UsageError,
+  WEBHOOK_FLAG,
+  WEBHOOK_SECRET_FLAG,
+  parseWebhookList,
+  parseWebhookSecret,
+} from './options';
 import { type ProvisionedStorage, provisionStorage } from './provision';
 import { DEV_DEFAULT_SUBJECT, DEV_TOKEN_HOURS } from './dev-identity';
+import { WEBHOOK_SECRET_HEADER } from './webhook-delivery';
 
 export interface RunningLocalMode {
   /** Resolves with an exit code when local mode ends by itself (`func` exited). */
@@ -99,6 +118,7 @@ async function assertPortsFree(options: LocalModeOptions): Promise<void> {
       ['127.0.0.1', options.blobPort, 'Azurite blob', '--blob-port'],
       ['127.0.0.1', options.queuePort, 'Azurite queue', '--queue-port'],
       ['127.0.0.1', options.tablePort, 'Azurite table', '--table-port'],
+      ['127.0.0.1', options.eventsPort, 'Event Grid topic', '--events-port'],
     );
   }
   for (const [host, port, role, flag] of checks) {
@@ -156,6 +176,33 @@ interface StartupSummary {
   /** Present when this process scans uploads (storage half, scanning on). */
   scanner?: LocalMalwareScanner;
   auth?: LocalAuth;
+  /** Present when this process runs the storage half's Event Grid topic. */
+  events?: { topic: RunningEventTopic; secret: string };
+}
+
+/** Where outcome events go, what each delivery carries, and how to watch them. */
+function describeEvents(summary: StartupSummary): string[] {
+  if (!summary.events) return [];
+  const { topic, secret } = summary.events;
+  const { options, repoRoot } = summary;
+  const inRepo = relative(repoRoot, options.dataDir);
+  const data = inRepo && !inRepo.startsWith('..') ? inRepo : options.dataDir;
+  const lines = [
+    `Events      Event Grid topic ${topic.endpoint} (CloudEvents 1.0; key in ${data}/${TOPIC_KEY_FILE_NAME}) ← the functions publish outcome events`,
+  ];
+  if (topic.subscriptions.length === 0) {
+    lines.push(
+      '            no webhook: add one with --webhook <url> (or DIRECTDROP_LOCAL_WEBHOOKS)',
+    );
+  }
+  for (const subscription of topic.subscriptions) {
+    lines.push(`            → webhook ${subscription.url}  (subscription ${subscription.name})`);
+  }
+  lines.push(
+    `            deliveries carry ${WEBHOOK_SECRET_HEADER}: ${secret}; undeliverable events go to '${STORAGE_NAMES.deadLetterContainer}'`,
+    `            watch them: npx directdrop events --events-port ${options.eventsPort}`,
+  );
+  return lines;
 }
 
 function describeStartup(summary: StartupSummary): string {
@@ -205,16 +252,19 @@ function describeStartup(summary: StartupSummary): string {
         ? `Malware     scan gate on: ${describeEngine(summary.scanner.engine)} → Microsoft.Security.MalwareScanningResult on '${settings.eventsQueue}'; verdict wait ${settings.scanVerdictTimeoutSeconds} s`
         : 'Malware     scan gate off (--malware-scanning on to turn it on)',
     );
+    lines.push(...describeEvents(summary));
     if (options.role === 'storage') {
       lines.push(
         '',
         `Storage only. Start the functions against it with: npm start -- --role functions` +
-          ` --port ${options.port} --blob-port ${options.blobPort} --queue-port ${options.queuePort}`,
+          ` --port ${options.port} --blob-port ${options.blobPort} --queue-port ${options.queuePort}` +
+          ` --events-port ${options.eventsPort}`,
       );
     }
   } else {
     lines.push(
       `Storage     blob ${summary.blobEndpoint}, queue ${summary.queueEndpoint}  (run by \`npm start -- --role storage\`)`,
+      `Events      outcome events published to ${localTopicEndpoint(options.eventsPort)}  (the storage half's topic delivers them)`,
     );
   }
   if (auth) {
@@ -243,6 +293,51 @@ function describeStartup(summary: StartupSummary): string {
   }
   lines.push('');
   return lines.join('\n');
+}
+
+/**
+ * The storage half's Event Grid topic and its webhook subscriptions: from the flags and
+ * environment, else from local.settings.json; the secret likewise, else the data folder's.
+ */
+async function startOutcomeTopic(
+  options: LocalModeOptions,
+  merged: Env,
+  key: string,
+  connectionString: string,
+  log: Logger,
+): Promise<{ topic: RunningEventTopic; secret: string }> {
+  let webhooks = options.webhooks;
+  let secret = options.webhookSecret;
+  try {
+    if (webhooks.length === 0) {
+      webhooks = parseWebhookList(
+        merged[WEBHOOK_FLAG.env],
+        `${WEBHOOK_FLAG.env} in local.settings.json`,
+      );
+    }
+    const fromSettings = merged[WEBHOOK_SECRET_FLAG.env];
+    if (secret === undefined && fromSettings) {
+      secret = parseWebhookSecret(
+        fromSettings,
+        `${WEBHOOK_SECRET_FLAG.env} in local.settings.json`,
+      );
+    }
+  } catch (error) {
+    if (error instanceof UsageError) throw new LocalModeError(error.message);
+    throw error;
+  }
+  secret ??= await ensureWebhookSecret(options.dataDir);
+  const topic = await startEventTopic({
+    port: options.eventsPort,
+    key,
+    blobService: BlobServiceClient.fromConnectionString(connectionString),
+    queueService: QueueServiceClient.fromConnectionString(connectionString),
+    deadLetterContainer: STORAGE_NAMES.deadLetterContainer,
+    webhooks,
+    webhookSecret: secret,
+    log,
+  });
+  return { topic, secret };
 }
 
 export async function startLocalMode(
@@ -287,6 +382,17 @@ export async function startLocalMode(
       [SETTING_KEYS.malwareScanning]: String(scanning),
       [SETTING_KEYS.scanResultsTopic]: scanning ? localScanResultsTopic(DEV_ACCOUNT_NAME) : '',
     };
+    // The topic key belongs to the data folder: the storage half makes it, a functions half reads it.
+    const topicKey = runsStorage
+      ? await ensureTopicKey(options.dataDir)
+      : await readTopicKey(options.dataDir);
+    if (topicKey) {
+      merged = {
+        ...merged,
+        [OUTCOME_TOPIC_ENDPOINT_SETTING]: localTopicEndpoint(options.eventsPort),
+        [OUTCOME_TOPIC_KEY_SETTING]: topicKey,
+      };
+    }
     let auth: LocalAuth | undefined;
     if (runsFunctions) {
       // The identity provider's keys live in the data folder, so tokens survive a restart.
@@ -375,8 +481,23 @@ export async function startLocalMode(
         });
         cleanups.push(() => emulator.stop());
       }
+      const events = await startOutcomeTopic(
+        options,
+        merged,
+        topicKey as string,
+        endpoints.connectionString,
+        log,
+      );
+      cleanups.push(() => events.topic.stop());
+      summary.events = events;
     } else {
       await assertStorageRunning(options, endpoints.connectionString, settings);
+      if (!topicKey) {
+        throw new LocalModeError(
+          `No Event Grid topic key in ${join(options.dataDir, TOPIC_KEY_FILE_NAME)}: start the storage half ` +
+            'with the same --data first (npm start -- --role storage).',
+        );
+      }
     }
 
     let ended: Promise<number> = new Promise(() => undefined);

@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { STORAGE_CONNECTION } from '../functions/core/definitions';
 import { DEFAULT_SETTINGS, toAppSettings } from '../functions/core/settings';
+import { WEBHOOK_FLAG } from './options';
 
 /** Azurite's default endpoints, which both the SDKs and the Functions host understand. */
 export const DEVELOPMENT_STORAGE = 'UseDevelopmentStorage=true';
@@ -25,6 +26,8 @@ export function localSettingsExample(): LocalSettingsFile {
       AzureWebJobsStorage: DEVELOPMENT_STORAGE,
       [STORAGE_CONNECTION]: DEVELOPMENT_STORAGE,
       ...toAppSettings(DEFAULT_SETTINGS),
+      // Local mode's, not the app's: webhooks its Event Grid topic delivers outcome events to.
+      [WEBHOOK_FLAG.env]: '',
     },
     Host: { LocalHttpPort: LOCAL_HTTP_PORT },
   };

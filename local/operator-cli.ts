@@ -1,6 +1,7 @@
 /**
  * Operator commands of `npx directdrop`: `dev-token` (local mode's sign-in), `dropzone-url`
- * and `dropzone status` (drop zones, in Azure or local mode). They act with
+ * and `dropzone status` (drop zones, in Azure or local mode), `events` (local mode's
+ * outcome events as they arrive). They act with
  * the operator's own credentials and local files, never through the public API, so they
  * live beside local mode rather than in the client library.
  */
@@ -8,6 +9,8 @@ import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { SETTING_KEYS, validateDropZones } from '../functions/core/settings';
 import { DEV_TOKEN_HOURS, devIdentityFile, findDevIdentity, signDevToken } from './dev-identity';
+import { DEFAULT_EVENTS_PORT, EVENTS_STREAM_PATH } from './event-topic';
+import { describeDeliveryNotice, describeOutcomeEvent, watchEventStream } from './event-watch';
 import {
   DropZoneError,
   MAX_ZONE_SAS_HOURS,
@@ -119,6 +122,44 @@ export function operatorProgram(out: (text: string) => void): Command {
       `Valid until ${expiresOn.toISOString()}. Upload with: curl -X PUT -H 'x-ms-blob-type: BlockBlob' --data-binary @photo.jpg "<url with /photo.jpg before the ?>"\n`,
     );
   });
+  program
+    .command('events')
+    .description(
+      "print local mode's outcome events as they arrive (type, subject, status, reason, metadata), and each webhook delivery",
+    )
+    .option(
+      '--events-port <port>',
+      "local mode's Event Grid topic port (--events-port of npm start)",
+      port,
+      Number(process.env.DIRECTDROP_LOCAL_EVENTS_PORT || DEFAULT_EVENTS_PORT),
+    )
+    .option('--json', 'one line of JSON per event: the whole CloudEvent')
+    .option('--count <n>', 'stop after this many events', (value) => {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < 1)
+        throw new InvalidArgumentError('must be a whole number above 0.');
+      return n;
+    })
+    .action(async (options: { eventsPort: number; json?: boolean; count?: number }) => {
+      const url = `http://127.0.0.1:${options.eventsPort}${EVENTS_STREAM_PATH}`;
+      let seen = 0;
+      const stop = new AbortController();
+      await watchEventStream(url, {
+        signal: stop.signal,
+        onWaiting: (reason) =>
+          process.stderr.write(
+            `Waiting for local mode's event topic at ${url} (${reason}); start it with npm start.\n`,
+          ),
+        onConnected: () =>
+          process.stderr.write(`Watching outcome events at ${url}; Ctrl-C stops.\n`),
+        onFrame: (kind, payload) => {
+          if (kind === 'cloudevent') {
+            out(options.json ? JSON.stringify(payload) : describeOutcomeEvent(payload));
+            if (options.count !== undefined && ++seen >= options.count) stop.abort();
+          } else if (kind === 'delivery' && !options.json) out(describeDeliveryNotice(payload));
+        },
+      });
+    });
   const dropzone = program.command('dropzone').description('drop zone operations');
   withStorageFlags(
     dropzone

@@ -40,6 +40,12 @@ export interface LocalModeOptions {
   dataDir: string;
   /** Origins allowed besides any loopback one, for the API and blob CORS. */
   corsOrigins: string[];
+  /** Local mode's Event Grid topic for outcome events (storage half). */
+  eventsPort: number;
+  /** Webhook subscriptions of that topic, from --webhook and DIRECTDROP_LOCAL_WEBHOOKS. */
+  webhooks: string[];
+  /** Overrides the data folder's webhook secret. */
+  webhookSecret?: string;
 }
 
 export type ParsedArgs = { help: true } | { help: false; options: LocalModeOptions };
@@ -54,7 +60,7 @@ export class UsageError extends Error {
 interface PortFlag {
   flag: string;
   env: string;
-  key: 'port' | 'blobPort' | 'queuePort' | 'tablePort';
+  key: 'port' | 'blobPort' | 'queuePort' | 'tablePort' | 'eventsPort';
   fallback: number;
   what: string;
 }
@@ -88,6 +94,13 @@ const PORT_FLAGS: readonly PortFlag[] = [
     fallback: 10002,
     what: 'Azurite Table port',
   },
+  {
+    flag: '--events-port',
+    env: 'DIRECTDROP_LOCAL_EVENTS_PORT',
+    key: 'eventsPort',
+    fallback: 10003,
+    what: 'Event Grid topic port',
+  },
 ];
 const DATA_FLAG = { flag: '--data', env: 'DIRECTDROP_LOCAL_DATA', fallback: '.local' };
 const ROLE_FLAG = { flag: '--role', env: 'DIRECTDROP_LOCAL_ROLE', fallback: 'all' };
@@ -107,6 +120,12 @@ const SCANNING_FLAG = {
   fallback: 'dev-stack',
 };
 const CORS_FLAG = { flag: '--cors-origin', env: 'DIRECTDROP_LOCAL_CORS_ORIGINS' };
+/** Also read from `local.settings.json` Values, by local-mode.ts, when neither of these names one. */
+export const WEBHOOK_FLAG = { flag: '--webhook', env: 'DIRECTDROP_LOCAL_WEBHOOKS' };
+export const WEBHOOK_SECRET_FLAG = {
+  flag: '--webhook-secret',
+  env: 'DIRECTDROP_LOCAL_WEBHOOK_SECRET',
+};
 const VALUE_FLAGS = [DATA_FLAG, ROLE_FLAG, LEASE_FLAG, DUPLICATES_FLAG, SCANNING_FLAG];
 /** Shortest lease: renewals run at half-life, and a shorter one would spin on every hiccup. */
 const MIN_MESSAGE_LEASE_SECONDS = 2;
@@ -132,11 +151,50 @@ export function usage(): string {
     `  ${''.padEnd(20)} local malware scan of each upload (EICAR, ClamAV if it has signatures)`,
     `  ${`${CORS_FLAG.flag} <origin>`.padEnd(20)} ${'another browser origin'.padEnd(28)} ${CORS_FLAG.env} (comma-separated)`,
     `  ${''.padEnd(20)} repeatable; any http://localhost:<port> and http://127.0.0.1:<port> is allowed already`,
+    `  ${`${WEBHOOK_FLAG.flag} <url>`.padEnd(20)} ${'deliver outcome events'.padEnd(28)} ${WEBHOOK_FLAG.env} (comma-separated)`,
+    `  ${''.padEnd(20)} repeatable; as Event Grid delivers to a CloudEvents webhook (see docs/local-mode.md)`,
+    `  ${`${WEBHOOK_SECRET_FLAG.flag} <s>`.padEnd(20)} ${'X-Directdrop-Webhook-Secret'.padEnd(28)} ${WEBHOOK_SECRET_FLAG.env}`,
+    `  ${''.padEnd(20)} default: generated once per data folder (<data>/webhook-secret)`,
     `  ${'--func'.padEnd(20)} run \`func start\` instead of the local host`,
     `  ${'--anonymous'.padEnd(20)} no sign-in (the default checks tokens of the built-in identity provider)`,
     `  ${'--help'.padEnd(20)} show this help`,
   ];
   return lines.join('\n');
+}
+
+/** A webhook as a subscription names it: http(s), a host, no credentials or fragment. */
+export function parseWebhookUrl(value: string, source: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UsageError(
+      `${source} "${value}" is not a URL like http://localhost:3000/api/directdrop-events`,
+    );
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new UsageError(`${source} "${value}" must be an http or https URL`);
+  if (url.username || url.password || url.hash)
+    throw new UsageError(
+      `${source} must not carry credentials or a fragment; the webhook secret travels in a header`,
+    );
+  return url.toString();
+}
+
+/** A comma-separated list of webhooks, as DIRECTDROP_LOCAL_WEBHOOKS holds them. */
+export function parseWebhookList(raw: string | undefined, source: string): string[] {
+  return (raw ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '')
+    .map((item) => parseWebhookUrl(item, source));
+}
+
+/** Header-safe: visible ASCII, 8 to 4096 characters (Event Grid's limit for a delivery attribute). */
+export function parseWebhookSecret(value: string, source: string): string {
+  if (!/^[\x21-\x7e]{8,4096}$/.test(value))
+    throw new UsageError(`${source} must be 8 to 4096 visible ASCII characters (no spaces)`);
+  return value;
 }
 
 function parsePort(raw: string, source: string): number {
@@ -155,6 +213,7 @@ export function parseLocalModeArgs(
 ): ParsedArgs {
   const given = new Map<string, string>();
   const corsGiven: string[] = [];
+  const webhooksGiven: string[] = [];
   let func = false;
   let anonymous = false;
   for (let i = 0; i < argv.length; i++) {
@@ -169,6 +228,12 @@ export function parseLocalModeArgs(
       continue;
     }
     const [flag, inline] = arg.split(/=(.*)/s, 2);
+    if (flag === WEBHOOK_FLAG.flag) {
+      const value = inline ?? argv[++i];
+      if (value === undefined || value === '') throw new UsageError(`${flag} needs a value`);
+      webhooksGiven.push(parseWebhookUrl(value, flag));
+      continue;
+    }
     if (flag === CORS_FLAG.flag) {
       const value = inline ?? argv[++i];
       if (value === undefined || value === '') throw new UsageError(`${flag} needs a value`);
@@ -176,7 +241,9 @@ export function parseLocalModeArgs(
       continue;
     }
     const known =
-      VALUE_FLAGS.some((f) => f.flag === flag) || PORT_FLAGS.some((p) => p.flag === flag);
+      VALUE_FLAGS.some((f) => f.flag === flag) ||
+      PORT_FLAGS.some((p) => p.flag === flag) ||
+      flag === WEBHOOK_SECRET_FLAG.flag;
     if (!known) throw new UsageError(`unknown option "${arg}"\n\n${usage()}`);
     const value = inline ?? argv[++i];
     if (value === undefined || value === '') throw new UsageError(`${flag} needs a value`);
@@ -255,6 +322,23 @@ export function parseLocalModeArgs(
       throw new UsageError((error as Error).message);
     }
   });
+  if (
+    role.raw === 'functions' &&
+    (webhooksGiven.length > 0 || given.has(WEBHOOK_SECRET_FLAG.flag))
+  ) {
+    throw new UsageError(
+      `${WEBHOOK_FLAG.flag} and ${WEBHOOK_SECRET_FLAG.flag} belong to the storage half, which delivers events (--role storage or all)`,
+    );
+  }
+  const webhooks = [...webhooksGiven, ...parseWebhookList(env[WEBHOOK_FLAG.env], WEBHOOK_FLAG.env)];
+  const secretFlag = given.get(WEBHOOK_SECRET_FLAG.flag);
+  const secretEnv = env[WEBHOOK_SECRET_FLAG.env];
+  const webhookSecret =
+    secretFlag !== undefined
+      ? parseWebhookSecret(secretFlag, WEBHOOK_SECRET_FLAG.flag)
+      : secretEnv
+        ? parseWebhookSecret(secretEnv, WEBHOOK_SECRET_FLAG.env)
+        : undefined;
   return {
     help: false,
     options: {
@@ -267,6 +351,8 @@ export function parseLocalModeArgs(
       ...ports,
       dataDir: isAbsolute(data) ? data : resolve(cwd, data),
       corsOrigins: [...new Set(corsOrigins)],
+      webhooks: [...new Set(webhooks)],
+      ...(webhookSecret !== undefined ? { webhookSecret } : {}),
     },
   };
 }

@@ -73,6 +73,19 @@ export const COMMITTED_BLOB_APIS = [
 ] as const;
 export type CommittedBlobApi = (typeof COMMITTED_BLOB_APIS)[number];
 
+/**
+ * What the worker overwrites a finished upload's landing blob with (zero bytes), so its
+ * create-only URL cannot write it again. Overwriting raises BlobCreated like any commit.
+ */
+export const TOMBSTONE_CONTENT_TYPE = 'application/vnd.directdrop.tombstone';
+
+/**
+ * Content types the BlobCreated subscriptions drop (advanced filter `data.contentType`
+ * StringNotIn), so a tombstone causes no delivery, scan or invocation. Infra and local
+ * mode's emulator both read this list.
+ */
+export const EXCLUDED_BLOB_CONTENT_TYPES: readonly string[] = [TOMBSTONE_CONTENT_TYPE];
+
 /** The APIs by which an upload URL's holder uploads: the bytes came over the wire. */
 export const UPLOAD_BLOB_APIS: readonly CommittedBlobApi[] = ['PutBlob', 'PutBlockList'];
 

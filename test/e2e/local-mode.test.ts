@@ -38,7 +38,7 @@ function npmStart(ports: LocalModePorts, dataDir: string): LocalModeProcess {
       '--',
       ...['--port', String(ports.port), '--blob-port', String(ports.blobPort)],
       ...['--queue-port', String(ports.queuePort), '--table-port', String(ports.tablePort)],
-      ...['--data', dataDir],
+      ...['--events-port', String(ports.eventsPort), '--data', dataDir],
     ],
     {
       cwd: REPO_ROOT,

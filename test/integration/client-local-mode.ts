@@ -41,7 +41,8 @@ export async function startLocalMode(
   options: { signIn?: boolean; settings?: Record<string, string> } = {},
 ): Promise<LocalMode> {
   const dataDir = await mkdtemp(join(tmpdir(), 'directdrop-local-'));
-  const [port, blobPort, queuePort, tablePort] = [
+  const [port, blobPort, queuePort, tablePort, eventsPort] = [
+    await freePort(),
     await freePort(),
     await freePort(),
     await freePort(),
@@ -55,7 +56,7 @@ export async function startLocalMode(
       'local/start.ts',
       ...['--port', String(port), '--blob-port', String(blobPort)],
       ...['--queue-port', String(queuePort), '--table-port', String(tablePort)],
-      ...['--data', dataDir],
+      ...['--events-port', String(eventsPort), '--data', dataDir],
       ...(options.signIn ? [] : ['--anonymous']),
     ],
     {

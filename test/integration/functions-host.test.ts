@@ -179,23 +179,58 @@ describe('functions-host (real Azurite, real HTTP)', function () {
       expect(response.headers.get('set-cookie')).to.equal('seen=1; Path=/; HttpOnly');
     });
 
-    it('answers unknown routes and wrong methods with a JSON 404', async () => {
+    /** The API's error shape, exactly: `{"error":{"code","message"}}` and nothing else. */
+    async function apiError(response: Response): Promise<{ code: string; message: string }> {
+      expect(response.headers.get('content-type')).to.equal('application/json; charset=utf-8');
+      const body = (await response.json()) as { error: { code: string; message: string } };
+      expect(body).to.have.keys('error');
+      expect(body.error).to.have.keys('code', 'message');
+      expect(body.error.message).to.be.a('string').and.not.equal('');
+      return body.error;
+    }
+
+    it("answers unknown routes with 404 and other methods with 405 and Allow, in the API's error shape", async () => {
       await start(registrations);
       for (const [path, method] of [
         ['/api/nothing', 'GET'],
         ['/api/items', 'GET'],
-        ['/api/items/1', 'PUT'],
         ['/elsewhere', 'GET'],
       ]) {
         const response = await fetch(`${base}${path}`, { method });
         expect(response.status, `${method} ${path}`).to.equal(404);
-        const body = (await response.json()) as { error: string; message: string };
-        expect(body.error).to.equal('not-found');
+        expect((await apiError(response)).code).to.equal('not-found');
       }
       const wrongMethod = await fetch(`${base}/api/items/1`, { method: 'PUT' });
-      expect(((await wrongMethod.json()) as { message: string }).message).to.match(
-        /GET, POST, DELETE/,
-      );
+      expect(wrongMethod.status).to.equal(405);
+      expect(wrongMethod.headers.get('allow')).to.equal('GET, POST, DELETE');
+      const error = await apiError(wrongMethod);
+      expect(error.code).to.equal('method-not-allowed');
+      expect(error.message).to.match(/GET, POST, DELETE/);
+    });
+
+    it("answers a malformed Host with 400 in the API's error shape", async () => {
+      await start(registrations);
+      const { request } = await import('node:http');
+      const url = new URL(base);
+      const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        request(
+          { host: url.hostname, port: url.port, path: '/api/items/1', headers: { host: 'a b' } },
+          (response) => {
+            let body = '';
+            response.on('data', (chunk) => (body += chunk));
+            response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+          },
+        )
+          .on('error', reject)
+          .end();
+      });
+      expect(answer.status).to.equal(400);
+      expect(JSON.parse(answer.body)).to.deep.equal({
+        error: {
+          code: 'bad-request',
+          message: 'The request has a malformed Host header or request target.',
+        },
+      });
     });
 
     it('turns a throwing handler into a JSON 500 and keeps secrets out of the log', async () => {
@@ -203,9 +238,9 @@ describe('functions-host (real Azurite, real HTTP)', function () {
       await start(registrations, hostConfig(), { log });
       const response = await fetch(`${base}/api/boom`);
       expect(response.status).to.equal(500);
-      const body = (await response.json()) as { error: string; message: string };
-      expect(body.error).to.equal('function-failed');
-      expect(body.message).to.not.contain('kaboom');
+      const error = await apiError(response);
+      expect(error.code).to.equal('function-failed');
+      expect(error.message).to.not.contain('kaboom');
       const logged = lines.join('\n');
       expect(logged).to.contain('kaboom');
       expect(logged).to.not.contain('SECRETSIG');
@@ -227,6 +262,7 @@ describe('functions-host (real Azurite, real HTTP)', function () {
         body: 'x'.repeat(100),
       });
       expect(response.status).to.equal(413);
+      expect((await apiError(response)).code).to.equal('request-too-large');
     });
 
     it('serves static files outside the route prefix, and nothing outside their folder', async () => {
@@ -275,16 +311,56 @@ describe('functions-host (real Azurite, real HTTP)', function () {
       const refused = await preflight('https://evil.example');
       expect(refused.status).to.equal(403);
       expect(refused.headers.get('access-control-allow-origin')).to.equal(null);
-      expect(((await refused.json()) as { error: string }).error).to.equal(
-        'cors-origin-not-allowed',
-      );
-      expect((await preflight(allowed, '/api/nothing-here')).status).to.equal(404);
+      expect((await apiError(refused)).code).to.equal('cors-origin-not-allowed');
+      const nowhere = await preflight(allowed, '/api/nothing-here');
+      expect(nowhere.status).to.equal(404);
+      expect((await apiError(nowhere)).code).to.equal('not-found');
 
       const actual = await fetch(`${base}/api/items/7`, { headers: { origin: allowed } });
       expect(actual.status).to.equal(200);
       expect(actual.headers.get('access-control-allow-origin')).to.equal(allowed);
+      expect(actual.headers.get('access-control-expose-headers')).to.equal(
+        'RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After',
+      );
       const other = await fetch(`${base}/api/items/7`, { headers: { origin: 'https://x.test' } });
       expect(other.headers.get('access-control-allow-origin')).to.equal(null);
+    });
+
+    it('exposes RateLimit-* and Retry-After to cross-origin pages, merged with what the handler exposes', async () => {
+      const allowed = 'http://localhost:5173';
+      const limited: FunctionRegistration = {
+        kind: 'http',
+        name: 'limited',
+        methods: ['POST'],
+        route: 'limited',
+        authLevel: 'anonymous',
+        handler: async () => ({
+          status: 201,
+          jsonBody: {},
+          headers: {
+            'RateLimit-Limit': '20',
+            'RateLimit-Remaining': '19',
+            'RateLimit-Reset': '3',
+            'X-Own': 'yes',
+            'Access-Control-Expose-Headers': 'retry-after, X-Own',
+          },
+        }),
+      };
+      await start([limited], hostConfig(), { corsOriginAllowed: (origin) => origin === allowed });
+      const response = await fetch(`${base}/api/limited`, {
+        method: 'POST',
+        headers: { origin: allowed },
+      });
+      expect(response.status).to.equal(201);
+      expect(response.headers.get('ratelimit-remaining')).to.equal('19');
+      expect(response.headers.get('access-control-expose-headers')).to.equal(
+        'RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After, X-Own',
+      );
+      const sameOrigin = await fetch(`${base}/api/limited`, { method: 'POST' });
+      expect(
+        sameOrigin.headers.get('access-control-expose-headers'),
+        'the handler’s own, untouched',
+      ).to.equal('retry-after, X-Own');
     });
 
     it('refuses to start when a binding expression or connection does not resolve', async () => {

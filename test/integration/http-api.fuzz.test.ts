@@ -111,10 +111,11 @@ function send(port: number, probe: Probe): Promise<Answer> {
   });
 }
 
-type Owner = 'createUpload' | 'getUploadStatus' | 'getLimits' | 'getOpenApiDocument' | 'host';
+type Owner =
+  'createUpload' | 'getUploadStatus' | 'getLimits' | 'getOpenApiDocument' | 'host' | 'wrongMethod';
 
 /** Each function's operation in the OpenAPI document. */
-const OPERATIONS: Record<Exclude<Owner, 'host'>, [string, string]> = {
+const OPERATIONS: Record<Exclude<Owner, 'host' | 'wrongMethod'>, [string, string]> = {
   createUpload: ['POST', '/uploads'],
   getUploadStatus: ['GET', '/uploads/{uploadId}'],
   getLimits: ['GET', '/limits'],
@@ -132,7 +133,8 @@ function decodeSegment(segment: string): string | undefined {
 /**
  * Which function answers a request under Azure's routing for registrations.ts: `api/uploads`
  * (POST), `api/uploads/{uploadId}`, `api/limits` and `api/openapi.json` (GET), literals case-insensitive, one segment per
- * parameter; anything else is the host's 404. Written from the spec, not from http-routes.ts.
+ * parameter; another method on one of those is the host's 405, anything else its 404.
+ * Written from the spec, not from http-routes.ts.
  */
 function ownerOf(method: string, target: string): Owner {
   let url: URL;
@@ -146,14 +148,14 @@ function ownerOf(method: string, target: string): Owner {
   const segments = path.slice(4).split('/').filter(Boolean).map(decodeSegment);
   if (segments.some((s) => s === undefined)) return 'host';
   if (segments.length === 1 && segments[0]?.toLowerCase() === 'limits') {
-    return method === 'GET' ? 'getLimits' : 'host';
+    return method === 'GET' ? 'getLimits' : 'wrongMethod';
   }
   if (segments.length === 1 && segments[0]?.toLowerCase() === 'openapi.json') {
-    return method === 'GET' ? 'getOpenApiDocument' : 'host';
+    return method === 'GET' ? 'getOpenApiDocument' : 'wrongMethod';
   }
   if (segments[0]?.toLowerCase() !== 'uploads') return 'host';
-  if (segments.length === 1) return method === 'POST' ? 'createUpload' : 'host';
-  if (segments.length === 2) return method === 'GET' ? 'getUploadStatus' : 'host';
+  if (segments.length === 1) return method === 'POST' ? 'createUpload' : 'wrongMethod';
+  if (segments.length === 2) return method === 'GET' ? 'getUploadStatus' : 'wrongMethod';
   return 'host';
 }
 
@@ -232,15 +234,12 @@ function expectFunctionError(body: Record<string, unknown>, what: string): strin
 }
 
 /**
- * The local host's own answers (no function matched, a malformed Host) are `{ error, message }`
- * with a string code. Azure's host sends an empty 404 there; the local host adds a JSON body
- * that clients still read as "not an API error" (client/src/upload.ts apiError), as with Azure.
+ * The local host's own answers (no function matched, another method, a malformed Host) have
+ * the API's shape too, `{ error: { code, message } }` (issue 22). Azure's host sends an empty
+ * 404 there.
  */
 function expectHostError(body: Record<string, unknown>, what: string): string {
-  expect(body, what).to.have.keys('error', 'message');
-  expect(body.error, what).to.be.a('string').and.match(ERROR_CODE);
-  expect(body.message, what).to.be.a('string').and.not.equal('');
-  return body.error as string;
+  return expectFunctionError(body, what);
 }
 
 describe('HTTP API fuzzing (real registrations, local Functions host, real Azurite)', function () {
@@ -331,13 +330,17 @@ describe('HTTP API fuzzing (real registrations, local Functions host, real Azuri
       return answer;
     }
     if (sent.method === 'HEAD') {
-      // No HTTP function accepts HEAD, so the host's 404 (or a refused Host), without a body.
-      expect(answer.status, what).to.be.oneOf(sent.ownHost ? [400, 404] : [404]);
+      // No HTTP function accepts HEAD, so the host's 404 or 405 (or a refused Host), without a body.
+      expect(answer.status, what).to.be.oneOf(sent.ownHost ? [400, 404, 405] : [404, 405]);
       expect(answer.body.length, what).to.equal(0);
       return answer;
     }
     const body = parseJson(answer, what);
-    if (answer.status === 400 && sent.ownHost && body.error === 'bad-request') {
+    if (
+      answer.status === 400 &&
+      sent.ownHost &&
+      (body.error as { code?: string } | undefined)?.code === 'bad-request'
+    ) {
       expectHostError(body, what);
       return answer;
     }
@@ -345,6 +348,12 @@ describe('HTTP API fuzzing (real registrations, local Functions host, real Azuri
     if (owner === 'host') {
       expect(answer.status, what).to.equal(404);
       expect(expectHostError(body, what), what).to.equal('not-found');
+      return answer;
+    }
+    if (owner === 'wrongMethod') {
+      expect(answer.status, what).to.equal(405);
+      expect(answer.headers.allow, what).to.be.a('string').and.not.equal('');
+      expect(expectHostError(body, what), what).to.equal('method-not-allowed');
       return answer;
     }
     // Whatever a function answered, the OpenAPI document describes it.
@@ -755,7 +764,7 @@ describe('HTTP API fuzzing (real registrations, local Functions host, real Azuri
         body: utf8(JSON.stringify(VALID)),
       });
       expect(answer.status).to.equal(404);
-      expect(JSON.parse(answer.body.toString())).to.have.property('error', 'not-found');
+      expect(JSON.parse(answer.body.toString()).error).to.have.property('code', 'not-found');
     });
 
     it('a malformed or empty Host header answers a 4xx instead of a 500', async () => {
@@ -767,7 +776,10 @@ describe('HTTP API fuzzing (real registrations, local Functions host, real Azuri
           ownHost: true,
         });
         expect(answer.status, bad).to.equal(400);
-        expect(JSON.parse(answer.body.toString()), bad).to.have.property('error', 'bad-request');
+        expect(JSON.parse(answer.body.toString()).error, bad).to.have.property(
+          'code',
+          'bad-request',
+        );
       }
       // An empty Host (allowed by HTTP/1.1) was a 500 too; it means this server.
       const empty = await check({

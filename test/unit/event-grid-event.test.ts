@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { parseBlobEvents } from '../../functions/core/blob-events';
+import { TOMBSTONE_CONTENT_TYPE } from '../../functions/core/definitions';
 import {
   type BlobCommit,
   buildBlobCreatedEvent,
@@ -155,6 +156,16 @@ describe('event-grid-event', () => {
       const event = buildBlobCreatedEvent(commit());
       const uncommitted = { ...event, data: { ...event.data, api: 'PutBlock' } };
       expect(matchesSubscription(uncommitted as typeof event, filter)).to.equal(false);
+    });
+
+    it('drops tombstones (data.contentType StringNotIn, case-insensitive as Event Grid compares)', () => {
+      expect(filter.excludedContentTypes).to.deep.equal([TOMBSTONE_CONTENT_TYPE]);
+      for (const contentType of [TOMBSTONE_CONTENT_TYPE, TOMBSTONE_CONTENT_TYPE.toUpperCase()]) {
+        const event = buildBlobCreatedEvent(commit({ contentType, contentLength: 0 }));
+        expect(matchesSubscription(event, filter), contentType).to.equal(false);
+      }
+      const image = buildBlobCreatedEvent(commit({ contentType: 'image/jpeg' }));
+      expect(matchesSubscription(image, filter)).to.equal(true);
     });
   });
 

@@ -1,5 +1,10 @@
 import { expect } from 'chai';
-import { blobCorsOriginLists, corsOriginAllowed, parseCorsOrigin } from '../../local/cors';
+import {
+  blobCorsOriginLists,
+  corsOriginAllowed,
+  mergeExposedHeaders,
+  parseCorsOrigin,
+} from '../../local/cors';
 
 describe('local mode CORS origins', () => {
   it('allows every loopback page by default, and only the extra origins besides', () => {
@@ -40,5 +45,12 @@ describe('local mode CORS origins', () => {
       'https://app.example.com:8443',
     );
     expect(() => parseCorsOrigin('https://app.example.com/path', 'x')).to.throw(/scheme, host/);
+  });
+
+  it('merges exposed header lists, case-insensitively, first spelling kept', () => {
+    expect(
+      mergeExposedHeaders('RateLimit-Limit, Retry-After', 'retry-after, X-Own', undefined),
+    ).to.equal('RateLimit-Limit, Retry-After, X-Own');
+    expect(mergeExposedHeaders('', undefined)).to.equal('');
   });
 });

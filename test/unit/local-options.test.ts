@@ -24,6 +24,8 @@ describe('local mode options', () => {
       tablePort: 10002,
       dataDir: '/repo/.local',
       corsOrigins: [],
+      eventsPort: 10003,
+      webhooks: [],
     });
   });
 
@@ -44,6 +46,8 @@ describe('local mode options', () => {
       tablePort: 10002,
       dataDir: '/repo/tmp/x',
       corsOrigins: [],
+      eventsPort: 10003,
+      webhooks: [],
     });
     expect(options([], { DIRECTDROP_LOCAL_DATA: '/abs/data' }).dataDir).to.equal('/abs/data');
   });
@@ -82,6 +86,58 @@ describe('local mode options', () => {
       expect(() => options(['--cors-origin', bad]), bad).to.throw(UsageError, /--cors-origin/);
     }
     expect(() => options(['--cors-origin'])).to.throw(UsageError, /needs a value/);
+  });
+
+  it('takes webhooks from repeated --webhook flags and the environment, and a secret', () => {
+    const parsed = options(
+      [
+        '--webhook',
+        'http://localhost:3000/hooks',
+        '--webhook=https://app.test/events',
+        '--events-port',
+        '9003',
+      ],
+      {
+        DIRECTDROP_LOCAL_WEBHOOKS: ' https://app.test/events , http://127.0.0.1:4000/x',
+        DIRECTDROP_LOCAL_WEBHOOK_SECRET: 'from-the-environment',
+      },
+    );
+    expect(parsed.webhooks).to.deep.equal([
+      'http://localhost:3000/hooks',
+      'https://app.test/events',
+      'http://127.0.0.1:4000/x',
+    ]);
+    expect(parsed.eventsPort).to.equal(9003);
+    expect(parsed.webhookSecret).to.equal('from-the-environment');
+    expect(
+      options(['--webhook-secret', 'from-the-flag'], {
+        DIRECTDROP_LOCAL_WEBHOOK_SECRET: 'other-one',
+      }).webhookSecret,
+    ).to.equal('from-the-flag');
+    expect(options([], { DIRECTDROP_LOCAL_EVENTS_PORT: '9103' }).eventsPort).to.equal(9103);
+    for (const bad of [
+      'localhost:3000',
+      'ftp://x.test/',
+      'https://user:pw@x.test/',
+      'http://x.test/#f',
+    ]) {
+      expect(() => options(['--webhook', bad]), bad).to.throw(UsageError, /--webhook/);
+    }
+    expect(() => options([], { DIRECTDROP_LOCAL_WEBHOOKS: 'nope' })).to.throw(
+      UsageError,
+      /DIRECTDROP_LOCAL_WEBHOOKS/,
+    );
+    for (const bad of ['short', 'has a space in it', 'x'.repeat(4097)]) {
+      expect(() => options(['--webhook-secret', bad]), bad).to.throw(
+        UsageError,
+        /--webhook-secret/,
+      );
+    }
+    expect(() => options(['--role', 'functions', '--webhook', 'http://localhost:3000/'])).to.throw(
+      UsageError,
+      /storage half/,
+    );
+    expect(() => options(['--events-port', '10000'])).to.throw(UsageError, /both 10000/);
   });
 
   it('answers --help', () => {
