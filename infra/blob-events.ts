@@ -1,7 +1,8 @@
 /**
  * Event Grid from the upload account to the events queue: a system topic whose own
- * managed identity delivers committed-blob events from the landing container and
- * dead-letters what it cannot deliver. No keys anywhere: the account has none.
+ * managed identity delivers committed-blob events from the landing and drop-zone containers
+ * (never the tombstones the worker leaves behind) and dead-letters what it cannot deliver.
+ * No keys anywhere: the account has none.
  */
 import * as pulumi from '@pulumi/pulumi';
 import * as eventgrid from '@pulumi/azure-native/eventgrid';
@@ -38,6 +39,48 @@ export const EVENT_RETRY_POLICY = {
 const QUEUE_MESSAGE_TTL_SECONDS = -1;
 
 /**
+ * What the worker overwrites a finished upload with, so its create-only URL cannot create it
+ * again (DESIGN "Single-use upload URLs"). The worker declares it as TOMBSTONE_CONTENT_TYPE in
+ * functions/core/definitions.ts; until that lands it is written out here.
+ */
+export const TOMBSTONE_CONTENT_TYPE = 'application/vnd.directdrop.tombstone';
+
+/**
+ * Event Grid allows 25 advanced filters and 25 filter values in all per subscription
+ * (learn.microsoft.com event-grid event-filtering, "Limitations").
+ */
+export const ADVANCED_FILTER_LIMITS = { filters: 25, values: 25 } as const;
+
+/** The BlobCreated filters: committed blobs only, and never a tombstone. */
+export function blobCreatedAdvancedFilters() {
+  return [
+    // PutBlock raises nothing; PutBlockList closes a block upload.
+    { operatorType: 'StringIn' as const, key: 'data.api', values: [...COMMITTED_BLOB_APIS] },
+    // The tombstone's own Put Blob would otherwise reach the worker as a new upload.
+    {
+      operatorType: 'StringNotIn' as const,
+      key: 'data.contentType',
+      values: [TOMBSTONE_CONTENT_TYPE],
+    },
+  ];
+}
+
+/** Undeliverable events go to the dead-letter container, written with the topic's identity. */
+export function deadLetterWithTopicIdentity(
+  storageAccountId: pulumi.Input<string>,
+  deadLetterContainerName: pulumi.Input<string>,
+) {
+  return {
+    identity: { type: eventgrid.EventSubscriptionIdentityType.SystemAssigned },
+    deadLetterDestination: {
+      endpointType: 'StorageBlob' as const,
+      resourceId: storageAccountId,
+      blobContainerName: deadLetterContainerName,
+    },
+  };
+}
+
+/**
  * How every directdrop subscription delivers: into the events queue with the topic's own
  * identity, Event Grid's retries made explicit, then dead-lettered with that identity.
  */
@@ -60,14 +103,10 @@ export function queueDeliveryWithTopicIdentity(target: {
       },
     },
     retryPolicy: { ...EVENT_RETRY_POLICY },
-    deadLetterWithResourceIdentity: {
-      identity,
-      deadLetterDestination: {
-        endpointType: 'StorageBlob' as const,
-        resourceId: target.storageAccountId,
-        blobContainerName: target.deadLetterContainerName,
-      },
-    },
+    deadLetterWithResourceIdentity: deadLetterWithTopicIdentity(
+      target.storageAccountId,
+      target.deadLetterContainerName,
+    ),
   };
 }
 
@@ -130,10 +169,7 @@ export class BlobEvents extends pulumi.ComponentResource {
           filter: {
             includedEventTypes: [BLOB_CREATED_EVENT_TYPE],
             subjectBeginsWith: blobSubjectPrefix(container),
-            // Only fully committed blobs: PutBlock raises nothing, PutBlockList closes a block upload.
-            advancedFilters: [
-              { operatorType: 'StringIn', key: 'data.api', values: [...COMMITTED_BLOB_APIS] },
-            ],
+            advancedFilters: blobCreatedAdvancedFilters(),
           },
         },
         // A subscription created before its identity holds these roles fails validation or retries.

@@ -18,12 +18,16 @@ import {
   type VariantSpec,
   validateAlgorithms,
   validateContentTypes,
-  refuseUngatedDropZones,
   validateDropZones,
   validateIssuer,
   validateVariants,
 } from '../functions/core/settings';
 import { HOST_JSON_QUEUE_SETTINGS, type QueueHostSettings } from './host-json';
+import {
+  type OutcomeSubscriber,
+  SubscriberError,
+  parseOutcomeSubscribers,
+} from './outcome-subscribers';
 
 /** The project name in Pulumi.yaml, which namespaces every key (`directdrop:<key>`). */
 export const CONFIG_NAMESPACE = 'directdrop';
@@ -77,8 +81,9 @@ export const CONFIG_LIMITS = {
   alertBacklogAgeMinutes: { min: 1, max: 1440 },
   /** 5 PiB is a standard storage account's maximum capacity. */
   alertUsedCapacityGiB: { min: 1, max: 5_242_880 },
-  /** In the billing account's currency. */
-  monthlyBudget: { min: 1, max: 1_000_000 },
+  alertScanFailurePercent: { min: 1, max: 100 },
+  /** In the billing account's currency; 0 creates no budget (a subscription's first 48 hours). */
+  monthlyBudget: { min: 0, max: 1_000_000 },
   /** Defender for Storage's monthly scan cap per account; Defender's own default is 10,000 GB. */
   malwareScanningCapGBPerMonth: { min: 1, max: 1_000_000 },
   scanVerdictTimeoutSeconds: SETTING_LIMITS.scanVerdictTimeoutSeconds,
@@ -120,6 +125,7 @@ export const CONFIG_DEFAULTS = {
   alertFailureRatePercent: 5,
   alertBacklogAgeMinutes: 15,
   alertUsedCapacityGiB: 100,
+  alertScanFailurePercent: 10,
   monthlyBudget: 50,
   // Defender for Storage bills per account and per GB scanned, so a stack opts in.
   malwareScanning: false,
@@ -137,6 +143,7 @@ export const CONFIG_DEFAULTS = {
   quotaBytesPerDay: DEFAULT_SETTINGS.quotaBytesPerDay,
   quotaGlobalUrlsPerMinute: DEFAULT_SETTINGS.quotaGlobalUrlsPerMinute,
   dropZones: DEFAULT_SETTINGS.dropZones,
+  outcomeSubscribers: [] as OutcomeSubscriber[],
 } as const;
 
 /** Every key the program reads; `allowedCorsOrigins` alone has no default. */
@@ -174,8 +181,13 @@ export interface InfraConfig {
     failureRatePercent: number;
     backlogAgeMinutes: number;
     usedCapacityGiB: number;
+    /** Share of outcomes that are scan-timeout or scan-failed (when scanning is on). */
+    scanFailurePercent: number;
   };
+  /** 0: no budget. */
   budget: { monthlyAmount: number };
+  /** Event subscriptions on the outcome topic (infra/outcome-events.ts). */
+  outcomes: { subscribers: OutcomeSubscriber[] };
   /** Defender for Storage on-upload scanning of the upload account, gating processing. */
   malwareScanning: { enabled: boolean; capGBPerMonth: number };
 }
@@ -227,14 +239,22 @@ function readChoice<T extends string | number>(
   return choice;
 }
 
-/** Lists arrive as JSON text (a YAML list in the stack file, or `pulumi config set --path`). */
-function readJson(source: ConfigSource, key: string, expected: string): unknown {
+/**
+ * Lists arrive as JSON text (a YAML list in the stack file, or `pulumi config set --path`).
+ * `holdsSecrets` keeps the raw text out of the error.
+ */
+function readJson(
+  source: ConfigSource,
+  key: string,
+  expected: string,
+  holdsSecrets = false,
+): unknown {
   const raw = source.get(key);
   if (!isSet(raw)) return undefined;
   try {
     return JSON.parse(raw);
   } catch {
-    throw new ConfigError(key, `must be ${expected}, not "${raw}"`);
+    throw new ConfigError(key, `must be ${expected}${holdsSecrets ? '' : `, not "${raw}"`}`);
   }
 }
 
@@ -438,19 +458,32 @@ function readAuth(source: ConfigSource, environment: Environment) {
   return { authMode, authIssuer, authAudiences, authRequiredScope, authAlgorithms };
 }
 
-function readDropZones(source: ConfigSource, malwareScanning: boolean): DropZone[] {
+/** Zone uploads pass the same scan gate as landing uploads (the scan results cover zones). */
+function readDropZones(source: ConfigSource): DropZone[] {
   const value = readJson(
     source,
     'dropZones',
     'a list of zones like [{"name":"cameras","retentionDays":7,"maxSasHours":24}]',
   );
   if (value === undefined) return [];
-  return asConfigError('dropZones', () =>
-    refuseUngatedDropZones(validateDropZones(value, 'dropZones'), malwareScanning, {
-      dropZones: 'dropZones',
-      malwareScanning: 'malwareScanning',
-    }),
+  return asConfigError('dropZones', () => validateDropZones(value, 'dropZones'));
+}
+
+function readOutcomeSubscribers(source: ConfigSource): OutcomeSubscriber[] {
+  const key = 'outcomeSubscribers';
+  const value = readJson(
+    source,
+    key,
+    'a list of subscribers like [{"name":"backend","webhookUrl":"https://app.example.com/api/directdrop-events","webhookSecret":"…"}]',
+    true,
   );
+  if (value === undefined) return [];
+  try {
+    return parseOutcomeSubscribers(value);
+  } catch (error) {
+    if (error instanceof SubscriberError) throw new ConfigError(key, error.message);
+    throw error;
+  }
 }
 
 /** Reads the stack's config; throws a ConfigError naming the first bad key. */
@@ -503,7 +536,7 @@ export function loadConfig(
       quotaBytesPerDay: readInteger(source, 'quotaBytesPerDay'),
       quotaGlobalUrlsPerMinute: readInteger(source, 'quotaGlobalUrlsPerMinute'),
       quotaTable: DEFAULT_SETTINGS.quotaTable,
-      dropZones: readDropZones(source, malwareScanning),
+      dropZones: readDropZones(source),
       malwareScanning,
       // The topic's ID exists only once deployed; index.ts sets it.
       scanResultsTopic: '',
@@ -538,8 +571,10 @@ export function loadConfig(
       failureRatePercent: readInteger(source, 'alertFailureRatePercent'),
       backlogAgeMinutes: readInteger(source, 'alertBacklogAgeMinutes'),
       usedCapacityGiB: readInteger(source, 'alertUsedCapacityGiB'),
+      scanFailurePercent: readInteger(source, 'alertScanFailurePercent'),
     },
     budget: { monthlyAmount: readInteger(source, 'monthlyBudget') },
+    outcomes: { subscribers: readOutcomeSubscribers(source) },
     malwareScanning: {
       enabled: malwareScanning,
       capGBPerMonth: readInteger(source, 'malwareScanningCapGBPerMonth'),

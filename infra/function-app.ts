@@ -1,7 +1,8 @@
 /**
  * The function app on Flex Consumption (FC1, Linux): its own host storage, a user-assigned
  * identity holding only the roles the functions use, identity-based app settings, basic
- * publishing credentials off, and the code deployment.
+ * publishing credentials off (each written to the site after the other), and the code
+ * deployment.
  */
 import { relative } from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
@@ -35,12 +36,14 @@ export interface FunctionAppArgs {
     eventsQueueName: pulumi.Input<string>;
     poisonQueueName: pulumi.Input<string>;
     tableServiceUri: pulumi.Input<string>;
-    quotaTableName: pulumi.Input<string>;
+    uploadTableName: pulumi.Input<string>;
     dropZoneContainerNames?: pulumi.Input<string>[];
     /** The reprocess queue and its poison queue (docs/reprocessing.md). */
     reprocessQueueName?: pulumi.Input<string>;
     reprocessPoisonQueueName?: pulumi.Input<string>;
   };
+  /** The Event Grid topic the app publishes outcome events to (infra/outcome-events.ts). */
+  outcomeTopicId: pulumi.Input<string>;
   /** Key of the owner hash (a generated secret); see OWNER_KEY_SETTING. */
   ownerKey: pulumi.Input<string>;
   /** Names and limits the functions read (`toAppSettings`) plus host.json overrides. */
@@ -70,6 +73,13 @@ export const DEPLOY_SCRIPT = 'scripts/deploy-function-package.ts';
  * put app settings in their own config resource, as done here.
  */
 export const FLEX_SITE_CONFIG_KEYS = ['cors', 'minTlsVersion'] as const;
+
+/**
+ * The API base URL clients reach, from which `statusUrl` is built (never from a request's
+ * Host header). The records change adds it to SETTING_KEYS as `publicBaseUrl`; until then the
+ * key is written out here.
+ */
+export const PUBLIC_BASE_URL_SETTING = 'DIRECTDROP_PUBLIC_BASE_URL';
 
 /** Drops what the SDK injected into siteConfig; runs in-process, so mocks see its result. */
 const sendOnlyFlexSiteConfig: pulumi.ResourceTransformation = ({ props, opts }) => ({
@@ -133,24 +143,27 @@ export class FunctionApp extends pulumi.ComponentResource {
         'Queue trigger: receive, delete and release (Update Message) messages, and the host moving one to the poison queue',
     });
     const grants: RoleGrant[] = [
-      // Host storage as Microsoft's Flex rbac.bicep: the host writes blobs, queues and tables.
+      // Host storage as Microsoft's Flex IaC/bicep/rbac.bicep (Azure-Samples/azure-functions-
+      // flex-consumption-samples, a2cf9c4), whose main.bicep says what each service is for: blob
+      // "for AzureWebJobsStorage, .zip deployment, Event Hubs trigger and Timer trigger
+      // checkpointing" (keys, leases, timer schedules, the package), table "for Durable
+      // Functions, OpenAI triggers and bindings, and diagnostic logs" (the host's diagnostic
+      // events), queue "for Durable Functions, MCP trigger, and other triggers". This app's
+      // queue triggers read the upload account through DirectdropStorage, and nothing else here
+      // uses host queues, so the host gets no queue role (that sample revision makes queue and
+      // table opt-in, `enableQueue`/`enableTable` default false).
       {
         role: 'storageBlobDataOwner',
         target: 'host-account',
         scope: hostAccount.id,
-        reason: "Functions host storage and deployment package (Microsoft's Flex rbac.bicep)",
-      },
-      {
-        role: 'storageQueueDataContributor',
-        target: 'host-account',
-        scope: hostAccount.id,
-        reason: "Functions host storage queues (Microsoft's Flex rbac.bicep)",
+        reason:
+          "Functions host storage: keys, leases, timer schedules and the deployment package (Microsoft's Flex rbac.bicep)",
       },
       {
         role: 'storageTableDataContributor',
         target: 'host-account',
         scope: hostAccount.id,
-        reason: "Functions host storage tables (Microsoft's Flex rbac.bicep)",
+        reason: "Functions host diagnostic events table (Microsoft's Flex rbac.bicep)",
       },
       {
         role: 'storageBlobDataContributor',
@@ -184,17 +197,24 @@ export class FunctionApp extends pulumi.ComponentResource {
       queueTrigger('events-queue', uploads.eventsQueueName),
       queueTrigger('poison-queue', uploads.poisonQueueName),
       ...(uploads.dropZoneContainerNames ?? []).map((containerName, index): RoleGrant => ({
-        role: 'storageBlobDataReader',
+        role: 'storageBlobDataContributor',
         target: `dropzone-${index}`,
         scope: containerScope(uploads.accountId, containerName),
         reason:
-          'Read blobs dropped into a drop zone to process them; the zone retention removes them',
+          'Read dropped blobs to process them, tombstone them once recorded, and sweep old ones',
       })),
       {
         role: 'storageTableDataContributor',
-        target: 'quota-table',
-        scope: tableScope(uploads.accountId, uploads.quotaTableName),
-        reason: 'Read and conditionally update per-caller and global quota counters',
+        target: 'upload-table',
+        scope: tableScope(uploads.accountId, uploads.uploadTableName),
+        reason:
+          'Read and conditionally update quota counters, upload records and each owner upload index',
+      },
+      {
+        role: 'eventGridDataSender',
+        target: 'outcome-topic',
+        scope: args.outcomeTopicId,
+        reason: "Publish upload outcome events to the stack's outcome topic (local auth is off)",
       },
       ...(uploads.reprocessQueueName && uploads.reprocessPoisonQueueName
         ? [
@@ -234,6 +254,11 @@ export class FunctionApp extends pulumi.ComponentResource {
           userAssignedIdentities: [identity.id],
         },
         siteConfig: {
+          // The platform's CORS takes origins only (CorsSettings: allowedOrigins and
+          // supportCredentials; no exposed headers, as Azure/azure-mobile-apps-node#323 also
+          // found), so the function itself sends Access-Control-Expose-Headers for RateLimit-*.
+          // App Service warns its CORS "takes precedence" over the app's own CORS code
+          // (app-service-web-tutorial-rest-api): whether that header survives is unverified here.
           cors: { allowedOrigins: args.allowedCorsOrigins },
           minTlsVersion: web.SupportedTlsVersions.SupportedTlsVersions_1_2,
         },
@@ -259,15 +284,27 @@ export class FunctionApp extends pulumi.ComponentResource {
     );
     const onApp = { name: app.name, resourceGroupName: args.resourceGroupName };
 
+    // Each write to the site waits for the previous one: App Service may answer 409 Conflict to
+    // concurrent updates of one site, which azure-native would otherwise send all at once.
     const settings = new web.WebAppApplicationSettings(
       `${name}-app-settings`,
-      { ...onApp, properties: appSettings(args, hostAccount.name, identity.clientId) },
+      {
+        ...onApp,
+        properties: appSettings(args, hostAccount.name, identity.clientId, app.defaultHostName),
+      },
       child,
     );
-
     // No basic (password) publishing credentials: deploys and Kudu use Entra tokens.
-    new web.WebAppScmAllowed(`${name}-scm-basic-auth`, { ...onApp, allow: false }, child);
-    new web.WebAppFtpAllowed(`${name}-ftp-basic-auth`, { ...onApp, allow: false }, child);
+    const scmPolicy = new web.WebAppScmAllowed(
+      `${name}-scm-basic-auth`,
+      { ...onApp, allow: false },
+      { ...child, dependsOn: [settings] },
+    );
+    const ftpPolicy = new web.WebAppFtpAllowed(
+      `${name}-ftp-basic-auth`,
+      { ...onApp, allow: false },
+      { ...child, dependsOn: [scmPolicy] },
+    );
 
     // Code deployment. Flex has one documented path: One Deploy (/api/publish) writes the zip
     // to the deployment container and restarts the app; `az functionapp deployment source
@@ -298,12 +335,13 @@ export class FunctionApp extends pulumi.ComponentResource {
         create: `--sha256=${args.functionPackage.sha256}`,
         triggers: [args.functionPackage.sha256],
       },
-      { ...child, dependsOn: [settings, ...roleAssignments] },
+      // After the last site write, which restarts the app: One Deploy would race it.
+      { ...child, dependsOn: [ftpPolicy, ...roleAssignments] },
     );
 
     this.name = app.name;
     this.defaultHostName = app.defaultHostName;
-    this.apiBaseUrl = pulumi.interpolate`https://${app.defaultHostName}/api`;
+    this.apiBaseUrl = apiBaseUrlOf(app.defaultHostName);
     this.principalId = identity.principalId;
     this.clientId = identity.clientId;
     this.hostStorageAccountName = hostAccount.name;
@@ -316,6 +354,11 @@ export class FunctionApp extends pulumi.ComponentResource {
       hostStorageAccountName: this.hostStorageAccountName,
     });
   }
+}
+
+/** The HTTP API as clients reach it: the app's default host name (no custom domain here). */
+function apiBaseUrlOf(defaultHostName: pulumi.Input<string>): pulumi.Output<string> {
+  return pulumi.interpolate`https://${defaultHostName}/api`;
 }
 
 /** Forward slashes on every OS: the same input from a Windows and a Linux checkout. */
@@ -332,6 +375,7 @@ function appSettings(
   args: FunctionAppArgs,
   hostAccountName: pulumi.Output<string>,
   clientId: pulumi.Output<string>,
+  defaultHostName: pulumi.Output<string>,
 ): Record<string, pulumi.Input<string>> {
   return {
     // As Microsoft's Flex templates: the host derives its blob, queue and table endpoints;
@@ -353,5 +397,7 @@ function appSettings(
     // in docs/performance.md's pipeline-options run. glibc reads it at process start only.
     MALLOC_ARENA_MAX: '2',
     ...args.appSettings,
+    // Last, so an empty default from toAppSettings cannot replace it.
+    [PUBLIC_BASE_URL_SETTING]: apiBaseUrlOf(defaultHostName),
   };
 }

@@ -16,8 +16,6 @@ export const BUILT_IN_ROLES = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
   /** Read, write and delete blobs; assigned per container. */
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
-  /** Read blobs only; the app's access to drop zone containers (built-in roles reference). */
-  storageBlobDataReader: '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1',
   /** Only `generateUserDelegationKey`, which acts at account level. */
   storageBlobDelegator: 'db58b8e5-c6ad-4a2a-8342-4190687cbf4a',
   /**
@@ -26,10 +24,14 @@ export const BUILT_IN_ROLES = {
    * Processor lack (MicrosoftDocs/azure-docs#120932); Microsoft's Flex rbac.bicep grants this.
    */
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88',
-  /** Add queue messages: Event Grid delivery into the events queue. */
+  /** Add queue messages: Event Grid delivery into a Storage queue. */
   storageQueueDataMessageSender: 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a',
-  /** Read and write entities: Functions host storage tables (Microsoft's Flex rbac.bicep), and the quota table alone. */
+  /** Read and write entities: Functions host storage tables (Microsoft's Flex rbac.bicep), and the upload table alone. */
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3',
+  /** Publish events to one Event Grid topic with Entra auth (built-in roles reference, Integration). */
+  eventGridDataSender: 'd5a91429-5739-47e2-a06b-3470a27159e7',
+  /** Send messages to Service Bus: Event Grid delivery into a subscriber's queue (event-grid add-identity-roles). */
+  serviceBusDataSender: '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39',
   /** Send telemetry to Application Insights with Entra auth (local auth is off). */
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb',
 } as const;
@@ -84,9 +86,16 @@ export function roleAssignmentName(
   );
 }
 
+/** The subscription an ARM ID lives in, if it names one. */
+function subscriptionOf(scope: string): string | undefined {
+  return /^\/subscriptions\/([^/]+)/i.exec(scope)?.[1];
+}
+
 /**
  * Assigns built-in roles to a managed identity. `principalType` is set so ARM does not
- * look the new identity up in Entra, which fails while it is still replicating.
+ * look the new identity up in Entra, which fails while it is still replicating. The role
+ * definition is named in the scope's own subscription (a subscriber's queue may live in
+ * another one), which is also the form ARM stores.
  */
 export function grantRoles(
   namePrefix: string,
@@ -98,7 +107,9 @@ export function grantRoles(
     parent: opts.parent,
   }).subscriptionId;
   return grants.map((grant) => {
-    const definitionId = subscriptionId.apply((id) => roleDefinitionId(id, grant.role));
+    const definitionId = pulumi
+      .all([grant.scope, subscriptionId])
+      .apply(([scope, current]) => roleDefinitionId(subscriptionOf(scope) ?? current, grant.role));
     return new authorization.RoleAssignment(
       `${namePrefix}-${grant.target}-${grant.role}`,
       {

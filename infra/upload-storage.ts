@@ -1,7 +1,8 @@
 /**
  * The upload data plane: one Entra-only storage account holding the private landing,
- * processed and dead-letter containers, the events and reprocess queues with their poison queues, the quota table, the
- * CORS rule for browser PUTs, and the lifecycle rules that clear old uploads.
+ * processed and dead-letter containers, the events and reprocess queues with their poison queues,
+ * the upload table (quotas, upload records, each owner's upload index), the CORS rule for
+ * browser PUTs, and the lifecycle rules that clear old uploads.
  */
 import * as pulumi from '@pulumi/pulumi';
 import * as storage from '@pulumi/azure-native/storage';
@@ -21,8 +22,8 @@ export interface UploadStorageArgs {
   processedContainer: string;
   deadLetterContainer: string;
   eventsQueue: string;
-  /** Table of quota counters. */
-  quotaTable: string;
+  /** Table of quota counters, upload records and each owner's upload index. */
+  uploadTable: string;
   /** Upload-only containers, each deleting blobs after its own retention. */
   dropZones?: readonly DropZone[];
   /** Reprocessing work items, from the operator's command only; no Event Grid delivers here. */
@@ -45,7 +46,7 @@ export class UploadStorage extends pulumi.ComponentResource {
   readonly blobServiceUri: pulumi.Output<string>;
   readonly queueServiceUri: pulumi.Output<string>;
   readonly tableServiceUri: pulumi.Output<string>;
-  readonly quotaTableName: pulumi.Output<string>;
+  readonly uploadTableName: pulumi.Output<string>;
   readonly dropZoneContainerNames: pulumi.Output<string>[];
   readonly landingContainerName: pulumi.Output<string>;
   readonly processedContainerName: pulumi.Output<string>;
@@ -101,9 +102,9 @@ export class UploadStorage extends pulumi.ComponentResource {
     const reprocess = queue(args.reprocessQueue);
     const reprocessPoison = queue(poisonQueueName(args.reprocessQueue));
 
-    const quotas = new storage.Table(
-      `${name}-${args.quotaTable}`,
-      { ...onAccount, tableName: args.quotaTable },
+    const uploadTable = new storage.Table(
+      `${name}-${args.uploadTable}`,
+      { ...onAccount, tableName: args.uploadTable },
       child,
     );
 
@@ -155,7 +156,7 @@ export class UploadStorage extends pulumi.ComponentResource {
     this.blobServiceUri = account.primaryEndpoints.blob.apply(withoutTrailingSlash);
     this.queueServiceUri = account.primaryEndpoints.queue.apply(withoutTrailingSlash);
     this.tableServiceUri = account.primaryEndpoints.table.apply(withoutTrailingSlash);
-    this.quotaTableName = quotas.name;
+    this.uploadTableName = uploadTable.name;
     this.dropZoneContainerNames = zones.map(({ container: c }) => c.name);
     this.landingContainerName = landing.name;
     this.processedContainerName = processed.name;
@@ -171,7 +172,7 @@ export class UploadStorage extends pulumi.ComponentResource {
       blobServiceUri: this.blobServiceUri,
       queueServiceUri: this.queueServiceUri,
       tableServiceUri: this.tableServiceUri,
-      quotaTableName: this.quotaTableName,
+      uploadTableName: this.uploadTableName,
       dropZoneContainerNames: this.dropZoneContainerNames,
       landingContainerName: this.landingContainerName,
       processedContainerName: this.processedContainerName,

@@ -5,7 +5,12 @@ import {
   STORAGE_NAMES,
   blobSubjectPrefix,
 } from '../../functions/core/definitions';
-import { BlobEvents, EVENT_RETRY_POLICY } from '../../infra/blob-events';
+import {
+  ADVANCED_FILTER_LIMITS,
+  BlobEvents,
+  EVENT_RETRY_POLICY,
+  TOMBSTONE_CONTENT_TYPE,
+} from '../../infra/blob-events';
 import { roleDefinitionId } from '../../infra/roles';
 import {
   TEST_SUBSCRIPTION_ID,
@@ -59,7 +64,7 @@ describe('infra BlobEvents', () => {
     });
   });
 
-  it('subscribes to committed BlobCreated events of the landing container only', () => {
+  it('subscribes to committed BlobCreated events of the landing container only, never a tombstone', () => {
     expect(subscription.inputs.systemTopicName).to.equal(topic.name);
     expect(subscription.inputs.eventDeliverySchema).to.equal('EventGridSchema');
     expect(subscription.inputs.filter).to.deep.include({
@@ -67,8 +72,23 @@ describe('infra BlobEvents', () => {
       subjectBeginsWith: blobSubjectPrefix(STORAGE_NAMES.landingContainer),
       advancedFilters: [
         { operatorType: 'StringIn', key: 'data.api', values: [...COMMITTED_BLOB_APIS] },
+        {
+          operatorType: 'StringNotIn',
+          key: 'data.contentType',
+          values: ['application/vnd.directdrop.tombstone'],
+        },
       ],
     });
+    expect(TOMBSTONE_CONTENT_TYPE).to.equal('application/vnd.directdrop.tombstone');
+  });
+
+  it("stays within Event Grid's 25 advanced filters and 25 filter values per subscription", () => {
+    const { advancedFilters } = subscription.inputs.filter as {
+      advancedFilters: { values: unknown[] }[];
+    };
+    expect(advancedFilters.length).to.be.at.most(ADVANCED_FILTER_LIMITS.filters);
+    const values = advancedFilters.reduce((sum, filter) => sum + filter.values.length, 0);
+    expect(values).to.be.at.most(ADVANCED_FILTER_LIMITS.values);
   });
 
   it('covers no blob reprocessing writes: it writes only the processed container', () => {
@@ -177,7 +197,10 @@ describe('infra BlobEvents with drop zones', () => {
         destination: { queueName: string };
       };
       expect(delivery.destination.queueName).to.equal(STORAGE_NAMES.eventsQueue);
-      expect((s.inputs.filter as { advancedFilters: unknown[] }).advancedFilters).to.have.length(1);
+      expect((s.inputs.filter as { advancedFilters: unknown[] }).advancedFilters).to.deep.equal(
+        (subscriptions[0].inputs.filter as { advancedFilters: unknown[] }).advancedFilters,
+      );
+      expect(JSON.stringify(s.inputs.filter)).to.contain('StringNotIn');
     }
   });
 });

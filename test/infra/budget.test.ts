@@ -1,8 +1,16 @@
 import { expect } from 'chai';
-import { BUDGET_NOTIFICATIONS, CostBudget, firstOfMonth } from '../../infra/budget';
+import * as pulumi from '@pulumi/pulumi';
+import {
+  BUDGET_NOTIFICATIONS,
+  BUDGET_REFUSED_MESSAGE,
+  CostBudget,
+  budgetRefusedHook,
+  firstOfMonth,
+} from '../../infra/budget';
 import {
   ofType,
   optionsRecorder,
+  registeredErrorHooks,
   resetRecorded,
   settle,
   single,
@@ -18,6 +26,7 @@ describe('infra CostBudget', () => {
   before(async () => {
     await useMocks();
     resetRecorded();
+    const before = new pulumi.ComponentResource('test:index:Stack', 'rest-of-stack');
     new CostBudget(
       'budget',
       {
@@ -26,6 +35,7 @@ describe('infra CostBudget', () => {
         emails: ['ops@example.com'],
         actionGroupId: ACTION_GROUP_ID,
         startDate: '2026-12-01T00:00:00Z',
+        after: [before],
       },
       { transformations: options.transformations },
     );
@@ -63,6 +73,33 @@ describe('infra CostBudget', () => {
 
   it('keeps the start date it was created with', () => {
     expect(options.optionsOf('budget')?.ignoreChanges).to.deep.equal(['timePeriod']);
+  });
+
+  it('is created after everything it is told to wait for, so a refusal leaves the stack deployed', async () => {
+    const urns = await options.dependsOnUrns('budget');
+    expect(urns).to.have.length(1);
+    expect(urns[0]).to.match(/test:index:Stack::rest-of-stack$/);
+  });
+
+  it('explains a refused create: wait 48 hours and run pulumi up again, or monthlyBudget 0', () => {
+    expect(registeredErrorHooks()).to.include('budget-refused');
+    const hooks = options.optionsOf('budget')?.hooks?.onError ?? [];
+    expect(hooks.map((hook) => hook.name)).to.deep.equal(['budget-refused']);
+    for (const part of ['48 hours', 'run pulumi up again', 'pulumi config set monthlyBudget 0'])
+      expect(BUDGET_REFUSED_MESSAGE).to.contain(part);
+  });
+
+  it('logs the explanation once per refused create and never retries it', async () => {
+    const logged: string[] = [];
+    const hook = budgetRefusedHook('test-budget-refused', (message) => logged.push(message));
+    const args = { urn: 'u', id: '', name: 'budget', type: 'azure-native:consumption:Budget' };
+    expect(await hook.callback({ ...args, failedOperation: 'create', errors: ['400'] })).to.equal(
+      false,
+    );
+    expect(await hook.callback({ ...args, failedOperation: 'update', errors: ['409'] })).to.equal(
+      false,
+    );
+    expect(logged).to.deep.equal([BUDGET_REFUSED_MESSAGE]);
   });
 
   it('starts on the first of the month, in UTC', () => {

@@ -57,8 +57,10 @@ describe('infra config', () => {
       failureRatePercent: 5,
       backlogAgeMinutes: 15,
       usedCapacityGiB: 100,
+      scanFailurePercent: 10,
     });
     expect(config.budget).to.deep.equal({ monthlyAmount: 50 });
+    expect(config.outcomes).to.deep.equal({ subscribers: [] });
   });
 
   it('reads keepOriginals and the originals and processed retentions', () => {
@@ -95,6 +97,7 @@ describe('infra config', () => {
       alertFailureRatePercent: '10',
       alertBacklogAgeMinutes: '60',
       alertUsedCapacityGiB: '2048',
+      alertScanFailurePercent: '25',
       monthlyBudget: '1000',
     });
     expect(config.location).to.equal('westeurope');
@@ -117,8 +120,24 @@ describe('infra config', () => {
       failureRatePercent: 10,
       backlogAgeMinutes: 60,
       usedCapacityGiB: 2048,
+      scanFailurePercent: 25,
     });
     expect(config.budget).to.deep.equal({ monthlyAmount: 1000 });
+  });
+
+  it('turns the budget off with monthlyBudget 0', () => {
+    expect(load({ monthlyBudget: '0' }).budget).to.deep.equal({ monthlyAmount: 0 });
+  });
+
+  it('takes drop zones together with malware scanning: zone uploads pass the same gate', () => {
+    const config = load({
+      malwareScanning: 'true',
+      dropZones: '[{"name":"cameras","retentionDays":3,"maxSasHours":48}]',
+    });
+    expect(config.malwareScanning.enabled).to.equal(true);
+    expect(config.app.dropZones).to.deep.equal([
+      { name: 'cameras', retentionDays: 3, maxSasHours: 48 },
+    ]);
   });
 
   it('accepts top-level wildcard, port and localhost origins', () => {
@@ -214,7 +233,8 @@ describe('infra config', () => {
       ['alertFailureRatePercent', '0', 'from 1 to 100'],
       ['alertBacklogAgeMinutes', '1441', 'from 1 to 1440'],
       ['alertUsedCapacityGiB', '0', 'from 1 to 5242880'],
-      ['monthlyBudget', '0', 'from 1 to 1000000'],
+      ['monthlyBudget', '-1', 'from 0 to 1000000'],
+      ['alertScanFailurePercent', '0', 'from 1 to 100'],
       ['malwareScanningCapGBPerMonth', '0', 'from 1 to 1000000'],
       ['scanVerdictTimeoutSeconds', '90000', 'from 2 to 86400'],
     ];
@@ -265,14 +285,6 @@ describe('infra config', () => {
     it('malwareScanning that is not a boolean', () => {
       expect(rejection({ malwareScanning: 'yes' }).message).to.equal(
         'Invalid config directdrop:malwareScanning: "yes" must be true or false',
-      );
-    });
-
-    it('drop zones while malwareScanning is true, naming both keys', () => {
-      const error = rejection({ malwareScanning: 'true', dropZones: '[{"name":"cameras"}]' });
-      expect(error.key).to.equal('dropZones');
-      expect(error.message).to.equal(
-        'Invalid config directdrop:dropZones: drop zones are not yet gated by the malware scan; declare none while malwareScanning is true',
       );
     });
 

@@ -4,6 +4,7 @@ import { DEFAULT_SETTINGS, toAppSettings } from '../../functions/core/settings';
 import { FunctionApp } from '../../infra/function-app';
 import { roleDefinitionId } from '../../infra/roles';
 import {
+  OUTCOME_TOPIC_ID,
   TEST_SUBSCRIPTION_ID,
   UPLOAD_ACCOUNT_ID,
   ofType,
@@ -32,8 +33,9 @@ describe('infra FunctionApp keeping originals', () => {
         eventsQueueName: STORAGE_NAMES.eventsQueue,
         poisonQueueName: poisonQueueName(STORAGE_NAMES.eventsQueue),
         tableServiceUri: 'https://uploads.table.core.windows.net',
-        quotaTableName: STORAGE_NAMES.quotaTable,
+        uploadTableName: STORAGE_NAMES.quotaTable,
       },
+      outcomeTopicId: OUTCOME_TOPIC_ID,
       ownerKey: 'generated-owner-key-0123456789abcdefghijklmnopqrstuv',
       appSettings: toAppSettings({ ...DEFAULT_SETTINGS, keepOriginals: true }),
       appInsights: { id: 'insights', connectionString: 'InstrumentationKey=abc' },

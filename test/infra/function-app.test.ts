@@ -12,10 +12,12 @@ import {
   DEPLOY_SCRIPT,
   FLEX_SITE_CONFIG_KEYS,
   FunctionApp,
+  PUBLIC_BASE_URL_SETTING,
 } from '../../infra/function-app';
 import { HOST_JSON_QUEUE_SETTINGS, queueHostOverrides } from '../../infra/host-json';
 import { type BuiltInRole, roleAssignmentName, roleDefinitionId } from '../../infra/roles';
 import {
+  OUTCOME_TOPIC_ID,
   TEST_SUBSCRIPTION_ID,
   clientIdOf,
   UPLOAD_ACCOUNT_ID,
@@ -30,8 +32,7 @@ import {
   valueOf,
 } from './helpers/pulumi-mocks';
 
-const APP_INSIGHTS_ID =
-  '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Insights/components/insights';
+const APP_INSIGHTS_ID = `/subscriptions/${TEST_SUBSCRIPTION_ID}/resourceGroups/rg/providers/Microsoft.Insights/components/insights`;
 const CONNECTION_STRING =
   'InstrumentationKey=abc;IngestionEndpoint=https://example.in.applicationinsights.azure.com/';
 const FUNCTION_PACKAGE = {
@@ -84,10 +85,11 @@ describe('infra FunctionApp', () => {
           eventsQueueName: STORAGE_NAMES.eventsQueue,
           poisonQueueName: poisonQueueName(STORAGE_NAMES.eventsQueue),
           tableServiceUri: 'https://uploads.table.core.windows.net',
-          quotaTableName: STORAGE_NAMES.quotaTable,
+          uploadTableName: STORAGE_NAMES.quotaTable,
           reprocessQueueName: STORAGE_NAMES.reprocessQueue,
           reprocessPoisonQueueName: poisonQueueName(STORAGE_NAMES.reprocessQueue),
         },
+        outcomeTopicId: OUTCOME_TOPIC_ID,
         ownerKey: OWNER_KEY,
         appSettings: { ...toAppSettings(DEFAULT_SETTINGS), ...OVERRIDES },
         appInsights: { id: APP_INSIGHTS_ID, connectionString: CONNECTION_STRING },
@@ -240,6 +242,24 @@ describe('infra FunctionApp', () => {
     }
   });
 
+  it('writes to the site one after another: app settings, then the SCM policy, then the FTP policy', async () => {
+    const settingsName = single('web:WebAppApplicationSettings').name;
+    const scm = single('web:WebAppScmAllowed').name;
+    const ftp = single('web:WebAppFtpAllowed').name;
+    const urnOf = (type: string, name: string) => `azure-native:web:${type}::${name}`;
+    expect(await options.dependsOnUrns(settingsName)).to.deep.equal([]);
+    const scmDeps = await options.dependsOnUrns(scm);
+    expect(scmDeps).to.have.length(1);
+    expect(scmDeps[0]).to.match(new RegExp(`${urnOf('WebAppApplicationSettings', settingsName)}$`));
+    const ftpDeps = await options.dependsOnUrns(ftp);
+    expect(ftpDeps).to.have.length(1);
+    expect(ftpDeps[0]).to.match(new RegExp(`${urnOf('WebAppScmAllowed', scm)}$`));
+  });
+
+  it('tells the app its public API base URL, from the default host name, past any empty default', () => {
+    expect(settings[PUBLIC_BASE_URL_SETTING]).to.equal(`https://${app.name}.azurewebsites.net/api`);
+  });
+
   it('grants its identity exactly the roles the functions use, each at the narrowest scope', () => {
     const container = (name: string) =>
       `${UPLOAD_ACCOUNT_ID}/blobServices/default/containers/${name}`;
@@ -247,7 +267,6 @@ describe('infra FunctionApp', () => {
     const poison = poisonQueueName(STORAGE_NAMES.eventsQueue);
     const expected: [BuiltInRole, string][] = [
       ['storageBlobDataOwner', hostAccount.id],
-      ['storageQueueDataContributor', hostAccount.id],
       ['storageTableDataContributor', hostAccount.id],
       ['storageBlobDataContributor', container(STORAGE_NAMES.landingContainer)],
       ['storageBlobDataContributor', container(STORAGE_NAMES.processedContainer)],
@@ -260,6 +279,7 @@ describe('infra FunctionApp', () => {
       ],
       ['storageQueueDataContributor', queue(STORAGE_NAMES.reprocessQueue)],
       ['storageQueueDataContributor', queue(poisonQueueName(STORAGE_NAMES.reprocessQueue))],
+      ['eventGridDataSender', OUTCOME_TOPIC_ID],
       ['monitoringMetricsPublisher', APP_INSIGHTS_ID],
     ];
     const assignments = ofType('authorization:RoleAssignment');
@@ -286,7 +306,29 @@ describe('infra FunctionApp', () => {
     expect(new Set(names).size).to.equal(names.length);
   });
 
-  it('deploys with the deploy script and an argument array, again only when the hash changes, after the settings and roles', async () => {
+  it('holds no queue role on its host storage: its queue triggers read the upload account', () => {
+    // Microsoft's Flex rbac.bicep makes host queues opt-in, for Durable Functions and MCP triggers.
+    const onHost = ofType('authorization:RoleAssignment').filter(
+      (a) => a.inputs.scope === hostAccount.id,
+    );
+    expect(onHost.map((a) => a.inputs.roleDefinitionId)).to.have.members([
+      roleDefinitionId(TEST_SUBSCRIPTION_ID, 'storageBlobDataOwner'),
+      roleDefinitionId(TEST_SUBSCRIPTION_ID, 'storageTableDataContributor'),
+    ]);
+    expect(onHost.map((a) => a.inputs.roleDefinitionId)).not.to.include(
+      roleDefinitionId(TEST_SUBSCRIPTION_ID, 'storageQueueDataContributor'),
+    );
+  });
+
+  it('may publish to the outcome topic only, and to no other Event Grid resource', () => {
+    const senders = ofType('authorization:RoleAssignment').filter(
+      (a) =>
+        a.inputs.roleDefinitionId === roleDefinitionId(TEST_SUBSCRIPTION_ID, 'eventGridDataSender'),
+    );
+    expect(senders.map((a) => a.inputs.scope)).to.deep.equal([OUTCOME_TOPIC_ID]);
+  });
+
+  it('deploys with the deploy script and an argument array, again only when the hash changes, after the last site write and the roles', async () => {
     const deploy = single('command:local:Command');
     expect(deploy.inputs.interpreter).to.deep.equal([
       'node',
@@ -310,7 +352,7 @@ describe('infra FunctionApp', () => {
     expect(deploy.inputs).not.to.have.property('environment');
     const urns = await options.dependsOnUrns(deploy.name);
     const expected = [
-      single('web:WebAppApplicationSettings').name,
+      single('web:WebAppFtpAllowed').name,
       ...ofType('authorization:RoleAssignment').map((a) => a.name),
     ];
     expect(urns).to.have.length(expected.length);
@@ -348,9 +390,10 @@ describe('infra FunctionApp with drop zones', () => {
         eventsQueueName: STORAGE_NAMES.eventsQueue,
         poisonQueueName: poisonQueueName(STORAGE_NAMES.eventsQueue),
         tableServiceUri: 'https://uploads.table.core.windows.net',
-        quotaTableName: STORAGE_NAMES.quotaTable,
+        uploadTableName: STORAGE_NAMES.quotaTable,
         dropZoneContainerNames: ['dropzone-cameras'],
       },
+      outcomeTopicId: OUTCOME_TOPIC_ID,
       ownerKey: OWNER_KEY,
       appSettings: { ...toAppSettings(DEFAULT_SETTINGS), ...OVERRIDES },
       appInsights: { id: APP_INSIGHTS_ID, connectionString: CONNECTION_STRING },
@@ -361,13 +404,13 @@ describe('infra FunctionApp with drop zones', () => {
     await settle();
   });
 
-  it('may read each drop zone container, and nothing more there', () => {
+  it('may read, tombstone and sweep each drop zone container, and nothing more there', () => {
     const onZone = ofType('authorization:RoleAssignment').filter(
       (a) =>
         a.inputs.scope === `${UPLOAD_ACCOUNT_ID}/blobServices/default/containers/dropzone-cameras`,
     );
     expect(onZone.map((a) => a.inputs.roleDefinitionId)).to.deep.equal([
-      roleDefinitionId(TEST_SUBSCRIPTION_ID, 'storageBlobDataReader'),
+      roleDefinitionId(TEST_SUBSCRIPTION_ID, 'storageBlobDataContributor'),
     ]);
   });
 });

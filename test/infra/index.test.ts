@@ -4,6 +4,8 @@ import { expect } from 'chai';
 import { STORAGE_NAMES, poisonQueueName } from '../../functions/core/definitions';
 import { SETTING_KEYS, toAppSettings } from '../../functions/core/settings';
 import { loadConfig } from '../../infra/config';
+import { PUBLIC_BASE_URL_SETTING } from '../../infra/function-app';
+import { OUTCOME_SETTING_KEYS } from '../../infra/outcome-events';
 import { PROGRAM_CONFIG, type Program, runProgram } from './helpers/program';
 import { type RecordedResource, ofType, single, valueOf } from './helpers/pulumi-mocks';
 
@@ -25,6 +27,7 @@ describe('infra program (index.ts)', () => {
       'Alerts',
       'CostBudget',
       'MalwareScanning',
+      'OutcomeEvents',
     ]) {
       expect(ofType(`directdrop:index:${component}`, resources), component).to.have.length(1);
     }
@@ -78,7 +81,10 @@ describe('infra program (index.ts)', () => {
       string
     >;
     const setting = settings[SETTING_KEYS.scanResultsTopic];
-    const topic = single('eventgrid:Topic', resources);
+    const topic = single(
+      'eventgrid:Topic',
+      resources.filter((r) => r.name.endsWith('-topic') && r.name.startsWith('uploads')),
+    );
     const group = single('resources:ResourceGroup', resources);
     expect(setting).to.match(
       new RegExp(
@@ -96,6 +102,36 @@ describe('infra program (index.ts)', () => {
     expect(single('eventgrid:TopicEventSubscription', resources).inputs.topicName).to.equal(
       topic.inputs.topicName,
     );
+  });
+
+  it('tells the app where to publish outcome events, as which source, and its public base URL', () => {
+    const settings = single('web:WebAppApplicationSettings', resources).inputs.properties as Record<
+      string,
+      string
+    >;
+    const topic = single(
+      'eventgrid:Topic',
+      resources.filter((r) => r.name === 'outcomes-topic'),
+    );
+    const uploadAccount = single(
+      'storage:StorageAccount',
+      resources.filter((r) => r.name.startsWith('uploads')),
+    );
+    const app = single('web:WebApp', resources);
+    expect(topic.inputs.topicName).to.equal(`${uploadAccount.name}-outcomes`);
+    expect(topic.inputs).to.deep.include({
+      inputSchema: 'CloudEventSchemaV1_0',
+      disableLocalAuth: true,
+    });
+    expect(settings).to.deep.include({
+      [OUTCOME_SETTING_KEYS.topicEndpoint]: `https://${topic.inputs.topicName}.westeurope-1.eventgrid.azure.net/api/events`,
+      [OUTCOME_SETTING_KEYS.eventSource]: 'urn:directdrop:test',
+      [PUBLIC_BASE_URL_SETTING]: `https://${app.name}.azurewebsites.net/api`,
+    });
+    const sender = ofType('authorization:RoleAssignment', resources).filter((a) =>
+      String(a.inputs.roleDefinitionId).endsWith('d5a91429-5739-47e2-a06b-3470a27159e7'),
+    );
+    expect(sender.map((a) => a.inputs.scope)).to.deep.equal([topic.id]);
   });
 
   it('exports the API base URL, account, container, queue and app names', async () => {
@@ -132,10 +168,28 @@ describe('infra program (index.ts)', () => {
     expect(actionGroup.inputs.emailReceivers).to.deep.equal([
       { name: 'email-1', emailAddress: 'ops@photos.example.com', useCommonAlertSchema: true },
     ]);
+    const workspace = single('operationalinsights:Workspace', resources);
     for (const rule of ofType('monitor:ScheduledQueryRule', resources))
-      expect(rule.inputs.scopes, rule.name).to.deep.equal([insights.id]);
+      expect(rule.inputs.scopes, rule.name).to.deep.equal([
+        rule.name === 'alerts-events-trigger-stalled' ? workspace.id : insights.id,
+      ]);
+    expect(ofType('monitor:ScheduledQueryRule', resources).map((r) => r.name)).to.include(
+      'alerts-scan-failure-rate',
+    );
+    const topicId = (name: string) =>
+      single(
+        'eventgrid:Topic',
+        resources.filter((r) => r.name === name),
+      ).id;
     const metricScopes = ofType('monitor:MetricAlert', resources).map((r) => r.inputs.scopes);
-    expect(metricScopes).to.have.deep.members([[topic.id], [uploadAccount.id]]);
+    expect(metricScopes).to.have.deep.members([
+      [topic.id],
+      [topicId('uploads-topic')],
+      [topicId('outcomes-topic')],
+      [topicId('outcomes-topic')],
+      [topicId('outcomes-topic')],
+      [uploadAccount.id],
+    ]);
     const budget = single('consumption:Budget', resources);
     expect(budget.inputs).to.deep.include({
       scope: single('resources:ResourceGroup', resources).id,

@@ -77,6 +77,23 @@ describe('infra roles', () => {
     });
   });
 
+  it("names the role definition in the scope's own subscription, e.g. a subscriber's queue elsewhere", async () => {
+    const parent = new pulumi.ComponentResource('test:index:Parent', 'roles-elsewhere');
+    const otherQueue =
+      '/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/app/providers/Microsoft.ServiceBus/namespaces/appbus/queues/outcomes';
+    grantRoles(
+      'grantee',
+      'principal-1',
+      [{ role: 'serviceBusDataSender', target: 'elsewhere', scope: otherQueue, reason: 'r' }],
+      { parent },
+    );
+    await settle();
+    const [assignment] = ofType('authorization:RoleAssignment');
+    expect(assignment.inputs.roleDefinitionId).to.equal(
+      roleDefinitionId('11111111-2222-3333-4444-555555555555', 'serviceBusDataSender'),
+    );
+  });
+
   it('names an assignment with a UUIDv5 of scope, principal and role, like guid() in Bicep', () => {
     const name = roleAssignmentName('/subscriptions/s/x', 'p', 'r');
     expect(name).to.match(GUID);

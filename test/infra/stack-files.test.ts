@@ -66,10 +66,13 @@ describe('infra Pulumi project and stack files', () => {
     expect(project.main).to.equal('infra/');
   });
 
-  it('declares every key the program reads (variants and dropZones aside) with a type and a description', () => {
-    expect([...Object.keys(project.config), 'variants', 'dropZones']).to.have.members([
-      ...CONFIG_KEYS,
-    ]);
+  it('declares every key the program reads (variants, dropZones and outcomeSubscribers aside) with a type and a description', () => {
+    expect([
+      ...Object.keys(project.config),
+      'variants',
+      'dropZones',
+      'outcomeSubscribers',
+    ]).to.have.members([...CONFIG_KEYS]);
     for (const [key, declaration] of Object.entries(project.config)) {
       expect(SIMPLE_TYPES, key).to.include(declaration.type);
       if (declaration.type === 'array')

@@ -25,7 +25,7 @@ const ARGS = {
   processedContainer: STORAGE_NAMES.processedContainer,
   deadLetterContainer: STORAGE_NAMES.deadLetterContainer,
   eventsQueue: STORAGE_NAMES.eventsQueue,
-  quotaTable: STORAGE_NAMES.quotaTable,
+  uploadTable: STORAGE_NAMES.quotaTable,
   reprocessQueue: STORAGE_NAMES.reprocessQueue,
   uploadRetentionDays: 3,
   deadLetterRetentionDays: 21,
@@ -97,13 +97,14 @@ describe('infra UploadStorage', () => {
     ]);
   });
 
-  it('holds the quota table in the upload account, named from the shared definitions', async () => {
+  it('holds the upload table in the upload account, named from the shared definitions', async () => {
     const table = single('storage:Table');
     expect(table.inputs).to.deep.equal({
       resourceGroupName: 'rg',
       accountName: account.name,
       tableName: STORAGE_NAMES.quotaTable,
     });
+    expect(await valueOf(uploads.uploadTableName)).to.equal(STORAGE_NAMES.quotaTable);
     expect(await valueOf(uploads.tableServiceUri)).to.equal(
       `https://${account.name}.table.core.windows.net`,
     );

@@ -5,8 +5,12 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as pulumi from '@pulumi/pulumi';
+import { loadConfig } from '../../../infra/config';
+import { deployStack } from '../../../infra/stack';
 import {
   type RecordedResource,
+  optionsRecorder,
   recordedResources,
   resetRecorded,
   settle,
@@ -41,4 +45,26 @@ export function runProgram() {
     return { program, resources: [...recordedResources()], packagePath };
   })();
   return run;
+}
+
+/**
+ * Builds a stack from `values` (stack config keys) with deployStack, in a stack of its own, so
+ * a test can try configs other than PROGRAM_CONFIG; records every resource's options too.
+ */
+export async function buildStack(values: Record<string, string>) {
+  const packagePath = join(mkdtempSync(join(tmpdir(), 'directdrop-')), 'functions.zip');
+  writeFileSync(packagePath, 'stand-in package');
+  const config = loadConfig({
+    get: (key) => ({ ...PROGRAM_CONFIG, functionPackagePath: packagePath, ...values })[key],
+  });
+  await useMocks();
+  resetRecorded();
+  const options = optionsRecorder();
+  await pulumi.runtime.runInPulumiStack(async () => {
+    pulumi.runtime.registerStackTransformation(options.transformations[0]);
+    deployStack(config);
+    return {};
+  });
+  await settle();
+  return { config, resources: [...recordedResources()], options };
 }

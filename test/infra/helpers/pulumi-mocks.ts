@@ -23,6 +23,7 @@ let recorded: RecordedResource[] = [];
 const NAME_INPUTS: Record<string, string> = {
   'azure-native:storage:BlobContainer': 'containerName',
   'azure-native:storage:Queue': 'queueName',
+  'azure-native:storage:Table': 'tableName',
   'azure-native:storage:ManagementPolicy': 'managementPolicyName',
   'azure-native:storage:BlobServiceProperties': 'blobServicesName',
   'azure-native:eventgrid:Topic': 'topicName',
@@ -30,6 +31,12 @@ const NAME_INPUTS: Record<string, string> = {
 
 /** The upload storage account's id, for components that take it as an input. */
 export const UPLOAD_ACCOUNT_ID = `/subscriptions/${TEST_SUBSCRIPTION_ID}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/uploads`;
+
+/** An outcome topic's id, for components that take it as an input. */
+export const OUTCOME_TOPIC_ID = `/subscriptions/${TEST_SUBSCRIPTION_ID}/resourceGroups/rg/providers/Microsoft.EventGrid/topics/uploads-outcomes`;
+
+/** What Defender for Storage answers when scanning is fully on (Azure PowerShell's docs). */
+export const SCANNING_SUCCEEDED = { code: 'Succeeded' };
 
 function armId(type: string, name: string): string {
   const [, provider, resourceType] = type.split(':');
@@ -44,7 +51,11 @@ export function clientIdOf(name: string): string {
   return `${name}-client`;
 }
 
-function outputsFor(type: string, name: string): Record<string, unknown> {
+function outputsFor(
+  type: string,
+  name: string,
+  inputs: Record<string, unknown>,
+): Record<string, unknown> {
   switch (type) {
     case 'azure-native:storage:StorageAccount':
       return {
@@ -62,8 +73,22 @@ function outputsFor(type: string, name: string): Record<string, unknown> {
     case 'azure-native:managedidentity:UserAssignedIdentity':
       return { principalId: principalIdOf(name), clientId: clientIdOf(name) };
     case 'azure-native:eventgrid:SystemTopic':
-    case 'azure-native:eventgrid:Topic':
       return { identity: { type: 'SystemAssigned', principalId: principalIdOf(name) } };
+    case 'azure-native:eventgrid:Topic':
+      return {
+        identity: { type: 'SystemAssigned', principalId: principalIdOf(name) },
+        endpoint: `https://${name}.${String(inputs.location)}-1.eventgrid.azure.net/api/events`,
+      };
+    case 'azure-native:security:DefenderForStorage': {
+      // Azure echoes the settings and adds each feature's operation status.
+      const properties = inputs.properties as { malwareScanning?: object } | undefined;
+      return {
+        properties: {
+          ...properties,
+          malwareScanning: { ...properties?.malwareScanning, operationStatus: SCANNING_SUCCEEDED },
+        },
+      };
+    }
     case 'azure-native:applicationinsights:Component':
       return {
         connectionString: `InstrumentationKey=${name};IngestionEndpoint=https://example.in.applicationinsights.azure.com/`,
@@ -73,8 +98,26 @@ function outputsFor(type: string, name: string): Record<string, unknown> {
   }
 }
 
-/** Installs the mocks with `directdrop:<key>` config; call before creating resources. */
-export async function useMocks(config: Record<string, string> = {}): Promise<void> {
+/** Outputs a test puts in place of what outputsFor answers, per resource type token. */
+export type OutputOverrides = Record<
+  string,
+  (name: string, inputs: Record<string, unknown>) => Record<string, unknown>
+>;
+
+/** The error hooks the program registered, by name (for resources' `hooks.onError`). */
+let errorHookNames: string[] = [];
+export function registeredErrorHooks(): readonly string[] {
+  return errorHookNames;
+}
+
+/**
+ * Installs the mocks with `directdrop:<key>` config; call before creating resources.
+ * `overrides` replaces the answers for some types, e.g. a Defender status reporting an error.
+ */
+export async function useMocks(
+  config: Record<string, string> = {},
+  overrides: OutputOverrides = {},
+): Promise<void> {
   pulumi.runtime.setAllConfig(
     Object.fromEntries(
       Object.entries(config).map(([key, value]) => [`${TEST_PROJECT}:${key}`, value]),
@@ -87,7 +130,11 @@ export async function useMocks(config: Record<string, string> = {}): Promise<voi
         const name = (nameInput && (args.inputs[nameInput] as string | undefined)) || args.name;
         const id = armId(args.type, name);
         recorded.push({ type: args.type, name: args.name, inputs: args.inputs, id });
-        return { id, state: { ...args.inputs, name, ...outputsFor(args.type, name) } };
+        const outputs = (overrides[args.type] ?? ((n, i) => outputsFor(args.type, n, i)))(
+          name,
+          args.inputs,
+        );
+        return { id, state: { ...args.inputs, name, ...outputs } };
       },
       call(args) {
         if (args.token === 'azure-native:authorization:getClientConfig') {
@@ -105,6 +152,19 @@ export async function useMocks(config: Record<string, string> = {}): Promise<voi
     'test',
     false,
   );
+  // The SDK's mock monitor announces error hooks but cannot register one (no
+  // registerErrorHook), which would leave every resource with an onError hook waiting.
+  errorHookNames = [];
+  const monitor = pulumi.runtime.getMonitor() as unknown as {
+    registerErrorHook?: (
+      request: { getName(): string },
+      done: (error: null, reply: object) => void,
+    ) => void;
+  };
+  monitor.registerErrorHook = (request, done) => {
+    errorHookNames.push(request.getName());
+    done(null, {});
+  };
 }
 
 /**
