@@ -9,6 +9,7 @@ import * as eventgrid from '@pulumi/azure-native/eventgrid';
 import {
   BLOB_CREATED_EVENT_TYPE,
   COMMITTED_BLOB_APIS,
+  EXCLUDED_BLOB_CONTENT_TYPES,
   blobSubjectPrefix,
 } from '../functions/core/definitions';
 import { containerScope, grantRoles, queueScope } from './roles';
@@ -39,13 +40,6 @@ export const EVENT_RETRY_POLICY = {
 const QUEUE_MESSAGE_TTL_SECONDS = -1;
 
 /**
- * What the worker overwrites a finished upload with, so its create-only URL cannot create it
- * again (DESIGN "Single-use upload URLs"). The worker declares it as TOMBSTONE_CONTENT_TYPE in
- * functions/core/definitions.ts; until that lands it is written out here.
- */
-export const TOMBSTONE_CONTENT_TYPE = 'application/vnd.directdrop.tombstone';
-
-/**
  * Event Grid allows 25 advanced filters and 25 filter values in all per subscription
  * (learn.microsoft.com event-grid event-filtering, "Limitations").
  */
@@ -56,11 +50,11 @@ export function blobCreatedAdvancedFilters() {
   return [
     // PutBlock raises nothing; PutBlockList closes a block upload.
     { operatorType: 'StringIn' as const, key: 'data.api', values: [...COMMITTED_BLOB_APIS] },
-    // The tombstone's own Put Blob would otherwise reach the worker as a new upload.
+    // A tombstone's own Put Blob (the worker's) would otherwise reach the worker as a new upload.
     {
       operatorType: 'StringNotIn' as const,
       key: 'data.contentType',
-      values: [TOMBSTONE_CONTENT_TYPE],
+      values: [...EXCLUDED_BLOB_CONTENT_TYPES],
     },
   ];
 }

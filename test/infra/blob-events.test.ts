@@ -3,14 +3,10 @@ import {
   BLOB_CREATED_EVENT_TYPE,
   COMMITTED_BLOB_APIS,
   STORAGE_NAMES,
+  TOMBSTONE_CONTENT_TYPE,
   blobSubjectPrefix,
 } from '../../functions/core/definitions';
-import {
-  ADVANCED_FILTER_LIMITS,
-  BlobEvents,
-  EVENT_RETRY_POLICY,
-  TOMBSTONE_CONTENT_TYPE,
-} from '../../infra/blob-events';
+import { ADVANCED_FILTER_LIMITS, BlobEvents, EVENT_RETRY_POLICY } from '../../infra/blob-events';
 import { roleDefinitionId } from '../../infra/roles';
 import {
   TEST_SUBSCRIPTION_ID,
