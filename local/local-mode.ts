@@ -182,7 +182,9 @@ function describeStartup(summary: StartupSummary): string {
         `message lease ${options.messageLeaseSeconds} s`,
     );
     lines.push(
-      `Web page    ${base}/  (served from client/web when it exists)`,
+      auth?.token
+        ? `Web page    ${base}/#token=${auth.token}  (signed in as '${DEV_DEFAULT_SUBJECT}'; served from client/web)`
+        : `Web page    ${base}/  (served from client/web when it exists)`,
       `CORS        any http://localhost:<port> or http://127.0.0.1:<port> page${options.corsOrigins.map((o) => `, ${o}`).join('')}  (add more with --cors-origin)`,
     );
   } else if (options.role !== 'storage') {
@@ -221,9 +223,8 @@ function describeStartup(summary: StartupSummary): string {
     lines.push(`Sign-in     ${auth.describe}`);
     if (auth.token) {
       lines.push(
-        `  a token for '${DEV_DEFAULT_SUBJECT}' (${DEV_TOKEN_HOURS} h; more with: npx directdrop dev-token --sub alice --data ${data}):`,
+        `  a token for '${DEV_DEFAULT_SUBJECT}' (${DEV_TOKEN_HOURS} h; more with: npx directdrop dev-token --api ${base}/api --sub alice):`,
         `  TOKEN=${auth.token}`,
-        `  the upload page signed in: ${base}/#token=${auth.token}`,
       );
     }
   }
