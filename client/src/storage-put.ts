@@ -9,7 +9,8 @@ import type { ApiOptions, UploadOptions, UploadSource, UploadTicket } from './mo
 import { hasLanded, readStatus } from './polling.js';
 import { type PutResponse, TransportError, defaultTransport } from './transport.js';
 
-const DEFAULT_UPLOAD_ATTEMPTS = 4;
+/** `uploadAttempts` when not given; docs/clients.md states it (a test compares). */
+export const DEFAULT_UPLOAD_ATTEMPTS = 4;
 
 /**
  * A create-only SAS (`sp=c`) already refuses overwrites. Any SAS that may write (`w`)
