@@ -180,9 +180,42 @@ declare const file: Blob;
 const task: UploadTask = startUpload(file, { apiBaseUrl: '/api' });
 task.onProgress((p) => console.log(p.percent.toFixed(0), p.stage));
 task.result.catch((e: unknown) => e instanceof DirectdropError && e.retryable);
-void uploadFile('a.jpg', { apiBaseUrl: 'http://localhost:7071/api' });
+void uploadFile('a.jpg', { apiBaseUrl: 'http://localhost:7071/api', token: async () => 'jwt' });
+export function when(e: DirectdropError): string | undefined {
+  // A union, not string: a misspelt code does not compile.
+  return e.code === 'quota-exceeded' ? e.resetsAt : undefined;
+}
 `,
     );
+    // moduleResolution bundler applies no `node` condition: the Node entry is imported by name.
+    await writeFile(
+      join(app, 'bundler.ts'),
+      `import { uploadFile, listUploads } from '@directdrop/client/node';
+void uploadFile('a.jpg', { apiBaseUrl: '/api', metadata: { postId: '42' } });
+void listUploads({ apiBaseUrl: '/api' }).byPage({ limit: 10 });
+`,
+    );
+    const bundler = await run(
+      process.execPath,
+      [
+        join(REPO_ROOT, 'node_modules/typescript/bin/tsc'),
+        '--noEmit',
+        '--strict',
+        '--module',
+        'esnext',
+        '--moduleResolution',
+        'bundler',
+        '--lib',
+        'es2023,dom',
+        '--typeRoots',
+        join(REPO_ROOT, 'node_modules/@types'),
+        '--types',
+        'node',
+        'bundler.ts',
+      ],
+      { cwd: app },
+    );
+    expect(bundler.code, bundler.stdout + bundler.stderr).to.equal(0);
     const tsc = await run(
       process.execPath,
       [
