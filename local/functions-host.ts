@@ -49,8 +49,8 @@ export interface FunctionsHostOptions {
   maxRequestBodyBytes?: number;
   /** Lease length for queue messages; tests shorten it. */
   queueLeaseMs?: number;
-  /** Answers GET paths outside the functions (local mode's identity provider); false to pass. */
-  extraRoutes?: (path: string, response: ServerResponse) => boolean;
+  /** Answers paths outside the functions (local mode's identity provider); false to pass. */
+  extraRoutes?: (request: IncomingMessage, path: string, response: ServerResponse) => boolean;
   /**
    * Browser origins allowed to call the routes, as the function app's CORS setting
    * (siteConfig.cors) allows them in Azure; by default no cross-origin call is.
@@ -507,7 +507,7 @@ export async function startFunctionsHost(
         );
       }
     }
-    if (method === 'GET' && options.extraRoutes?.(path, response)) return;
+    if (options.extraRoutes?.(request, path, response)) return;
     if (options.staticRoot && (await serveStatic(options.staticRoot, request, response, path)))
       return;
     sendHostError(response, 404, 'not-found', `No function or file answers ${method} ${path}.`);

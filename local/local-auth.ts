@@ -4,15 +4,17 @@
  * it off; a DIRECTDROP_AUTH_ISSUER in the environment or local.settings.json (a real
  * provider) is used as configured. The owner key comes from the data folder either way.
  */
-import { type Server, createServer } from 'node:http';
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import { OWNER_KEY_SETTING, SETTING_KEYS } from '../functions/core/settings';
 import {
   DEV_AUDIENCE,
   DEV_DEFAULT_SUBJECT,
+  DEV_TOKEN_PATH,
   type DevIdentity,
   devIssuer,
   loadDevIdentity,
   serveDevIdentity,
+  serveDevToken,
   signDevToken,
 } from './dev-identity';
 import type { LocalModeOptions } from './options';
@@ -25,8 +27,11 @@ export interface LocalAuth {
   describe: string;
   /** A token for DEV_DEFAULT_SUBJECT, when the built-in provider is in use. */
   token?: string;
-  /** Serves the provider's documents on the local host; undefined when it is not in use. */
-  serve?: (path: string, response: import('node:http').ServerResponse) => boolean;
+  /**
+   * Serves the provider's documents and its token endpoint on the local host; undefined
+   * when it is not in use (so `--anonymous` and a real provider have no token endpoint).
+   */
+  serve?: (request: IncomingMessage, path: string, response: ServerResponse) => boolean;
   stop(): Promise<void>;
 }
 
@@ -82,7 +87,13 @@ export async function setUpLocalAuth(options: LocalModeOptions, merged: Env): Pr
     token: await signDevToken(identity, { subject: DEV_DEFAULT_SUBJECT, issuer }),
     serve: standalone
       ? undefined
-      : (path, response) => serveDevIdentity(identity, issuer, path, response),
+      : (request, path, response) => {
+          if (path === DEV_TOKEN_PATH) {
+            serveDevToken(identity, issuer, request, response).catch(() => response.destroy());
+            return true;
+          }
+          return request.method === 'GET' && serveDevIdentity(identity, issuer, path, response);
+        },
     stop: standalone?.stop ?? none,
   };
 }

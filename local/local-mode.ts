@@ -213,6 +213,12 @@ function describeStartup(summary: StartupSummary): string {
   const lines = [''];
   if (host && hostConfig) {
     const q = hostConfig.queues;
+    // The first link is the one to open: the page, signed in when sign-in is on.
+    lines.push(
+      auth?.token
+        ? `Web page    ${base}/#token=${auth.token}  (signed in as '${DEV_DEFAULT_SUBJECT}'; served from client/web)`
+        : `Web page    ${base}/  (served from client/web when it exists)`,
+    );
     lines.push(
       `Functions   ${base}  (local host; function keys are not checked locally, as with func start)`,
     );
@@ -229,7 +235,6 @@ function describeStartup(summary: StartupSummary): string {
         `message lease ${options.messageLeaseSeconds} s`,
     );
     lines.push(
-      `Web page    ${base}/  (served from client/web when it exists)`,
       `CORS        any http://localhost:<port> or http://127.0.0.1:<port> page${options.corsOrigins.map((o) => `, ${o}`).join('')}  (add more with --cors-origin)`,
     );
   } else if (options.role !== 'storage') {
@@ -271,9 +276,8 @@ function describeStartup(summary: StartupSummary): string {
     lines.push(`Sign-in     ${auth.describe}`);
     if (auth.token) {
       lines.push(
-        `  a token for '${DEV_DEFAULT_SUBJECT}' (${DEV_TOKEN_HOURS} h; more with: npx directdrop dev-token --sub alice --data ${data}):`,
+        `  a token for '${DEV_DEFAULT_SUBJECT}' (${DEV_TOKEN_HOURS} h; more with: npx directdrop dev-token --api ${base}/api --sub alice):`,
         `  TOKEN=${auth.token}`,
-        `  the upload page signed in: ${base}/#token=${auth.token}`,
       );
     }
   }

@@ -6,9 +6,17 @@
  * live beside local mode rather than in the client library.
  */
 import { resolve } from 'node:path';
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { DevTokenError, requestDevToken } from '../client/src/dev-token';
 import { SETTING_KEYS, validateDropZones } from '../functions/core/settings';
-import { DEV_TOKEN_HOURS, devIdentityFile, findDevIdentity, signDevToken } from './dev-identity';
+import {
+  DEV_DEFAULT_SUBJECT,
+  DEV_TOKEN_HOURS,
+  DEV_TOKEN_MAX_HOURS,
+  devIdentityFile,
+  findDevIdentity,
+  signDevToken,
+} from './dev-identity';
 import { DEFAULT_EVENTS_PORT, EVENTS_STREAM_PATH } from './event-topic';
 import { describeDeliveryNotice, describeOutcomeEvent, watchEventStream } from './event-watch';
 import {
@@ -81,29 +89,61 @@ export function operatorProgram(out: (text: string) => void): Command {
   program
     .command('dev-token')
     .description("print a bearer token local mode's built-in identity provider signs")
-    .requiredOption('--sub <subject>', 'the user the token names, e.g. alice')
-    .option('--data <folder>', 'local mode data folder (where npm start keeps its keys)', '.local')
-    .option('--hours <hours>', 'lifetime', hours(24 * 7), DEV_TOKEN_HOURS)
+    .option('--sub <subject>', 'the user the token names, e.g. alice', DEV_DEFAULT_SUBJECT)
+    .addOption(
+      new Option('--data <folder>', 'local mode data folder (where npm start keeps its keys)')
+        .env('DIRECTDROP_LOCAL_DATA')
+        .default('.local'),
+    )
+    .option(
+      '--api <url>',
+      'ask the local mode serving this API instead of reading the data folder (as the published CLI does)',
+    )
+    .option('--hours <hours>', 'lifetime', hours(DEV_TOKEN_MAX_HOURS), DEV_TOKEN_HOURS)
     .option('--scope <scopes>', 'space-separated scopes for the scope claim')
-    .action(async (options: { sub: string; data: string; hours: number; scope?: string }) => {
-      const dataDir = resolve(options.data);
-      const identity = await findDevIdentity(dataDir);
-      if (!identity?.issuer) {
-        throw new CommanderError(
-          1,
-          'directdrop.noIdentity',
-          `No development identity in ${devIdentityFile(dataDir)}: start local mode once (npm start) with --data ${options.data}.`,
+    .action(
+      async (options: {
+        sub: string;
+        data: string;
+        api?: string;
+        hours: number;
+        scope?: string;
+      }) => {
+        if (options.api) {
+          try {
+            out(
+              await requestDevToken({
+                apiBaseUrl: options.api,
+                subject: options.sub,
+                hours: options.hours,
+                scope: options.scope,
+              }),
+            );
+          } catch (error) {
+            if (!(error instanceof DevTokenError)) throw error;
+            throw new CommanderError(1, 'directdrop.noToken', error.message);
+          }
+          return;
+        }
+        const dataDir = resolve(options.data);
+        const identity = await findDevIdentity(dataDir);
+        if (!identity?.issuer) {
+          throw new CommanderError(
+            1,
+            'directdrop.noIdentity',
+            `No development identity in ${devIdentityFile(dataDir)}: start local mode once (npm start) with --data ${options.data}, or pass --api.`,
+          );
+        }
+        out(
+          await signDevToken(identity, {
+            subject: options.sub,
+            issuer: identity.issuer,
+            hours: options.hours,
+            scope: options.scope,
+          }),
         );
-      }
-      out(
-        await signDevToken(identity, {
-          subject: options.sub,
-          issuer: identity.issuer,
-          hours: options.hours,
-          scope: options.scope,
-        }),
-      );
-    });
+      },
+    );
   withStorageFlags(
     program
       .command('dropzone-url <zone>')

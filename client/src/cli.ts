@@ -1,17 +1,23 @@
 /**
  * `directdrop upload <files...> --api <url>`: uploads files through the client library,
  * a few at a time, with a progress bar per file on stderr and the results on stdout;
- * `directdrop limits --api <url>` prints the server's rules. Run through bin.ts
+ * `limits` prints the server's rules, `list` and `delete` the caller's uploads, and
+ * `dev-token` gets a token from a running local mode. Run through bin.ts
  * (`npx directdrop`, `npm run directdrop --`).
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import cliProgress, { type SingleBar } from 'cli-progress';
+import { DevTokenError, requestDevToken } from './dev-token.js';
 import {
   DirectdropError,
   type UploadLimits,
+  type UploadPage,
   type UploadResult,
+  type UploadSummary,
+  deleteUpload,
   formatBytes,
   getLimits,
+  listUploadsPage,
   uploadFiles,
 } from './node.js';
 
@@ -28,11 +34,15 @@ export const EXIT = {
   interrupted: 130,
 } as const;
 
-interface UploadCommandOptions {
+interface ApiFlags {
   api: string;
   key?: string;
   token?: string;
   header: string[];
+}
+
+interface UploadCommandOptions extends ApiFlags {
+  meta: Record<string, string>;
   concurrency: number;
   timeout: number;
   json: boolean;
@@ -53,22 +63,127 @@ function describeLimits(limits: UploadLimits): string {
   ].join('\n');
 }
 
-async function runLimits(options: Pick<UploadCommandOptions, 'api' | 'key' | 'header' | 'json'>) {
+/** A command's failure: its message on stderr, exit 3 when nothing could be reached. */
+function failed(error: unknown): number {
+  if (!(error instanceof DirectdropError)) throw error;
+  process.stderr.write(`directdrop: ${error.message}\n`);
+  return error.code === 'network-error' ? EXIT.network : EXIT.fileFailed;
+}
+
+/** Runs a command that needs only the API flags, after checking --api. */
+async function withApi(options: ApiFlags, run: () => Promise<number>): Promise<number> {
   const apiProblem = checkApiUrl(options.api);
   if (apiProblem) {
     process.stderr.write(`directdrop: ${apiProblem}\n`);
     return EXIT.usage;
   }
   try {
+    return await run();
+  } catch (error) {
+    return failed(error);
+  }
+}
+
+function runLimits(options: ApiFlags & { json: boolean }) {
+  return withApi(options, async () => {
     const limits = await getLimits(apiOptions(options));
     process.stdout.write(
       options.json ? `${JSON.stringify(limits, null, 2)}\n` : `${describeLimits(limits)}\n`,
     );
     return EXIT.ok;
+  });
+}
+
+function describeSummary(u: UploadSummary): string {
+  const detail = u.reason ?? u.stage;
+  const meta = Object.entries(u.metadata ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+  return [
+    u.uploadId,
+    `${u.status}${detail ? ` (${detail})` : ''}`.padEnd(28),
+    u.issuedAt,
+    u.fileName,
+    u.size === undefined ? '' : formatBytes(u.size),
+    meta,
+  ]
+    .join('  ')
+    .trimEnd();
+}
+
+interface ListCommandOptions extends ApiFlags {
+  limit?: number;
+  cursor?: string;
+  all: boolean;
+  json: boolean;
+}
+
+function runList(options: ListCommandOptions) {
+  return withApi(options, async () => {
+    const pages: UploadPage[] = [];
+    let cursor = options.cursor;
+    do {
+      const page = await listUploadsPage(apiOptions(options), { limit: options.limit, cursor });
+      pages.push(page);
+      if (!options.json) {
+        for (const u of page.uploads) process.stdout.write(`${describeSummary(u)}\n`);
+      }
+      cursor = page.nextCursor;
+    } while (options.all && cursor !== undefined);
+    const uploads = pages.flatMap((p) => p.uploads);
+    if (options.json) {
+      const nextCursor = pages.at(-1)?.nextCursor;
+      process.stdout.write(`${JSON.stringify({ uploads, nextCursor }, null, 2)}\n`);
+    }
+    process.stderr.write(
+      `directdrop: ${uploads.length} upload${uploads.length === 1 ? '' : 's'}` +
+        (cursor === undefined ? '.\n' : `; more with --cursor ${cursor} (or --all).\n`),
+    );
+    return EXIT.ok;
+  });
+}
+
+function runDelete(ids: string[], options: ApiFlags) {
+  return withApi(options, async () => {
+    let code: number = EXIT.ok;
+    for (const id of ids) {
+      try {
+        await deleteUpload(id, apiOptions(options));
+        process.stdout.write(`deleted ${id}\n`);
+      } catch (error) {
+        code = Math.max(code, failed(error));
+      }
+    }
+    return code;
+  });
+}
+
+interface DevTokenOptions {
+  api: string;
+  sub?: string;
+  hours?: number;
+  scope?: string;
+}
+
+async function runDevToken(options: DevTokenOptions): Promise<number> {
+  const apiProblem = checkApiUrl(options.api);
+  if (apiProblem) {
+    process.stderr.write(`directdrop: ${apiProblem}\n`);
+    return EXIT.usage;
+  }
+  try {
+    const token = await requestDevToken({
+      apiBaseUrl: options.api,
+      subject: options.sub,
+      hours: options.hours,
+      scope: options.scope,
+    });
+    process.stdout.write(`${token}\n`);
+    return EXIT.ok;
   } catch (error) {
-    const e = error as DirectdropError;
-    process.stderr.write(`directdrop: ${e.message}\n`);
-    return e.code === 'network-error' ? EXIT.network : EXIT.fileFailed;
+    if (!(error instanceof DevTokenError)) throw error;
+    process.stderr.write(`directdrop: ${error.message}\n`);
+    return error.unreachable ? EXIT.network : EXIT.fileFailed;
   }
 }
 
@@ -96,6 +211,12 @@ function collectHeader(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
+function collectMeta(value: string, previous: Record<string, string>): Record<string, string> {
+  const equals = value.indexOf('=');
+  if (equals < 1) throw new InvalidArgumentError('must look like "key=value".');
+  return { ...previous, [value.slice(0, equals)]: value.slice(equals + 1) };
+}
+
 function parseHeaders(lines: readonly string[]): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const line of lines) {
@@ -106,7 +227,7 @@ function parseHeaders(lines: readonly string[]): Record<string, string> {
 }
 
 /** The API options every command builds from its flags, in one place. */
-function apiOptions(options: Pick<UploadCommandOptions, 'api' | 'key' | 'token' | 'header'>) {
+function apiOptions(options: ApiFlags) {
   return {
     apiBaseUrl: options.api,
     functionsKey: options.key,
@@ -210,6 +331,7 @@ async function runUpload(files: string[], options: UploadCommandOptions): Promis
   const outcomes: FileOutcome[] = (
     await uploadFiles(files, {
       ...apiOptions(options),
+      metadata: options.meta,
       concurrency: options.concurrency,
       signal: controller.signal,
       pollTimeoutMs: options.timeout * 1000,
@@ -237,6 +359,36 @@ async function runUpload(files: string[], options: UploadCommandOptions): Promis
   return exitCodeFor(outcomes, controller.signal.aborted);
 }
 
+const API_HELP = 'API base URL, e.g. http://localhost:7071/api';
+const TOKEN_HELP =
+  'bearer token for stacks with sign-in; in local mode: --token "$(npx directdrop dev-token --api <url>)"';
+
+/** --api, --key, --token and -H, the same on every command that calls the API. */
+function withApiFlags(command: Command, what = 'API calls'): Command {
+  return command
+    .addOption(new Option('--api <url>', API_HELP).env('DIRECTDROP_API').makeOptionMandatory())
+    .addOption(
+      new Option(
+        '--key <key>',
+        'Azure Functions key, sent as x-functions-key (not needed in local mode)',
+      ).env('DIRECTDROP_FUNCTIONS_KEY'),
+    )
+    .addOption(new Option('--token <jwt>', TOKEN_HELP).env('DIRECTDROP_TOKEN'))
+    .option(
+      '-H, --header <header>',
+      `extra header for ${what}, "name: value"; repeatable`,
+      collectHeader,
+      [],
+    );
+}
+
+function hours(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || n > 168)
+    throw new InvalidArgumentError('must be a number of hours above 0, at most 168.');
+  return n;
+}
+
 export function buildProgram(onDone: (code: number) => void): Command {
   const program = new Command()
     .name('directdrop')
@@ -246,37 +398,22 @@ export function buildProgram(onDone: (code: number) => void): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
 
-  program
-    .command('upload')
-    .description(
-      'Upload files, a few at a time, and print each result: the status and the URLs of the processed variants.',
-    )
-    .argument(
-      '<files...>',
-      "image files to upload; the server's limits apply (see `directdrop limits`)",
-    )
-    .addOption(
-      new Option('--api <url>', 'API base URL, e.g. http://localhost:7071/api')
-        .env('DIRECTDROP_API')
-        .makeOptionMandatory(),
-    )
-    .addOption(
-      new Option(
-        '--key <key>',
-        'Azure Functions key, sent as x-functions-key (not needed in local mode)',
-      ).env('DIRECTDROP_FUNCTIONS_KEY'),
-    )
-    .addOption(
-      new Option(
-        '--token <jwt>',
-        'bearer token for stacks with sign-in (local mode prints one; npx directdrop dev-token makes more)',
-      ).env('DIRECTDROP_TOKEN'),
-    )
+  withApiFlags(
+    program
+      .command('upload')
+      .description(
+        'Upload files, a few at a time, and print each result: the status and the URLs of the processed variants.',
+      )
+      .argument(
+        '<files...>',
+        "image files to upload; the server's limits apply (see `directdrop limits`)",
+      ),
+  )
     .option(
-      '-H, --header <header>',
-      'extra header for API calls, "name: value"; repeatable',
-      collectHeader,
-      [],
+      '--meta <key=value>',
+      "the app's metadata for each upload (e.g. postId=42); repeatable",
+      collectMeta,
+      {},
     )
     .option(
       '-c, --concurrency <n>',
@@ -296,7 +433,7 @@ export function buildProgram(onDone: (code: number) => void): Command {
       'after',
       `
 Progress bars go to stderr; results (or --json) go to stdout. Storage never sees
-your --key or --header values: they are sent to the API only.
+your --key, --token or --header values: they are sent to the API only.
 
 Exit codes:
   0    every file was processed
@@ -306,32 +443,77 @@ Exit codes:
   130  interrupted (Ctrl-C); uploads in flight were cancelled
 
 Examples:
-  $ directdrop upload photos/*.jpg --api http://localhost:7071/api
-  $ DIRECTDROP_API=https://myapp.azurewebsites.net/api DIRECTDROP_FUNCTIONS_KEY=... directdrop upload a.heic
-  $ directdrop upload a.jpg b.png --api http://localhost:7071/api --json > results.json`,
+  $ directdrop upload photos/*.jpg --api http://localhost:7071/api --token "$(directdrop dev-token --api http://localhost:7071/api)"
+  $ DIRECTDROP_API=https://myapp.azurewebsites.net/api DIRECTDROP_FUNCTIONS_KEY=... directdrop upload a.heic --meta postId=42
+  $ directdrop upload a.jpg b.png --api http://localhost:7071/api --token "$TOKEN" --json > results.json`,
     )
     .action(async (files: string[], options: UploadCommandOptions) =>
       onDone(await runUpload(files, options)),
     );
 
-  program
-    .command('limits')
-    .description(
-      "Print the server's upload rules: max size, accepted types, variants, URL lifetimes.",
-    )
-    .addOption(
-      new Option('--api <url>', 'API base URL, e.g. http://localhost:7071/api')
-        .env('DIRECTDROP_API')
-        .makeOptionMandatory(),
-    )
-    .addOption(
-      new Option('--key <key>', 'Azure Functions key, sent as x-functions-key').env(
-        'DIRECTDROP_FUNCTIONS_KEY',
+  withApiFlags(
+    program
+      .command('limits')
+      .description(
+        "Print the server's upload rules: max size, accepted types, variants, URL lifetimes.",
       ),
-    )
-    .option('-H, --header <header>', 'extra header, "name: value"; repeatable', collectHeader, [])
+    'the request',
+  )
     .option('--json', 'print the limits as JSON', false)
-    .action(async (options: UploadCommandOptions) => onDone(await runLimits(options)));
+    .action(async (options: ApiFlags & { json: boolean }) => onDone(await runLimits(options)));
+
+  withApiFlags(
+    program
+      .command('list')
+      .description(
+        'List your uploads, newest first: id, status (stage or reason), issued, file, size, metadata.',
+      ),
+    'the requests',
+  )
+    .option(
+      '--limit <n>',
+      'uploads per page (1-100; the server defaults to 20)',
+      positiveInteger(100),
+    )
+    .option('--cursor <cursor>', 'start after the page that printed this cursor')
+    .option('--all', 'every page, not just the first', false)
+    .option('--json', 'print {uploads, nextCursor} as JSON', false)
+    .addHelpText('after', '\nExit codes: 0 listed, 1 refused by the API, 2 usage, 3 unreachable.')
+    .action(async (options: ListCommandOptions) => onDone(await runList(options)));
+
+  withApiFlags(
+    program
+      .command('delete')
+      .description(
+        'Delete uploads by id: their outputs, manifest, kept original and record. Read URLs already handed out work until they expire.',
+      )
+      .argument('<uploadIds...>', 'ids, as upload and list print them'),
+    'the requests',
+  )
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 all deleted, 1 one was not found or refused, 2 usage, 3 unreachable.',
+    )
+    .action(async (ids: string[], options: ApiFlags) => onDone(await runDelete(ids, options)));
+
+  program
+    .command('dev-token')
+    .description(
+      "Print a bearer token from a running local mode's built-in development identity provider (asked on this machine only).",
+    )
+    .addOption(new Option('--api <url>', API_HELP).env('DIRECTDROP_API').makeOptionMandatory())
+    .option('--sub <subject>', 'the user the token names (default: dev-user)')
+    .option('--hours <hours>', 'lifetime, at most 168 (default: 8)', hours)
+    .option('--scope <scopes>', 'space-separated scopes for the scope claim')
+    .addHelpText(
+      'after',
+      `
+Only local mode (npm start) with its built-in sign-in answers; an Azure stack has no such endpoint.
+
+Example:
+  $ directdrop upload cat.jpg --api http://localhost:7071/api --token "$(directdrop dev-token --api http://localhost:7071/api --sub alice)"`,
+    )
+    .action(async (options: DevTokenOptions) => onDone(await runDevToken(options)));
   return program;
 }
 

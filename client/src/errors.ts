@@ -21,6 +21,9 @@ export type RejectReason =
   | 'malware'
   | 'not-scanned';
 
+/** Why an upload ended `failed` (the status endpoint's `reason`); copied like RejectReason. */
+export type FailReason = 'processing-failed' | 'scan-timeout' | 'scan-failed' | 'not-uploaded';
+
 /** Where in the upload an error happened. */
 export type UploadStage = 'validate' | 'request' | 'upload' | 'processing';
 
@@ -33,6 +36,9 @@ export type ClientErrorCode =
   | 'file-too-large'
   | 'content-type-not-allowed'
   | 'invalid-file-name'
+  | 'invalid-metadata'
+  /** The `token` function threw or rejected; see `cause`. */
+  | 'token-unavailable'
   /** The API or storage could not be reached (DNS, refused, reset, offline). */
   | 'network-error'
   /** The caller's AbortSignal fired. */
@@ -49,18 +55,59 @@ export type ClientErrorCode =
   | 'upload-failed'
   /** The file was processed and rejected; see `reason`. */
   | 'rejected'
-  /** Processing failed on the server side; retrying the upload may help. */
+  /** The upload ended `failed` on the server (see `reason`); uploading again may help. */
   | 'processing-failed'
   /** No terminal status within `pollTimeoutMs`. */
   | 'timeout'
   /** The status endpoint never found the upload after it was sent. */
-  | 'upload-not-found';
+  | 'upload-not-found'
+  /** Node entry: the path given is missing, or not a file. */
+  | 'file-not-found'
+  | 'not-a-file'
+  /** `uploadMany`: an item (or the function producing it) threw something else. */
+  | 'unexpected';
 
 /**
- * A client code, or an error code the API returned (e.g. `body-too-large`); the
- * server is the authority and may add codes, so unknown strings pass through.
+ * The codes the API answers in `{ error: { code } }`, exactly those its OpenAPI document
+ * (`GET /api/openapi.json`) lists; a test keeps the two equal.
  */
-export type DirectdropErrorCode = ClientErrorCode | (string & {});
+export type ApiErrorCode =
+  // 400
+  | 'invalid-json'
+  | 'invalid-body'
+  | 'invalid-file-name'
+  | 'invalid-content-type'
+  | 'invalid-size'
+  | 'invalid-metadata'
+  | 'invalid-upload-id'
+  | 'invalid-query'
+  // 401 and 403
+  | 'unauthorized'
+  | 'invalid-token'
+  | 'insufficient-scope'
+  | 'listing-unavailable'
+  // 404
+  | 'upload-not-found'
+  // 413 and 415
+  | 'file-too-large'
+  | 'body-too-large'
+  | 'unsupported-media-type'
+  | 'content-type-not-allowed'
+  // 429 (with `limit`, `max`, `resetsAt`) and 503 (with `retryAfterMs`)
+  | 'quota-exceeded'
+  | 'storage-unavailable'
+  | 'identity-provider-unavailable'
+  | 'quota-busy';
+
+/**
+ * Every code an error can carry. A newer server may answer a code this version does not
+ * know yet; it is passed through as sent, so also look at `status` (4xx or 5xx).
+ */
+export type DirectdropErrorCode = ClientErrorCode | ApiErrorCode;
+
+/** Which quota a 429 `quota-exceeded` ran into. */
+export type QuotaLimit =
+  'urls-per-minute' | 'outstanding-uploads' | 'bytes-per-day' | 'global-urls-per-minute';
 
 export interface DirectdropErrorInit {
   code: DirectdropErrorCode;
@@ -68,7 +115,7 @@ export interface DirectdropErrorInit {
   message: string;
   /** HTTP status of the response that caused the error, if any. */
   status?: number;
-  reason?: RejectReason | (string & {});
+  reason?: RejectReason | FailReason;
   uploadId?: string;
   /**
    * True only when uploading the same file again (a new `upload()` call) can succeed:
@@ -76,6 +123,12 @@ export interface DirectdropErrorInit {
    * would recur (a rejected file, a URL that cannot allow this kind of write) is false.
    */
   retryable?: boolean;
+  /** From the response's `Retry-After` (429, 503): wait this long before trying again. */
+  retryAfterMs?: number;
+  /** A 429's quota: which limit, its value and when it resets (ISO 8601). */
+  limit?: QuotaLimit;
+  max?: number;
+  resetsAt?: string;
   cause?: unknown;
 }
 
@@ -83,9 +136,13 @@ export class DirectdropError extends Error {
   readonly code: DirectdropErrorCode;
   readonly stage: UploadStage;
   readonly status?: number;
-  readonly reason?: RejectReason | (string & {});
+  readonly reason?: RejectReason | FailReason;
   readonly uploadId?: string;
   readonly retryable: boolean;
+  readonly retryAfterMs?: number;
+  readonly limit?: QuotaLimit;
+  readonly max?: number;
+  readonly resetsAt?: string;
 
   constructor(init: DirectdropErrorInit) {
     super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
@@ -96,6 +153,10 @@ export class DirectdropError extends Error {
     this.reason = init.reason;
     this.uploadId = init.uploadId;
     this.retryable = init.retryable ?? false;
+    this.retryAfterMs = init.retryAfterMs;
+    this.limit = init.limit;
+    this.max = init.max;
+    this.resetsAt = init.resetsAt;
   }
 }
 
@@ -120,9 +181,23 @@ export const REJECT_REASON_MESSAGES: Readonly<Record<RejectReason, string>> = {
   unprocessable: 'The image could be read but not converted.',
 };
 
+export const FAIL_REASON_MESSAGES: Readonly<Record<FailReason, string>> = {
+  'processing-failed': 'Processing failed on the server.',
+  'scan-timeout': 'The malware scan gave no verdict in time.',
+  'scan-failed': 'The malware scan could not check the file.',
+  'not-uploaded': 'The upload URL expired before any file arrived. Start a new upload.',
+};
+
 export function describeRejectReason(reason: string | undefined): string {
   return (
     REJECT_REASON_MESSAGES[reason as RejectReason] ??
     `The file was rejected${reason ? ` (${reason})` : ''}.`
+  );
+}
+
+export function describeFailReason(reason: string | undefined): string {
+  return (
+    FAIL_REASON_MESSAGES[reason as FailReason] ??
+    `Processing failed on the server${reason ? ` (${reason})` : ''}.`
   );
 }

@@ -6,28 +6,18 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
+import { DirectdropError } from './errors.js';
 import { contentTypeForName } from './media-types.js';
+import type { UploadOptions, UploadResult, UploadSource } from './models.js';
 import { nodeTransport } from './node-transport.js';
-import * as core from './upload.js';
-import {
-  DirectdropError,
-  type UploadData,
-  type UploadItem,
-  type UploadManyOptions,
-  type UploadOptions,
-  type UploadOutcome,
-  type UploadResult,
-  type UploadSource,
-  type UploadTask,
-  type UploadTicket,
-} from './upload.js';
+import { setRuntimeTransport } from './transport.js';
+import { type UploadManyOptions, type UploadOutcome, upload, uploadMany } from './upload.js';
+
+// Loading this entry makes node:http the default PUT (package.json lists it in sideEffects).
+setRuntimeTransport(nodeTransport);
 
 export * from './upload.js';
 export { nodeTransport } from './node-transport.js';
-
-function withNodeTransport<T extends { transport?: UploadOptions['transport'] }>(options: T): T {
-  return { ...options, transport: options.transport ?? nodeTransport };
-}
 
 /** A file on disk as an upload source; only its size is read until it is sent. */
 export async function fileSource(path: string): Promise<UploadSource> {
@@ -59,30 +49,7 @@ export async function fileSource(path: string): Promise<UploadSource> {
   };
 }
 
-export function upload(data: UploadData, options: UploadOptions): Promise<UploadResult> {
-  return core.upload(data, withNodeTransport(options));
-}
-
-export function startUpload(data: UploadData, options: UploadOptions): UploadTask {
-  return core.startUpload(data, withNodeTransport(options));
-}
-
-export function uploadMany(
-  items: readonly UploadItem[],
-  options: UploadManyOptions,
-): Promise<UploadOutcome[]> {
-  return core.uploadMany(items, withNodeTransport(options));
-}
-
-export function sendToStorage(
-  ticket: UploadTicket,
-  source: UploadSource,
-  contentType: string,
-  options: UploadOptions,
-): Promise<{ alreadyUploaded: boolean }> {
-  return core.sendToStorage(ticket, source, contentType, withNodeTransport(options));
-}
-
+/** One file by path: `upload(await fileSource(path), options)`. */
 export async function uploadFile(path: string, options: UploadOptions): Promise<UploadResult> {
   return upload(await fileSource(path), options);
 }

@@ -102,6 +102,17 @@ export const fetchTransport: PutTransport = async (request) => {
   return { status: response.status, header: (name) => response.headers.get(name) };
 };
 
+let runtimeTransport: PutTransport | undefined;
+
+/**
+ * The Node entry installs its node:http transport here when it loads, so the functions it
+ * re-exports stream files; the browser entry never imports node:http.
+ */
+export function setRuntimeTransport(transport: PutTransport): void {
+  runtimeTransport = transport;
+}
+
 export function defaultTransport(): PutTransport {
+  if (runtimeTransport) return runtimeTransport;
   return typeof XMLHttpRequest === 'undefined' ? fetchTransport : xhrTransport;
 }

@@ -8,6 +8,7 @@ import {
   DirectdropError,
   formatBytes,
   getLimits,
+  getUploadStatus,
   upload,
 } from '../src/index.js';
 
@@ -29,7 +30,69 @@ function signInToken(): string | undefined {
   }
   return sessionStorage.getItem('directdrop-token') ?? undefined;
 }
-const token = signInToken();
+let token = signInToken();
+
+const signIn = document.getElementById('sign-in') as HTMLElement;
+const signInState = document.getElementById('sign-in-state') as HTMLParagraphElement;
+const signInHelp = document.getElementById('sign-in-help') as HTMLDivElement;
+const tokenForm = document.getElementById('token-form') as HTMLFormElement;
+const tokenInput = document.getElementById('token-input') as HTMLInputElement;
+const devSignIn = document.getElementById('dev-sign-in') as HTMLButtonElement;
+const apiUrl = new URL(apiBaseUrl, location.href);
+(document.getElementById('dev-token-command') as HTMLElement).textContent =
+  `npx directdrop dev-token --api ${apiUrl.href.replace(/\/$/, '')}`;
+
+/**
+ * Says up front whether uploads will be accepted: a status request for an id that cannot
+ * exist answers 404 to a caller the API accepts and 401 to one it does not.
+ */
+async function checkSignIn() {
+  const probe = new URL(
+    'uploads/00000000-0000-4000-8000-000000000000',
+    `${apiUrl.href.replace(/\/?$/, '/')}`,
+  );
+  let state: 'signed-in' | 'open' | 'signed-out' | 'unknown';
+  try {
+    await getUploadStatus(probe.href, { apiBaseUrl, token });
+    state = token ? 'signed-in' : 'open';
+  } catch (error) {
+    const refused = error instanceof DirectdropError && error.status === 401;
+    state = refused ? 'signed-out' : 'unknown';
+  }
+  signIn.dataset.state = state;
+  signInState.textContent = {
+    'signed-in': 'Signed in: uploads go in under your token (kept for this tab only).',
+    open: 'This API needs no sign-in.',
+    'signed-out': token
+      ? 'Not signed in: the API refused your token (it may have expired). Get a new one below.'
+      : 'Not signed in: this API needs a token before it accepts uploads.',
+    unknown: 'Sign-in could not be checked; uploads will say if a token is needed.',
+  }[state];
+  signInHelp.hidden = state !== 'signed-out';
+  // Local mode's development provider answers pages of its own origin only.
+  devSignIn.hidden = apiUrl.origin !== location.origin;
+}
+
+function useToken(value: string) {
+  token = value;
+  sessionStorage.setItem('directdrop-token', value);
+  void checkSignIn();
+}
+
+tokenForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  useToken(tokenInput.value.trim());
+  tokenInput.value = '';
+});
+devSignIn.addEventListener('click', async () => {
+  const response = await fetch('/dev-identity/token', { method: 'POST' }).catch(() => undefined);
+  const body = (await response?.json().catch(() => undefined)) as
+    { access_token?: string; error?: { message?: string } } | undefined;
+  if (body?.access_token) useToken(body.access_token);
+  else
+    signInState.textContent = `No development sign-in here: ${body?.error?.message ?? 'this server does not hand out tokens'}.`;
+});
+void checkSignIn();
 
 const dropZone = document.getElementById('drop-zone') as HTMLLabelElement;
 const input = document.getElementById('file-input') as HTMLInputElement;
@@ -142,7 +205,11 @@ async function uploadOne(file: File) {
       onPendingStage: (stage) =>
         setState(
           'processing',
-          stage === 'scanning' ? 'Uploaded. Scanning for malware…' : 'Scanned. Processing…',
+          {
+            'awaiting-upload': 'Uploaded. Waiting for storage to report it…',
+            scanning: 'Uploaded. Scanning for malware…',
+            processing: 'Scanned. Processing…',
+          }[stage],
         ),
     });
     setState('processed', 'Ready.');

@@ -50,14 +50,25 @@ const json = (schema: object) => ({ 'application/json': { schema } });
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const responseRef = (name: string) => ({ $ref: `#/components/responses/${name}` });
 
-function errorResponse(description: string, codes?: string[], headers?: object) {
-  const schema = codes
+/** The Error schema narrowed to these codes: the client library's code union is kept equal to them. */
+function errorSchema(codes?: string[]) {
+  return codes
     ? {
         allOf: [ref('Error'), { properties: { error: { properties: { code: { enum: codes } } } } }],
       }
     : ref('Error');
-  return { description, content: json(schema), ...(headers ? { headers } : {}) };
 }
+
+function errorResponse(description: string, codes?: string[], headers?: object) {
+  return { description, content: json(errorSchema(codes)), ...(headers ? { headers } : {}) };
+}
+
+/** Routes with no error of their own still meet the platform's refusals (Redocly: operation-4xx-response). */
+const PLATFORM_4XX = {
+  '4XX': errorResponse(
+    'The platform refused the request, e.g. an unknown method or a malformed request.',
+  ),
+};
 
 const NO_STORE = {
   'Cache-Control': {
@@ -84,7 +95,8 @@ export const OPENAPI_DOCUMENT = {
       `straight to Blob Storage (container \`${STORAGE_NAMES.landingContainer}\`), then poll the ` +
       'status until the upload is processed, rejected or failed. In Azure the upload routes ' +
       'need a function key (`x-functions-key`) or, where the app is set up for it, a bearer ' +
-      'token; local mode checks neither. Every error is `{"error": {"code", "message"}}`.',
+      'token; local mode checks sign-in against its own development identity provider and, ' +
+      'as `func start` does, no function key. Every error is `{"error": {"code", "message"}}`.',
     license: { name: 'MIT', identifier: 'MIT' },
   },
   servers: [
@@ -168,6 +180,7 @@ export const OPENAPI_DOCUMENT = {
             },
             content: json(ref('UploadLimits')),
           },
+          ...PLATFORM_4XX,
         },
       },
     },
@@ -179,8 +192,14 @@ export const OPENAPI_DOCUMENT = {
         responses: {
           '200': {
             description: 'The OpenAPI 3.1 document.',
-            content: json({ type: 'object', required: ['openapi', 'paths'] }),
+            content: json({
+              type: 'object',
+              required: ['openapi', 'paths'],
+              // Redocly: no-required-schema-properties-undefined.
+              properties: { openapi: { type: 'string' }, paths: { type: 'object' } },
+            }),
           },
+          ...PLATFORM_4XX,
         },
       },
     },
@@ -211,9 +230,11 @@ export const OPENAPI_DOCUMENT = {
             schema: { type: 'string', pattern: '^Bearer' },
           },
         },
-        content: json(ref('Error')),
+        content: json(errorSchema(['unauthorized', 'invalid-token'])),
       },
-      Forbidden: errorResponse('The credentials are valid but may not do this.'),
+      Forbidden: errorResponse('The credentials are valid but may not do this.', [
+        'insufficient-scope',
+      ]),
       TooManyRequests: {
         description: 'A quota or rate limit is used up; retry after the reset.',
         headers: {
@@ -251,8 +272,8 @@ export const OPENAPI_DOCUMENT = {
         }),
       },
       StorageUnavailable: errorResponse(
-        'Storage is briefly unreachable or throttling; retry after Retry-After.',
-        ['storage-unavailable'],
+        'Storage (or the identity provider, or the quota table under contention) is briefly unavailable; retry after Retry-After.',
+        ['storage-unavailable', 'identity-provider-unavailable', 'quota-busy'],
         {
           'Retry-After': {
             description: 'Seconds to wait before retrying.',

@@ -71,7 +71,8 @@ export function trackUpload(
     },
     onPendingStage: (stage) => {
       options.onPendingStage?.(stage);
-      set({ stage });
+      // The server has not seen the bytes yet (its event is on the way): still `uploaded`.
+      set({ stage: stage === 'awaiting-upload' ? 'uploaded' : stage });
     },
   });
   task.result.then(

@@ -5,13 +5,14 @@
  */
 import { expect } from 'chai';
 import { type SpawnOptions, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { uploadLimits } from '../../functions/core/limits';
 import { DEFAULT_SETTINGS } from '../../functions/core/settings';
+import { buildWebClient } from '../../client/web/build';
 import { sidewaysPhotoWithGps } from '../helpers/images';
 import { type LocalMode, startLocalMode } from '../integration/client-local-mode';
 
@@ -54,7 +55,9 @@ describe('@directdrop/client package (npm pack, installed from the tarball)', fu
   let scratch: string;
   let app: string;
   let local: LocalMode;
-  let packed: { filename: string; files: { path: string }[] };
+  let packed: { filename: string; size: number; unpackedSize: number; files: { path: string }[] };
+  /** Sizes in bytes, as the tests measure them, for docs/clients.md's Measured section. */
+  const measured: Record<string, number> = {};
   const npm = (args: string[], cwd: string) =>
     run('npm', [...args, '--no-audit', '--no-fund'], { cwd, env: { ...process.env } });
 
@@ -105,6 +108,7 @@ describe('@directdrop/client package (npm pack, installed from the tarball)', fu
     const modules = join(app, 'node_modules');
     const bytes = await folderBytes(modules);
     console.log(`      installed: ${(bytes / 1024).toFixed(0)} KiB in node_modules`);
+    measured.installed = bytes;
     expect(bytes).to.be.below(INSTALLED_MAX_BYTES);
     const names = await readdir(modules);
     expect(names).to.not.include.members(['@azure', 'tsx', 'typescript', 'sharp', '@pulumi']);
@@ -176,9 +180,42 @@ declare const file: Blob;
 const task: UploadTask = startUpload(file, { apiBaseUrl: '/api' });
 task.onProgress((p) => console.log(p.percent.toFixed(0), p.stage));
 task.result.catch((e: unknown) => e instanceof DirectdropError && e.retryable);
-void uploadFile('a.jpg', { apiBaseUrl: 'http://localhost:7071/api' });
+void uploadFile('a.jpg', { apiBaseUrl: 'http://localhost:7071/api', token: async () => 'jwt' });
+export function when(e: DirectdropError): string | undefined {
+  // A union, not string: a misspelt code does not compile.
+  return e.code === 'quota-exceeded' ? e.resetsAt : undefined;
+}
 `,
     );
+    // moduleResolution bundler applies no `node` condition: the Node entry is imported by name.
+    await writeFile(
+      join(app, 'bundler.ts'),
+      `import { uploadFile, listUploads } from '@directdrop/client/node';
+void uploadFile('a.jpg', { apiBaseUrl: '/api', metadata: { postId: '42' } });
+void listUploads({ apiBaseUrl: '/api' }).byPage({ limit: 10 });
+`,
+    );
+    const bundler = await run(
+      process.execPath,
+      [
+        join(REPO_ROOT, 'node_modules/typescript/bin/tsc'),
+        '--noEmit',
+        '--strict',
+        '--module',
+        'esnext',
+        '--moduleResolution',
+        'bundler',
+        '--lib',
+        'es2023,dom',
+        '--typeRoots',
+        join(REPO_ROOT, 'node_modules/@types'),
+        '--types',
+        'node',
+        'bundler.ts',
+      ],
+      { cwd: app },
+    );
+    expect(bundler.code, bundler.stdout + bundler.stderr).to.equal(0);
     const tsc = await run(
       process.execPath,
       [
@@ -222,8 +259,38 @@ void uploadFile('a.jpg', { apiBaseUrl: 'http://localhost:7071/api' });
     const code = result.outputFiles[0].contents;
     const gzipped = gzipSync(code).length;
     console.log(`      browser bundle: ${code.length} B minified, ${gzipped} B gzipped`);
+    measured['upload-min'] = code.length;
+    measured['upload-gzip'] = gzipped;
     expect(gzipped).to.be.at.most(BROWSER_BUNDLE_MAX_GZIP_BYTES);
     const inputs = Object.keys(result.metafile.inputs);
     expect(inputs.filter((p) => /@azure|node-transport|sdk\.js/.test(p))).to.deep.equal([]);
+  });
+
+  it('states the sizes it has in docs/clients.md, each within 5 %', async function () {
+    const { bytes, outfile } = await buildWebClient();
+    Object.assign(measured, {
+      packed: packed.size,
+      unpacked: packed.unpackedSize,
+      'page-min': bytes,
+      'page-gzip': gzipSync(await readFile(outfile)).length,
+    });
+    const doc = await readFile(join(REPO_ROOT, 'docs/clients.md'), 'utf8');
+    const stated = Object.fromEntries(
+      [...doc.matchAll(/<!-- size:([\w-]+) -->([\d.]+) KB<!-- \/size -->/g)].map((m) => [
+        m[1],
+        Number(m[2]) * 1000,
+      ]),
+    );
+    const actual = Object.fromEntries(
+      Object.entries(measured).map(([name, b]) => [name, `${(b / 1000).toFixed(1)} KB`]),
+    );
+    console.log(`      measured: ${JSON.stringify(actual)}`);
+    expect(Object.keys(stated).sort()).to.deep.equal(Object.keys(measured).sort());
+    for (const [name, value] of Object.entries(stated)) {
+      expect(
+        Math.abs(value - measured[name]) / measured[name],
+        `${name}: the doc says ${value / 1000} KB, measured ${actual[name]}`,
+      ).to.be.at.most(0.05);
+    }
   });
 });

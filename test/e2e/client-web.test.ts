@@ -125,6 +125,40 @@ describe('upload page in headless Chromium (local mode)', function () {
     );
   });
 
+  it('says up front that this API needs no sign-in', async function () {
+    await page.locator('#sign-in[data-state]').waitFor({ timeout: 10_000 });
+    expect(await page.locator('#sign-in-state').textContent()).to.equal(
+      'This API needs no sign-in.',
+    );
+    expect(await page.locator('#sign-in-help').isVisible()).to.equal(false);
+  });
+
+  it('lets JavaScript on another origin read RateLimit-Remaining from POST /api/uploads', async function () {
+    const { origin, server } = await serveOtherOrigin(resolve(__dirname, '../../client/web'));
+    const other = await browser.newPage();
+    try {
+      await other.goto(`${origin}/`);
+      const seen = await other.evaluate(async (api) => {
+        const response = await fetch(`${api}/uploads`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ fileName: 'a.jpg', contentType: 'image/jpeg', size: 1000 }),
+        });
+        return {
+          status: response.status,
+          remaining: response.headers.get('RateLimit-Remaining'),
+          limit: response.headers.get('RateLimit-Limit'),
+        };
+      }, local.apiBaseUrl);
+      expect(seen.status).to.equal(201);
+      expect(seen.remaining, 'exposed with Access-Control-Expose-Headers').to.match(/^\d+$/);
+      expect(seen.limit).to.match(/^\d+$/);
+    } finally {
+      await other.close();
+      server.close();
+    }
+  });
+
   it('offers a labelled, keyboard-reachable file input', async function () {
     const input = page.getByLabel('choose files');
     expect(await input.getAttribute('type')).to.equal('file');
@@ -342,5 +376,77 @@ describe('upload page in headless Chromium (local mode)', function () {
     await expectOutcome(item, 'processed', 60_000);
     expect(await page.locator('#drop-zone.dragging').count()).to.equal(0);
     expect(await item.getByRole('img', { name: 'Thumbnail of dropped.png' }).count()).to.equal(1);
+  });
+});
+
+describe('upload page in headless Chromium (local mode with sign-in)', function () {
+  this.timeout(120_000);
+  let local: LocalMode;
+  let browser: Browser;
+
+  before(async function () {
+    [, local, browser] = await Promise.all([
+      buildWebClient(),
+      startLocalMode({ signIn: true }),
+      launchChromium(),
+    ]);
+  });
+  after(async function () {
+    await browser?.close();
+    await local?.stop();
+  });
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed' && local) console.log(local.output());
+  });
+
+  it('shows how to sign in before any file is chosen, and signs in as a development user', async function () {
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${local.baseUrl}/`);
+      await page.locator('#sign-in[data-state=signed-out]').waitFor({ timeout: 10_000 });
+      expect(await page.locator('#sign-in-state').textContent()).to.equal(
+        'Not signed in: this API needs a token before it accepts uploads.',
+      );
+      expect(await page.locator('#sign-in-help').textContent())
+        .to.contain('#token=…')
+        .and.contain(`npx directdrop dev-token --api ${local.apiBaseUrl}`);
+      expect(await page.locator('li.upload').count(), 'no file chosen yet').to.equal(0);
+
+      await page.getByRole('button', { name: 'Sign in as a development user' }).click();
+      await page.locator('#sign-in[data-state=signed-in]').waitFor({ timeout: 10_000 });
+      await page.setInputFiles('#file-input', {
+        name: 'signed-in.png',
+        mimeType: 'image/png',
+        buffer: await sharp({
+          create: { width: 300, height: 200, channels: 3, background: '#693' },
+        })
+          .png()
+          .toBuffer(),
+      });
+      await expectOutcome(
+        page.locator('li.upload', { hasText: 'signed-in.png' }),
+        'processed',
+        60_000,
+      );
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('opens signed in from the banner’s first link', async function () {
+    const banner = local.output().slice(local.output().indexOf('Web page'));
+    expect(banner.indexOf('Web page'), 'the page comes before the routes').to.be.below(
+      banner.indexOf('Functions '),
+    );
+    const first = /https?:\/\/\S+/.exec(banner)?.[0];
+    expect(first).to.equal(`${local.baseUrl}/#token=${local.token}`);
+    const page = await browser.newPage();
+    try {
+      await page.goto(first!);
+      await page.locator('#sign-in[data-state=signed-in]').waitFor({ timeout: 10_000 });
+      expect(new URL(page.url()).hash, 'the token leaves the address bar').to.equal('');
+    } finally {
+      await page.close();
+    }
   });
 });

@@ -12,7 +12,9 @@ import { freePort } from '../../local/azurite-sandbox';
 import { sidewaysPhotoWithGps, textPretendingToBeJpeg } from '../helpers/images';
 import {
   type UploadProgress,
+  deleteUpload,
   fileSource,
+  listUploads,
   getUploadStatus,
   requestUpload,
   sendToStorage,
@@ -119,7 +121,7 @@ describe('client library against local mode', function () {
     expect(error).to.include({ code: 'file-too-large', status: 413, stage: 'request' });
   });
 
-  it('aborts an upload in flight; the API never hears of the upload', async function () {
+  it('aborts an upload in flight; the upload stays awaiting its bytes', async function () {
     const path = join(dir, 'large.jpg');
     await writeFile(path, Buffer.alloc(24 * 1024 * 1024, 2));
     const controller = new AbortController();
@@ -137,8 +139,11 @@ describe('client library against local mode', function () {
     );
     expect(error).to.include({ code: 'aborted', stage: 'upload' });
     expect(statusUrl).to.be.a('string');
-    // No blob landed, so the status endpoint does not know the upload.
-    expect(await getUploadStatus(statusUrl!, { apiBaseUrl: local.apiBaseUrl })).to.equal(undefined);
+    // No blob landed: the record made at issuance still awaits the upload.
+    expect(await getUploadStatus(statusUrl!, { apiBaseUrl: local.apiBaseUrl })).to.deep.include({
+      status: 'pending',
+      stage: 'awaiting-upload',
+    });
   });
 
   it('treats a repeated PUT of a landed upload as already uploaded and still gets the result', async function () {
@@ -164,5 +169,46 @@ describe('client library against local mode', function () {
     );
     expect(error).to.include({ code: 'network-error', stage: 'request' });
     expect(error.message).to.contain('ECONNREFUSED');
+  });
+});
+
+describe('client library against local mode with sign-in: metadata, listing, deleting', function () {
+  this.timeout(90_000);
+  let local: LocalMode;
+
+  before(async function () {
+    local = await startLocalMode({ signIn: true });
+  });
+  after(async function () {
+    await local?.stop();
+  });
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed' && local) console.log(local.output());
+  });
+
+  it('carries metadata into the status and the listing, and deletes the upload', async function () {
+    let calls = 0;
+    // A token function, as an app with expiring tokens passes one.
+    const options = { apiBaseUrl: local.apiBaseUrl, token: async () => (calls++, local.token) };
+    const photo = await sidewaysPhotoWithGps(640, 480);
+    const result = await upload(new Blob([new Uint8Array(photo)], { type: 'image/jpeg' }), {
+      ...options,
+      fileName: 'post.jpg',
+      metadata: { postId: '42' },
+    });
+    expect(calls).to.be.greaterThan(1);
+    const status = await getUploadStatus(result.statusUrl, options);
+    expect(status).to.deep.include({ status: 'processed', metadata: { postId: '42' } });
+
+    const listed = [];
+    for await (const u of listUploads({ ...options, pageSize: 1 })) listed.push(u);
+    expect(listed.map((u) => [u.uploadId, u.status, u.metadata])).to.deep.equal([
+      [result.uploadId, 'processed', { postId: '42' }],
+    ]);
+
+    await deleteUpload(result.uploadId, options);
+    expect(await getUploadStatus(result.statusUrl, options)).to.equal(undefined);
+    const again = await clientRejection(deleteUpload(result.uploadId, options));
+    expect(again).to.include({ code: 'upload-not-found', status: 404 });
   });
 });

@@ -4,6 +4,7 @@
  * The CLI against local mode's real processing is in the integration tests.
  */
 import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -31,6 +32,7 @@ function runCli(
     const base = { ...process.env };
     delete base.DIRECTDROP_API;
     delete base.DIRECTDROP_FUNCTIONS_KEY;
+    delete base.DIRECTDROP_TOKEN;
     const child = spawn(process.execPath, ['--import', 'tsx', BIN, ...args], {
       env: { ...base, ...env },
     });
@@ -103,6 +105,10 @@ describe('directdrop CLI (scripted API, real Azurite)', function () {
       'DIRECTDROP_API',
       '--key <key>',
       'DIRECTDROP_FUNCTIONS_KEY',
+      '--token <jwt>',
+      'DIRECTDROP_TOKEN',
+      'dev-token --api',
+      '--meta <key=value>',
       '--header',
       '--concurrency',
       '--timeout',
@@ -265,5 +271,92 @@ describe('directdrop CLI (scripted API, real Azurite)', function () {
     expect(code).to.equal(130);
     expect(stderr).to.contain('interrupted');
     expect(stdout.match(/failed \(aborted\)/g)).to.have.length(2);
+  });
+
+  it('sends --meta key=value (repeatable) as the upload’s metadata, and refuses a malformed one', async function () {
+    const { code, stderr } = await runCli([
+      'upload',
+      file('a.jpg'),
+      '--api',
+      api.baseUrl,
+      '--meta',
+      'postId=42',
+      '--meta',
+      'note=a=b',
+    ]);
+    expect(code, stderr).to.equal(0);
+    const post = api.requests.find((r) => r.method === 'POST')!;
+    expect(JSON.parse(post.body).metadata).to.deep.equal({ postId: '42', note: 'a=b' });
+    const bad = await runCli(['upload', file('a.jpg'), '--api', api.baseUrl, '--meta', 'postId']);
+    expect(bad.code).to.equal(2);
+    expect(bad.stderr).to.contain('key=value');
+  });
+
+  it('lists the caller’s uploads, one page or --all, as lines or --json', async function () {
+    const summary = (n: number) => ({
+      uploadId: `00000000-0000-4000-8000-00000000000${n}`,
+      status: n === 0 ? 'pending' : 'rejected',
+      ...(n === 0 ? { stage: 'scanning' } : { reason: 'not-an-image' }),
+      fileName: `${n}.jpg`,
+      contentType: 'image/jpeg',
+      size: 2048,
+      metadata: { postId: String(n) },
+      issuedAt: '2026-12-01T10:00:00.000Z',
+    });
+    api.onList = (query) =>
+      query.get('cursor') === 'p2'
+        ? { status: 200, json: { uploads: [summary(1)] } }
+        : { status: 200, json: { uploads: [summary(0)], nextCursor: 'p2' } };
+    const first = await runCli(['list', '--api', api.baseUrl, '--token', 'jwt', '--limit', '1']);
+    expect(first.code, first.stderr).to.equal(0);
+    expect(first.stdout).to.match(
+      /^00000000-0000-4000-8000-000000000000 {2}pending \(scanning\) +2026-12-01T10:00:00\.000Z {2}0\.jpg {2}2\.0 KiB {2}postId=0\n$/,
+    );
+    expect(first.stderr).to.contain('more with --cursor p2');
+    expect(api.requests[0].headers.authorization).to.equal('Bearer jwt');
+    const all = await runCli(['list', '--api', api.baseUrl, '--all', '--json']);
+    expect(all.code, all.stderr).to.equal(0);
+    const listed = JSON.parse(all.stdout);
+    expect(listed.uploads.map((u: { fileName: string }) => u.fileName)).to.deep.equal([
+      '0.jpg',
+      '1.jpg',
+    ]);
+    expect(listed).to.not.have.property('nextCursor');
+  });
+
+  it('exits 1 when the API refuses the listing', async function () {
+    api.onList = () => ({
+      status: 403,
+      json: { error: { code: 'listing-unavailable', message: 'Anonymous callers cannot list.' } },
+    });
+    const { code, stderr } = await runCli(['list', '--api', api.baseUrl]);
+    expect(code).to.equal(1);
+    expect(stderr).to.contain('Anonymous callers cannot list.');
+  });
+
+  it('deletes uploads by id, going on past one that is not found, and exits 1 then', async function () {
+    const [known, unknown] = [randomUUID(), randomUUID()];
+    api.onDelete = (id) =>
+      id === known
+        ? { status: 204 }
+        : {
+            status: 404,
+            json: { error: { code: 'upload-not-found', message: 'No such upload.' } },
+          };
+    const { code, stdout, stderr } = await runCli([
+      'delete',
+      unknown,
+      known,
+      '--api',
+      api.baseUrl,
+      '--key',
+      'k',
+    ]);
+    expect(code).to.equal(1);
+    expect(stdout).to.equal(`deleted ${known}\n`);
+    expect(stderr).to.contain('No such upload.');
+    expect(
+      api.requests.map((r) => `${r.method} ${r.path} ${r.headers['x-functions-key']}`),
+    ).to.deep.equal([`DELETE /api/uploads/${unknown} k`, `DELETE /api/uploads/${known} k`]);
   });
 });

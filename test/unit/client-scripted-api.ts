@@ -40,6 +40,10 @@ export class ScriptedApi {
   statusReplies: Reply[] = [];
   /** Per-upload answers to GET /api/uploads/{id}; when set, wins over statusReplies. */
   onStatus?: (uploadId: string) => Reply;
+  /** Answers to GET /api/uploads (the caller's list), given the query. */
+  onList: (query: URLSearchParams) => Reply = () => ({ status: 200, json: { uploads: [] } });
+  /** Answers to DELETE /api/uploads/{id}. */
+  onDelete: (uploadId: string) => Reply = () => ({ status: 204 });
   /** The answer to GET /api/limits, by default the real server's for the default settings. */
   limits: Reply = { status: 200, json: uploadLimits(DEFAULT_SETTINGS) };
   /** GET /api/limits requests, kept out of `requests`: clients cache the answer a minute. */
@@ -55,7 +59,8 @@ export class ScriptedApi {
     this.server = createServer(async (req, res) => {
       let body = '';
       for await (const chunk of req) body += chunk;
-      const path = new URL(req.url ?? '/', this.baseUrl).pathname;
+      const url = new URL(req.url ?? '/', this.baseUrl);
+      const path = url.pathname;
       if (req.method === 'GET' && path === '/api/limits') {
         this.limitsRequests++;
         res.writeHead(this.limits.status, { 'content-type': 'application/json' });
@@ -69,12 +74,17 @@ export class ScriptedApi {
         body,
         at: Date.now(),
       });
+      const id = path.startsWith('/api/uploads/') ? path.slice('/api/uploads/'.length) : undefined;
       const reply =
         req.method === 'POST' && path === '/api/uploads'
           ? this.onCreate(JSON.parse(body))
-          : path.startsWith('/api/uploads/')
-            ? this.statusReply(path.slice('/api/uploads/'.length))
-            : { status: 404, text: '<html>Not found</html>' };
+          : req.method === 'GET' && path === '/api/uploads'
+            ? this.onList(url.searchParams)
+            : req.method === 'DELETE' && id !== undefined
+              ? this.onDelete(id)
+              : id !== undefined
+                ? this.statusReply(id)
+                : { status: 404, text: '<html>Not found</html>' };
       res.writeHead(reply.status, {
         'content-type': reply.json === undefined ? 'text/html' : 'application/json',
         ...reply.headers,
@@ -99,6 +109,8 @@ export class ScriptedApi {
     this.statusReplies = [];
     this.onStatus = undefined;
     this.onCreate = (body) => this.issue(body.fileName, body.contentType);
+    this.onList = () => ({ status: 200, json: { uploads: [] } });
+    this.onDelete = () => ({ status: 204 });
   }
 
   /** A ticket like the real API's: create-only SAS for `<uploadId>/<fileName>`. */
