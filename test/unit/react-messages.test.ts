@@ -11,7 +11,12 @@ import {
 const limits = { maxBytes: 4 * 1024 * 1024, allowedContentTypes: ['image/jpeg', 'image/heic'] };
 const context = { fileName: 'notes.txt', size: 5 * 1024 * 1024, limits };
 const error = (init: Partial<ConstructorParameters<typeof DirectdropError>[0]>) =>
-  new DirectdropError({ code: 'unexpected', stage: 'validate', message: 'developer text.', ...init });
+  new DirectdropError({
+    code: 'unexpected',
+    stage: 'validate',
+    message: 'developer text.',
+    ...init,
+  });
 
 describe('@directdrop/react messages', function () {
   it('states the limits as people name the formats', function () {
