@@ -535,7 +535,9 @@ export function loadConfig(
       quotaOutstandingUploads: readInteger(source, 'quotaOutstandingUploads'),
       quotaBytesPerDay: readInteger(source, 'quotaBytesPerDay'),
       quotaGlobalUrlsPerMinute: readInteger(source, 'quotaGlobalUrlsPerMinute'),
-      quotaTable: DEFAULT_SETTINGS.quotaTable,
+      uploadTable: DEFAULT_SETTINGS.uploadTable,
+      // The app's host name exists only once deployed; index.ts sets it.
+      publicBaseUrl: '',
       dropZones: readDropZones(source),
       malwareScanning,
       // The topic's ID exists only once deployed; index.ts sets it.

@@ -13,7 +13,7 @@ import * as storage from '@pulumi/azure-native/storage';
 import * as web from '@pulumi/azure-native/web';
 import { STORAGE_CONNECTION } from '../functions/core/definitions';
 import type { NodeVersion } from './config';
-import { OWNER_KEY_SETTING } from '../functions/core/settings';
+import { OWNER_KEY_SETTING, SETTING_KEYS } from '../functions/core/settings';
 import type { FunctionPackage } from './function-package';
 import { type RoleGrant, containerScope, grantRoles, queueScope, tableScope } from './roles';
 import { createSecureStorageAccount } from './secure-storage-account';
@@ -73,13 +73,6 @@ export const DEPLOY_SCRIPT = 'scripts/deploy-function-package.ts';
  * put app settings in their own config resource, as done here.
  */
 export const FLEX_SITE_CONFIG_KEYS = ['cors', 'minTlsVersion'] as const;
-
-/**
- * The API base URL clients reach, from which `statusUrl` is built (never from a request's
- * Host header). The records change adds it to SETTING_KEYS as `publicBaseUrl`; until then the
- * key is written out here.
- */
-export const PUBLIC_BASE_URL_SETTING = 'DIRECTDROP_PUBLIC_BASE_URL';
 
 /** Drops what the SDK injected into siteConfig; runs in-process, so mocks see its result. */
 const sendOnlyFlexSiteConfig: pulumi.ResourceTransformation = ({ props, opts }) => ({
@@ -397,7 +390,8 @@ function appSettings(
     // in docs/performance.md's pipeline-options run. glibc reads it at process start only.
     MALLOC_ARENA_MAX: '2',
     ...args.appSettings,
-    // Last, so an empty default from toAppSettings cannot replace it.
-    [PUBLIC_BASE_URL_SETTING]: apiBaseUrlOf(defaultHostName),
+    // The API base URL clients reach, from which statusUrl is built (never from a request's
+    // Host header); last, so the empty default from toAppSettings cannot replace it.
+    [SETTING_KEYS.publicBaseUrl]: apiBaseUrlOf(defaultHostName),
   };
 }

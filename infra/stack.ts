@@ -38,7 +38,7 @@ export function deployStack(config: InfraConfig, stack: string = pulumi.getStack
     deadLetterContainer: STORAGE_NAMES.deadLetterContainer,
     eventsQueue: config.app.eventsQueue,
     // The records change renames the setting to `uploadTable` ('directdropuploads').
-    uploadTable: config.app.quotaTable,
+    uploadTable: config.app.uploadTable,
     dropZones: config.app.dropZones,
     reprocessQueue: config.app.reprocessQueue,
     uploadRetentionDays: config.retention.uploadDays,

@@ -13,6 +13,7 @@ import { TableClient } from '@azure/data-tables';
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { BlobServiceClient, type StoragePipelineOptions } from '@azure/storage-blob';
 import { STORAGE_CONNECTION, STORAGE_NAMES } from '../functions/core/definitions';
+import { SETTING_KEYS } from '../functions/core/settings';
 import { type RunningAzurite, startAzurite } from './azurite';
 
 export function freePort(): Promise<number> {
@@ -89,9 +90,9 @@ function selfSignedCertificate(folder: string): { cert: string; key: string } {
   return { cert, key };
 }
 
-/** The quota table, as the Pulumi program and local mode create it. */
-export async function createQuotaTable(connectionString: string): Promise<void> {
-  await TableClient.fromConnectionString(connectionString, STORAGE_NAMES.quotaTable, {
+/** The upload table, as the Pulumi program and local mode create it. */
+export async function createUploadTable(connectionString: string): Promise<void> {
+  await TableClient.fromConnectionString(connectionString, STORAGE_NAMES.uploadTable, {
     allowInsecureConnection: true,
   }).createTable();
 }
@@ -123,10 +124,15 @@ export async function startAzuriteSandbox(
       STORAGE_NAMES.originalsContainer,
     ])
       await service.getContainerClient(name).createIfNotExists();
-    if (!tls) await createQuotaTable(azurite.connectionString);
+    if (!tls) await createUploadTable(azurite.connectionString);
     return {
       azurite,
-      env: { [STORAGE_CONNECTION]: azurite.connectionString, ...UNTHROTTLED_QUOTA_ENV },
+      env: {
+        [STORAGE_CONNECTION]: azurite.connectionString,
+        // Where local mode serves the API; statusUrl is built from it.
+        [SETTING_KEYS.publicBaseUrl]: 'http://localhost:7071/api',
+        ...UNTHROTTLED_QUOTA_ENV,
+      },
       service,
       ca,
       async stop() {

@@ -397,6 +397,8 @@ export async function startLocalMode(
         [OUTCOME_TOPIC_KEY_SETTING]: topicKey,
       };
     }
+    // statusUrl leads back to this host unless the settings name another public URL.
+    merged[SETTING_KEYS.publicBaseUrl] ||= `http://localhost:${options.port}/api`;
     let auth: LocalAuth | undefined;
     if (runsFunctions) {
       // The identity provider's keys live in the data folder, so tokens survive a restart.

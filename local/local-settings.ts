@@ -11,6 +11,7 @@ import { WEBHOOK_FLAG } from './options';
 /** Azurite's default endpoints, which both the SDKs and the Functions host understand. */
 export const DEVELOPMENT_STORAGE = 'UseDevelopmentStorage=true';
 export const LOCAL_HTTP_PORT = 7071;
+export const LOCAL_PUBLIC_BASE_URL = `http://localhost:${LOCAL_HTTP_PORT}/api`;
 
 export interface LocalSettingsFile {
   IsEncrypted: boolean;
@@ -25,7 +26,8 @@ export function localSettingsExample(): LocalSettingsFile {
       FUNCTIONS_WORKER_RUNTIME: 'node',
       AzureWebJobsStorage: DEVELOPMENT_STORAGE,
       [STORAGE_CONNECTION]: DEVELOPMENT_STORAGE,
-      ...toAppSettings(DEFAULT_SETTINGS),
+      // statusUrl leads back to func start's own port.
+      ...toAppSettings({ ...DEFAULT_SETTINGS, publicBaseUrl: LOCAL_PUBLIC_BASE_URL }),
       // Local mode's, not the app's: webhooks its Event Grid topic delivers outcome events to.
       [WEBHOOK_FLAG.env]: '',
     },

@@ -1,7 +1,7 @@
 /**
  * Builds what the handlers need from app settings, once per process: validated
  * settings, blob clients, the SAS signer the connection calls for, the caller checks of
- * the auth mode and the quota store.
+ * the auth mode and the upload table.
  */
 import { TableClient } from '@azure/data-tables';
 import {
@@ -19,13 +19,14 @@ import { type QueueClient, QueueServiceClient } from '@azure/storage-queue';
 import { STORAGE_CONNECTION } from '../core/definitions';
 import {
   type DirectdropSettings,
+  SETTING_KEYS,
   SettingsError,
   parseSettings,
   readOwnerKey,
 } from '../core/settings';
 import { OidcVerifier } from './oidc-verifier';
-import { type QuotaGate, TableQuotaStore } from './quota-store';
 import { AccountKeySasSigner, type BlobSasSigner, UserDelegationSasSigner } from './sas-signer';
+import { TableUploadStore, type UploadStore } from './upload-table';
 
 export interface Runtime {
   settings: DirectdropSettings;
@@ -40,7 +41,8 @@ export interface Runtime {
   ownerKey: string | undefined;
   /** Present in oidc mode. */
   oidc: OidcVerifier | undefined;
-  quotas: QuotaGate;
+  /** Quotas and upload records (the upload table). */
+  uploads: UploadStore;
   /** A blob container by name, for drop zones. */
   container(name: string): ContainerClient;
 }
@@ -125,7 +127,7 @@ export function connectStorage(env: Env, prefix = STORAGE_CONNECTION): StorageCo
       if (!tableServiceUri) {
         throw new SettingsError(
           `${prefix}__tableServiceUri`,
-          'is required for the quota table when the connection uses an identity',
+          'is required for the upload table when the connection uses an identity',
         );
       }
       return new TableClient(tableServiceUri, name, credential, {
@@ -161,6 +163,12 @@ export function connectQueues(env: Env, prefix = STORAGE_CONNECTION): QueueServi
 
 export function createRuntime(env: Env, storage = connectStorage(env)): Runtime {
   const settings = parseSettings(env);
+  if (settings.publicBaseUrl === '') {
+    throw new SettingsError(
+      SETTING_KEYS.publicBaseUrl,
+      'is required: the API base URL as clients reach it, e.g. https://<app>.azurewebsites.net/api',
+    );
+  }
   const ownerKey = readOwnerKey(env, settings.authMode);
   const oidc =
     settings.authMode === 'oidc'
@@ -181,7 +189,7 @@ export function createRuntime(env: Env, storage = connectStorage(env)): Runtime 
       : undefined,
     ownerKey,
     oidc,
-    quotas: new TableQuotaStore(storage.table(settings.quotaTable), {
+    uploads: new TableUploadStore(storage.table(settings.uploadTable), {
       urlsPerMinute: settings.quotaUrlsPerMinute,
       urlBurst: settings.quotaUrlBurst,
       outstandingUploads: settings.quotaOutstandingUploads,

@@ -70,8 +70,14 @@ export interface DirectdropSettings {
   quotaBytesPerDay: number;
   /** All callers together: upload URLs issued per minute. */
   quotaGlobalUrlsPerMinute: number;
-  /** Azure Table in the upload account holding quota counters. */
-  quotaTable: string;
+  /** Azure Table in the upload account holding quota counters and upload records. */
+  uploadTable: string;
+  /**
+   * The API's base URL as clients reach it, e.g. `https://<app>.azurewebsites.net/api`:
+   * `statusUrl` is built from it, never from the request's Host header. Required by the app
+   * (see runtime.ts); '' only where nothing answers HTTP (operator commands).
+   */
+  publicBaseUrl: string;
   /** Upload-only containers for devices and partners, each with its own create-only SAS. */
   dropZones: DropZone[];
   /** Queue of reprocessing work items; apart from the events queue so it has its own pace. */
@@ -176,7 +182,8 @@ export const DEFAULT_SETTINGS: Readonly<DirectdropSettings> = {
   quotaOutstandingUploads: 50,
   quotaBytesPerDay: 2048 * MIB,
   quotaGlobalUrlsPerMinute: 6000,
-  quotaTable: STORAGE_NAMES.quotaTable,
+  uploadTable: STORAGE_NAMES.uploadTable,
+  publicBaseUrl: '',
   dropZones: [],
   reprocessQueue: STORAGE_NAMES.reprocessQueue,
   reprocessConcurrency: 1,
@@ -235,7 +242,8 @@ export const SETTING_KEYS: { readonly [K in keyof DirectdropSettings]: string } 
   quotaOutstandingUploads: 'DIRECTDROP_QUOTA_OUTSTANDING_UPLOADS',
   quotaBytesPerDay: 'DIRECTDROP_QUOTA_BYTES_PER_DAY',
   quotaGlobalUrlsPerMinute: 'DIRECTDROP_QUOTA_GLOBAL_URLS_PER_MINUTE',
-  quotaTable: 'DIRECTDROP_QUOTA_TABLE',
+  uploadTable: 'DIRECTDROP_UPLOAD_TABLE',
+  publicBaseUrl: 'DIRECTDROP_PUBLIC_BASE_URL',
   dropZones: 'DIRECTDROP_DROP_ZONES',
   reprocessQueue: 'DIRECTDROP_REPROCESS_QUEUE',
   reprocessConcurrency: 'DIRECTDROP_REPROCESS_CONCURRENCY',
@@ -445,6 +453,40 @@ export function validateAuthMode(value: string, setting: string): AuthMode {
   return value as AuthMode;
 }
 
+function isLoopback(url: URL): boolean {
+  return ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+}
+
+/**
+ * The API base URL: https (http only on loopback, where local mode serves), no query,
+ * fragment or credentials; returned without a trailing slash so paths append cleanly.
+ */
+export function validatePublicBaseUrl(value: string, setting: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new SettingsError(
+      setting,
+      `"${value}" is not a URL like https://<app>.azurewebsites.net/api`,
+    );
+  }
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url))) {
+    throw new SettingsError(setting, `"${value}" must use https:// (http:// only on loopback)`);
+  }
+  if (
+    url.search ||
+    url.hash ||
+    url.username ||
+    url.password ||
+    value.includes('?') ||
+    value.includes('#')
+  ) {
+    throw new SettingsError(setting, 'must have no query, fragment or credentials');
+  }
+  return url.href.replace(/\/+$/, '');
+}
+
 /** An issuer is an https URL (http only for loopback, where local mode's provider lives). */
 export function validateIssuer(value: string, setting: string): string {
   let url: URL;
@@ -453,8 +495,7 @@ export function validateIssuer(value: string, setting: string): string {
   } catch {
     throw new SettingsError(setting, `"${value}" is not a URL like https://login.example.com/`);
   }
-  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url))) {
     throw new SettingsError(setting, `"${value}" must use https:// (http:// only on loopback)`);
   }
   if (url.search || url.hash) throw new SettingsError(setting, 'must have no query or fragment');
@@ -597,11 +638,11 @@ export function parseSettings(env: Env): DirectdropSettings {
   const typesKey = SETTING_KEYS.allowedContentTypes;
   const typesRaw = env[typesKey];
   const malwareScanning = readMalwareScanning(env);
-  const quotaTable = env[SETTING_KEYS.quotaTable] || DEFAULT_SETTINGS.quotaTable;
-  if (!TABLE_NAME.test(quotaTable)) {
+  const uploadTable = env[SETTING_KEYS.uploadTable] || DEFAULT_SETTINGS.uploadTable;
+  if (!TABLE_NAME.test(uploadTable)) {
     throw new SettingsError(
-      SETTING_KEYS.quotaTable,
-      `"${quotaTable}" is not a valid table name (3-63 letters and digits, starting with a letter)`,
+      SETTING_KEYS.uploadTable,
+      `"${uploadTable}" is not a valid table name (3-63 letters and digits, starting with a letter)`,
     );
   }
   return {
@@ -630,7 +671,14 @@ export function parseSettings(env: Env): DirectdropSettings {
     quotaOutstandingUploads: readInteger(env, 'quotaOutstandingUploads'),
     quotaBytesPerDay: readInteger(env, 'quotaBytesPerDay'),
     quotaGlobalUrlsPerMinute: readInteger(env, 'quotaGlobalUrlsPerMinute'),
-    quotaTable,
+    uploadTable,
+    publicBaseUrl:
+      (env[SETTING_KEYS.publicBaseUrl] ?? '') === ''
+        ? ''
+        : validatePublicBaseUrl(
+            env[SETTING_KEYS.publicBaseUrl] as string,
+            SETTING_KEYS.publicBaseUrl,
+          ),
     dropZones: readDropZonesWithoutScanning(env, malwareScanning),
     reprocessQueue: readName(env, 'reprocessQueue'),
     reprocessConcurrency: readInteger(env, 'reprocessConcurrency'),
@@ -691,7 +739,8 @@ export function toAppSettings(settings: DirectdropSettings): Record<string, stri
     [SETTING_KEYS.quotaOutstandingUploads]: String(settings.quotaOutstandingUploads),
     [SETTING_KEYS.quotaBytesPerDay]: String(settings.quotaBytesPerDay),
     [SETTING_KEYS.quotaGlobalUrlsPerMinute]: String(settings.quotaGlobalUrlsPerMinute),
-    [SETTING_KEYS.quotaTable]: settings.quotaTable,
+    [SETTING_KEYS.uploadTable]: settings.uploadTable,
+    [SETTING_KEYS.publicBaseUrl]: settings.publicBaseUrl,
     [SETTING_KEYS.dropZones]: JSON.stringify(settings.dropZones),
     [SETTING_KEYS.reprocessQueue]: settings.reprocessQueue,
     [SETTING_KEYS.reprocessConcurrency]: String(settings.reprocessConcurrency),

@@ -11,9 +11,13 @@ import {
   type Principal,
   bearerToken,
   clientAddress,
+  functionKeyName,
   hasScope,
   ownerHash,
+  statusTokenMatches,
+  statusTokenOwner,
 } from '../core/auth';
+import type { CallerIdentity, UploadRecord } from '../core/upload-record';
 import { IdentityProviderUnavailableError, InvalidTokenError } from '../adapters/oidc-verifier';
 import type { Runtime } from '../adapters/runtime';
 import { errorResponse } from './http-responses';
@@ -22,6 +26,8 @@ export interface Caller {
   principal: Principal;
   /** Keyed hash of issuer and subject: what uploads and quotas are keyed by. */
   owner: string;
+  /** Who the caller is, as records and events tell it. */
+  identity: CallerIdentity;
 }
 
 export type Identified = { ok: true; caller: Caller } | { ok: false; response: HttpResponseInit };
@@ -54,16 +60,23 @@ export async function identifyCaller(
   context: InvocationContext,
 ): Promise<Identified> {
   const { settings, ownerKey } = runtime;
-  const calling = (principal: Principal): Identified => ({
+  const calling = (principal: Principal, identity: CallerIdentity): Identified => ({
     ok: true,
-    caller: { principal, owner: ownerHash(ownerKey, principal) },
+    caller: { principal, owner: ownerHash(ownerKey, principal), identity },
   });
 
-  if (settings.authMode === 'functionKey') return calling(FUNCTION_KEY_PRINCIPAL);
+  if (settings.authMode === 'functionKey') {
+    // The host has checked the key (header or `code` query parameter, as it accepts them).
+    const key = request.headers.get('x-functions-key') ?? request.query.get('code');
+    return calling(FUNCTION_KEY_PRINCIPAL, { kind: 'functionKey', keyName: functionKeyName(key) });
+  }
   if (settings.authMode === 'anonymous') {
     const address = clientAddress(request.headers.get('x-forwarded-for'));
     // Without a front end reporting the peer (never the case in Azure), all such callers share one bucket.
-    return calling({ issuer: ANONYMOUS_ISSUER, subject: address ?? 'unknown' });
+    return calling(
+      { issuer: ANONYMOUS_ISSUER, subject: address ?? 'unknown' },
+      { kind: 'anonymous' },
+    );
   }
 
   const bearer = bearerToken(request.headers.get('authorization'));
@@ -86,7 +99,7 @@ export async function identifyCaller(
         ),
       };
     }
-    return calling(principal);
+    return calling(principal, { kind: 'oidc', ...principal });
   } catch (error) {
     if (error instanceof InvalidTokenError) return unauthorized(true);
     if (error instanceof IdentityProviderUnavailableError) {
@@ -104,4 +117,38 @@ export async function identifyCaller(
     }
     throw error;
   }
+}
+
+/** Whose records a request may read, and by what right. */
+export type RecordAccess =
+  | { ok: true; owner: string | undefined; statusToken?: string }
+  | { ok: false; response: HttpResponseInit };
+
+/**
+ * The partition a request about one upload may read: the caller's own, or in anonymous mode
+ * the one its status capability (`statusToken`) names, whatever address it now calls from.
+ * Without a well-formed capability nothing may be read (`owner` undefined).
+ */
+export async function recordAccess(
+  request: HttpRequest,
+  runtime: Runtime,
+  context: InvocationContext,
+): Promise<RecordAccess> {
+  const identified = await identifyCaller(request, runtime, context);
+  if (!identified.ok) return identified;
+  if (runtime.settings.authMode !== 'anonymous') {
+    return { ok: true, owner: identified.caller.owner };
+  }
+  const token = request.query.get('statusToken') ?? undefined;
+  const owner = statusTokenOwner(token);
+  return owner ? { ok: true, owner, statusToken: token } : { ok: true, owner: undefined };
+}
+
+/** Whether the access covers this record: always for a signed-in caller, by capability otherwise. */
+export function mayRead(access: { statusToken?: string }, record: UploadRecord): boolean {
+  if (record.statusTokenHash === undefined) return access.statusToken === undefined;
+  return (
+    access.statusToken !== undefined &&
+    statusTokenMatches(access.statusToken, record.statusTokenHash)
+  );
 }

@@ -1,6 +1,7 @@
 /** `POST /api/uploads`: checks the caller and the request, takes quota, and answers with a create-only upload URL. */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { statusToken, statusTokenHash } from '../core/auth';
 import { type QuotaExceeded, retryAfterSeconds } from '../core/quota';
 import { uploadSasPolicy } from '../core/sas-policy';
 import {
@@ -8,8 +9,10 @@ import {
   landingBlobName,
   parseUploadRequest,
 } from '../core/upload-request';
-import { QuotaContentionError } from '../adapters/quota-store';
 import { type Runtime, getRuntime } from '../adapters/runtime';
+import { BodyTooLargeError, readRequestText } from '../adapters/read-body';
+import { QuotaContentionError } from '../adapters/upload-table';
+import type { UploadRecord } from '../core/upload-record';
 import { identifyCaller } from './caller';
 import { answeringStorageOutages, errorResponse, jsonResponse } from './http-responses';
 
@@ -36,6 +39,12 @@ export function quotaExceededResponse(exceeded: QuotaExceeded, nowMs: number): H
     },
     { 'Retry-After': String(retryAfter) },
   );
+}
+
+/** Where the uploader polls: the configured public URL, never the request's Host header. */
+export function statusUrl(publicBaseUrl: string, uploadId: string, capability?: string): string {
+  const url = `${publicBaseUrl}/uploads/${uploadId}`;
+  return capability ? `${url}?statusToken=${capability}` : url;
 }
 
 export function createUploadHandler(runtime: () => Runtime) {
@@ -65,7 +74,19 @@ export function createUploadHandler(runtime: () => Runtime) {
         'Send the request body as application/json.',
       );
     }
-    const parsed = parseUploadRequest(await request.text(), settings);
+    let text: string;
+    try {
+      // Read as a stream that stops at the limit: a chunked body says no length up front.
+      text = await readRequestText(request, MAX_REQUEST_BODY_BYTES);
+    } catch (error) {
+      if (!(error instanceof BodyTooLargeError)) throw error;
+      return errorResponse(
+        413,
+        'body-too-large',
+        `Request body must be at most ${MAX_REQUEST_BODY_BYTES} bytes.`,
+      );
+    }
+    const parsed = parseUploadRequest(text, settings);
     if (!parsed.ok) {
       const { status, code, message } = parsed.error;
       return errorResponse(status, code, message);
@@ -73,32 +94,52 @@ export function createUploadHandler(runtime: () => Runtime) {
 
     const uploadId = randomUUID();
     const blobName = landingBlobName(owner, uploadId, parsed.value);
-    const policy = uploadSasPolicy(new Date(), settings.uploadUrlTtlSeconds);
+    const issuedAt = new Date();
+    const policy = uploadSasPolicy(issuedAt, settings.uploadUrlTtlSeconds);
     const reservation = {
       uploadId,
       size: parsed.value.size,
       urlExpiresAtMs: policy.expiresOn.getTime(),
     };
-    let quota;
-    try {
-      quota = await rt.quotas.reserve(owner, reservation);
-    } catch (error) {
-      if (!(error instanceof QuotaContentionError)) throw error;
-      return errorResponse(503, 'quota-busy', error.message, { 'Retry-After': '1' });
+    const record: UploadRecord = {
+      uploadId,
+      owner,
+      status: 'issued',
+      issuedAt: issuedAt.toISOString(),
+      urlExpiresAt: policy.expiresOn.toISOString(),
+      container: settings.landingContainer,
+      blobName,
+      fileName: parsed.value.fileName,
+      contentType: parsed.value.contentType,
+      size: parsed.value.size,
+      metadata: parsed.value.metadata,
+      caller: identified.caller.identity,
+    };
+    // Anonymous callers read their status by capability, from whichever address they have then.
+    const capability =
+      settings.authMode === 'anonymous' ? statusToken(owner, randomBytes(16)) : undefined;
+    if (capability) record.statusTokenHash = statusTokenHash(capability);
+    // Signing needs no storage round trip once the key is at hand: it runs beside the quota's.
+    const [signed, issued] = await Promise.allSettled([
+      signer.signBlobUrl(settings.landingContainer, blobName, policy),
+      rt.uploads.issue(record, reservation),
+    ]);
+    if (signed.status === 'rejected') {
+      // Nothing was handed out: the reservation goes back (best effort, the slot lapses anyway).
+      if (issued.status === 'fulfilled' && issued.value.ok)
+        void rt.uploads.refund(record, reservation).catch(() => undefined);
+      throw signed.reason;
     }
+    if (issued.status === 'rejected') {
+      if (!(issued.reason instanceof QuotaContentionError)) throw issued.reason;
+      return errorResponse(503, 'quota-busy', issued.reason.message, { 'Retry-After': '1' });
+    }
+    const quota = issued.value;
     if (!quota.ok) {
       context.info(`Refused an upload URL for owner ${owner}: ${quota.exceeded.limit}`);
       return quotaExceededResponse(quota.exceeded, Date.now());
     }
-
-    let uploadUrl: string;
-    try {
-      uploadUrl = await signer.signBlobUrl(settings.landingContainer, blobName, policy);
-    } catch (error) {
-      // Nothing was issued: the reservation goes back (best effort, the slot lapses anyway).
-      await rt.quotas.refund(owner, reservation).catch(() => undefined);
-      throw error;
-    }
+    const uploadUrl = signed.value;
     context.info(
       `Issued upload ${uploadId} (${parsed.value.contentType}, ${parsed.value.size} bytes) to owner ${owner}`,
     );
@@ -112,7 +153,7 @@ export function createUploadHandler(runtime: () => Runtime) {
         headers: { 'x-ms-blob-type': 'BlockBlob', 'Content-Type': parsed.value.contentType },
         expiresOn: policy.expiresOn.toISOString(),
         maxBytes: settings.maxUploadBytes,
-        statusUrl: new URL(`/api/uploads/${uploadId}`, request.url).toString(),
+        statusUrl: statusUrl(settings.publicBaseUrl, uploadId, capability),
       },
       {
         // draft-ietf-httpapi-ratelimit-headers: the per-caller URL bucket.

@@ -2,6 +2,8 @@
 import { expect } from 'chai';
 import type { ContainerClient } from '@azure/storage-blob';
 import { readManifest } from '../../functions/adapters/manifest-store';
+import type { Runtime } from '../../functions/adapters/runtime';
+import { parseLandingBlobName } from '../../functions/core/upload-request';
 import type { createUploadHandler } from '../../functions/handlers/create-upload';
 import { bodyOf, invocationContext, postJson } from './functions';
 
@@ -47,4 +49,33 @@ export async function processedBlobsOf(
   for (const prefix of prefixes)
     for await (const blob of processed.listBlobsFlat({ prefix })) names.push(blob.name);
   return names.sort();
+}
+
+/**
+ * The record createUpload would have written for a blob a test lands by itself, so the
+ * status endpoint knows the upload (it answers from records only).
+ */
+export async function recordIssued(runtime: Runtime, blobName: string): Promise<void> {
+  const landing = parseLandingBlobName(blobName);
+  if (!landing) throw new Error(`${blobName} is not a landing blob name`);
+  const issuedAt = new Date();
+  const urlExpiresAtMs = issuedAt.getTime() + runtime.settings.uploadUrlTtlSeconds * 1000;
+  const decision = await runtime.uploads.issue(
+    {
+      uploadId: landing.uploadId,
+      owner: landing.owner,
+      status: 'issued',
+      issuedAt: issuedAt.toISOString(),
+      urlExpiresAt: new Date(urlExpiresAtMs).toISOString(),
+      container: runtime.settings.landingContainer,
+      blobName,
+      fileName: landing.fileName,
+      contentType: 'image/jpeg',
+      size: landing.declaredSize,
+      metadata: {},
+      caller: { kind: 'functionKey', keyName: 'none' },
+    },
+    { uploadId: landing.uploadId, size: landing.declaredSize, urlExpiresAtMs },
+  );
+  expect(decision.ok, 'quota for the test upload').to.equal(true);
 }

@@ -33,7 +33,7 @@ describe('infra FunctionApp keeping originals', () => {
         eventsQueueName: STORAGE_NAMES.eventsQueue,
         poisonQueueName: poisonQueueName(STORAGE_NAMES.eventsQueue),
         tableServiceUri: 'https://uploads.table.core.windows.net',
-        uploadTableName: STORAGE_NAMES.quotaTable,
+        uploadTableName: STORAGE_NAMES.uploadTable,
       },
       outcomeTopicId: OUTCOME_TOPIC_ID,
       ownerKey: 'generated-owner-key-0123456789abcdefghijklmnopqrstuv',

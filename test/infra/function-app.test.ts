@@ -5,14 +5,13 @@ import {
   STORAGE_NAMES,
   poisonQueueName,
 } from '../../functions/core/definitions';
-import { DEFAULT_SETTINGS, toAppSettings } from '../../functions/core/settings';
+import { DEFAULT_SETTINGS, SETTING_KEYS, toAppSettings } from '../../functions/core/settings';
 import { input as sdkInputs } from '@pulumi/azure-native/types';
 import {
   DEPLOYMENT_CONTAINER,
   DEPLOY_SCRIPT,
   FLEX_SITE_CONFIG_KEYS,
   FunctionApp,
-  PUBLIC_BASE_URL_SETTING,
 } from '../../infra/function-app';
 import { HOST_JSON_QUEUE_SETTINGS, queueHostOverrides } from '../../infra/host-json';
 import { type BuiltInRole, roleAssignmentName, roleDefinitionId } from '../../infra/roles';
@@ -85,7 +84,7 @@ describe('infra FunctionApp', () => {
           eventsQueueName: STORAGE_NAMES.eventsQueue,
           poisonQueueName: poisonQueueName(STORAGE_NAMES.eventsQueue),
           tableServiceUri: 'https://uploads.table.core.windows.net',
-          uploadTableName: STORAGE_NAMES.quotaTable,
+          uploadTableName: STORAGE_NAMES.uploadTable,
           reprocessQueueName: STORAGE_NAMES.reprocessQueue,
           reprocessPoisonQueueName: poisonQueueName(STORAGE_NAMES.reprocessQueue),
         },
@@ -257,7 +256,9 @@ describe('infra FunctionApp', () => {
   });
 
   it('tells the app its public API base URL, from the default host name, past any empty default', () => {
-    expect(settings[PUBLIC_BASE_URL_SETTING]).to.equal(`https://${app.name}.azurewebsites.net/api`);
+    expect(settings[SETTING_KEYS.publicBaseUrl]).to.equal(
+      `https://${app.name}.azurewebsites.net/api`,
+    );
   });
 
   it('grants its identity exactly the roles the functions use, each at the narrowest scope', () => {
@@ -275,7 +276,7 @@ describe('infra FunctionApp', () => {
       ['storageQueueDataContributor', queue(poison)],
       [
         'storageTableDataContributor',
-        `${UPLOAD_ACCOUNT_ID}/tableServices/default/tables/${STORAGE_NAMES.quotaTable}`,
+        `${UPLOAD_ACCOUNT_ID}/tableServices/default/tables/${STORAGE_NAMES.uploadTable}`,
       ],
       ['storageQueueDataContributor', queue(STORAGE_NAMES.reprocessQueue)],
       ['storageQueueDataContributor', queue(poisonQueueName(STORAGE_NAMES.reprocessQueue))],
@@ -390,7 +391,7 @@ describe('infra FunctionApp with drop zones', () => {
         eventsQueueName: STORAGE_NAMES.eventsQueue,
         poisonQueueName: poisonQueueName(STORAGE_NAMES.eventsQueue),
         tableServiceUri: 'https://uploads.table.core.windows.net',
-        uploadTableName: STORAGE_NAMES.quotaTable,
+        uploadTableName: STORAGE_NAMES.uploadTable,
         dropZoneContainerNames: ['dropzone-cameras'],
       },
       outcomeTopicId: OUTCOME_TOPIC_ID,

@@ -4,7 +4,6 @@ import { expect } from 'chai';
 import { STORAGE_NAMES, poisonQueueName } from '../../functions/core/definitions';
 import { SETTING_KEYS, toAppSettings } from '../../functions/core/settings';
 import { loadConfig } from '../../infra/config';
-import { PUBLIC_BASE_URL_SETTING } from '../../infra/function-app';
 import { OUTCOME_SETTING_KEYS } from '../../infra/outcome-events';
 import { PROGRAM_CONFIG, type Program, runProgram } from './helpers/program';
 import { type RecordedResource, ofType, single, valueOf } from './helpers/pulumi-mocks';
@@ -65,8 +64,13 @@ describe('infra program (index.ts)', () => {
       string,
       string
     >;
-    const { [SETTING_KEYS.scanResultsTopic]: topic, ...fromConfig } = toAppSettings(config.app);
-    expect(topic, 'filled in by index.ts').to.equal('');
+    const {
+      [SETTING_KEYS.scanResultsTopic]: topic,
+      [SETTING_KEYS.publicBaseUrl]: publicBaseUrl,
+      ...fromConfig
+    } = toAppSettings(config.app);
+    expect(topic, 'filled in by the stack').to.equal('');
+    expect(publicBaseUrl, 'filled in by the function app').to.equal('');
     expect(settings).to.deep.include(fromConfig);
     expect(settings).to.deep.include({ [SETTING_KEYS.malwareScanning]: 'true' });
     expect(settings).to.deep.include({ AzureFunctionsJobHost__extensions__queues__batchSize: '3' });
@@ -126,7 +130,7 @@ describe('infra program (index.ts)', () => {
     expect(settings).to.deep.include({
       [OUTCOME_SETTING_KEYS.topicEndpoint]: `https://${topic.inputs.topicName}.westeurope-1.eventgrid.azure.net/api/events`,
       [OUTCOME_SETTING_KEYS.eventSource]: 'urn:directdrop:test',
-      [PUBLIC_BASE_URL_SETTING]: `https://${app.name}.azurewebsites.net/api`,
+      [SETTING_KEYS.publicBaseUrl]: `https://${app.name}.azurewebsites.net/api`,
     });
     const sender = ofType('authorization:RoleAssignment', resources).filter((a) =>
       String(a.inputs.roleDefinitionId).endsWith('d5a91429-5739-47e2-a06b-3470a27159e7'),

@@ -25,7 +25,7 @@ const ARGS = {
   processedContainer: STORAGE_NAMES.processedContainer,
   deadLetterContainer: STORAGE_NAMES.deadLetterContainer,
   eventsQueue: STORAGE_NAMES.eventsQueue,
-  uploadTable: STORAGE_NAMES.quotaTable,
+  uploadTable: STORAGE_NAMES.uploadTable,
   reprocessQueue: STORAGE_NAMES.reprocessQueue,
   uploadRetentionDays: 3,
   deadLetterRetentionDays: 21,
@@ -102,9 +102,9 @@ describe('infra UploadStorage', () => {
     expect(table.inputs).to.deep.equal({
       resourceGroupName: 'rg',
       accountName: account.name,
-      tableName: STORAGE_NAMES.quotaTable,
+      tableName: STORAGE_NAMES.uploadTable,
     });
-    expect(await valueOf(uploads.uploadTableName)).to.equal(STORAGE_NAMES.quotaTable);
+    expect(await valueOf(uploads.uploadTableName)).to.equal(STORAGE_NAMES.uploadTable);
     expect(await valueOf(uploads.tableServiceUri)).to.equal(
       `https://${account.name}.table.core.windows.net`,
     );

@@ -18,6 +18,7 @@ import {
   runtimeFor,
 } from '../helpers/functions';
 import { sidewaysPhotoWithGps } from '../helpers/images';
+import { recordIssued } from '../helpers/uploads';
 
 describe('record-poisoned-event (against Azurite)', () => {
   let fixture: AzuriteSandbox;
@@ -42,6 +43,7 @@ describe('record-poisoned-event (against Azurite)', () => {
       fileName: 'p.jpg',
       size: photo.length,
     });
+    await recordIssued(runtime, blobName);
     await runtime.landing.getBlockBlobClient(blobName).uploadData(photo);
     return { uploadId, event: await blobCreatedEvent(runtime.landing, blobName) };
   }
