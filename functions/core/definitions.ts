@@ -81,9 +81,27 @@ export function blobSubjectPrefix(containerName: string): string {
   return `/blobServices/default/containers/${containerName}/blobs/`;
 }
 
+/**
+ * What the worker writes over a landing (or zone) blob once its outcome is recorded: zero
+ * bytes of this type, with this metadata key naming the outcome. A create-only SAS cannot
+ * overwrite an existing blob, so the upload URL can never create the blob again; the Event
+ * Grid subscription filters out the tombstone's own BlobCreated by its content type.
+ */
+export const TOMBSTONE_CONTENT_TYPE = 'application/vnd.directdrop.tombstone';
+export const TOMBSTONE_METADATA_KEY = 'directdroptombstone';
+
 /** Name of the per-upload manifest in the processed container; written last. */
 export function manifestBlobName(uploadId: string): string {
   return `${uploadId}/manifest.json`;
+}
+
+/**
+ * A zero-byte pointer from an upload to one of its output folders, written before the
+ * folder, so the sweep can tell whose a folder is without the upload id in the outputs'
+ * own metadata, which read URLs expose.
+ */
+export function outputFolderPointerName(uploadId: string, folder: string): string {
+  return `${uploadId}/folders/${folder}`;
 }
 
 /** Blob CORS rule letting browsers PUT straight to storage from the given origins. */

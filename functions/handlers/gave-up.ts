@@ -1,40 +1,34 @@
 /**
  * The one way an upload is recorded `failed` after its retries, whichever queue gave up
- * on it: the failed manifest, then (outside drop zones) its blob, then its quota slot.
+ * on it: the failed manifest, then what follows every outcome.
  */
 import type { InvocationContext } from '@azure/functions';
 import type { BlobCommit } from '../core/blob-events';
-import { type StoredManifest, writeManifest } from '../adapters/manifest-store';
+import { writeManifest } from '../adapters/manifest-store';
 import type { Runtime } from '../adapters/runtime';
-import { releaseOutstandingUpload } from './release-quota';
-import { type UploadSource, removeRecordedBlob } from './upload-source';
+import { finishOutcome } from './finish-outcome';
+import type { UploadSource } from './upload-source';
 
 /** False when another delivery wrote the manifest first. */
 export async function recordGaveUp(
   runtime: Runtime,
   source: UploadSource,
   commit: BlobCommit,
-  existing: StoredManifest | undefined,
   context: InvocationContext,
 ): Promise<boolean> {
   const { owner, uploadId, dropZone } = source;
-  const written = await writeManifest(
-    runtime.processed,
-    {
-      version: 1,
-      uploadId,
-      owner,
-      ...(dropZone ? { dropZone } : {}),
-      status: 'failed',
-      reason: 'processing-failed',
-      message: 'Processing gave up after repeated failures.',
-      source: { blobName: commit.blobName, eTag: commit.eTag, sequencer: commit.sequencer },
-      completedAt: new Date().toISOString(),
-    },
-    existing,
-  );
-  if (!written) return false;
-  await removeRecordedBlob(source, commit.blobName, commit.eTag);
-  await releaseOutstandingUpload(runtime, source, context);
+  const manifest = {
+    version: 1 as const,
+    uploadId,
+    owner,
+    ...(dropZone ? { dropZone } : {}),
+    status: 'failed' as const,
+    reason: 'processing-failed' as const,
+    message: 'Processing gave up after repeated failures.',
+    source: { blobName: commit.blobName, eTag: commit.eTag, sequencer: commit.sequencer },
+    completedAt: new Date().toISOString(),
+  };
+  if (!(await writeManifest(runtime.processed, manifest, undefined))) return false;
+  await finishOutcome(runtime, source, manifest, context);
   return true;
 }

@@ -2,6 +2,7 @@
 import { expect } from 'chai';
 import type { ContainerClient } from '@azure/storage-blob';
 import { readManifest } from '../../functions/adapters/manifest-store';
+import { TOMBSTONE_CONTENT_TYPE, TOMBSTONE_METADATA_KEY } from '../../functions/core/definitions';
 import type { createUploadHandler } from '../../functions/handlers/create-upload';
 import { bodyOf, invocationContext, postJson } from './functions';
 
@@ -16,7 +17,12 @@ export async function issueAndPut(
   createUpload: ReturnType<typeof createUploadHandler>,
   bytes: Buffer,
   { fileName = 'photo.jpg', contentType = 'image/jpeg', declaredSize }: UploadOptions = {},
-): Promise<{ uploadId: string; blobName: string }> {
+): Promise<{
+  uploadId: string;
+  blobName: string;
+  uploadUrl: string;
+  headers: Record<string, string>;
+}> {
   const response = await createUpload(
     postJson(JSON.stringify({ fileName, contentType, size: declaredSize ?? bytes.length })),
     invocationContext('createUpload'),
@@ -32,10 +38,15 @@ export async function issueAndPut(
   expect(put.status).to.equal(201);
   // The URL path is /<account>/<container>/<blob name>: the name the server chose.
   const path = new URL(uploadUrl).pathname.split('/').slice(3).join('/');
-  return { uploadId: issued.uploadId as string, blobName: decodeURIComponent(path) };
+  return {
+    uploadId: issued.uploadId as string,
+    blobName: decodeURIComponent(path),
+    uploadUrl,
+    headers: issued.headers as Record<string, string>,
+  };
 }
 
-/** Everything an upload has in the processed container: its manifest and its output folder. */
+/** Everything an upload has in the processed container: manifest, folder pointer and output folder. */
 export async function processedBlobsOf(
   processed: ContainerClient,
   uploadId: string,
@@ -47,4 +58,39 @@ export async function processedBlobsOf(
   for (const prefix of prefixes)
     for await (const blob of processed.listBlobsFlat({ prefix })) names.push(blob.name);
   return names.sort();
+}
+
+/**
+ * What the container holds under one blob name, snapshots included: `tombstone` for the
+ * worker's tombstone, `blob` for anything else, `snapshot` for each snapshot.
+ */
+export async function blobsNamed(container: ContainerClient, blobName: string): Promise<string[]> {
+  const found: string[] = [];
+  for await (const item of container.listBlobsFlat({
+    prefix: blobName,
+    includeSnapshots: true,
+    includeMetadata: true,
+  })) {
+    if (item.name !== blobName) continue;
+    if (item.snapshot) found.push('snapshot');
+    else
+      found.push(
+        item.properties.contentType === TOMBSTONE_CONTENT_TYPE &&
+          item.metadata?.[TOMBSTONE_METADATA_KEY] !== undefined &&
+          item.properties.contentLength === 0
+          ? 'tombstone'
+          : 'blob',
+      );
+  }
+  return found;
+}
+
+/** Crashes the worker right after its manifest: every tombstone write through `container` fails. */
+export function failingTombstones(container: ContainerClient): ContainerClient {
+  return new Proxy(container, {
+    get: (target, property) =>
+      property === 'getBlockBlobClient'
+        ? () => ({ upload: () => Promise.reject(new Error('host crashed')) })
+        : Reflect.get(target, property, target),
+  });
 }

@@ -18,6 +18,7 @@ import {
   runtimeFor,
 } from '../helpers/functions';
 import { sidewaysPhotoWithGps } from '../helpers/images';
+import { blobsNamed } from '../helpers/uploads';
 
 describe('record-poisoned-event (against Azurite)', () => {
   let fixture: AzuriteSandbox;
@@ -65,11 +66,11 @@ describe('record-poisoned-event (against Azurite)', () => {
     expect((await statusOf(uploadId)).status).to.equal('processed');
   });
 
-  it('deletes the landing blob once failed is recorded, so a redelivered event changes nothing', async () => {
+  it('tombstones the landing blob once failed is recorded, so a redelivered event changes nothing', async () => {
     const { uploadId, event } = await landedEvent();
     await recordPoisonedEvent(event, invocationContext('recordPoisonedEvent'));
     const blobName = event.subject.split('/blobs/')[1];
-    expect(await runtime.landing.getBlobClient(blobName).exists()).to.equal(false);
+    expect(await blobsNamed(runtime.landing, blobName)).to.deep.equal(['tombstone']);
     await processUploadEvent(event, invocationContext('processUploadEvent'));
     expect((await statusOf(uploadId)).status).to.equal('failed');
   });
