@@ -15,6 +15,7 @@ import { dropZoneUploadId } from '../functions/core/drop-zones';
 import { CLOCK_SKEW_ALLOWANCE_MS } from '../functions/core/sas-policy';
 import { DEFAULT_SETTINGS, type DropZone, dropZoneContainer } from '../functions/core/settings';
 import { readManifest } from '../functions/adapters/manifest-store';
+import { SAS_SERVICE_VERSION } from '../functions/adapters/sas-signer';
 import { DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME } from './azurite';
 
 /** A user delegation key, and so a SAS signed with it, lives at most 7 days. */
@@ -26,26 +27,36 @@ export interface OperatorStorage {
   signCreateOnly(container: string, expiresOn: Date): Promise<string>;
 }
 
-/** Azure: the operator's DefaultAzureCredential (az login) and user delegation keys. */
-export function azureOperatorStorage(blobEndpoint: string): OperatorStorage {
-  const service = new BlobServiceClient(blobEndpoint, new DefaultAzureCredential());
+/**
+ * A zone SAS: create-only on the zone's container, at the service version every directdrop
+ * SAS is signed at (the SDK's default, 2026-10-06, would let `c` also Put Block, Put Block
+ * List and Put Block From URL).
+ */
+function zoneSignatureValues(container: string, expiresOn: Date, protocol: SASProtocol) {
+  return {
+    containerName: container,
+    permissions: ContainerSASPermissions.parse('c'),
+    startsOn: new Date(Date.now() - CLOCK_SKEW_ALLOWANCE_MS),
+    expiresOn,
+    protocol,
+    version: SAS_SERVICE_VERSION,
+  };
+}
+
+/**
+ * Azure: the operator's DefaultAzureCredential (az login) and user delegation keys; `service`
+ * is for tests, which point it at an OAuth Azurite.
+ */
+export function azureOperatorStorage(
+  blobEndpoint: string,
+  service = new BlobServiceClient(blobEndpoint, new DefaultAzureCredential()),
+): OperatorStorage {
   return {
     service,
     async signCreateOnly(container, expiresOn) {
-      const startsOn = new Date(Date.now() - CLOCK_SKEW_ALLOWANCE_MS);
-      const key = await service.getUserDelegationKey(startsOn, expiresOn);
-      const accountName = new URL(blobEndpoint).hostname.split('.')[0];
-      const sas = generateBlobSASQueryParameters(
-        {
-          containerName: container,
-          permissions: ContainerSASPermissions.parse('c'),
-          startsOn,
-          expiresOn,
-          protocol: SASProtocol.Https,
-        },
-        key,
-        accountName,
-      );
+      const values = zoneSignatureValues(container, expiresOn, SASProtocol.Https);
+      const key = await service.getUserDelegationKey(values.startsOn, expiresOn);
+      const sas = generateBlobSASQueryParameters(values, key, service.accountName);
       return `${service.getContainerClient(container).url}?${sas.toString()}`;
     },
   };
@@ -62,13 +73,7 @@ export function localOperatorStorage(blobPort: number): OperatorStorage {
     service,
     async signCreateOnly(container, expiresOn) {
       const sas = generateBlobSASQueryParameters(
-        {
-          containerName: container,
-          permissions: ContainerSASPermissions.parse('c'),
-          startsOn: new Date(Date.now() - CLOCK_SKEW_ALLOWANCE_MS),
-          expiresOn,
-          protocol: SASProtocol.HttpsAndHttp,
-        },
+        zoneSignatureValues(container, expiresOn, SASProtocol.HttpsAndHttp),
         credential,
       );
       return `${service.getContainerClient(container).url}?${sas.toString()}`;
