@@ -18,7 +18,6 @@ import {
   type VariantSpec,
   validateAlgorithms,
   validateContentTypes,
-  refuseUngatedDropZones,
   validateDropZones,
   validateIssuer,
   validateVariants,
@@ -438,19 +437,14 @@ function readAuth(source: ConfigSource, environment: Environment) {
   return { authMode, authIssuer, authAudiences, authRequiredScope, authAlgorithms };
 }
 
-function readDropZones(source: ConfigSource, malwareScanning: boolean): DropZone[] {
+function readDropZones(source: ConfigSource): DropZone[] {
   const value = readJson(
     source,
     'dropZones',
     'a list of zones like [{"name":"cameras","retentionDays":7,"maxSasHours":24}]',
   );
   if (value === undefined) return [];
-  return asConfigError('dropZones', () =>
-    refuseUngatedDropZones(validateDropZones(value, 'dropZones'), malwareScanning, {
-      dropZones: 'dropZones',
-      malwareScanning: 'malwareScanning',
-    }),
-  );
+  return asConfigError('dropZones', () => validateDropZones(value, 'dropZones'));
 }
 
 /** Reads the stack's config; throws a ConfigError naming the first bad key. */
@@ -503,7 +497,7 @@ export function loadConfig(
       quotaBytesPerDay: readInteger(source, 'quotaBytesPerDay'),
       quotaGlobalUrlsPerMinute: readInteger(source, 'quotaGlobalUrlsPerMinute'),
       quotaTable: DEFAULT_SETTINGS.quotaTable,
-      dropZones: readDropZones(source, malwareScanning),
+      dropZones: readDropZones(source),
       malwareScanning,
       // The topic's ID exists only once deployed; index.ts sets it.
       scanResultsTopic: '',
@@ -517,6 +511,9 @@ export function loadConfig(
       maxDecodeBytes,
       reprocessQueue: DEFAULT_SETTINGS.reprocessQueue,
       reprocessConcurrency: DEFAULT_SETTINGS.reprocessConcurrency,
+      // Set by the outcome-events part of the program (topic endpoint, urn:directdrop:<stack>).
+      outcomeTopicEndpoint: DEFAULT_SETTINGS.outcomeTopicEndpoint,
+      eventSource: DEFAULT_SETTINGS.eventSource,
     },
     queue,
     functionApp: {

@@ -268,14 +268,6 @@ describe('infra config', () => {
       );
     });
 
-    it('drop zones while malwareScanning is true, naming both keys', () => {
-      const error = rejection({ malwareScanning: 'true', dropZones: '[{"name":"cameras"}]' });
-      expect(error.key).to.equal('dropZones');
-      expect(error.message).to.equal(
-        'Invalid config directdrop:dropZones: drop zones are not yet gated by the malware scan; declare none while malwareScanning is true',
-      );
-    });
-
     it('a location that is not a region name', () => {
       expect(rejection({ location: 'West Europe' }).message).to.contain(
         'directdrop:location: "West Europe" must be an Azure region',
