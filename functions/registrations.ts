@@ -3,7 +3,7 @@
  * connections. `index.ts` hands these to the Azure Functions host; local mode's host
  * serves the very same list without Core Tools.
  */
-import type { HttpHandler, HttpMethod, StorageQueueHandler } from '@azure/functions';
+import type { HttpHandler, HttpMethod, StorageQueueHandler, TimerHandler } from '@azure/functions';
 import { STORAGE_CONNECTION, poisonQueueName } from './core/definitions';
 import { SETTING_KEYS, httpAuthLevel } from './core/settings';
 import { createUpload } from './handlers/create-upload';
@@ -32,7 +32,15 @@ export interface QueueRegistration {
   handler: StorageQueueHandler;
 }
 
-export type FunctionRegistration = HttpRegistration | QueueRegistration;
+export interface TimerRegistration {
+  kind: 'timer';
+  name: string;
+  /** NCRONTAB, six fields with seconds first, in UTC. */
+  schedule: string;
+  handler: TimerHandler;
+}
+
+export type FunctionRegistration = HttpRegistration | QueueRegistration | TimerRegistration;
 
 const eventsQueue = `%${SETTING_KEYS.eventsQueue}%`;
 const reprocessQueue = `%${SETTING_KEYS.reprocessQueue}%`;
