@@ -17,7 +17,7 @@ import {
 import { type BlobSasSigner, UserDelegationSasSigner } from '../functions/adapters/sas-signer';
 import { createRuntime } from '../functions/adapters/runtime';
 import { OidcVerifier } from '../functions/adapters/oidc-verifier';
-import { TableQuotaStore } from '../functions/adapters/quota-store';
+import { TableUploadStore } from '../functions/adapters/upload-table';
 import { ownerHash } from '../functions/core/auth';
 import { STORAGE_NAMES } from '../functions/core/definitions';
 import { uploadSasPolicy } from '../functions/core/sas-policy';
@@ -62,8 +62,8 @@ async function issue(settings: DirectdropSettings, signer: BlobSasSigner): Promi
  */
 async function issuanceGuards(storage: AzuriteSandbox) {
   const quota = (key: string) => Number(UNTHROTTLED_QUOTA_ENV[key]);
-  const quotas = new TableQuotaStore(
-    TableClient.fromConnectionString(storage.azurite.connectionString, STORAGE_NAMES.quotaTable, {
+  const quotas = new TableUploadStore(
+    TableClient.fromConnectionString(storage.azurite.connectionString, STORAGE_NAMES.uploadTable, {
       allowInsecureConnection: true,
     }),
     {
@@ -74,22 +74,35 @@ async function issuanceGuards(storage: AzuriteSandbox) {
       globalUrlsPerMinute: quota('DIRECTDROP_QUOTA_GLOBAL_URLS_PER_MINUTE'),
     },
   );
-  // Outstanding slots are tracked one by one; a bench run would fill 500 quickly, so each
-  // reservation is released again as the worker would once the outcome is recorded.
-  const owners = Array.from({ length: 64 }, (_, i) =>
+  // Outstanding slots are tracked one by one (at most 500 per caller): enough callers in turn
+  // that a run never fills them, since slots are freed by the worker, not on this path.
+  const owners = Array.from({ length: 4096 }, (_, i) =>
     ownerHash('bench-owner-key-0123456789abcdef01234', { issuer: 'bench', subject: `u${i}` }),
   );
   let turn = 0;
   const reserve = async () => {
     const owner = owners[turn++ % owners.length];
     const uploadId = randomUUID();
-    const decision = await quotas.reserve(owner, {
-      uploadId,
-      size: 4_500_000,
-      urlExpiresAtMs: Date.now() + 600_000,
-    });
+    const issuedAt = new Date();
+    const urlExpiresAtMs = issuedAt.getTime() + 600_000;
+    const decision = await quotas.issue(
+      {
+        uploadId,
+        owner,
+        status: 'issued',
+        issuedAt: issuedAt.toISOString(),
+        urlExpiresAt: new Date(urlExpiresAtMs).toISOString(),
+        container: 'uploads',
+        blobName: `${owner}/${uploadId}/4500000/IMG_20250101_120000.jpg`,
+        fileName: 'IMG_20250101_120000.jpg',
+        contentType: 'image/jpeg',
+        size: 4_500_000,
+        metadata: { postId: '42' },
+        caller: { kind: 'oidc', issuer: 'bench', subject: `u${turn}` },
+      },
+      { uploadId, size: 4_500_000, urlExpiresAtMs },
+    );
     if (!decision.ok) throw new Error(`quota refused: ${decision.exceeded.limit}`);
-    await quotas.release(owner, uploadId);
   };
 
   const folder = await mkdtemp(join(tmpdir(), 'directdrop-bench-idp-'));

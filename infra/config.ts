@@ -496,7 +496,7 @@ export function loadConfig(
       quotaOutstandingUploads: readInteger(source, 'quotaOutstandingUploads'),
       quotaBytesPerDay: readInteger(source, 'quotaBytesPerDay'),
       quotaGlobalUrlsPerMinute: readInteger(source, 'quotaGlobalUrlsPerMinute'),
-      quotaTable: DEFAULT_SETTINGS.quotaTable,
+      uploadTable: DEFAULT_SETTINGS.uploadTable,
       dropZones: readDropZones(source),
       malwareScanning,
       // The topic's ID exists only once deployed; index.ts sets it.

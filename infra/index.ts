@@ -33,7 +33,7 @@ const uploads = new UploadStorage('uploads', {
   processedContainer: config.app.processedContainer,
   deadLetterContainer: STORAGE_NAMES.deadLetterContainer,
   eventsQueue: config.app.eventsQueue,
-  quotaTable: config.app.quotaTable,
+  quotaTable: config.app.uploadTable,
   dropZones: config.app.dropZones,
   reprocessQueue: config.app.reprocessQueue,
   uploadRetentionDays: config.retention.uploadDays,

@@ -89,9 +89,9 @@ function selfSignedCertificate(folder: string): { cert: string; key: string } {
   return { cert, key };
 }
 
-/** The quota table, as the Pulumi program and local mode create it. */
-export async function createQuotaTable(connectionString: string): Promise<void> {
-  await TableClient.fromConnectionString(connectionString, STORAGE_NAMES.quotaTable, {
+/** The upload table, as the Pulumi program and local mode create it. */
+export async function createUploadTable(connectionString: string): Promise<void> {
+  await TableClient.fromConnectionString(connectionString, STORAGE_NAMES.uploadTable, {
     allowInsecureConnection: true,
   }).createTable();
 }
@@ -123,7 +123,7 @@ export async function startAzuriteSandbox(
       STORAGE_NAMES.originalsContainer,
     ])
       await service.getContainerClient(name).createIfNotExists();
-    if (!tls) await createQuotaTable(azurite.connectionString);
+    if (!tls) await createUploadTable(azurite.connectionString);
     return {
       azurite,
       env: { [STORAGE_CONNECTION]: azurite.connectionString, ...UNTHROTTLED_QUOTA_ENV },

@@ -121,7 +121,7 @@ export async function startAzurite(options: AzuriteOptions): Promise<RunningAzur
   const host = options.host ?? '127.0.0.1';
   const blobPort = options.blobPort ?? 10000;
   const queuePort = options.queuePort ?? 10001;
-  // The quota table lives here; the default stays clash-free.
+  // The upload table lives here; the default stays clash-free.
   const tablePort = options.tablePort ?? queuePort + 1;
   const ports: Array<[number, string]> = [
     [blobPort, 'Azurite blob'],

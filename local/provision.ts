@@ -1,7 +1,7 @@
 /**
  * Creates in Azurite what the Pulumi program creates in Azure, from the same shared
  * definitions: the containers, the events and reprocess queues with their poison queues,
- * the quota table, and the blob CORS rule browsers need to PUT uploads straight to storage.
+ * the upload table, and the blob CORS rule browsers need to PUT uploads straight to storage.
  */
 import { TableClient } from '@azure/data-tables';
 import { BlobServiceClient } from '@azure/storage-blob';
@@ -39,7 +39,7 @@ export async function provisionStorage(
     poisonQueueName(settings.reprocessQueue),
   ];
   const originLists = blobCorsOriginLists(extraCorsOrigins);
-  const tables = [settings.quotaTable];
+  const tables = [settings.uploadTable];
   await Promise.all([
     ...tables.map((name) =>
       TableClient.fromConnectionString(connectionString, name, {

@@ -1,7 +1,7 @@
 /**
  * Builds what the handlers need from app settings, once per process: validated
  * settings, blob clients, the SAS signer the connection calls for, the caller checks of
- * the auth mode and the quota store.
+ * the auth mode and the upload table.
  */
 import { TableClient } from '@azure/data-tables';
 import {
@@ -24,8 +24,8 @@ import {
   readOwnerKey,
 } from '../core/settings';
 import { OidcVerifier } from './oidc-verifier';
-import { type QuotaGate, TableQuotaStore } from './quota-store';
 import { AccountKeySasSigner, type BlobSasSigner, UserDelegationSasSigner } from './sas-signer';
+import { TableUploadStore, type UploadStore } from './upload-table';
 
 export interface Runtime {
   settings: DirectdropSettings;
@@ -40,7 +40,8 @@ export interface Runtime {
   ownerKey: string | undefined;
   /** Present in oidc mode. */
   oidc: OidcVerifier | undefined;
-  quotas: QuotaGate;
+  /** Quotas and upload records (the upload table). */
+  uploads: UploadStore;
   /** A blob container by name, for drop zones. */
   container(name: string): ContainerClient;
 }
@@ -125,7 +126,7 @@ export function connectStorage(env: Env, prefix = STORAGE_CONNECTION): StorageCo
       if (!tableServiceUri) {
         throw new SettingsError(
           `${prefix}__tableServiceUri`,
-          'is required for the quota table when the connection uses an identity',
+          'is required for the upload table when the connection uses an identity',
         );
       }
       return new TableClient(tableServiceUri, name, credential, {
@@ -181,7 +182,7 @@ export function createRuntime(env: Env, storage = connectStorage(env)): Runtime 
       : undefined,
     ownerKey,
     oidc,
-    quotas: new TableQuotaStore(storage.table(settings.quotaTable), {
+    uploads: new TableUploadStore(storage.table(settings.uploadTable), {
       urlsPerMinute: settings.quotaUrlsPerMinute,
       urlBurst: settings.quotaUrlBurst,
       outstandingUploads: settings.quotaOutstandingUploads,

@@ -3,7 +3,7 @@
  * checks jose does not make (audience in each provider's shape, a required scope or role),
  * the client address Azure's front end reports, and the keyed owner hash an upload carries.
  */
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { isIP } from 'node:net';
 
 /** A verified caller: the identity provider (or a directdrop pseudo-issuer) and a subject in it. */
@@ -29,6 +29,20 @@ const FUNCTION_KEY_OWNER_KEY = 'directdrop-function-key-stack-has-a-single-calle
 /** The owner of every upload on a function-key stack that sets no owner key. */
 export function functionKeyOwner(key?: string): string {
   return ownerHash(key, FUNCTION_KEY_PRINCIPAL);
+}
+
+/**
+ * The name a function-key caller is recorded under. The Functions host knows which key
+ * matched (the .NET host's claim `http://schemas.microsoft.com/2017/07/functions/claims/keyid`)
+ * but never hands it to a Node.js worker: @azure/functions 4.x builds HttpRequest from the
+ * RPC message without its `identities`, drops HTTP trigger metadata, and with HTTP streams
+ * on the request is proxied with headers alone. So the key names itself by a fingerprint
+ * from which it cannot be recovered: 48 bits of its SHA-256. `none` where no key is sent,
+ * which only a host that checks no keys lets through (local mode, tests).
+ */
+export function functionKeyName(key: string | null | undefined): string {
+  if (!key) return 'none';
+  return `key-${createHash('sha256').update(key).digest('hex').slice(0, 12)}`;
 }
 
 /** Owner hashes are 32 lower-case hex digits (128 bits of HMAC-SHA256). */

@@ -15,8 +15,11 @@ export const STORAGE_NAMES = {
   deadLetterContainer: 'event-deadletters',
   /** Queue Event Grid delivers BlobCreated events into. */
   eventsQueue: 'upload-events',
-  /** Table of per-caller and global quota counters (table names allow letters and digits only). */
-  quotaTable: 'directdropquotas',
+  /**
+   * Table of uploads: per owner partition, the quota counters, each upload's record and its
+   * list entry; plus the global cap's shards (table names allow letters and digits only).
+   */
+  uploadTable: 'directdropuploads',
   /**
    * Queue of reprocessing work items (one per upload), fed only by the operator's
    * `reprocess` command; Event Grid never delivers into it.

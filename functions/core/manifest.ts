@@ -30,7 +30,9 @@ export type FailReason =
   /** No malware-scan verdict arrived within the configured wait. */
   | 'scan-timeout'
   /** The scan could not vouch for the file (Error or Not scanned) and the policy is `fail`. */
-  | 'scan-failed';
+  | 'scan-failed'
+  /** The upload URL expired and nothing was uploaded with it. */
+  | 'not-uploaded';
 
 /** Why reprocessing could not make a variant set: the image's refusal, or no original left. */
 export type ReprocessFailReason = RejectReason | 'original-missing';

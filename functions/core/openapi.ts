@@ -44,6 +44,7 @@ const FAIL_REASONS = Object.keys({
   'processing-failed': true,
   'scan-timeout': true,
   'scan-failed': true,
+  'not-uploaded': true,
 } satisfies Record<FailReason, true>);
 
 const json = (schema: object) => ({ 'application/json': { schema } });

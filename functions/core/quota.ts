@@ -1,7 +1,7 @@
 /**
  * Quota arithmetic, pure: given a caller's stored state, the limits and the clock, either
  * the next state (the reservation) or the limit that refuses it and when it resets. The
- * store (adapters/quota-store.ts) applies these with optimistic concurrency.
+ * store (adapters/upload-table.ts) applies these with optimistic concurrency.
  */
 
 export interface QuotaLimits {
@@ -26,6 +26,7 @@ export interface CallerQuotaState {
 /** Every caller together: one fixed minute window per shard. */
 export interface GlobalQuotaState {
   windowStartMs: number;
+  /** Tokens leased to instances in this window. */
   count: number;
 }
 
@@ -176,31 +177,50 @@ export function remainingUrls(state: CallerQuotaState, limits: QuotaLimits, nowM
  * for one entity; each shard allows its share per minute. A shard can refuse while others
  * still have room, so the cap is reached slightly early, never exceeded.
  */
-export function globalShards(globalPerMinute: number): { shards: number; perShard: number } {
+export function globalShards(globalPerMinute: number): {
+  shards: number;
+  perShard: number;
+  /** Tokens an instance leases from a shard at once (see leaseGlobal). */
+  block: number;
+} {
   // Up to 8 shards of at least 100 each: a small cap stays one exact counter.
   const shards = Math.max(1, Math.min(8, Math.floor(globalPerMinute / 100)));
-  return { shards, perShard: Math.floor(globalPerMinute / shards) };
+  const perShard = Math.floor(globalPerMinute / shards);
+  // A twentieth of a shard per lease: one write serves many URLs, and leases that lapse
+  // unused (an instance going quiet) cost the others little of the minute's cap.
+  return { shards, perShard, block: Math.max(1, Math.min(50, Math.floor(perShard / 20))) };
 }
 
-export function reserveGlobal(
+export function minuteWindow(nowMs: number): number {
+  return Math.floor(nowMs / MINUTE_MS) * MINUTE_MS;
+}
+
+/**
+ * Leases up to `block` of a shard's tokens for the current minute to one instance, which
+ * then issues URLs against its lease without asking storage. Tokens leased are counted as
+ * spent, whether used or not, so the URLs issued in a minute never exceed the cap; a lease
+ * is only good in its own minute.
+ */
+export function leaseGlobal(
   state: GlobalQuotaState | undefined,
   perShard: number,
   globalPerMinute: number,
+  block: number,
   nowMs: number,
-): Reserved<GlobalQuotaState> {
-  const windowStartMs = Math.floor(nowMs / MINUTE_MS) * MINUTE_MS;
+): { ok: true; state: GlobalQuotaState; granted: number } | { ok: false; exceeded: QuotaExceeded } {
+  const windowStartMs = minuteWindow(nowMs);
   const count = state?.windowStartMs === windowStartMs ? state.count : 0;
-  if (count >= perShard) {
-    return {
-      ok: false,
-      exceeded: {
-        limit: 'global-urls-per-minute',
-        max: globalPerMinute,
-        resetsAt: new Date(windowStartMs + MINUTE_MS),
-      },
-    };
-  }
-  return { ok: true, state: { windowStartMs, count: count + 1 } };
+  const granted = Math.min(block, perShard - count);
+  if (granted <= 0) return { ok: false, exceeded: globalExceeded(globalPerMinute, nowMs) };
+  return { ok: true, state: { windowStartMs, count: count + granted }, granted };
+}
+
+export function globalExceeded(globalPerMinute: number, nowMs: number): QuotaExceeded {
+  return {
+    limit: 'global-urls-per-minute',
+    max: globalPerMinute,
+    resetsAt: new Date(minuteWindow(nowMs) + MINUTE_MS),
+  };
 }
 
 /** Whole seconds from now until `resetsAt`, at least 1: what Retry-After says. */

@@ -70,8 +70,8 @@ export interface DirectdropSettings {
   quotaBytesPerDay: number;
   /** All callers together: upload URLs issued per minute. */
   quotaGlobalUrlsPerMinute: number;
-  /** Azure Table in the upload account holding quota counters. */
-  quotaTable: string;
+  /** Azure Table in the upload account holding quota counters and upload records. */
+  uploadTable: string;
   /** Upload-only containers for devices and partners, each with its own create-only SAS. */
   dropZones: DropZone[];
   /** Queue of reprocessing work items; apart from the events queue so it has its own pace. */
@@ -183,7 +183,7 @@ export const DEFAULT_SETTINGS: Readonly<DirectdropSettings> = {
   quotaOutstandingUploads: 50,
   quotaBytesPerDay: 2048 * MIB,
   quotaGlobalUrlsPerMinute: 6000,
-  quotaTable: STORAGE_NAMES.quotaTable,
+  uploadTable: STORAGE_NAMES.uploadTable,
   dropZones: [],
   reprocessQueue: STORAGE_NAMES.reprocessQueue,
   reprocessConcurrency: 1,
@@ -244,7 +244,7 @@ export const SETTING_KEYS: { readonly [K in keyof DirectdropSettings]: string } 
   quotaOutstandingUploads: 'DIRECTDROP_QUOTA_OUTSTANDING_UPLOADS',
   quotaBytesPerDay: 'DIRECTDROP_QUOTA_BYTES_PER_DAY',
   quotaGlobalUrlsPerMinute: 'DIRECTDROP_QUOTA_GLOBAL_URLS_PER_MINUTE',
-  quotaTable: 'DIRECTDROP_QUOTA_TABLE',
+  uploadTable: 'DIRECTDROP_UPLOAD_TABLE',
   dropZones: 'DIRECTDROP_DROP_ZONES',
   reprocessQueue: 'DIRECTDROP_REPROCESS_QUEUE',
   reprocessConcurrency: 'DIRECTDROP_REPROCESS_CONCURRENCY',
@@ -639,11 +639,11 @@ export function parseSettings(env: Env): DirectdropSettings {
   const typesKey = SETTING_KEYS.allowedContentTypes;
   const typesRaw = env[typesKey];
   const malwareScanning = readMalwareScanning(env);
-  const quotaTable = env[SETTING_KEYS.quotaTable] || DEFAULT_SETTINGS.quotaTable;
-  if (!TABLE_NAME.test(quotaTable)) {
+  const uploadTable = env[SETTING_KEYS.uploadTable] || DEFAULT_SETTINGS.uploadTable;
+  if (!TABLE_NAME.test(uploadTable)) {
     throw new SettingsError(
-      SETTING_KEYS.quotaTable,
-      `"${quotaTable}" is not a valid table name (3-63 letters and digits, starting with a letter)`,
+      SETTING_KEYS.uploadTable,
+      `"${uploadTable}" is not a valid table name (3-63 letters and digits, starting with a letter)`,
     );
   }
   return {
@@ -672,7 +672,7 @@ export function parseSettings(env: Env): DirectdropSettings {
     quotaOutstandingUploads: readInteger(env, 'quotaOutstandingUploads'),
     quotaBytesPerDay: readInteger(env, 'quotaBytesPerDay'),
     quotaGlobalUrlsPerMinute: readInteger(env, 'quotaGlobalUrlsPerMinute'),
-    quotaTable,
+    uploadTable,
     dropZones: readDropZones(env),
     reprocessQueue: readName(env, 'reprocessQueue'),
     reprocessConcurrency: readInteger(env, 'reprocessConcurrency'),
@@ -710,7 +710,7 @@ export function toAppSettings(settings: DirectdropSettings): Record<string, stri
     [SETTING_KEYS.quotaOutstandingUploads]: String(settings.quotaOutstandingUploads),
     [SETTING_KEYS.quotaBytesPerDay]: String(settings.quotaBytesPerDay),
     [SETTING_KEYS.quotaGlobalUrlsPerMinute]: String(settings.quotaGlobalUrlsPerMinute),
-    [SETTING_KEYS.quotaTable]: settings.quotaTable,
+    [SETTING_KEYS.uploadTable]: settings.uploadTable,
     [SETTING_KEYS.dropZones]: JSON.stringify(settings.dropZones),
     [SETTING_KEYS.reprocessQueue]: settings.reprocessQueue,
     [SETTING_KEYS.reprocessConcurrency]: String(settings.reprocessConcurrency),

@@ -11,9 +11,11 @@ import {
   type Principal,
   bearerToken,
   clientAddress,
+  functionKeyName,
   hasScope,
   ownerHash,
 } from '../core/auth';
+import type { CallerIdentity } from '../core/upload-record';
 import { IdentityProviderUnavailableError, InvalidTokenError } from '../adapters/oidc-verifier';
 import type { Runtime } from '../adapters/runtime';
 import { errorResponse } from './http-responses';
@@ -22,6 +24,8 @@ export interface Caller {
   principal: Principal;
   /** Keyed hash of issuer and subject: what uploads and quotas are keyed by. */
   owner: string;
+  /** Who the caller is, as records and events tell it. */
+  identity: CallerIdentity;
 }
 
 export type Identified = { ok: true; caller: Caller } | { ok: false; response: HttpResponseInit };
@@ -54,16 +58,23 @@ export async function identifyCaller(
   context: InvocationContext,
 ): Promise<Identified> {
   const { settings, ownerKey } = runtime;
-  const calling = (principal: Principal): Identified => ({
+  const calling = (principal: Principal, identity: CallerIdentity): Identified => ({
     ok: true,
-    caller: { principal, owner: ownerHash(ownerKey, principal) },
+    caller: { principal, owner: ownerHash(ownerKey, principal), identity },
   });
 
-  if (settings.authMode === 'functionKey') return calling(FUNCTION_KEY_PRINCIPAL);
+  if (settings.authMode === 'functionKey') {
+    // The host has checked the key (header or `code` query parameter, as it accepts them).
+    const key = request.headers.get('x-functions-key') ?? request.query.get('code');
+    return calling(FUNCTION_KEY_PRINCIPAL, { kind: 'functionKey', keyName: functionKeyName(key) });
+  }
   if (settings.authMode === 'anonymous') {
     const address = clientAddress(request.headers.get('x-forwarded-for'));
     // Without a front end reporting the peer (never the case in Azure), all such callers share one bucket.
-    return calling({ issuer: ANONYMOUS_ISSUER, subject: address ?? 'unknown' });
+    return calling(
+      { issuer: ANONYMOUS_ISSUER, subject: address ?? 'unknown' },
+      { kind: 'anonymous' },
+    );
   }
 
   const bearer = bearerToken(request.headers.get('authorization'));
@@ -86,7 +97,7 @@ export async function identifyCaller(
         ),
       };
     }
-    return calling(principal);
+    return calling(principal, { kind: 'oidc', ...principal });
   } catch (error) {
     if (error instanceof InvalidTokenError) return unauthorized(true);
     if (error instanceof IdentityProviderUnavailableError) {

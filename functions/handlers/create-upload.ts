@@ -8,8 +8,9 @@ import {
   landingBlobName,
   parseUploadRequest,
 } from '../core/upload-request';
-import { QuotaContentionError } from '../adapters/quota-store';
 import { type Runtime, getRuntime } from '../adapters/runtime';
+import { QuotaContentionError } from '../adapters/upload-table';
+import type { UploadRecord } from '../core/upload-record';
 import { identifyCaller } from './caller';
 import { answeringStorageOutages, errorResponse, jsonResponse } from './http-responses';
 
@@ -73,32 +74,48 @@ export function createUploadHandler(runtime: () => Runtime) {
 
     const uploadId = randomUUID();
     const blobName = landingBlobName(owner, uploadId, parsed.value);
-    const policy = uploadSasPolicy(new Date(), settings.uploadUrlTtlSeconds);
+    const issuedAt = new Date();
+    const policy = uploadSasPolicy(issuedAt, settings.uploadUrlTtlSeconds);
     const reservation = {
       uploadId,
       size: parsed.value.size,
       urlExpiresAtMs: policy.expiresOn.getTime(),
     };
-    let quota;
-    try {
-      quota = await rt.quotas.reserve(owner, reservation);
-    } catch (error) {
-      if (!(error instanceof QuotaContentionError)) throw error;
-      return errorResponse(503, 'quota-busy', error.message, { 'Retry-After': '1' });
+    const record: UploadRecord = {
+      uploadId,
+      owner,
+      status: 'issued',
+      issuedAt: issuedAt.toISOString(),
+      urlExpiresAt: policy.expiresOn.toISOString(),
+      container: settings.landingContainer,
+      blobName,
+      fileName: parsed.value.fileName,
+      contentType: parsed.value.contentType,
+      size: parsed.value.size,
+      metadata: {},
+      caller: identified.caller.identity,
+    };
+    // Signing needs no storage round trip once the key is at hand: it runs beside the quota's.
+    const [signed, issued] = await Promise.allSettled([
+      signer.signBlobUrl(settings.landingContainer, blobName, policy),
+      rt.uploads.issue(record, reservation),
+    ]);
+    if (signed.status === 'rejected') {
+      // Nothing was handed out: the reservation goes back (best effort, the slot lapses anyway).
+      if (issued.status === 'fulfilled' && issued.value.ok)
+        void rt.uploads.refund(record, reservation).catch(() => undefined);
+      throw signed.reason;
     }
+    if (issued.status === 'rejected') {
+      if (!(issued.reason instanceof QuotaContentionError)) throw issued.reason;
+      return errorResponse(503, 'quota-busy', issued.reason.message, { 'Retry-After': '1' });
+    }
+    const quota = issued.value;
     if (!quota.ok) {
       context.info(`Refused an upload URL for owner ${owner}: ${quota.exceeded.limit}`);
       return quotaExceededResponse(quota.exceeded, Date.now());
     }
-
-    let uploadUrl: string;
-    try {
-      uploadUrl = await signer.signBlobUrl(settings.landingContainer, blobName, policy);
-    } catch (error) {
-      // Nothing was issued: the reservation goes back (best effort, the slot lapses anyway).
-      await rt.quotas.refund(owner, reservation).catch(() => undefined);
-      throw error;
-    }
+    const uploadUrl = signed.value;
     context.info(
       `Issued upload ${uploadId} (${parsed.value.contentType}, ${parsed.value.size} bytes) to owner ${owner}`,
     );

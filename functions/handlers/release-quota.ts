@@ -16,7 +16,7 @@ export async function releaseOutstandingUpload(
   // Drop zone uploads were never issued through the API, so they hold no slot.
   if (dropZone) return;
   try {
-    await runtime.quotas.release(owner, uploadId);
+    await runtime.uploads.release(owner, uploadId);
   } catch (error) {
     context.warn(
       `Upload ${uploadId}: could not free its outstanding-quota slot (${describeStorageError(error)}); it lapses by itself`,

@@ -32,7 +32,7 @@ describe('infra FunctionApp keeping originals', () => {
         eventsQueueName: STORAGE_NAMES.eventsQueue,
         poisonQueueName: poisonQueueName(STORAGE_NAMES.eventsQueue),
         tableServiceUri: 'https://uploads.table.core.windows.net',
-        quotaTableName: STORAGE_NAMES.quotaTable,
+        quotaTableName: STORAGE_NAMES.uploadTable,
       },
       ownerKey: 'generated-owner-key-0123456789abcdefghijklmnopqrstuv',
       appSettings: toAppSettings({ ...DEFAULT_SETTINGS, keepOriginals: true }),

@@ -11,7 +11,7 @@ const ARGS = {
   processedContainer: STORAGE_NAMES.processedContainer,
   deadLetterContainer: STORAGE_NAMES.deadLetterContainer,
   eventsQueue: STORAGE_NAMES.eventsQueue,
-  quotaTable: STORAGE_NAMES.quotaTable,
+  quotaTable: STORAGE_NAMES.uploadTable,
   reprocessQueue: STORAGE_NAMES.reprocessQueue,
   uploadRetentionDays: 1,
   deadLetterRetentionDays: 30,

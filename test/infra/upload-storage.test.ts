@@ -25,7 +25,7 @@ const ARGS = {
   processedContainer: STORAGE_NAMES.processedContainer,
   deadLetterContainer: STORAGE_NAMES.deadLetterContainer,
   eventsQueue: STORAGE_NAMES.eventsQueue,
-  quotaTable: STORAGE_NAMES.quotaTable,
+  quotaTable: STORAGE_NAMES.uploadTable,
   reprocessQueue: STORAGE_NAMES.reprocessQueue,
   uploadRetentionDays: 3,
   deadLetterRetentionDays: 21,
@@ -102,7 +102,7 @@ describe('infra UploadStorage', () => {
     expect(table.inputs).to.deep.equal({
       resourceGroupName: 'rg',
       accountName: account.name,
-      tableName: STORAGE_NAMES.quotaTable,
+      tableName: STORAGE_NAMES.uploadTable,
     });
     expect(await valueOf(uploads.tableServiceUri)).to.equal(
       `https://${account.name}.table.core.windows.net`,

@@ -1,11 +1,17 @@
 /**
- * Quotas against Azurite's real Table service: exact under concurrency (ETag optimistic
- * concurrency), and outstanding slots released by every outcome the worker records.
+ * Quotas against Azurite's real Table service (the upload table): exact under concurrency
+ * (ETag optimistic concurrency in entity-group transactions, the global cap leased in
+ * blocks), few round trips on the request path, and outstanding slots released by every
+ * outcome the worker records.
  */
 import { expect } from 'chai';
 import { apiContract } from '../helpers/openapi';
 import { type Runtime, createRuntime } from '../../functions/adapters/runtime';
-import { functionKeyOwner } from '../../functions/core/auth';
+import { TableUploadStore } from '../../functions/adapters/upload-table';
+import { randomUUID } from 'node:crypto';
+import { TableClient } from '@azure/data-tables';
+import { functionKeyOwner, ownerHash } from '../../functions/core/auth';
+import type { UploadRecord } from '../../functions/core/upload-record';
 import { SETTING_KEYS } from '../../functions/core/settings';
 import { createUploadHandler } from '../../functions/handlers/create-upload';
 import { processUploadEventHandler } from '../../functions/handlers/process-upload';
@@ -24,7 +30,7 @@ describe('quota-store (against Azurite tables)', function () {
   after(() => storage.stop());
 
   const runtimeWith = (quotas: Record<string, string>) =>
-    createRuntime({ ...storage.env, [SETTING_KEYS.quotaTable]: 'directdropquotas', ...quotas });
+    createRuntime({ ...storage.env, [SETTING_KEYS.uploadTable]: 'directdropuploads', ...quotas });
   const issue = (runtime: Runtime, size = 1000) =>
     createUploadHandler(() => runtime)(
       postJson(JSON.stringify({ fileName: 'a.jpg', contentType: 'image/jpeg', size })),
@@ -33,10 +39,9 @@ describe('quota-store (against Azurite tables)', function () {
 
   async function resetTable() {
     // Each test starts from no counters: a fresh table name would need provisioning, so clear rows.
-    const { TableClient } = await import('@azure/data-tables');
     const table = TableClient.fromConnectionString(
       storage.azurite.connectionString,
-      'directdropquotas',
+      'directdropuploads',
       { allowInsecureConnection: true },
     );
     for await (const entity of table.listEntities())
@@ -113,14 +118,139 @@ describe('quota-store (against Azurite tables)', function () {
     const statuses = [];
     for (let i = 0; i < 5; i++) statuses.push((await issue(runtime)).status);
     expect(statuses).to.deep.equal([201, 201, 201, 429, 429]);
+    // The caller's share goes back off the request path.
+    await (runtime.uploads as TableUploadStore).settled();
     // Two refusals by the global cap left the caller's own bucket as after three URLs.
-    const { TableClient } = await import('@azure/data-tables');
     const entity = await TableClient.fromConnectionString(
       storage.azurite.connectionString,
-      'directdropquotas',
+      'directdropuploads',
       { allowInsecureConnection: true },
     ).getEntity<{ state: string }>(functionKeyOwner(), 'quota');
     expect(Object.keys(JSON.parse(entity.state).outstanding)).to.have.length(3);
+    // And the refused URLs' records went with their share: the caller lists three uploads.
+    const listed = await runtime.uploads.list(functionKeyOwner(), 100);
+    expect(listed.records).to.have.length(3);
+  });
+
+  /** A store on its own client, counting the storage requests it sends. */
+  function countingStore(
+    limits: Partial<ConstructorParameters<typeof TableUploadStore>[1]> = {},
+    now?: () => number,
+  ) {
+    const counter = { requests: 0 };
+    const table = TableClient.fromConnectionString(
+      storage.azurite.connectionString,
+      'directdropuploads',
+      {
+        allowInsecureConnection: true,
+        additionalPolicies: [
+          {
+            position: 'perCall',
+            policy: {
+              name: 'count',
+              sendRequest: (request, next) => {
+                counter.requests++;
+                return next(request);
+              },
+            },
+          },
+        ],
+      },
+    );
+    const store = new TableUploadStore(
+      table,
+      {
+        urlsPerMinute: 1000,
+        urlBurst: 1000,
+        outstandingUploads: 500,
+        bytesPerDay: 1e12,
+        globalUrlsPerMinute: 1_000_000,
+        ...limits,
+      },
+      now,
+    );
+    return { store, counter };
+  }
+
+  const owner = (i: number) =>
+    ownerHash('0123456789abcdef0123456789abcdef', { issuer: 't', subject: `s${i}` });
+  function upload(ownerOf: string, nowMs = Date.now()) {
+    const uploadId = randomUUID();
+    const urlExpiresAtMs = nowMs + 600_000;
+    const record: UploadRecord = {
+      uploadId,
+      owner: ownerOf,
+      status: 'issued',
+      issuedAt: new Date(nowMs).toISOString(),
+      urlExpiresAt: new Date(urlExpiresAtMs).toISOString(),
+      container: 'uploads',
+      blobName: `${ownerOf}/${uploadId}/1000/a.jpg`,
+      fileName: 'a.jpg',
+      contentType: 'image/jpeg',
+      size: 1000,
+      metadata: {},
+      caller: { kind: 'anonymous' },
+    };
+    return { record, reservation: { uploadId, size: 1000, urlExpiresAtMs } };
+  }
+
+  it('issuing takes one storage round trip when the caller is known and the lease has tokens, two at most otherwise', async () => {
+    const { store, counter } = countingStore();
+    const first = upload(owner(1));
+    expect((await store.issue(first.record, first.reservation)).ok).to.equal(true);
+    // Caller's quota read beside the global shard's, then the transaction beside the lease write.
+    expect(counter.requests).to.equal(4);
+    counter.requests = 0;
+    const second = upload(owner(1));
+    expect((await store.issue(second.record, second.reservation)).ok).to.equal(true);
+    expect(counter.requests, 'one transaction: quota, record and list entry').to.equal(1);
+    counter.requests = 0;
+    const other = upload(owner(2));
+    expect((await store.issue(other.record, other.reservation)).ok).to.equal(true);
+    expect(counter.requests, 'a caller this instance has not seen: read, then write').to.equal(2);
+  });
+
+  it('the global cap over 4 instances and 120 callers at once: never more than the cap in a minute', async () => {
+    const stores = Array.from(
+      { length: 4 },
+      () => countingStore({ globalUrlsPerMinute: 40 }).store,
+    );
+    const decisions = await Promise.all(
+      Array.from({ length: 120 }, (_, i) => {
+        const { record, reservation } = upload(owner(100 + i));
+        return stores[i % 4].issue(record, reservation);
+      }),
+    );
+    const issued = decisions.filter((d) => d.ok).length;
+    expect(issued).to.be.at.most(40);
+    // Blocks of 2 leased to 4 instances: at most 4 × 2 tokens lapse unused.
+    expect(issued).to.be.at.least(40 - 8);
+    const refused = decisions.find((d) => !d.ok);
+    expect(refused && !refused.ok && refused.exceeded.limit).to.equal('global-urls-per-minute');
+  });
+
+  it('a leased block is good in its own minute only: the tokens left over lapse', async () => {
+    let nowMs = Date.parse('2026-12-06T10:00:10.000Z');
+    const shard = () =>
+      TableClient.fromConnectionString(storage.azurite.connectionString, 'directdropuploads', {
+        allowInsecureConnection: true,
+      }).getEntity<{ state: string }>('global', 'shard-0');
+    // 100 a minute: one shard, leased 5 at a time.
+    const { store } = countingStore({ globalUrlsPerMinute: 100 }, () => nowMs);
+    const a = upload(owner(300), nowMs);
+    expect((await store.issue(a.record, a.reservation)).ok).to.equal(true);
+    expect(JSON.parse((await shard()).state)).to.deep.equal({
+      windowStartMs: Date.parse('2026-12-06T10:00:00.000Z'),
+      count: 5,
+    });
+    nowMs += 60_000;
+    const b = upload(owner(300), nowMs);
+    expect((await store.issue(b.record, b.reservation)).ok).to.equal(true);
+    // The four tokens of the first minute were not carried over: a new block was leased.
+    expect(JSON.parse((await shard()).state)).to.deep.equal({
+      windowStartMs: Date.parse('2026-12-06T10:01:00.000Z'),
+      count: 5,
+    });
   });
 
   describe('outstanding slots are released by every recorded outcome (worker on another instance)', () => {

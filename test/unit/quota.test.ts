@@ -2,10 +2,10 @@ import { expect } from 'chai';
 import {
   OUTSTANDING_GRACE_MS,
   globalShards,
+  leaseGlobal,
   refundCaller,
   releaseOutstanding,
   reserveForCaller,
-  reserveGlobal,
   retryAfterSeconds,
 } from '../../functions/core/quota';
 
@@ -70,18 +70,35 @@ describe('quota', () => {
   });
 
   it('global: a fixed minute window per shard; small caps stay one exact counter', () => {
-    expect(globalShards(3)).to.deep.equal({ shards: 1, perShard: 3 });
-    expect(globalShards(6000)).to.deep.equal({ shards: 8, perShard: 750 });
+    expect(globalShards(3)).to.deep.equal({ shards: 1, perShard: 3, block: 1 });
+    expect(globalShards(6000)).to.deep.equal({ shards: 8, perShard: 750, block: 37 });
     let state;
     for (let i = 0; i < 3; i++) {
-      const r = reserveGlobal(state, 3, 3, T0);
+      const r = leaseGlobal(state, 3, 3, 1, T0);
       if (!r.ok) throw new Error(String(i));
+      expect(r.granted).to.equal(1);
       state = r.state;
     }
-    const refused = reserveGlobal(state, 3, 3, T0);
+    const refused = leaseGlobal(state, 3, 3, 1, T0);
     expect(refused.ok).to.equal(false);
     if (!refused.ok)
       expect(refused.exceeded.resetsAt.toISOString()).to.equal('2026-12-02T00:00:00.000Z');
-    expect(reserveGlobal(state, 3, 3, T0 + 60_000).ok).to.equal(true);
+    expect(leaseGlobal(state, 3, 3, 1, T0 + 60_000).ok).to.equal(true);
+  });
+
+  it('global leases: blocks of tokens, the last one short, never more than the shard holds', () => {
+    let state;
+    const granted = [];
+    for (;;) {
+      const r = leaseGlobal(state, 750, 6000, 37, T0);
+      if (!r.ok) break;
+      granted.push(r.granted);
+      state = r.state;
+    }
+    expect(granted.reduce((a, b) => a + b, 0)).to.equal(750);
+    expect(granted.at(-1)).to.equal(750 - 37 * 20);
+    // A lease is good in its own minute only: the next minute starts from nothing leased.
+    const next = leaseGlobal(state, 750, 6000, 37, T0 + 60_000);
+    expect(next.ok && next.state.count).to.equal(37);
   });
 });

@@ -127,7 +127,7 @@ describe('settings', () => {
     ['quotaOutstandingUploads', '501'],
     ['quotaBytesPerDay', '-1'],
     ['quotaGlobalUrlsPerMinute', 'many'],
-    ['quotaTable', 'has-hyphens'],
+    ['uploadTable', 'has-hyphens'],
     ['dropZones', '[{"name":"Bad_Name"}]'],
     ['dropZones', '[{"name":"cams","maxSasHours":169}]'],
   ];

@@ -1,0 +1,526 @@
+/**
+ * The upload table (Azure Table Storage; Azurite locally). Per owner partition: the quota
+ * counters (`quota`), each upload's record (`upload-<id>`) and its list entry
+ * (`list-<inverted ms>-<id>`), always changed together in one entity-group transaction,
+ * so the counters, the record and the list never disagree. The global per-minute cap lives
+ * in `global`/`shard-<n>` and is leased to each instance in blocks of tokens.
+ *
+ * Every change is the pure decision of core/quota.ts on the quota state, written with
+ * `If-Match` on the ETag this instance last saw (read afresh only after a 412), so
+ * concurrent requests on any number of instances never overspend. Issuing a URL costs one
+ * round trip when this instance knows the caller's ETag and holds global tokens, two at most
+ * otherwise (both reads run beside each other, and so do both writes).
+ */
+import { RestError, type TableClient, type TransactionAction, odata } from '@azure/data-tables';
+import {
+  type CallerQuotaState,
+  type GlobalQuotaState,
+  type QuotaExceeded,
+  type QuotaLimits,
+  type Reservation,
+  globalExceeded,
+  globalShards,
+  leaseGlobal,
+  minuteWindow,
+  parseCallerState,
+  parseGlobalState,
+  refundCaller,
+  releaseOutstanding,
+  remainingUrls,
+  reserveForCaller,
+} from '../core/quota';
+import {
+  LIST_ROW_END,
+  LIST_ROW_PREFIX,
+  type OutcomeFields,
+  QUOTA_ROW,
+  type UploadRecord,
+  decodeListCursor,
+  encodeListCursor,
+  listRowKey,
+  listed,
+  parseStoredRecord,
+  recordRowKey,
+  withOutcome,
+} from '../core/upload-record';
+
+export interface UploadStore {
+  /** Quota (caller bucket, outstanding slot, bytes/day, global lease) and the record together:
+   *  one entity-group transaction in the caller's partition when uncontended. */
+  issue(record: UploadRecord, reservation: Reservation): Promise<QuotaDecision>;
+  /** Undo an issue() whose URL could not be signed. */
+  refund(record: UploadRecord, reservation: Reservation): Promise<void>;
+  get(owner: string, uploadId: string): Promise<{ record: UploadRecord; etag: string } | undefined>;
+  /** Newest first; `cursor` is the previous page's `nextCursor` (InvalidListCursorError otherwise). */
+  list(
+    owner: string,
+    limit: number,
+    cursor?: string,
+  ): Promise<{ records: UploadRecord[]; nextCursor?: string }>;
+  /** Mirror a recorded outcome into the record and list entry and free the outstanding slot, atomically.
+   *  `expectedEtag` (from get) makes it fail with RecordChangedError when the record changed
+   *  (e.g. marked deleted meanwhile). Drop-zone records are created here (upsert). Idempotent. */
+  recordOutcome(
+    owner: string,
+    uploadId: string,
+    outcome: OutcomeFields,
+    expectedEtag?: string,
+  ): Promise<void>;
+  /** Mark 'deleted' (If-Match), then later remove record + list entry + slot in one transaction. */
+  markDeleted(owner: string, uploadId: string, expectedEtag: string): Promise<void>;
+  remove(owner: string, uploadId: string): Promise<void>;
+  /** Frees only the outstanding slot; a no-op when none is held. */
+  release(owner: string, uploadId: string): Promise<void>;
+}
+
+export type QuotaDecision =
+  | { ok: true; limit: number; remaining: number; resetSeconds: number }
+  | { ok: false; exceeded: QuotaExceeded };
+
+/** Optimistic concurrency lost this many times in a row: answer 503 rather than spin. */
+export class QuotaContentionError extends Error {
+  constructor() {
+    super('Quota counters are too contended to update; retry shortly.');
+    this.name = 'QuotaContentionError';
+  }
+}
+
+/** The record is not the one the caller read (changed, marked deleted or gone). */
+export class RecordChangedError extends Error {
+  constructor(uploadId: string) {
+    super(`The record of upload ${uploadId} changed meanwhile`);
+    this.name = 'RecordChangedError';
+  }
+}
+
+export class InvalidListCursorError extends Error {
+  constructor() {
+    super('The cursor is not one a list page returned.');
+    this.name = 'InvalidListCursorError';
+  }
+}
+
+const MAX_ATTEMPTS = 100;
+/** Callers whose last written quota state this instance remembers. */
+const MAX_REMEMBERED = 10_000;
+const GLOBAL_PARTITION = 'global';
+
+// Type aliases, not interfaces: the SDK's entity type needs an implicit index signature.
+type StateEntity = {
+  partitionKey: string;
+  rowKey: string;
+  state: string;
+};
+
+type RecordEntity = {
+  partitionKey: string;
+  rowKey: string;
+  status: string;
+  record: string;
+};
+
+type Plan<R> = { done: R } | { quota?: CallerQuotaState; ops: TransactionAction[]; result: R };
+
+function isConflict(error: unknown): boolean {
+  if (!(error instanceof RestError)) return false;
+  // A 404 inside a transaction is an entity that went away between the read and the write.
+  if (error.statusCode === 404) return error.code === 'ResourceNotFound';
+  return error.statusCode === 409 || error.statusCode === 412;
+}
+
+function isNotFound(error: unknown): boolean {
+  return error instanceof RestError && error.statusCode === 404;
+}
+
+const pause = (attempt: number) =>
+  new Promise((resolve) =>
+    setTimeout(resolve, Math.random() * Math.min(50, 2 ** Math.min(attempt, 6))),
+  );
+
+/** Every upload key of one owner's partition; `rowKey` alone for deletes. */
+function rows(record: UploadRecord): { record: RecordEntity; list: RecordEntity } {
+  return {
+    record: {
+      partitionKey: record.owner,
+      rowKey: recordRowKey(record.uploadId),
+      status: record.status,
+      record: JSON.stringify(record),
+    },
+    list: {
+      partitionKey: record.owner,
+      rowKey: listRowKey(record.issuedAt, record.uploadId),
+      status: record.status,
+      record: JSON.stringify(listed(record)),
+    },
+  };
+}
+
+function deletions(record: UploadRecord): TransactionAction[] {
+  const { record: row, list } = rows(record);
+  return [
+    ['delete', { partitionKey: row.partitionKey, rowKey: row.rowKey }],
+    ['delete', { partitionKey: list.partitionKey, rowKey: list.rowKey }],
+  ];
+}
+
+export class TableUploadStore implements UploadStore {
+  private readonly global: { shards: number; perShard: number; block: number };
+  /** The last quota state and ETag this instance wrote, per owner. */
+  private readonly known = new Map<string, { text: string; etag: string }>();
+  /** The change under way per owner, so this instance's own changes run one at a time. */
+  private readonly queues = new Map<string, Promise<unknown>>();
+  /** Global tokens this instance holds for one minute. */
+  private lease = { windowStartMs: 0, tokens: 0 };
+  /** Shards known to have leased their whole share in one minute. */
+  private exhausted = { windowStartMs: 0, shards: new Set<number>() };
+  private leasing: Promise<void> | undefined;
+  private readonly knownShards = new Map<number, { text: string; etag: string }>();
+  /** Refunds running after the answer was given. */
+  private readonly background = new Set<Promise<void>>();
+
+  constructor(
+    private readonly table: TableClient,
+    private readonly limits: QuotaLimits & { globalUrlsPerMinute: number },
+    private readonly now: () => number = Date.now,
+  ) {
+    this.global = globalShards(limits.globalUrlsPerMinute);
+  }
+
+  async issue(record: UploadRecord, reservation: Reservation): Promise<QuotaDecision> {
+    const { record: row, list } = rows(record);
+    const [global, caller] = await Promise.allSettled([
+      this.takeGlobal(),
+      this.change<{ ok: true; state: CallerQuotaState } | { ok: false; exceeded: QuotaExceeded }>(
+        record.owner,
+        (state, nowMs) => {
+          // A transaction whose answer was lost but which took effect: it is issued.
+          if (state && reservation.uploadId in state.outstanding)
+            return { done: { ok: true, state } };
+          const result = reserveForCaller(state, this.limits, reservation, nowMs);
+          if (!result.ok) return { done: result };
+          return {
+            quota: result.state,
+            ops: [
+              ['create', row],
+              ['create', list],
+            ],
+            result: { ok: true, state: result.state },
+          };
+        },
+      ),
+    ]);
+    const taken = global.status === 'fulfilled' && global.value.ok ? global.value : undefined;
+    const issued = caller.status === 'fulfilled' && caller.value.ok ? caller.value : undefined;
+    // One caller's refusals must not use up everyone's capacity: its token goes back.
+    if (taken && !issued) this.returnGlobal(taken.windowStartMs);
+    // A URL the global cap refuses is taken back off the request path.
+    if (issued && !taken) this.inBackground(this.refund(record, reservation));
+    if (caller.status === 'rejected') throw caller.reason;
+    if (global.status === 'rejected') throw global.reason;
+    if (!caller.value.ok) return caller.value;
+    if (!global.value.ok) return global.value;
+    return {
+      ok: true,
+      limit: this.limits.urlBurst,
+      ...remainingUrls(caller.value.state, this.limits, this.now()),
+    };
+  }
+
+  async refund(record: UploadRecord, reservation: Reservation): Promise<void> {
+    await this.change<void>(record.owner, (state, nowMs) =>
+      // Only an issue() that took effect holds the slot, and then its record exists too.
+      state && reservation.uploadId in state.outstanding
+        ? {
+            quota: refundCaller(state, this.limits, reservation, nowMs),
+            ops: deletions(record),
+            result: undefined,
+          }
+        : { done: undefined },
+    );
+  }
+
+  async release(owner: string, uploadId: string): Promise<void> {
+    await this.change<void>(owner, (state) => {
+      const next = releaseOutstanding(state, uploadId);
+      return next ? { quota: next, ops: [], result: undefined } : { done: undefined };
+    });
+  }
+
+  async get(
+    owner: string,
+    uploadId: string,
+  ): Promise<{ record: UploadRecord; etag: string } | undefined> {
+    let entity: RecordEntity & { etag: string };
+    try {
+      entity = await this.table.getEntity<RecordEntity>(owner, recordRowKey(uploadId));
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+    const record = parseStoredRecord(entity.record);
+    return record ? { record, etag: entity.etag } : undefined;
+  }
+
+  async list(
+    owner: string,
+    limit: number,
+    cursor?: string,
+  ): Promise<{ records: UploadRecord[]; nextCursor?: string }> {
+    const after = cursor === undefined ? LIST_ROW_PREFIX : decodeListCursor(cursor);
+    if (after === undefined) throw new InvalidListCursorError();
+    const filter = odata`PartitionKey eq ${owner} and RowKey gt ${after} and RowKey lt ${LIST_ROW_END} and status ne 'deleted'`;
+    const found: Array<{ rowKey: string; record: UploadRecord }> = [];
+    // One more than asked says whether a next page exists; the service may split pages anyway.
+    const pages = this.table
+      .listEntities<RecordEntity>({ queryOptions: { filter } })
+      .byPage({ maxPageSize: limit + 1 });
+    for await (const page of pages) {
+      for (const entity of page) {
+        const record = parseStoredRecord(entity.record);
+        if (record) found.push({ rowKey: entity.rowKey as string, record });
+      }
+      if (found.length > limit) break;
+    }
+    const records = found.slice(0, limit);
+    return {
+      records: records.map((r) => r.record),
+      ...(found.length > limit ? { nextCursor: encodeListCursor(records[limit - 1].rowKey) } : {}),
+    };
+  }
+
+  async recordOutcome(
+    owner: string,
+    uploadId: string,
+    outcome: OutcomeFields,
+    expectedEtag?: string,
+  ): Promise<void> {
+    await this.change<void>(owner, async (state) => {
+      const current = await this.get(owner, uploadId);
+      const next = withOutcome(current?.record, owner, uploadId, outcome);
+      // Mirrored already (a redelivery, or an answer lost after the write took effect).
+      const unchanged =
+        current !== undefined &&
+        next !== undefined &&
+        JSON.stringify(current.record) === JSON.stringify(next);
+      const changedMeanwhile = current
+        ? current.record.status === 'deleted' ||
+          (expectedEtag !== undefined && current.etag !== expectedEtag)
+        : expectedEtag !== undefined;
+      if (!unchanged && changedMeanwhile) throw new RecordChangedError(uploadId);
+      const ops: TransactionAction[] = [];
+      if (next && !unchanged) {
+        const { record: row, list } = rows(next);
+        ops.push(current ? ['update', row, 'Replace', { etag: current.etag }] : ['create', row], [
+          'upsert',
+          list,
+          'Replace',
+        ]);
+      }
+      const quota = releaseOutstanding(state, uploadId);
+      return quota || ops.length > 0 ? { quota, ops, result: undefined } : { done: undefined };
+    });
+  }
+
+  async markDeleted(owner: string, uploadId: string, expectedEtag: string): Promise<void> {
+    const current = await this.get(owner, uploadId);
+    if (!current || current.etag !== expectedEtag) throw new RecordChangedError(uploadId);
+    const { record: row, list } = rows({ ...current.record, status: 'deleted' });
+    try {
+      await this.table.submitTransaction([
+        ['update', row, 'Replace', { etag: expectedEtag }],
+        ['upsert', list, 'Replace'],
+      ]);
+    } catch (error) {
+      if (isConflict(error)) throw new RecordChangedError(uploadId);
+      throw error;
+    }
+  }
+
+  async remove(owner: string, uploadId: string): Promise<void> {
+    await this.change<void>(owner, async (state) => {
+      const current = await this.get(owner, uploadId);
+      const quota = releaseOutstanding(state, uploadId);
+      const ops = current ? deletions(current.record) : [];
+      return quota || ops.length > 0 ? { quota, ops, result: undefined } : { done: undefined };
+    });
+  }
+
+  /** Resolves once the refunds started after answers were given have finished. */
+  async settled(): Promise<void> {
+    while (this.background.size > 0) await Promise.all([...this.background]);
+  }
+
+  private inBackground(work: Promise<void>): void {
+    // Best effort: a slot not given back lapses by itself (OUTSTANDING_GRACE_MS).
+    const tracked = work.catch(() => undefined);
+    this.background.add(tracked);
+    void tracked.then(() => this.background.delete(tracked));
+  }
+
+  /**
+   * Writes the plan for an owner's partition as one transaction, its quota entity first and
+   * conditional on the ETag last seen, one change per owner at a time within this instance
+   * (so its own requests never conflict). Another instance's write fails the condition, and
+   * then the entity is read afresh and the plan made again. Refusals and no-ops are never
+   * decided on remembered state alone, since another instance (the worker freeing a slot)
+   * may have changed it since.
+   */
+  private change<R>(
+    owner: string,
+    plan: (state: CallerQuotaState | undefined, nowMs: number) => Plan<R> | Promise<Plan<R>>,
+  ): Promise<R> {
+    const run = (this.queues.get(owner) ?? Promise.resolve()).then(() => this.apply(owner, plan));
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.queues.set(owner, tail);
+    void tail.then(() => {
+      if (this.queues.get(owner) === tail) this.queues.delete(owner);
+    });
+    return run;
+  }
+
+  private async apply<R>(
+    owner: string,
+    plan: (state: CallerQuotaState | undefined, nowMs: number) => Plan<R> | Promise<Plan<R>>,
+  ): Promise<R> {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const remembered = this.known.get(owner);
+      let current: { state: CallerQuotaState | undefined; etag: string } | undefined;
+      if (remembered) current = { state: parseCallerState(remembered.text), etag: remembered.etag };
+      else {
+        try {
+          const entity = await this.table.getEntity<StateEntity>(owner, QUOTA_ROW);
+          current = { state: parseCallerState(entity.state), etag: entity.etag };
+        } catch (error) {
+          if (!isNotFound(error)) throw error;
+        }
+      }
+      const decision = await plan(current?.state, this.now());
+      if ('done' in decision) {
+        if (remembered) {
+          this.known.delete(owner);
+          continue;
+        }
+        return decision.done;
+      }
+      const ops: TransactionAction[] = [...decision.ops];
+      const text = decision.quota && JSON.stringify(decision.quota);
+      if (text !== undefined) {
+        const entity: StateEntity = { partitionKey: owner, rowKey: QUOTA_ROW, state: text };
+        ops.unshift(
+          current ? ['update', entity, 'Replace', { etag: current.etag }] : ['create', entity],
+        );
+      }
+      try {
+        const response = await this.table.submitTransaction(ops);
+        // Sub-responses come in the order of the operations; the quota entity's is first.
+        const etag = text !== undefined ? response.subResponses[0]?.etag : undefined;
+        if (text !== undefined && etag) this.remember(owner, text, etag);
+        else if (text !== undefined) this.known.delete(owner);
+        return decision.result;
+      } catch (error) {
+        this.known.delete(owner);
+        if (!isConflict(error)) throw error;
+        // Lost to another instance: read afresh at once; back off only when it keeps happening.
+        if (!remembered) await pause(attempt);
+      }
+    }
+    throw new QuotaContentionError();
+  }
+
+  private remember(owner: string, text: string, etag: string): void {
+    this.known.delete(owner);
+    this.known.set(owner, { text, etag });
+    // Oldest first: a bounded memory of recently active callers.
+    if (this.known.size > MAX_REMEMBERED)
+      this.known.delete(this.known.keys().next().value as string);
+  }
+
+  /** One token of the global cap from this instance's lease, leasing a block when it is empty. */
+  private async takeGlobal(): Promise<
+    { ok: true; windowStartMs: number } | { ok: false; exceeded: QuotaExceeded }
+  > {
+    for (;;) {
+      const nowMs = this.now();
+      const windowStartMs = minuteWindow(nowMs);
+      if (this.lease.windowStartMs === windowStartMs && this.lease.tokens > 0) {
+        this.lease.tokens--;
+        return { ok: true, windowStartMs };
+      }
+      if (
+        this.exhausted.windowStartMs === windowStartMs &&
+        this.exhausted.shards.size >= this.global.shards
+      )
+        return { ok: false, exceeded: globalExceeded(this.limits.globalUrlsPerMinute, nowMs) };
+      // One lease at a time per instance; everyone waiting shares what it brings.
+      this.leasing ??= this.leaseBlock(windowStartMs).finally(() => {
+        this.leasing = undefined;
+      });
+      await this.leasing;
+    }
+  }
+
+  private returnGlobal(windowStartMs: number): void {
+    if (this.lease.windowStartMs === windowStartMs) this.lease.tokens++;
+  }
+
+  /** Leases a block from one shard with room in this minute, or marks it exhausted. */
+  private async leaseBlock(windowStartMs: number): Promise<void> {
+    if (this.exhausted.windowStartMs !== windowStartMs)
+      this.exhausted = { windowStartMs, shards: new Set() };
+    const open = Array.from({ length: this.global.shards }, (_, i) => i).filter(
+      (i) => !this.exhausted.shards.has(i),
+    );
+    const shard = open[Math.floor(Math.random() * open.length)];
+    const rowKey = `shard-${shard}`;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const remembered = this.knownShards.get(shard);
+      let current: { state: GlobalQuotaState | undefined; etag: string } | undefined;
+      if (remembered) current = { state: parseGlobalState(remembered.text), etag: remembered.etag };
+      else {
+        try {
+          const entity = await this.table.getEntity<StateEntity>(GLOBAL_PARTITION, rowKey);
+          current = { state: parseGlobalState(entity.state), etag: entity.etag };
+        } catch (error) {
+          if (!isNotFound(error)) throw error;
+        }
+      }
+      const nowMs = this.now();
+      if (minuteWindow(nowMs) !== windowStartMs) return;
+      const { perShard, block } = this.global;
+      const leased = leaseGlobal(
+        current?.state,
+        perShard,
+        this.limits.globalUrlsPerMinute,
+        block,
+        nowMs,
+      );
+      if (!leased.ok) {
+        if (remembered) {
+          this.knownShards.delete(shard);
+          continue;
+        }
+        this.exhausted.shards.add(shard);
+        return;
+      }
+      const text = JSON.stringify(leased.state);
+      const entity: StateEntity = { partitionKey: GLOBAL_PARTITION, rowKey, state: text };
+      try {
+        const response = current
+          ? await this.table.updateEntity(entity, 'Replace', { etag: current.etag })
+          : await this.table.createEntity(entity);
+        if (response.etag) this.knownShards.set(shard, { text, etag: response.etag });
+        const held = this.lease.windowStartMs === windowStartMs ? this.lease.tokens : 0;
+        this.lease = { windowStartMs, tokens: held + leased.granted };
+        return;
+      } catch (error) {
+        this.knownShards.delete(shard);
+        if (!isConflict(error)) throw error;
+        if (!remembered) await pause(attempt);
+      }
+    }
+    throw new QuotaContentionError();
+  }
+}
