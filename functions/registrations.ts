@@ -10,6 +10,7 @@ import { createUpload } from './handlers/create-upload';
 import { getLimits } from './handlers/get-limits';
 import { getOpenApiDocument } from './handlers/get-openapi';
 import { getUploadStatus } from './handlers/get-upload-status';
+import { deleteUpload } from './handlers/delete-upload';
 import { processUploadEvent } from './handlers/process-upload';
 import { recordPoisonedEvent } from './handlers/record-poisoned-event';
 import { reprocessUpload } from './handlers/reprocess-upload';
@@ -68,6 +69,14 @@ export const registrations: readonly FunctionRegistration[] = [
     route: 'uploads/{uploadId}',
     authLevel,
     handler: getUploadStatus,
+  },
+  {
+    kind: 'http',
+    name: 'deleteUpload',
+    methods: ['DELETE'],
+    route: 'uploads/{uploadId}',
+    authLevel,
+    handler: deleteUpload,
   },
   {
     kind: 'http',

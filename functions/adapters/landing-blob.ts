@@ -35,6 +35,18 @@ export async function inspectLandingBlob(
   return { state, properties, isBlockBlob };
 }
 
+/** The blob's properties when it holds exactly `eTag` and is not a tombstone; else undefined. */
+export async function currentVersion(
+  container: ContainerClient,
+  blobName: string,
+  eTag: string,
+): Promise<BlobGetPropertiesResponse | undefined> {
+  const landed = await inspectLandingBlob(container, blobName, eTag);
+  return landed.state === 'current' && !isTombstone(landed.properties)
+    ? landed.properties
+    : undefined;
+}
+
 /** Whether anyone took snapshots of the blob; the upload URL's create permission allows it. */
 export async function hasSnapshots(landing: ContainerClient, blobName: string): Promise<boolean> {
   const pages = landing

@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { BlobCommit } from './blob-events';
+import type { CallerIdentity } from './upload-record';
 
 export type RejectReason =
   | 'too-large'
@@ -53,7 +54,17 @@ interface ManifestBase {
   owner: string;
   /** Set for uploads dropped into a drop zone: the zone's name. */
   dropZone?: string;
+  /**
+   * Copied from the upload record when the outcome is decided: the caller's metadata and
+   * identity as the server took them at issuance, never from the blob or its PUT's headers.
+   */
+  metadata: Record<string, string>;
+  caller: CallerIdentity;
+  /** When the URL was issued; for a drop zone, when the blob was created. */
+  issuedAt: string;
   source: { blobName: string; eTag: string; sequencer: string };
+  /** The recorded version's Last-Modified. */
+  uploadedAt: string;
   completedAt: string;
 }
 
@@ -65,7 +76,8 @@ export type UploadManifest =
       outputs: ManifestOutput[];
       /** The validated original in the originals container, when the stack keeps originals. */
       originalBlobName?: string;
-      original: { format: string; width: number; height: number };
+      /** The upload as decoded; `size` is its length in bytes. */
+      original: { format: string; width: number; height: number; size: number };
       /** The variant set the outputs were made with (see reprocess.ts's variantSetHash). */
       variantSet?: string;
       /** Set by reprocessing: when, and the folder it replaced (deleted after the switch). */

@@ -152,6 +152,30 @@ export const OPENAPI_DOCUMENT = {
           ...COMMON_ERRORS,
         },
       },
+      delete: {
+        operationId: 'deleteUpload',
+        summary: 'Erase an upload',
+        description:
+          'Erases the upload: its outputs, manifest, kept original, any landing blob and its record; frees its quota slot and publishes `directdrop.upload.deleted`. Its upload URL can no longer write anything. Read URLs handed out before stop working when their own lifetime ends. A pending upload is refused by the worker instead of processed.',
+        parameters: [
+          {
+            name: 'uploadId',
+            in: 'path',
+            required: true,
+            description: 'The id `POST /uploads` returned.',
+            schema: { type: 'string', format: 'uuid' },
+          },
+        ],
+        responses: {
+          '204': { description: 'Erased.', headers: NO_STORE },
+          '400': errorResponse('The id is not an upload id.', ['invalid-upload-id']),
+          '404': errorResponse(
+            "No such upload of the caller's: unknown, another caller's, or already deleted.",
+            ['upload-not-found'],
+          ),
+          ...COMMON_ERRORS,
+        },
+      },
     },
     '/limits': {
       get: {

@@ -1,8 +1,8 @@
 /**
  * Queue trigger on the events queue: turns one committed upload into its variants and
- * manifest, then tombstones the landing blob so its URL can never write it again. Rejections are outcomes, not errors; only
- * infrastructure failures throw, so the host retries them and finally moves the message
- * to the poison queue. An event is a claim: nothing is recorded for a blob version that
+ * manifest, then tombstones the landing blob so its URL can never write it again.
+ * Rejections are outcomes, not errors; only infrastructure failures throw, so the host
+ * retries them and finally moves the message to the poison queue. An event is a claim: nothing is recorded for a blob version that
  * does not exist.
  */
 import type { InvocationContext } from '@azure/functions';
@@ -24,7 +24,14 @@ import { isStatus } from '../adapters/storage-errors';
 import { BodyTooLargeError, readBody } from '../adapters/read-body';
 import { type Runtime, getRuntime } from '../adapters/runtime';
 import { handleScanGateMessage, passesScanGate } from './scan-gate';
-import { finishOutcome, recordedVersion } from './finish-outcome';
+import {
+  type ManifestBase,
+  admitUpload,
+  finishOutcome,
+  recordedVersion,
+  refuseUnadmitted,
+} from './finish-outcome';
+import { handleUploadDeletion } from './upload-deletion';
 import { type UploadSource, uploadSourceOf, watchedContainers } from './upload-source';
 
 type Outcome =
@@ -35,19 +42,13 @@ type Outcome =
 async function produceOutcome(
   runtime: Runtime,
   commit: BlobCommit,
-  { container, owner, uploadId, declaredSize, dropZone }: UploadSource,
+  { container, uploadId, declaredSize }: UploadSource,
+  base: ManifestBase,
   properties: BlobGetPropertiesResponse,
   violation: string | undefined,
 ): Promise<Outcome> {
   const { settings, processed } = runtime;
   const { eTag } = commit;
-  const base = {
-    version: 1 as const,
-    uploadId,
-    owner,
-    ...(dropZone ? { dropZone } : {}),
-    source: { blobName: commit.blobName, eTag, sequencer: commit.sequencer },
-  };
   const completedAt = () => new Date().toISOString();
   const rejected = (reason: RejectReason, message: string): Outcome => ({
     status: 'rejected',
@@ -111,7 +112,7 @@ async function produceOutcome(
       ...base,
       status: 'processed',
       outputPrefix: folder,
-      original: result.original,
+      original: { ...result.original, size: bytes.length },
       outputs,
       originalBlobName,
       variantSet: variantSetHash(settings.variants),
@@ -159,7 +160,7 @@ async function finishOrRefuse(
   const holdsRecorded =
     pinned === undefined ? properties.blobType !== 'BlockBlob' : properties.etag === pinned;
   if (holdsRecorded) {
-    await finishOutcome(runtime, source, recorded, context);
+    await finishOutcome(runtime, source, recorded, properties, context);
     context.info(`Upload ${uploadId}: event ${commit.eventId} repeats its recorded outcome`);
     return;
   }
@@ -212,6 +213,9 @@ async function processCommit(
     return;
   }
   const { properties } = landed;
+  const admission = await admitUpload(runtime, source, commit, properties);
+  if (!admission.admitted)
+    return refuseUnadmitted(source, commit.blobName, properties, admission.why, context);
   const violation = plainUploadViolation({
     api: commit.api,
     blobType: properties.blobType,
@@ -228,7 +232,14 @@ async function processCommit(
   )
     return;
 
-  const outcome = await produceOutcome(runtime, commit, source, properties, violation);
+  const outcome = await produceOutcome(
+    runtime,
+    commit,
+    source,
+    admission.base,
+    properties,
+    violation,
+  );
   if (outcome.status === 'stale') {
     context.info(
       `Upload ${uploadId}: blob changed since event ${commit.eventId}; nothing recorded`,
@@ -238,7 +249,7 @@ async function processCommit(
   if (await writeManifest(runtime.processed, outcome.manifest, undefined)) {
     const detail = outcome.manifest.status === 'rejected' ? ` (${outcome.manifest.reason})` : '';
     context.info(`Upload ${uploadId}: ${outcome.manifest.status}${detail}`);
-    await finishOutcome(runtime, source, outcome.manifest, context);
+    await finishOutcome(runtime, source, outcome.manifest, properties, context);
     return;
   }
 
@@ -263,6 +274,7 @@ export function processUploadEventHandler(runtime: () => Runtime) {
   ): Promise<void> {
     const rt = runtime();
     const resume = (commit: BlobCommit) => processCommit(rt, commit, context);
+    if (await handleUploadDeletion(rt, message, context)) return;
     if (await handleScanGateMessage(rt, message, context, resume)) return;
     for (const event of parseBlobEvents(message, watchedContainers(rt))) {
       if (event.kind === 'malformed')

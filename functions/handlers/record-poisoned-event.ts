@@ -36,7 +36,7 @@ async function recordFailure(
       );
       return;
     }
-    if (await recordGaveUp(runtime, source, commit, context)) {
+    if (await recordGaveUp(runtime, source, commit, landed.properties, context)) {
       context.warn(
         `Upload ${uploadId}: recorded as failed after its retries (event ${commit.eventId})`,
       );

@@ -130,7 +130,7 @@ async function reprocess(
     ...manifest,
     outputPrefix: folder,
     outputs,
-    original: result.original,
+    original: { ...result.original, size: bytes.length },
     variantSet,
     reprocessedAt: new Date().toISOString(),
     replacedOutputPrefix: manifest.outputPrefix,

@@ -26,8 +26,9 @@ import {
   readVerdict,
   scheduleTimeoutCheck,
 } from '../adapters/scan-gate-store';
+import { currentVersion } from '../adapters/landing-blob';
 import { isStatus } from '../adapters/storage-errors';
-import { finishOutcome } from './finish-outcome';
+import { admitUpload, finishOutcome, refuseUnadmitted } from './finish-outcome';
 import { recordGaveUp } from './gave-up';
 import { type UploadSource, uploadSourceOf, watchedContainers } from './upload-source';
 
@@ -41,26 +42,28 @@ function requireSource(runtime: Runtime, commit: BlobCommit): UploadSource {
   return source;
 }
 
-function requireQueue(runtime: Runtime) {
-  if (!runtime.eventsQueue) throw new Error('Malware scanning is on but no events queue is set');
-  return runtime.eventsQueue;
-}
-
-/** Records a refusal or failure decided by the gate, then finishes it as any outcome. */
+/**
+ * Records a refusal or failure decided by the gate, then finishes it as any outcome; only
+ * for a version the blob still holds, of an upload that may still have an outcome.
+ */
 async function recordGateOutcome(
   runtime: Runtime,
   commit: BlobCommit,
-  uploadId: string,
   decision: GateOutcome,
   context: InvocationContext,
 ): Promise<void> {
   const source = requireSource(runtime, commit);
+  const { uploadId } = source;
+  const properties = await currentVersion(source.container, commit.blobName, commit.eTag);
+  if (!properties) {
+    context.info(`Upload ${uploadId}: ${commit.eTag} is no longer its blob; nothing recorded`);
+    return;
+  }
+  const admission = await admitUpload(runtime, source, commit, properties);
+  if (!admission.admitted)
+    return refuseUnadmitted(source, commit.blobName, properties, admission.why, context);
   const base = {
-    version: 1 as const,
-    uploadId,
-    owner: source.owner,
-    ...(source.dropZone ? { dropZone: source.dropZone } : {}),
-    source: { blobName: commit.blobName, eTag: commit.eTag, sequencer: commit.sequencer },
+    ...admission.base,
     message: decision.message,
     completedAt: new Date().toISOString(),
   };
@@ -75,7 +78,7 @@ async function recordGateOutcome(
   context.info(
     `Upload ${uploadId}: ${manifest.status} (${decision.reason}) by the malware scan gate`,
   );
-  await finishOutcome(runtime, source, manifest, context);
+  await finishOutcome(runtime, source, manifest, properties, context);
 }
 
 /**
@@ -95,7 +98,7 @@ export async function passesScanGate(
   // waiting record is read: whichever arrives second sees the first.
   if (!(await readPending(processed, uploadId, commit.eTag))) {
     await scheduleTimeoutCheck(
-      requireQueue(runtime),
+      runtime.eventsQueue,
       uploadId,
       commit.eTag,
       settings.scanVerdictTimeoutSeconds,
@@ -115,7 +118,7 @@ export async function passesScanGate(
     context.info(`Upload ${uploadId}: waiting for the malware scan of ${commit.eTag}`);
     return false;
   }
-  await recordGateOutcome(runtime, commit, uploadId, decision, context);
+  await recordGateOutcome(runtime, commit, decision, context);
   return false;
 }
 
@@ -188,13 +191,13 @@ async function checkTimeout(
     settings.scanVerdictTimeoutSeconds,
   );
   if (remaining > 0) {
-    await scheduleTimeoutCheck(requireQueue(runtime), uploadId, eTag, remaining / 1000);
+    await scheduleTimeoutCheck(runtime.eventsQueue, uploadId, eTag, remaining / 1000);
     return;
   }
   context.warn(
     `Upload ${uploadId}: no malware-scan result for ${eTag} after ${settings.scanVerdictTimeoutSeconds} s`,
   );
-  await recordGateOutcome(runtime, pending.commit, uploadId, SCAN_TIMEOUT_DECISION, context);
+  await recordGateOutcome(runtime, pending.commit, SCAN_TIMEOUT_DECISION, context);
 }
 
 /** Verdicts count only from the configured topic, for this account's watched containers. */
@@ -260,7 +263,12 @@ export async function recordPoisonedGateMessage(
     if (decideAgainstManifest(existing?.manifest, pending.commit) !== 'process') continue;
     const { commit } = pending;
     const source = requireSource(runtime, commit);
-    if (await recordGaveUp(runtime, source, commit, context))
+    const properties = await currentVersion(source.container, commit.blobName, commit.eTag);
+    if (!properties) {
+      context.info(`Upload ${version.uploadId}: its waiting version is gone; nothing recorded`);
+      continue;
+    }
+    if (await recordGaveUp(runtime, source, commit, properties, context))
       context.warn(
         `Upload ${version.uploadId}: recorded as failed after its scan message's retries`,
       );

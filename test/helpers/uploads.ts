@@ -11,12 +11,19 @@ export interface UploadOptions {
   contentType?: string;
   /** The size claimed in POST /api/uploads; the true length unless a test lies on purpose. */
   declaredSize?: number;
+  /** Headers the client adds to its PUT beyond those the API asked for. */
+  extraHeaders?: Record<string, string>;
 }
 
 export async function issueAndPut(
   createUpload: ReturnType<typeof createUploadHandler>,
   bytes: Buffer,
-  { fileName = 'photo.jpg', contentType = 'image/jpeg', declaredSize }: UploadOptions = {},
+  {
+    fileName = 'photo.jpg',
+    contentType = 'image/jpeg',
+    declaredSize,
+    extraHeaders,
+  }: UploadOptions = {},
 ): Promise<{
   uploadId: string;
   blobName: string;
@@ -32,7 +39,7 @@ export async function issueAndPut(
   const uploadUrl = issued.uploadUrl as string;
   const put = await fetch(uploadUrl, {
     method: 'PUT',
-    headers: issued.headers as Record<string, string>,
+    headers: { ...(issued.headers as Record<string, string>), ...extraHeaders },
     body: new Uint8Array(bytes),
   });
   expect(put.status).to.equal(201);

@@ -69,7 +69,8 @@ describe('process-upload (against Azurite)', function () {
   const outputBlobs = (uploadId: string) => processedBlobsOf(runtime.processed, uploadId);
 
   it('turns a real upload into oriented, metadata-free variants that the status endpoint serves', async () => {
-    const { uploadId, blobName } = await upload(await sidewaysPhotoWithGps(2400, 1600));
+    const photo = await sidewaysPhotoWithGps(2400, 1600);
+    const { uploadId, blobName } = await upload(photo);
     expect((await status(uploadId)).body).to.deep.equal({
       uploadId,
       status: 'pending',
@@ -83,7 +84,12 @@ describe('process-upload (against Azurite)', function () {
     expect(body.status).to.equal('processed');
     // The original, EXIF and GPS included, is gone from the landing container: a tombstone holds its name.
     expect(await landed(blobName)).to.deep.equal(['tombstone']);
-    expect(body.original).to.deep.equal({ format: 'image/jpeg', width: 1600, height: 2400 });
+    expect(body.original).to.deep.equal({
+      format: 'image/jpeg',
+      width: 1600,
+      height: 2400,
+      size: photo.length,
+    });
     const outputs = body.outputs as Array<Record<string, unknown>>;
     expect(outputs.map((o) => [o.name, o.width, o.height])).to.deep.equal([
       ['thumb', 320, 480],

@@ -217,7 +217,7 @@ describe('single-use upload URLs (against Azurite)', function () {
     await deliver(plain, event);
     expect(await status(upload.uploadId)).to.deep.include({
       status: 'processed',
-      original: { format: 'image/jpeg', width: 600, height: 800 },
+      original: { format: 'image/jpeg', width: 600, height: 800, size: photo.length },
     });
   });
 

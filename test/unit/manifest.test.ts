@@ -28,7 +28,11 @@ const manifest = (
     version: 1 as const,
     uploadId,
     owner: '0123456789abcdef0123456789abcdef',
+    metadata: {},
+    caller: { kind: 'anonymous' as const },
+    issuedAt: '',
     source: { blobName: `${uploadId}/a.jpg`, eTag, sequencer },
+    uploadedAt: '',
     completedAt: '',
   };
   return status === 'processed'
@@ -37,7 +41,7 @@ const manifest = (
         status,
         outputPrefix: outputPrefix(uploadId, eTag),
         outputs: [],
-        original: { format: 'image/jpeg', width: 1, height: 1 },
+        original: { format: 'image/jpeg', width: 1, height: 1, size: 1 },
       }
     : { ...base, status, reason: 'processing-failed', message: '' };
 };

@@ -1,0 +1,36 @@
+/**
+ * `DELETE /api/uploads/{uploadId}`: the owner erases its upload (see upload-deletion.ts).
+ * 204 once it is gone; an unknown id, another caller's and one already deleted all answer
+ * the same 404, after the same single point read in the caller's own partition.
+ */
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { isUploadId } from '../core/upload-request';
+import { type Runtime, getRuntime } from '../adapters/runtime';
+import { identifyCaller } from './caller';
+import { answeringStorageOutages, errorResponse } from './http-responses';
+import { eraseUpload } from './upload-deletion';
+
+export function deleteUploadHandler(runtime: () => Runtime) {
+  return answeringStorageOutages(async function deleteUploadRequest(
+    request: HttpRequest,
+    context: InvocationContext,
+  ): Promise<HttpResponseInit> {
+    const rt = runtime();
+    const identified = await identifyCaller(request, rt, context);
+    if (!identified.ok) return identified.response;
+    const { owner } = identified.caller;
+    const uploadId = (request.params.uploadId ?? '').toLowerCase();
+    if (!isUploadId(uploadId))
+      return errorResponse(
+        400,
+        'invalid-upload-id',
+        'uploadId must be the UUID returned by POST /api/uploads.',
+      );
+    if ((await eraseUpload(rt, owner, uploadId, true, context)) === 'not-found')
+      return errorResponse(404, 'upload-not-found', 'No upload with this id has been received.');
+    context.info(`Upload ${uploadId}: deleted by its owner`);
+    return { status: 204, headers: { 'Cache-Control': 'no-store' } };
+  });
+}
+
+export const deleteUpload = deleteUploadHandler(getRuntime);
