@@ -14,6 +14,8 @@ import { deleteUpload } from './handlers/delete-upload';
 import { processUploadEvent } from './handlers/process-upload';
 import { recordPoisonedEvent } from './handlers/record-poisoned-event';
 import { reprocessUpload } from './handlers/reprocess-upload';
+import { sweep } from './handlers/sweep';
+import { SWEEP_SCHEDULE } from './core/sweep';
 
 export interface HttpRegistration {
   kind: 'http';
@@ -117,5 +119,12 @@ export const registrations: readonly FunctionRegistration[] = [
     queueName: reprocessQueue,
     connection: STORAGE_CONNECTION,
     handler: reprocessUpload,
+  },
+  {
+    kind: 'timer',
+    // Removes what outlived its use: tombstones, leftovers, URLs that expired unused.
+    name: 'sweep',
+    schedule: SWEEP_SCHEDULE,
+    handler: sweep,
   },
 ];

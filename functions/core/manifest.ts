@@ -63,8 +63,8 @@ interface ManifestBase {
   /** When the URL was issued; for a drop zone, when the blob was created. */
   issuedAt: string;
   source: { blobName: string; eTag: string; sequencer: string };
-  /** The recorded version's Last-Modified. */
-  uploadedAt: string;
+  /** The recorded version's Last-Modified; absent when nothing was uploaded. */
+  uploadedAt?: string;
   completedAt: string;
 }
 

@@ -176,7 +176,8 @@ async function finishOrRefuse(
   );
 }
 
-async function processCommit(
+/** One committed blob through the worker; the sweep sends its leftovers here too. */
+export async function processCommit(
   runtime: Runtime,
   commit: BlobCommit,
   context: InvocationContext,
