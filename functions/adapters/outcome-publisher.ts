@@ -4,9 +4,8 @@
  * mode's topic emulator, header `aeg-sas-key`), else with the app's managed identity
  * (EventGrid Data Sender on the topic). Without an endpoint nothing is published.
  */
+import type { TokenCredential } from '@azure/identity';
 import { AzureKeyCredential, EventGridPublisherClient } from '@azure/eventgrid';
-import { ManagedIdentityCredential } from '@azure/identity';
-import { STORAGE_CONNECTION } from '../core/definitions';
 import type { UploadOutcomeEvent } from '../core/outcome-events';
 import { OUTCOME_TOPIC_KEY_SETTING } from '../core/settings';
 
@@ -36,13 +35,18 @@ export class OutcomePublishError extends Error {
  */
 const RETRY_OPTIONS = { maxRetries: 2, retryDelayInMs: 200, maxRetryDelayInMs: 2_000 };
 
-export function createOutcomePublisher(endpoint: string, env: Env): OutcomePublisher {
+/**
+ * `identity` is the credential storage uses (the app's managed identity in Azure, the
+ * operator's own for operator commands), made only when no topic key is set.
+ */
+export function createOutcomePublisher(
+  endpoint: string,
+  env: Env,
+  identity: () => TokenCredential,
+): OutcomePublisher {
   if (endpoint === '') return { publish: async () => undefined };
   const key = env[OUTCOME_TOPIC_KEY_SETTING];
-  const clientId = env[`${STORAGE_CONNECTION}__clientId`];
-  const credential = key
-    ? new AzureKeyCredential(key)
-    : new ManagedIdentityCredential(clientId ? { clientId } : {});
+  const credential = key ? new AzureKeyCredential(key) : identity();
   const client = new EventGridPublisherClient(endpoint, 'CloudEvent', credential, {
     retryOptions: RETRY_OPTIONS,
     // Settings allow http only on loopback: local mode's topic emulator.

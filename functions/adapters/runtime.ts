@@ -191,7 +191,9 @@ export function createRuntime(env: Env, storage = connectStorage(env)): Runtime 
       globalUrlsPerMinute: settings.quotaGlobalUrlsPerMinute,
     }),
     container: (name) => storage.service.getContainerClient(name),
-    outcomes: createOutcomePublisher(settings.outcomeTopicEndpoint, env),
+    outcomes: createOutcomePublisher(settings.outcomeTopicEndpoint, env, () =>
+      identityCredential(env, STORAGE_CONNECTION),
+    ),
   };
 }
 

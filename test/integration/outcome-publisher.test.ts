@@ -16,6 +16,10 @@ import { OUTCOME_TOPIC_KEY_SETTING } from '../../functions/core/settings';
 import { rejection } from '../helpers/rejection';
 
 const KEY = 'c2VjcmV0LXRvcGljLWtleS1mb3ItdGVzdHM=';
+/** With a topic key, no identity is ever asked for. */
+const noIdentity = (): never => {
+  throw new Error('the identity was asked for');
+};
 
 interface Received {
   method?: string;
@@ -69,7 +73,11 @@ describe('outcome-publisher (against a stand-in for the publish API)', () => {
 
   it('posts the events as one CloudEvents batch with the topic key, exactly as built', async () => {
     const events = [event(crypto.randomUUID()), event(crypto.randomUUID())];
-    await createOutcomePublisher(endpoint, { [OUTCOME_TOPIC_KEY_SETTING]: KEY }).publish(events);
+    await createOutcomePublisher(
+      endpoint,
+      { [OUTCOME_TOPIC_KEY_SETTING]: KEY },
+      noIdentity,
+    ).publish(events);
     expect(received).to.have.length(1);
     expect(received[0].headers['aeg-sas-key']).to.equal(KEY);
     expect(received[0].body).to.deep.equal(events);
@@ -78,7 +86,7 @@ describe('outcome-publisher (against a stand-in for the publish API)', () => {
   it('throws when the topic refuses, naming the status and never the key, after a few tries', async () => {
     answer = 500;
     const error = await rejection(
-      createOutcomePublisher(endpoint, { [OUTCOME_TOPIC_KEY_SETTING]: KEY }).publish([
+      createOutcomePublisher(endpoint, { [OUTCOME_TOPIC_KEY_SETTING]: KEY }, noIdentity).publish([
         event(crypto.randomUUID()),
       ]),
       OutcomePublishError,
@@ -86,9 +94,11 @@ describe('outcome-publisher (against a stand-in for the publish API)', () => {
     expect(error.statusCode).to.equal(500);
     expect(received).to.have.length(3);
     const wrongKey = await rejection(
-      createOutcomePublisher(endpoint, { [OUTCOME_TOPIC_KEY_SETTING]: 'wrong' }).publish([
-        event(crypto.randomUUID()),
-      ]),
+      createOutcomePublisher(
+        endpoint,
+        { [OUTCOME_TOPIC_KEY_SETTING]: 'wrong' },
+        noIdentity,
+      ).publish([event(crypto.randomUUID())]),
       OutcomePublishError,
     );
     expect(wrongKey.statusCode).to.equal(401);
@@ -105,16 +115,20 @@ describe('outcome-publisher (against a stand-in for the publish API)', () => {
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((done) => closed.close(() => done()));
     const error = await rejection(
-      createOutcomePublisher(`http://127.0.0.1:${port}/api/events`, {
-        [OUTCOME_TOPIC_KEY_SETTING]: KEY,
-      }).publish([event(crypto.randomUUID())]),
+      createOutcomePublisher(
+        `http://127.0.0.1:${port}/api/events`,
+        {
+          [OUTCOME_TOPIC_KEY_SETTING]: KEY,
+        },
+        noIdentity,
+      ).publish([event(crypto.randomUUID())]),
       OutcomePublishError,
     );
     expect(error.statusCode).to.equal(undefined);
   });
 
   it('publishes nothing without an endpoint', async () => {
-    await createOutcomePublisher('', {}).publish([event(crypto.randomUUID())]);
+    await createOutcomePublisher('', {}, noIdentity).publish([event(crypto.randomUUID())]);
     expect(received).to.deep.equal([]);
   });
 });
