@@ -182,6 +182,7 @@ describe('infra function package', () => {
           ...process.env,
           DirectdropStorage__blobServiceUri: 'https://account.blob.core.windows.net',
           DirectdropStorage__tableServiceUri: 'https://account.table.core.windows.net',
+          DirectdropStorage__queueServiceUri: 'https://account.queue.core.windows.net',
         },
       });
       expect(result.status, result.stderr).to.equal(0);
