@@ -191,7 +191,7 @@ export async function processCommit(
   const landed = await inspectLandingBlob(source.container, commit.blobName, commit.eTag);
   if (landed.state === 'gone') {
     context.info(
-      `Upload ${uploadId}: the blob of event ${commit.eventId} is gone; nothing recorded`,
+      `Upload ${uploadId}: the blob version of event ${commit.eventId} is gone; nothing recorded`,
     );
     return;
   }
