@@ -6,6 +6,10 @@ import { registrations } from './registrations';
 // Fail at startup, naming the setting, rather than on the first request.
 getRuntime();
 
+// Request bodies arrive as streams, so a handler stops reading at its limit instead of the
+// worker buffering whatever a client sends (learn.microsoft.com/azure/azure-functions/node-http-stream).
+app.setup({ enableHttpStream: true });
+
 for (const registration of registrations) {
   if (registration.kind === 'http') {
     const { name, methods, route, authLevel, handler } = registration;

@@ -11,6 +11,7 @@ import { getLimits } from './handlers/get-limits';
 import { getOpenApiDocument } from './handlers/get-openapi';
 import { getUploadStatus } from './handlers/get-upload-status';
 import { deleteUpload } from './handlers/delete-upload';
+import { listUploads } from './handlers/list-uploads';
 import { processUploadEvent } from './handlers/process-upload';
 import { recordPoisonedEvent } from './handlers/record-poisoned-event';
 import { reprocessUpload } from './handlers/reprocess-upload';
@@ -63,6 +64,14 @@ export const registrations: readonly FunctionRegistration[] = [
     route: 'uploads',
     authLevel,
     handler: createUpload,
+  },
+  {
+    kind: 'http',
+    name: 'listUploads',
+    methods: ['GET'],
+    route: 'uploads',
+    authLevel,
+    handler: listUploads,
   },
   {
     kind: 'http',

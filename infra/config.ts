@@ -497,6 +497,8 @@ export function loadConfig(
       quotaBytesPerDay: readInteger(source, 'quotaBytesPerDay'),
       quotaGlobalUrlsPerMinute: readInteger(source, 'quotaGlobalUrlsPerMinute'),
       uploadTable: DEFAULT_SETTINGS.uploadTable,
+      // The app's host name exists only once deployed; index.ts sets it.
+      publicBaseUrl: '',
       dropZones: readDropZones(source),
       malwareScanning,
       // The topic's ID exists only once deployed; index.ts sets it.

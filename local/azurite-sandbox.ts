@@ -13,6 +13,7 @@ import { TableClient } from '@azure/data-tables';
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { BlobServiceClient, type StoragePipelineOptions } from '@azure/storage-blob';
 import { STORAGE_CONNECTION, STORAGE_NAMES } from '../functions/core/definitions';
+import { SETTING_KEYS } from '../functions/core/settings';
 import { type RunningAzurite, startAzurite } from './azurite';
 
 export function freePort(): Promise<number> {
@@ -126,7 +127,12 @@ export async function startAzuriteSandbox(
     if (!tls) await createUploadTable(azurite.connectionString);
     return {
       azurite,
-      env: { [STORAGE_CONNECTION]: azurite.connectionString, ...UNTHROTTLED_QUOTA_ENV },
+      env: {
+        [STORAGE_CONNECTION]: azurite.connectionString,
+        // Where local mode serves the API; statusUrl is built from it.
+        [SETTING_KEYS.publicBaseUrl]: 'http://localhost:7071/api',
+        ...UNTHROTTLED_QUOTA_ENV,
+      },
       service,
       ca,
       async stop() {

@@ -9,10 +9,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { Readable, Transform } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type Cookie,
   HttpRequest,
+  type HttpRequestInit,
   HttpResponse,
   type HttpResponseInit,
   InvocationContext,
@@ -94,20 +96,56 @@ interface CompiledHttp {
 
 class RequestTooLargeError extends Error {}
 
-function readRequestBody(request: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
+/**
+ * The request body as the handler's stream, as the Functions host hands it to a Node.js
+ * worker with HTTP streams on (`app.setup({ enableHttpStream: true })`): read on demand,
+ * never buffered whole. Past `limit` the stream fails, as the host's own limit does. GET
+ * and HEAD carry none, as in @azure/functions' createStreamRequest.
+ */
+function streamedBody(request: IncomingMessage, limit: number) {
+  let size = 0;
+  let overflowed = false;
+  const body = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
       size += chunk.length;
       if (size > limit) {
-        request.pause();
-        reject(new RequestTooLargeError());
-      } else chunks.push(chunk);
-    });
-    request.on('end', () => resolve(Buffer.concat(chunks)));
-    request.on('error', reject);
+        overflowed = true;
+        done(new RequestTooLargeError());
+      } else done(null, chunk);
+    },
   });
+  request.pipe(body);
+  // A pipe carries no failure: a client gone mid-body must end the handler's read too.
+  request.once('close', () => {
+    if (!request.complete) body.destroy(new Error('the client went away mid-body'));
+  });
+  return {
+    body,
+    overflowed: () => overflowed,
+    /**
+     * Whatever the handler left unread is read and dropped before the answer goes out
+     * (bounded memory; Node stops reading a request once its response has ended), so a
+     * client still sending gets the answer, and the connection stays usable. Past `limit`
+     * in all, the connection is cut instead.
+     */
+    discardRest(): Promise<void> {
+      request.unpipe(body);
+      body.destroy();
+      if (request.complete || request.destroyed) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        request.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > limit) {
+            overflowed = true;
+            request.destroy();
+          }
+        });
+        request.once('end', resolve);
+        request.once('close', resolve);
+        request.resume();
+      });
+    },
+  };
 }
 
 /** `ip:port` as App Service's front end writes the peer, IPv6 in brackets. */
@@ -372,27 +410,23 @@ export async function startFunctionsHost(
     const { registration } = compiled;
     const started = Date.now();
     const method = request.method ?? 'GET';
-    let body: Buffer;
-    try {
-      body = await readRequestBody(request, maxBody);
-    } catch (error) {
-      if (error instanceof RequestTooLargeError) {
-        sendJson(
-          response,
-          413,
-          {
-            error: 'request-too-large',
-            message: `Request bodies are limited to ${maxBody} bytes.`,
-          },
-          { connection: 'close' },
-        );
-        return;
-      }
-      // The client went away, or its framing broke, mid-body: nobody is left to answer.
-      log.warn(`${method} ${url.pathname}: the request body did not arrive (${String(error)})`);
-      response.destroy();
-      return;
+    const tooLarge = () =>
+      sendJson(
+        response,
+        413,
+        {
+          error: 'request-too-large',
+          message: `Request bodies are limited to ${maxBody} bytes.`,
+        },
+        { connection: 'close' },
+      );
+    if (Number(request.headers['content-length'] ?? 0) > maxBody) {
+      request.resume();
+      return tooLarge();
     }
+    const bodyless = method === 'GET' || method === 'HEAD';
+    const streamed = bodyless ? undefined : streamedBody(request, maxBody);
+    if (bodyless) request.resume();
     const invocationId = randomUUID();
     const context = new InvocationContext({
       invocationId,
@@ -408,20 +442,27 @@ export async function startFunctionsHost(
         },
       },
     });
-    const httpRequest = new HttpRequest({
+    // The request the worker builds in streaming mode: a fetch Request over the body stream.
+    const nativeRequest = new Request(url, {
       method,
-      url: url.toString(),
       headers: flattenHeaders(request),
-      params,
-      body: body.length > 0 ? { bytes: body } : undefined,
-    });
+      ...(streamed
+        ? { body: Readable.toWeb(streamed.body) as ReadableStream, duplex: 'half' }
+        : {}),
+    } as RequestInit);
+    const httpRequest = new HttpRequest({ nativeRequest, params } as unknown as HttpRequestInit);
     let status: number;
     try {
-      const result: unknown = await withTimeout(
-        Promise.resolve().then(() => registration.handler(httpRequest, context)),
-        config.functionTimeoutMs,
-        `Function '${registration.name}'`,
-      );
+      let result: unknown;
+      try {
+        result = await withTimeout(
+          Promise.resolve().then(() => registration.handler(httpRequest, context)),
+          config.functionTimeoutMs,
+          `Function '${registration.name}'`,
+        );
+      } finally {
+        await streamed?.discardRest();
+      }
       if (result !== undefined && result !== null && typeof result !== 'object') {
         throw new TypeError(
           'The HTTP response must be an object with optional properties "body", "status", "headers", and "cookies".',
@@ -441,6 +482,18 @@ export async function startFunctionsHost(
       response.writeHead(status, headers);
       response.end(method === 'HEAD' ? undefined : bytes);
     } catch (error) {
+      if (streamed && !request.complete && request.socket.destroyed) {
+        // The client went away, or its framing broke, mid-body: nobody is left to answer.
+        log.warn(`${method} ${url.pathname}: the request body did not arrive (${String(error)})`);
+        response.destroy();
+        return;
+      }
+      if (streamed?.overflowed() && !response.headersSent) {
+        log.info(
+          `${method} ${url.pathname} → ${registration.name}: 413 (body over ${maxBody} bytes)`,
+        );
+        return tooLarge();
+      }
       status = 500;
       log.error(
         `Executed '${registration.name}' (Failed, Id=${invocationId}): ${describeError(error)}`,

@@ -287,6 +287,8 @@ export async function startLocalMode(
       [SETTING_KEYS.malwareScanning]: String(scanning),
       [SETTING_KEYS.scanResultsTopic]: scanning ? localScanResultsTopic(DEV_ACCOUNT_NAME) : '',
     };
+    // statusUrl leads back to this host unless the settings name another public URL.
+    merged[SETTING_KEYS.publicBaseUrl] ||= `http://localhost:${options.port}/api`;
     let auth: LocalAuth | undefined;
     if (runsFunctions) {
       // The identity provider's keys live in the data folder, so tokens survive a restart.

@@ -10,6 +10,7 @@ import { DEFAULT_SETTINGS, toAppSettings } from '../functions/core/settings';
 /** Azurite's default endpoints, which both the SDKs and the Functions host understand. */
 export const DEVELOPMENT_STORAGE = 'UseDevelopmentStorage=true';
 export const LOCAL_HTTP_PORT = 7071;
+export const LOCAL_PUBLIC_BASE_URL = `http://localhost:${LOCAL_HTTP_PORT}/api`;
 
 export interface LocalSettingsFile {
   IsEncrypted: boolean;
@@ -24,7 +25,8 @@ export function localSettingsExample(): LocalSettingsFile {
       FUNCTIONS_WORKER_RUNTIME: 'node',
       AzureWebJobsStorage: DEVELOPMENT_STORAGE,
       [STORAGE_CONNECTION]: DEVELOPMENT_STORAGE,
-      ...toAppSettings(DEFAULT_SETTINGS),
+      // statusUrl leads back to func start's own port.
+      ...toAppSettings({ ...DEFAULT_SETTINGS, publicBaseUrl: LOCAL_PUBLIC_BASE_URL }),
     },
     Host: { LocalHttpPort: LOCAL_HTTP_PORT },
   };

@@ -3,7 +3,10 @@
  * URI (Entra ID, Auth0, Cognito, Google and Firebase all serve one at
  * `<issuer>/.well-known/openid-configuration`), keys are cached and refetched on an
  * unknown `kid` (at most once per cooldown), and every network step has a timeout.
+ * Tokens that verified are remembered by their SHA-256 until shortly before they expire,
+ * so a client polling or uploading many files pays for one signature check.
  */
+import { createHash } from 'node:crypto';
 import {
   type JWTPayload,
   type JWTVerifyGetKey,
@@ -22,8 +25,12 @@ export interface OidcVerifierOptions {
   timeoutMs?: number;
   /** Shortest time between two JWKS fetches triggered by unknown key ids. */
   cooldownMs?: number;
-  /** How long fetched keys are used before they are fetched again. */
+  /** How long fetched keys are used before they are fetched again; also the longest a verified token is remembered. */
   cacheMaxAgeMs?: number;
+  /** Verified tokens remembered at most; the oldest go first. */
+  maxCachedTokens?: number;
+  /** The clock tokens are checked against; tests move it. */
+  now?: () => number;
 }
 
 /** The token is not acceptable. Deliberately says nothing about which check failed. */
@@ -49,6 +56,14 @@ const DEFAULT_COOLDOWN_MS = 30_000;
 const DEFAULT_CACHE_MAX_AGE_MS = 10 * 60_000;
 /** A failed discovery is retried after this long, not on every request. */
 const DISCOVERY_RETRY_MS = 5_000;
+const DEFAULT_MAX_CACHED_TOKENS = 10_000;
+/**
+ * A remembered token is checked afresh from this long before its `exp`: well before the
+ * clock tolerance could let it pass, so none is ever accepted from memory after it expired.
+ */
+const CACHE_EXPIRY_MARGIN_MS = 30_000;
+
+type Verified = { principal: Principal; claims: JWTPayload };
 
 function isLoopbackHttp(url: URL): boolean {
   return url.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
@@ -83,13 +98,39 @@ export class OidcVerifier {
   private keys: Promise<JWTVerifyGetKey> | undefined;
   private failedAt = 0;
   private readonly timeoutMs: number;
+  private readonly now: () => number;
+  /** SHA-256 of a verified token → its result and until when it may be reused. */
+  private readonly verified = new Map<string, { untilMs: number; result: Verified }>();
 
   constructor(private readonly options: OidcVerifierOptions) {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.now = options.now ?? Date.now;
   }
 
   /** Verifies a compact JWS and returns its subject; throws InvalidTokenError or IdentityProviderUnavailableError. */
-  async verify(token: string): Promise<{ principal: Principal; claims: JWTPayload }> {
+  async verify(token: string): Promise<Verified> {
+    const key = createHash('sha256').update(token).digest('base64url');
+    const nowMs = this.now();
+    const remembered = this.verified.get(key);
+    if (remembered) {
+      if (remembered.untilMs > nowMs) return remembered.result;
+      this.verified.delete(key);
+    }
+    const result = await this.verifyAfresh(token, nowMs);
+    const expMs = (result.claims.exp as number) * 1000;
+    const untilMs = Math.min(
+      expMs - CACHE_EXPIRY_MARGIN_MS,
+      nowMs + (this.options.cacheMaxAgeMs ?? DEFAULT_CACHE_MAX_AGE_MS),
+    );
+    if (untilMs > nowMs) {
+      this.verified.set(key, { untilMs, result });
+      if (this.verified.size > (this.options.maxCachedTokens ?? DEFAULT_MAX_CACHED_TOKENS))
+        this.verified.delete(this.verified.keys().next().value as string);
+    }
+    return result;
+  }
+
+  private async verifyAfresh(token: string, nowMs: number): Promise<Verified> {
     const keys = await this.keySet();
     let claims: JWTPayload;
     try {
@@ -98,6 +139,7 @@ export class OidcVerifier {
         algorithms: [...this.options.algorithms],
         clockTolerance: CLOCK_TOLERANCE_SECONDS,
         requiredClaims: ['exp', 'sub'],
+        currentDate: new Date(nowMs),
       }));
     } catch (error) {
       if (error instanceof IdentityProviderUnavailableError) throw error;
@@ -108,7 +150,11 @@ export class OidcVerifier {
     }
     if (!audienceMatches(claims, this.options.audiences)) throw new InvalidTokenError();
     if (typeof claims.sub !== 'string' || claims.sub === '') throw new InvalidTokenError();
-    return { principal: { issuer: this.options.issuer, subject: claims.sub }, claims };
+    // Shared by every request that presents the token again: nobody may change it.
+    return Object.freeze({
+      principal: Object.freeze({ issuer: this.options.issuer, subject: claims.sub }),
+      claims: Object.freeze(claims),
+    });
   }
 
   private keySet(): Promise<JWTVerifyGetKey> {

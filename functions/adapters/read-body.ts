@@ -1,4 +1,6 @@
-/** Collects a download stream into one Buffer, refusing to hold more than `maxBytes`. */
+import type { HttpRequest } from '@azure/functions';
+
+/** Collects a download stream (or a request body) into memory, refusing to hold more than `maxBytes`. */
 export class BodyTooLargeError extends Error {
   constructor(readonly maxBytes: number) {
     super(`Body exceeds ${maxBytes} bytes`);
@@ -34,4 +36,32 @@ export async function readBody(
     length = needed;
   }
   return buffer.subarray(0, length);
+}
+
+/**
+ * A request body as UTF-8 text, read from its stream and abandoned as soon as it passes
+ * `maxBytes` (BodyTooLargeError), so a chunked body of any length costs at most the limit.
+ * The stream is let go rather than cancelled: cancelling would destroy the connection the
+ * answer still has to travel on; the host discards what is left.
+ */
+export async function readRequestText(
+  request: Pick<HttpRequest, 'body'>,
+  maxBytes: number,
+): Promise<string> {
+  if (!request.body) return '';
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  try {
+    for (;;) {
+      const { done, value } = (await reader.read()) as ReadableStreamReadResult<Uint8Array>;
+      if (done) break;
+      length += value.byteLength;
+      if (length > maxBytes) throw new BodyTooLargeError(maxBytes);
+      chunks.push(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }

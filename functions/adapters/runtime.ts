@@ -19,6 +19,7 @@ import { type QueueClient, QueueServiceClient } from '@azure/storage-queue';
 import { STORAGE_CONNECTION } from '../core/definitions';
 import {
   type DirectdropSettings,
+  SETTING_KEYS,
   SettingsError,
   parseSettings,
   readOwnerKey,
@@ -165,6 +166,12 @@ export function connectQueues(env: Env, prefix = STORAGE_CONNECTION): QueueServi
 
 export function createRuntime(env: Env, storage = connectStorage(env)): Runtime {
   const settings = parseSettings(env);
+  if (settings.publicBaseUrl === '') {
+    throw new SettingsError(
+      SETTING_KEYS.publicBaseUrl,
+      'is required: the API base URL as clients reach it, e.g. https://<app>.azurewebsites.net/api',
+    );
+  }
   const ownerKey = readOwnerKey(env, settings.authMode);
   const oidc =
     settings.authMode === 'oidc'

@@ -3,7 +3,7 @@
  * checks jose does not make (audience in each provider's shape, a required scope or role),
  * the client address Azure's front end reports, and the keyed owner hash an upload carries.
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 
 /** A verified caller: the identity provider (or a directdrop pseudo-issuer) and a subject in it. */
@@ -132,4 +132,37 @@ export function clientAddress(forwardedFor: string | null | undefined): string |
       ? last.slice(0, last.lastIndexOf(':'))
       : last;
   return isIP(candidate) ? candidate.toLowerCase() : undefined;
+}
+
+/**
+ * Anonymous mode's status capability: whoever holds it may read the upload's status, from
+ * any address. 32 bytes in base64url (43 characters): the owner hash the record is kept
+ * under (so a status request finds the partition without the address that issued it),
+ * then 16 random bytes that only the uploader was given.
+ */
+export function statusToken(owner: string, random: Buffer): string {
+  return Buffer.concat([Buffer.from(owner, 'hex'), random]).toString('base64url');
+}
+
+const STATUS_TOKEN = /^[A-Za-z0-9_-]{43}$/;
+
+/** The owner a status capability names, or undefined for anything statusToken did not make. */
+export function statusTokenOwner(token: string | null | undefined): string | undefined {
+  if (!token || !STATUS_TOKEN.test(token)) return undefined;
+  const bytes = Buffer.from(token, 'base64url');
+  return bytes.length === 32 ? bytes.subarray(0, 16).toString('hex') : undefined;
+}
+
+/** What a record keeps of the capability: its SHA-256, so a table reader cannot use it. */
+export function statusTokenHash(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+/** Whether `token` is the capability whose hash the record keeps, in constant time. */
+export function statusTokenMatches(token: string, storedHash: string | undefined): boolean {
+  if (!storedHash || !/^[0-9a-f]{64}$/.test(storedHash)) return false;
+  return timingSafeEqual(
+    Buffer.from(statusTokenHash(token), 'hex'),
+    Buffer.from(storedHash, 'hex'),
+  );
 }

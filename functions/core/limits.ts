@@ -3,6 +3,7 @@
  * apply, read from the same settings, so clients check files against the server's
  * numbers instead of constants of their own.
  */
+import { METADATA_LIMITS } from './metadata';
 import type { DirectdropSettings, OutputFormat } from './settings';
 import { MAX_FILE_NAME_LENGTH } from './upload-request';
 
@@ -21,6 +22,8 @@ export interface UploadLimits {
   uploadUrlTtlSeconds: number;
   /** How long the read URLs in a processed status stay valid. */
   readUrlTtlSeconds: number;
+  /** What `metadata` on `POST /api/uploads` may hold. */
+  metadata: { maxEntries: number; maxBytes: number; keyPattern: string };
 }
 
 export function uploadLimits(settings: DirectdropSettings): UploadLimits {
@@ -32,5 +35,6 @@ export function uploadLimits(settings: DirectdropSettings): UploadLimits {
     variants: settings.variants.map(({ name, width, format }) => ({ name, width, format })),
     uploadUrlTtlSeconds: settings.uploadUrlTtlSeconds,
     readUrlTtlSeconds: settings.readUrlTtlSeconds,
+    metadata: { ...METADATA_LIMITS },
   };
 }

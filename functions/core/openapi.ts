@@ -5,6 +5,7 @@
  * here: `GET /api/limits` states them.
  */
 import { STORAGE_NAMES } from './definitions';
+import { METADATA_LIMITS } from './metadata';
 import type { FailReason, RejectReason } from './manifest';
 import { OUTPUT_FORMATS } from './settings';
 import {
@@ -20,6 +21,7 @@ const REQUEST_ERROR_CODES: Record<400 | 413 | 415, RequestErrorCode[]> = {
     'invalid-file-name',
     'invalid-content-type',
     'invalid-size',
+    'invalid-metadata',
   ],
   413: ['file-too-large', 'body-too-large'],
   415: ['unsupported-media-type', 'content-type-not-allowed'],
@@ -47,9 +49,18 @@ const FAIL_REASONS = Object.keys({
   'not-uploaded': true,
 } satisfies Record<FailReason, true>);
 
+const PENDING_STAGES = ['awaiting-upload', 'scanning', 'processing'];
+
 const json = (schema: object) => ({ 'application/json': { schema } });
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const responseRef = (name: string) => ({ $ref: `#/components/responses/${name}` });
+
+/** What every status answer and list entry tells of an upload whatever became of it. */
+const KNOWN = {
+  uploadId: { type: 'string', format: 'uuid' },
+  metadata: ref('Metadata'),
+  issuedAt: { type: 'string', format: 'date-time', description: 'When the upload URL was issued.' },
+};
 
 function errorResponse(description: string, codes?: string[], headers?: object) {
   const schema = codes
@@ -83,9 +94,12 @@ export const OPENAPI_DOCUMENT = {
     description:
       'Direct-to-Blob uploads: ask for a short-lived, create-only upload URL, PUT the bytes ' +
       `straight to Blob Storage (container \`${STORAGE_NAMES.landingContainer}\`), then poll the ` +
-      'status until the upload is processed, rejected or failed. In Azure the upload routes ' +
-      'need a function key (`x-functions-key`) or, where the app is set up for it, a bearer ' +
-      'token; local mode checks neither. Every error is `{"error": {"code", "message"}}`.',
+      'status until the upload is processed, rejected or failed. The upload routes need what ' +
+      'the stack is set up for: a function key (`x-functions-key`, checked by the Functions ' +
+      'host in Azure; local mode checks no keys), a bearer token from its identity provider ' +
+      '(local mode checks tokens of its built-in development provider by default), or nothing ' +
+      'in anonymous mode, where the status is read with the `statusToken` capability its ' +
+      '`statusUrl` carries. Every error is `{"error": {"code", "message"}}`.',
     license: { name: 'MIT', identifier: 'MIT' },
   },
   servers: [
@@ -94,6 +108,40 @@ export const OPENAPI_DOCUMENT = {
   security: [{ functionKey: [] }, { bearerToken: [] }],
   paths: {
     '/uploads': {
+      get: {
+        operationId: 'listUploads',
+        summary: "The caller's own uploads, newest first, a page at a time",
+        parameters: [
+          {
+            name: 'limit',
+            in: 'query',
+            required: false,
+            description: 'Uploads per page.',
+            schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 },
+          },
+          {
+            name: 'cursor',
+            in: 'query',
+            required: false,
+            description:
+              'The `nextCursor` of the previous page. Uploads issued meanwhile sort before it, so pages never shift.',
+            schema: { type: 'string' },
+          },
+        ],
+        responses: {
+          '200': {
+            description: 'A page; `nextCursor` is present while more follow.',
+            headers: NO_STORE,
+            content: json(ref('UploadList')),
+          },
+          '400': errorResponse('`limit` or `cursor` is not valid.', ['invalid-query']),
+          ...COMMON_ERRORS,
+          '403': errorResponse(
+            'The token lacks the required scope, or the stack has no sign-in (anonymous mode lists nothing).',
+            ['insufficient-scope', 'listing-unavailable'],
+          ),
+        },
+      },
       post: {
         operationId: 'createUpload',
         summary: 'Get a create-only upload URL for one file',
@@ -136,17 +184,25 @@ export const OPENAPI_DOCUMENT = {
             description: 'The id `POST /uploads` returned.',
             schema: { type: 'string', format: 'uuid' },
           },
+          {
+            name: 'statusToken',
+            in: 'query',
+            required: false,
+            description:
+              'Anonymous mode only: the capability `statusUrl` carries. Without it (or with another upload’s) the upload is not found.',
+            schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{43}$' },
+          },
         ],
         responses: {
           '200': {
             description:
-              'Known: `pending` until processed; `processed` with short-lived read URLs; `rejected` or `failed` with a reason.',
+              'Known: `pending` until processed; `processed` with short-lived read URLs; `rejected` or `failed` with a reason. Every answer carries the `metadata` given at issuance and `issuedAt`.',
             headers: NO_STORE,
             content: json(ref('UploadStatus')),
           },
           '400': errorResponse('The id is not an upload id.', ['invalid-upload-id']),
           '404': errorResponse(
-            'No blob has arrived for this id (yet: poll again for a few seconds after the PUT).',
+            'No upload with this id was issued to this caller (or it was deleted). Another caller’s id answers the same.',
             ['upload-not-found'],
           ),
           ...COMMON_ERRORS,
@@ -156,7 +212,7 @@ export const OPENAPI_DOCUMENT = {
         operationId: 'deleteUpload',
         summary: 'Erase an upload',
         description:
-          'Erases the upload: its outputs, manifest, kept original, any landing blob and its record; frees its quota slot and publishes `directdrop.upload.deleted`. Its upload URL can no longer write anything. Read URLs handed out before stop working when their own lifetime ends. A pending upload is refused by the worker instead of processed.',
+          'Erases the upload: its outputs, manifest, kept original, any landing blob and its record; frees its quota slot and publishes `directdrop.upload.deleted`. Its upload URL can no longer write anything, and a pending upload is refused by the worker instead of processed. The outputs go at once, so read URLs handed out before answer 404 from then on (a browser may still show a copy it cached); no read URL outlives its own lifetime either way.',
         parameters: [
           {
             name: 'uploadId',
@@ -164,6 +220,14 @@ export const OPENAPI_DOCUMENT = {
             required: true,
             description: 'The id `POST /uploads` returned.',
             schema: { type: 'string', format: 'uuid' },
+          },
+          {
+            name: 'statusToken',
+            in: 'query',
+            required: false,
+            description:
+              'Anonymous mode only: the capability `statusUrl` carries, which makes the caller the upload’s owner.',
+            schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{43}$' },
           },
         ],
         responses: {
@@ -318,8 +382,23 @@ export const OPENAPI_DOCUMENT = {
             minimum: 1,
             description: 'Exact length in bytes; any other length is rejected as `size-mismatch`.',
           },
+          metadata: ref('Metadata'),
         },
-        examples: [{ fileName: 'cat.jpg', contentType: 'image/jpeg', size: 123456 }],
+        examples: [
+          {
+            fileName: 'cat.jpg',
+            contentType: 'image/jpeg',
+            size: 123456,
+            metadata: { postId: '42' },
+          },
+        ],
+      },
+      Metadata: {
+        type: 'object',
+        description: `The application's own pairs, stored with the upload when its URL is issued and returned unchanged with its status, listing and events. The caller's claim: a backend authorizes it (e.g. a \`postId\`) against its own data. At most ${METADATA_LIMITS.maxEntries} entries and ${METADATA_LIMITS.maxBytes} bytes of UTF-8 in all, keys and values together; anything else is \`invalid-metadata\`.`,
+        maxProperties: METADATA_LIMITS.maxEntries,
+        propertyNames: { pattern: METADATA_LIMITS.keyPattern },
+        additionalProperties: { type: 'string' },
       },
       UploadTicket: {
         type: 'object',
@@ -353,7 +432,12 @@ export const OPENAPI_DOCUMENT = {
           },
           expiresOn: { type: 'string', format: 'date-time' },
           maxBytes: { type: 'integer', minimum: 1 },
-          statusUrl: { type: 'string', format: 'uri' },
+          statusUrl: {
+            type: 'string',
+            format: 'uri',
+            description:
+              'Where to poll, under the API’s configured public URL. In anonymous mode it carries the `statusToken` capability: a secret, like the upload URL.',
+          },
         },
       },
       ProcessedOutput: {
@@ -378,23 +462,31 @@ export const OPENAPI_DOCUMENT = {
           {
             type: 'object',
             additionalProperties: false,
-            required: ['uploadId', 'status', 'stage'],
+            required: ['uploadId', 'status', 'stage', 'metadata', 'issuedAt'],
             properties: {
-              uploadId: { type: 'string', format: 'uuid' },
+              ...KNOWN,
               status: { const: 'pending' },
               stage: {
-                enum: ['scanning', 'processing'],
+                enum: PENDING_STAGES,
                 description:
-                  '`scanning` while the malware scan of the upload is awaited, then `processing`.',
+                  '`awaiting-upload` until the file arrives, `scanning` while its malware scan is awaited, then `processing`.',
               },
             },
           },
           {
             type: 'object',
             additionalProperties: false,
-            required: ['uploadId', 'status', 'outputs', 'urlsExpireOn', 'completedAt'],
+            required: [
+              'uploadId',
+              'status',
+              'metadata',
+              'issuedAt',
+              'outputs',
+              'urlsExpireOn',
+              'completedAt',
+            ],
             properties: {
-              uploadId: { type: 'string', format: 'uuid' },
+              ...KNOWN,
               status: { const: 'processed' },
               original: {
                 type: 'object',
@@ -403,6 +495,7 @@ export const OPENAPI_DOCUMENT = {
                   format: { type: 'string' },
                   width: { type: 'integer' },
                   height: { type: 'integer' },
+                  size: { type: 'integer', description: 'Bytes uploaded.' },
                 },
               },
               outputs: { type: 'array', items: ref('ProcessedOutput') },
@@ -413,9 +506,17 @@ export const OPENAPI_DOCUMENT = {
           {
             type: 'object',
             additionalProperties: false,
-            required: ['uploadId', 'status', 'reason', 'message', 'completedAt'],
+            required: [
+              'uploadId',
+              'status',
+              'reason',
+              'message',
+              'metadata',
+              'issuedAt',
+              'completedAt',
+            ],
             properties: {
-              uploadId: { type: 'string', format: 'uuid' },
+              ...KNOWN,
               status: { const: 'rejected' },
               reason: { enum: REJECT_REASONS },
               message: { type: 'string' },
@@ -425,17 +526,52 @@ export const OPENAPI_DOCUMENT = {
           {
             type: 'object',
             additionalProperties: false,
-            // No completedAt when no outcome was ever recorded and the pending deadline passed.
-            required: ['uploadId', 'status', 'reason', 'message'],
+            // No completedAt when no outcome was ever recorded (`not-uploaded`, or the pending deadline passed).
+            required: ['uploadId', 'status', 'reason', 'message', 'metadata', 'issuedAt'],
             properties: {
-              uploadId: { type: 'string', format: 'uuid' },
+              ...KNOWN,
               status: { const: 'failed' },
-              reason: { enum: FAIL_REASONS },
+              reason: {
+                enum: FAIL_REASONS,
+                description: '`not-uploaded`: the upload URL expired and nothing came with it.',
+              },
               message: { type: 'string' },
               completedAt: { type: 'string', format: 'date-time' },
             },
           },
         ],
+      },
+      UploadSummary: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['uploadId', 'status', 'fileName', 'contentType', 'metadata', 'issuedAt'],
+        properties: {
+          ...KNOWN,
+          status: { enum: ['pending', 'processed', 'rejected', 'failed'] },
+          stage: {
+            enum: PENDING_STAGES,
+            description:
+              'Given only where the listing checked it; the status endpoint always says.',
+          },
+          reason: { enum: [...REJECT_REASONS, ...FAIL_REASONS] },
+          fileName: { type: 'string', description: 'As the caller declared it.' },
+          contentType: { type: 'string' },
+          size: { type: 'integer', minimum: 1, description: 'As declared.' },
+          completedAt: { type: 'string', format: 'date-time' },
+          dropZone: { type: 'string' },
+        },
+      },
+      UploadList: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['uploads'],
+        properties: {
+          uploads: { type: 'array', items: ref('UploadSummary'), maxItems: 100 },
+          nextCursor: {
+            type: 'string',
+            description: 'Opaque; pass it as `cursor` for the next page. Absent on the last page.',
+          },
+        },
       },
       UploadLimits: {
         type: 'object',
@@ -448,6 +584,7 @@ export const OPENAPI_DOCUMENT = {
           'variants',
           'uploadUrlTtlSeconds',
           'readUrlTtlSeconds',
+          'metadata',
         ],
         properties: {
           maxBytes: { type: 'integer', minimum: 1 },
@@ -469,6 +606,17 @@ export const OPENAPI_DOCUMENT = {
           },
           uploadUrlTtlSeconds: { type: 'integer', minimum: 1 },
           readUrlTtlSeconds: { type: 'integer', minimum: 1 },
+          metadata: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['maxEntries', 'maxBytes', 'keyPattern'],
+            description: 'What `metadata` on `POST /uploads` may hold.',
+            properties: {
+              maxEntries: { type: 'integer', minimum: 0 },
+              maxBytes: { type: 'integer', minimum: 0, description: 'Keys and values, UTF-8.' },
+              keyPattern: { type: 'string', format: 'regex' },
+            },
+          },
         },
       },
     },

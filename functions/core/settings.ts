@@ -72,6 +72,12 @@ export interface DirectdropSettings {
   quotaGlobalUrlsPerMinute: number;
   /** Azure Table in the upload account holding quota counters and upload records. */
   uploadTable: string;
+  /**
+   * The API's base URL as clients reach it, e.g. `https://<app>.azurewebsites.net/api`:
+   * `statusUrl` is built from it, never from the request's Host header. Required by the app
+   * (see runtime.ts); '' only where nothing answers HTTP (operator commands).
+   */
+  publicBaseUrl: string;
   /** Upload-only containers for devices and partners, each with its own create-only SAS. */
   dropZones: DropZone[];
   /** Queue of reprocessing work items; apart from the events queue so it has its own pace. */
@@ -184,6 +190,7 @@ export const DEFAULT_SETTINGS: Readonly<DirectdropSettings> = {
   quotaBytesPerDay: 2048 * MIB,
   quotaGlobalUrlsPerMinute: 6000,
   uploadTable: STORAGE_NAMES.uploadTable,
+  publicBaseUrl: '',
   dropZones: [],
   reprocessQueue: STORAGE_NAMES.reprocessQueue,
   reprocessConcurrency: 1,
@@ -245,6 +252,7 @@ export const SETTING_KEYS: { readonly [K in keyof DirectdropSettings]: string } 
   quotaBytesPerDay: 'DIRECTDROP_QUOTA_BYTES_PER_DAY',
   quotaGlobalUrlsPerMinute: 'DIRECTDROP_QUOTA_GLOBAL_URLS_PER_MINUTE',
   uploadTable: 'DIRECTDROP_UPLOAD_TABLE',
+  publicBaseUrl: 'DIRECTDROP_PUBLIC_BASE_URL',
   dropZones: 'DIRECTDROP_DROP_ZONES',
   reprocessQueue: 'DIRECTDROP_REPROCESS_QUEUE',
   reprocessConcurrency: 'DIRECTDROP_REPROCESS_CONCURRENCY',
@@ -461,6 +469,40 @@ export function validateAuthMode(value: string, setting: string): AuthMode {
   return value as AuthMode;
 }
 
+function isLoopback(url: URL): boolean {
+  return ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+}
+
+/**
+ * The API base URL: https (http only on loopback, where local mode serves), no query,
+ * fragment or credentials; returned without a trailing slash so paths append cleanly.
+ */
+export function validatePublicBaseUrl(value: string, setting: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new SettingsError(
+      setting,
+      `"${value}" is not a URL like https://<app>.azurewebsites.net/api`,
+    );
+  }
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url))) {
+    throw new SettingsError(setting, `"${value}" must use https:// (http:// only on loopback)`);
+  }
+  if (
+    url.search ||
+    url.hash ||
+    url.username ||
+    url.password ||
+    value.includes('?') ||
+    value.includes('#')
+  ) {
+    throw new SettingsError(setting, 'must have no query, fragment or credentials');
+  }
+  return url.href.replace(/\/+$/, '');
+}
+
 /** An https URL, or http on loopback (where local mode serves), or a SettingsError for `example`. */
 function secureUrl(value: string, setting: string, example: string): URL {
   let url: URL;
@@ -469,8 +511,7 @@ function secureUrl(value: string, setting: string, example: string): URL {
   } catch {
     throw new SettingsError(setting, `"${value}" is not a URL like ${example}`);
   }
-  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url))) {
     throw new SettingsError(setting, `"${value}" must use https:// (http:// only on loopback)`);
   }
   return url;
@@ -673,6 +714,13 @@ export function parseSettings(env: Env): DirectdropSettings {
     quotaBytesPerDay: readInteger(env, 'quotaBytesPerDay'),
     quotaGlobalUrlsPerMinute: readInteger(env, 'quotaGlobalUrlsPerMinute'),
     uploadTable,
+    publicBaseUrl:
+      (env[SETTING_KEYS.publicBaseUrl] ?? '') === ''
+        ? ''
+        : validatePublicBaseUrl(
+            env[SETTING_KEYS.publicBaseUrl] as string,
+            SETTING_KEYS.publicBaseUrl,
+          ),
     dropZones: readDropZones(env),
     reprocessQueue: readName(env, 'reprocessQueue'),
     reprocessConcurrency: readInteger(env, 'reprocessConcurrency'),
@@ -711,6 +759,7 @@ export function toAppSettings(settings: DirectdropSettings): Record<string, stri
     [SETTING_KEYS.quotaBytesPerDay]: String(settings.quotaBytesPerDay),
     [SETTING_KEYS.quotaGlobalUrlsPerMinute]: String(settings.quotaGlobalUrlsPerMinute),
     [SETTING_KEYS.uploadTable]: settings.uploadTable,
+    [SETTING_KEYS.publicBaseUrl]: settings.publicBaseUrl,
     [SETTING_KEYS.dropZones]: JSON.stringify(settings.dropZones),
     [SETTING_KEYS.reprocessQueue]: settings.reprocessQueue,
     [SETTING_KEYS.reprocessConcurrency]: String(settings.reprocessConcurrency),

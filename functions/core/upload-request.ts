@@ -3,12 +3,15 @@
  * Pure: the handler supplies the parsed body, the settings and a fresh upload id.
  */
 import { OWNER_HASH } from './auth';
+import { validateMetadata } from './metadata';
 import type { DirectdropSettings } from './settings';
 
 export interface UploadRequest {
   fileName: string;
   contentType: string;
   size: number;
+  /** The application's own pairs (core/metadata.ts); {} when none were sent. */
+  metadata: Record<string, string>;
 }
 
 export type RequestErrorCode =
@@ -17,6 +20,7 @@ export type RequestErrorCode =
   | 'invalid-file-name'
   | 'invalid-content-type'
   | 'invalid-size'
+  | 'invalid-metadata'
   | 'file-too-large'
   | 'body-too-large'
   | 'unsupported-media-type'
@@ -30,13 +34,13 @@ export interface RequestError {
 
 export type Validated<T> = { ok: true; value: T } | { ok: false; error: RequestError };
 
-/** Bodies are three short fields; anything bigger is not a real client. */
-export const MAX_REQUEST_BODY_BYTES = 4096;
+/** Three short fields and at most 2 KiB of metadata; anything bigger is not a real client. */
+export const MAX_REQUEST_BODY_BYTES = 8192;
 export const MAX_FILE_NAME_LENGTH = 200;
 /** Longest sanitised suffix kept in the blob name (blob names allow 1024 characters). */
 const MAX_BLOB_SUFFIX_LENGTH = 100;
 
-const KNOWN_FIELDS = new Set(['fileName', 'contentType', 'size']);
+const KNOWN_FIELDS = new Set(['fileName', 'contentType', 'size', 'metadata']);
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 const MEDIA_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/;
@@ -80,7 +84,7 @@ export function parseUploadRequest(
     return fail(
       400,
       'invalid-body',
-      `Unknown field "${unknown.slice(0, 40)}"; expected fileName, contentType and size.`,
+      `Unknown field "${unknown.slice(0, 40)}"; expected fileName, contentType, size and metadata.`,
     );
   }
 
@@ -130,7 +134,9 @@ export function parseUploadRequest(
       `contentType must be one of: ${settings.allowedContentTypes.join(', ')}.`,
     );
   }
-  return { ok: true, value: { fileName, contentType: mediaType, size } };
+  const metadata = validateMetadata(fields.metadata);
+  if (!metadata.ok) return fail(400, 'invalid-metadata', metadata.message);
+  return { ok: true, value: { fileName, contentType: mediaType, size, metadata: metadata.value } };
 }
 
 /**

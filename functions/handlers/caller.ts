@@ -14,8 +14,10 @@ import {
   functionKeyName,
   hasScope,
   ownerHash,
+  statusTokenMatches,
+  statusTokenOwner,
 } from '../core/auth';
-import type { CallerIdentity } from '../core/upload-record';
+import type { CallerIdentity, UploadRecord } from '../core/upload-record';
 import { IdentityProviderUnavailableError, InvalidTokenError } from '../adapters/oidc-verifier';
 import type { Runtime } from '../adapters/runtime';
 import { errorResponse } from './http-responses';
@@ -115,4 +117,38 @@ export async function identifyCaller(
     }
     throw error;
   }
+}
+
+/** Whose records a request may read, and by what right. */
+export type RecordAccess =
+  | { ok: true; owner: string | undefined; statusToken?: string }
+  | { ok: false; response: HttpResponseInit };
+
+/**
+ * The partition a request about one upload may read: the caller's own, or in anonymous mode
+ * the one its status capability (`statusToken`) names, whatever address it now calls from.
+ * Without a well-formed capability nothing may be read (`owner` undefined).
+ */
+export async function recordAccess(
+  request: HttpRequest,
+  runtime: Runtime,
+  context: InvocationContext,
+): Promise<RecordAccess> {
+  const identified = await identifyCaller(request, runtime, context);
+  if (!identified.ok) return identified;
+  if (runtime.settings.authMode !== 'anonymous') {
+    return { ok: true, owner: identified.caller.owner };
+  }
+  const token = request.query.get('statusToken') ?? undefined;
+  const owner = statusTokenOwner(token);
+  return owner ? { ok: true, owner, statusToken: token } : { ok: true, owner: undefined };
+}
+
+/** Whether the access covers this record: always for a signed-in caller, by capability otherwise. */
+export function mayRead(access: { statusToken?: string }, record: UploadRecord): boolean {
+  if (record.statusTokenHash === undefined) return access.statusToken === undefined;
+  return (
+    access.statusToken !== undefined &&
+    statusTokenMatches(access.statusToken, record.statusTokenHash)
+  );
 }

@@ -1,6 +1,7 @@
 /** `POST /api/uploads`: checks the caller and the request, takes quota, and answers with a create-only upload URL. */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { statusToken, statusTokenHash } from '../core/auth';
 import { type QuotaExceeded, retryAfterSeconds } from '../core/quota';
 import { uploadSasPolicy } from '../core/sas-policy';
 import {
@@ -9,6 +10,7 @@ import {
   parseUploadRequest,
 } from '../core/upload-request';
 import { type Runtime, getRuntime } from '../adapters/runtime';
+import { BodyTooLargeError, readRequestText } from '../adapters/read-body';
 import { QuotaContentionError } from '../adapters/upload-table';
 import type { UploadRecord } from '../core/upload-record';
 import { identifyCaller } from './caller';
@@ -39,6 +41,12 @@ export function quotaExceededResponse(exceeded: QuotaExceeded, nowMs: number): H
   );
 }
 
+/** Where the uploader polls: the configured public URL, never the request's Host header. */
+export function statusUrl(publicBaseUrl: string, uploadId: string, capability?: string): string {
+  const url = `${publicBaseUrl}/uploads/${uploadId}`;
+  return capability ? `${url}?statusToken=${capability}` : url;
+}
+
 export function createUploadHandler(runtime: () => Runtime) {
   return answeringStorageOutages(async function createUpload(
     request: HttpRequest,
@@ -66,7 +74,19 @@ export function createUploadHandler(runtime: () => Runtime) {
         'Send the request body as application/json.',
       );
     }
-    const parsed = parseUploadRequest(await request.text(), settings);
+    let text: string;
+    try {
+      // Read as a stream that stops at the limit: a chunked body says no length up front.
+      text = await readRequestText(request, MAX_REQUEST_BODY_BYTES);
+    } catch (error) {
+      if (!(error instanceof BodyTooLargeError)) throw error;
+      return errorResponse(
+        413,
+        'body-too-large',
+        `Request body must be at most ${MAX_REQUEST_BODY_BYTES} bytes.`,
+      );
+    }
+    const parsed = parseUploadRequest(text, settings);
     if (!parsed.ok) {
       const { status, code, message } = parsed.error;
       return errorResponse(status, code, message);
@@ -92,9 +112,13 @@ export function createUploadHandler(runtime: () => Runtime) {
       fileName: parsed.value.fileName,
       contentType: parsed.value.contentType,
       size: parsed.value.size,
-      metadata: {},
+      metadata: parsed.value.metadata,
       caller: identified.caller.identity,
     };
+    // Anonymous callers read their status by capability, from whichever address they have then.
+    const capability =
+      settings.authMode === 'anonymous' ? statusToken(owner, randomBytes(16)) : undefined;
+    if (capability) record.statusTokenHash = statusTokenHash(capability);
     // Signing needs no storage round trip once the key is at hand: it runs beside the quota's.
     const [signed, issued] = await Promise.allSettled([
       signer.signBlobUrl(settings.landingContainer, blobName, policy),
@@ -129,7 +153,7 @@ export function createUploadHandler(runtime: () => Runtime) {
         headers: { 'x-ms-blob-type': 'BlockBlob', 'Content-Type': parsed.value.contentType },
         expiresOn: policy.expiresOn.toISOString(),
         maxBytes: settings.maxUploadBytes,
-        statusUrl: new URL(`/api/uploads/${uploadId}`, request.url).toString(),
+        statusUrl: statusUrl(settings.publicBaseUrl, uploadId, capability),
       },
       {
         // draft-ietf-httpapi-ratelimit-headers: the per-caller URL bucket.

@@ -3,29 +3,40 @@ import { describeStorageError, isStorageUnavailable } from '../adapters/storage-
 
 const NO_STORE = { 'Cache-Control': 'no-store' };
 
+/**
+ * Headers pages on other origins may read. App Service's CORS setting (siteConfig.cors:
+ * allowedOrigins and supportCredentials only; learn.microsoft.com/javascript/api/
+ * @azure-rest/arm-appservice/corssettingsoutput) cannot list exposed headers, so every API
+ * response names them itself, with any other header it carries (WWW-Authenticate).
+ */
+export const EXPOSED_HEADERS = [
+  'RateLimit-Limit',
+  'RateLimit-Remaining',
+  'RateLimit-Reset',
+  'Retry-After',
+];
+
 export function jsonResponse(
   status: number,
   body: unknown,
   headers: Record<string, string> = {},
 ): HttpResponseInit {
-  return { status, jsonBody: body, headers: { ...NO_STORE, ...headers } };
+  const expose = [...new Set([...EXPOSED_HEADERS, ...Object.keys(headers)])].join(', ');
+  return {
+    status,
+    jsonBody: body,
+    headers: { ...NO_STORE, ...headers, 'Access-Control-Expose-Headers': expose },
+  };
 }
 
-/**
- * The one error shape every endpoint uses: `{ error: { code, message } }`. Extra headers
- * (Retry-After) are exposed to cross-origin pages: the platform's CORS setting cannot
- * list exposed headers, so the response carries them.
- */
+/** The one error shape every endpoint uses: `{ error: { code, message } }`. */
 export function errorResponse(
   status: number,
   code: string,
   message: string,
   headers: Record<string, string> = {},
 ): HttpResponseInit {
-  const names = Object.keys(headers);
-  const expose: Record<string, string> =
-    names.length > 0 ? { 'Access-Control-Expose-Headers': names.join(', ') } : {};
-  return jsonResponse(status, { error: { code, message } }, { ...headers, ...expose });
+  return jsonResponse(status, { error: { code, message } }, headers);
 }
 
 /** Our HTTP handlers: always a plain response object, never the SDK's HttpResponse class. */

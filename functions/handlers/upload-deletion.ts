@@ -158,6 +158,8 @@ export async function eraseUpload(
   uploadId: string,
   fromOwner: boolean,
   context: InvocationContext,
+  /** The caller's right to this record beyond its partition (anonymous mode's capability). */
+  mayErase: (record: UploadRecord) => boolean = () => true,
 ): Promise<DeletionResult> {
   const item: UploadDeletionItem = {
     type: UPLOAD_DELETION_TYPE,
@@ -167,7 +169,8 @@ export async function eraseUpload(
   };
   // Nothing to erase, nothing to enqueue: an unknown id costs the same read as another's.
   const stored = await runtime.uploads.get(owner, uploadId);
-  if (!stored || (fromOwner && stored.record.status === 'deleted')) return 'not-found';
+  if (!stored || (fromOwner && stored.record.status === 'deleted') || !mayErase(stored.record))
+    return 'not-found';
   const queue = runtime.eventsQueue;
   const text = JSON.stringify(item);
   const sent = await queue.sendMessage(Buffer.from(text, 'utf8').toString('base64'), {

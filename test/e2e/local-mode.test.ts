@@ -230,7 +230,7 @@ describe('local mode end to end (npm start)', function () {
     const asBob = await fetch(statusUrl, { headers: signedIn(bob) });
     expect(asBob.status).to.equal(404);
     expect(await asBob.json()).to.deep.equal({
-      error: { code: 'upload-not-found', message: 'No upload with this id has been received.' },
+      error: { code: 'upload-not-found', message: 'No upload with this id was issued to you.' },
     });
   });
 
@@ -311,7 +311,9 @@ describe('local mode end to end (npm start)', function () {
     );
     for (const deadline = Date.now() + 30_000; !checked.test(local.output()); await sleep(200))
       if (Date.now() > deadline) throw new Error(`the event was not checked\n${local.output()}`);
-    expect((await fetch(created.statusUrl, { headers: signedIn() })).status).to.equal(404);
+    const status = await fetch(created.statusUrl, { headers: signedIn() });
+    // Issued, with nothing received: still waiting for its upload.
+    expect(await status.json()).to.include({ status: 'pending', stage: 'awaiting-upload' });
     expect(local.output()).not.to.contain('Moving message');
   });
 

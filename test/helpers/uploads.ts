@@ -13,6 +13,8 @@ export interface UploadOptions {
   declaredSize?: number;
   /** Headers the client adds to its PUT beyond those the API asked for. */
   extraHeaders?: Record<string, string>;
+  /** The app's metadata, sent with POST /api/uploads. */
+  metadata?: Record<string, string>;
 }
 
 export async function issueAndPut(
@@ -23,6 +25,7 @@ export async function issueAndPut(
     contentType = 'image/jpeg',
     declaredSize,
     extraHeaders,
+    metadata,
   }: UploadOptions = {},
 ): Promise<{
   uploadId: string;
@@ -31,7 +34,9 @@ export async function issueAndPut(
   headers: Record<string, string>;
 }> {
   const response = await createUpload(
-    postJson(JSON.stringify({ fileName, contentType, size: declaredSize ?? bytes.length })),
+    postJson(
+      JSON.stringify({ fileName, contentType, size: declaredSize ?? bytes.length, metadata }),
+    ),
     invocationContext('createUpload'),
   );
   const issued = bodyOf(response);

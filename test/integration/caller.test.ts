@@ -10,7 +10,9 @@ import { type Runtime, createRuntime } from '../../functions/adapters/runtime';
 import { OWNER_KEY_SETTING, SETTING_KEYS } from '../../functions/core/settings';
 import { createUploadHandler } from '../../functions/handlers/create-upload';
 import { getUploadStatusHandler } from '../../functions/handlers/get-upload-status';
+import { DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME } from '../../local/azurite';
 import { type AzuriteSandbox, startAzuriteSandbox } from '../../local/azurite-sandbox';
+import { startCountingProxy } from '../helpers/counting-proxy';
 import {
   type LoggedLine,
   bodyOf,
@@ -340,6 +342,52 @@ describe('caller (sign-in modes against a local JWKS and Azurite)', function () 
       expect(
         (await status(getStatus(uploadId), invocationContext('getUploadStatus', log))).status,
       ).to.equal(401);
+    });
+
+    it('an unknown id and another caller’s id do exactly the same storage work: one point read in the caller’s partition', async () => {
+      const issuer = `${idp.origin}/google`;
+      const [blob, table] = await Promise.all([
+        startCountingProxy(storage.azurite.blobEndpoint),
+        startCountingProxy(storage.azurite.tableEndpoint),
+      ]);
+      try {
+        const connection =
+          `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT_NAME};AccountKey=${DEV_ACCOUNT_KEY};` +
+          `BlobEndpoint=${blob.endpoint};QueueEndpoint=${storage.azurite.queueEndpoint};TableEndpoint=${table.endpoint};`;
+        const runtime = oidcRuntime(issuer, 'web', { DirectdropStorage: connection });
+        const token = (sub: string) => signToken({ key: rsa, issuer, claims: { sub, aud: 'web' } });
+        const [alice, bob] = await Promise.all([token('alice'), token('bob')]);
+        const issued = bodyOf(await post(runtime, bearer(alice)));
+        // Processed, as in the review that found the 404s apart (~0.9 ms quicker for an existing id).
+        const aliceOwner = new URL(issued.uploadUrl as string).pathname.split('/')[3];
+        await runtime.uploads.recordOutcome(aliceOwner, issued.uploadId as string, {
+          status: 'processed',
+          completedAt: new Date().toISOString(),
+          original: { format: 'jpeg', width: 1, height: 1, size: 1234 },
+          outputs: [],
+        });
+        const status = getUploadStatusHandler(() => runtime);
+        const ask = async (id: string) => {
+          const request = getStatus(id);
+          request.headers.set('authorization', `Bearer ${bob}`);
+          blob.reset();
+          table.reset();
+          const response = await status(request, invocationContext('getUploadStatus', log));
+          return { response, work: [...blob.requests, ...table.requests] };
+        };
+        await ask('3f2b8c1e-9d4a-4b6f-8e2a-1c3d5e7f9a0b'); // the token check, once
+        const stranger = await ask(issued.uploadId as string);
+        const unknown = await ask('0d8c5a1e-2b4f-4c6d-8e9f-a1b2c3d4e5f6');
+        expect(stranger.response.status).to.equal(404);
+        expect(stranger.response.jsonBody).to.deep.equal(unknown.response.jsonBody);
+        expect(stranger.work).to.have.length(1);
+        expect(stranger.work[0]).to.match(/^GET \/devstoreaccount1\/directdropuploads\(/);
+        // The same request, but for another row key: the partition is Bob's in both.
+        const shape = (line: string) => line.replace(/RowKey='upload-[0-9a-f-]+'/, "RowKey='…'");
+        expect(stranger.work.map(shape)).to.deep.equal(unknown.work.map(shape));
+      } finally {
+        await Promise.all([blob.close(), table.close()]);
+      }
     });
   });
 

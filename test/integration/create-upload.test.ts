@@ -349,15 +349,55 @@ describe('create-upload (against Azurite)', () => {
       'file-too-large',
     ],
     [
-      'a body over 4 KiB',
+      'a body over 8 KiB',
       JSON.stringify({
         fileName: 'a.jpg',
         contentType: 'image/jpeg',
         size: 1,
-        pad: 'x'.repeat(5000),
+        pad: 'x'.repeat(9000),
       }),
       413,
       'body-too-large',
+    ],
+    [
+      'metadata not an object',
+      '{"fileName":"a.jpg","contentType":"image/jpeg","size":1,"metadata":"postId=42"}',
+      400,
+      'invalid-metadata',
+    ],
+    [
+      'a metadata value not a string',
+      '{"fileName":"a.jpg","contentType":"image/jpeg","size":1,"metadata":{"postId":42}}',
+      400,
+      'invalid-metadata',
+    ],
+    [
+      'a metadata key with a space',
+      '{"fileName":"a.jpg","contentType":"image/jpeg","size":1,"metadata":{"post id":"42"}}',
+      400,
+      'invalid-metadata',
+    ],
+    [
+      'metadata over 2 KiB',
+      JSON.stringify({
+        fileName: 'a.jpg',
+        contentType: 'image/jpeg',
+        size: 1,
+        metadata: { a: 'x'.repeat(2048) },
+      }),
+      400,
+      'invalid-metadata',
+    ],
+    [
+      '17 metadata entries',
+      JSON.stringify({
+        fileName: 'a.jpg',
+        contentType: 'image/jpeg',
+        size: 1,
+        metadata: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, 'v'])),
+      }),
+      400,
+      'invalid-metadata',
     ],
     [
       'a disallowed image type',

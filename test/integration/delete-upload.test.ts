@@ -235,4 +235,35 @@ describe('delete-upload (against Azurite and a stand-in topic)', function () {
     expect(events[0].data.deletedAt).to.equal(JSON.parse(item).deletedAt);
     expect(await blobsNamed(runtime.landing, blobName)).to.deep.equal(['tombstone']);
   });
+
+  it("in anonymous mode, erases with the upload's status capability and only with it", async () => {
+    const anonymous = runtimeFor({
+      ...fixture.env,
+      ...topic.env,
+      [SETTING_KEYS.authMode]: 'anonymous',
+      [SETTING_KEYS.publicBaseUrl]: 'http://localhost:7071/api',
+      [OWNER_KEY_SETTING]: 'an-owner-key-of-at-least-thirty-two-characters',
+    });
+    const issued = bodyOf(await issue(anonymous));
+    const uploadId = issued.uploadId as string;
+    const token = new URL(issued.statusUrl as string).searchParams.get('statusToken') ?? '';
+    const erase = (query: string) =>
+      deleteUploadHandler(() => anonymous)(
+        new HttpRequest({
+          method: 'DELETE',
+          url: `http://localhost:7071/api/uploads/${uploadId}${query}`,
+          params: { uploadId },
+        }),
+        invocationContext('deleteUpload'),
+      );
+    const forged = `${token.slice(0, 30)}${token[30] === 'A' ? 'B' : 'A'}${token.slice(31)}`;
+    expect((await erase('')).status).to.equal(404);
+    expect((await erase(`?statusToken=${forged}`)).status).to.equal(404);
+    expect(topic.eventsOf(uploadId)).to.deep.equal([]);
+    expect((await erase(`?statusToken=${token}`)).status).to.equal(204);
+    expect((await erase(`?statusToken=${token}`)).status).to.equal(404);
+    expect(topic.eventsOf(uploadId).map((e) => e.type)).to.deep.equal([
+      'directdrop.upload.deleted',
+    ]);
+  });
 });

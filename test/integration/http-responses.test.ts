@@ -13,6 +13,7 @@ import {
   type Runtime,
 } from '../../functions/adapters/runtime';
 import { UserDelegationSasSigner } from '../../functions/adapters/sas-signer';
+import { SETTING_KEYS } from '../../functions/core/settings';
 import { createUploadHandler } from '../../functions/handlers/create-upload';
 import { getUploadStatusHandler } from '../../functions/handlers/get-upload-status';
 import { answeringStorageOutages } from '../../functions/handlers/http-responses';
@@ -55,13 +56,16 @@ async function expectStorageUnavailable(
     'Retry-After': '2',
     'Cache-Control': 'no-store',
     // Readable by pages on other origins: the platform's CORS cannot expose headers itself.
-    'Access-Control-Expose-Headers': 'Retry-After',
+    'Access-Control-Expose-Headers':
+      'RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After',
   });
   const logged = log.map((l) => l.text).join('\n');
   expect(logged).to.match(/Storage unavailable \(ECONNREFUSED\); answered 503/);
   expect(logged).to.not.match(/AccountKey|sig=|127\.0\.0\.1/);
   expect(logged).to.not.contain(DEV_ACCOUNT_KEY);
 }
+
+const PUBLIC = { [SETTING_KEYS.publicBaseUrl]: 'http://localhost:7071/api' };
 
 describe('http-responses: storage outages answer 503 (real clients, dead endpoint)', function () {
   this.timeout(30_000);
@@ -73,7 +77,7 @@ describe('http-responses: storage outages answer 503 (real clients, dead endpoin
 
   it('GET status: connection refused answers 503 with Retry-After, within seconds', async () => {
     const { connectionString } = devStorageEndpoints('127.0.0.1', deadPort, deadPort);
-    const runtime = createRuntime({ DirectdropStorage: connectionString });
+    const runtime = createRuntime({ DirectdropStorage: connectionString, ...PUBLIC });
     const log: LoggedLine[] = [];
     const started = performance.now();
     const response = await getUploadStatusHandler(() => runtime)(
@@ -94,6 +98,7 @@ describe('http-responses: storage outages answer 503 (real clients, dead endpoin
       {
         DirectdropStorage__blobServiceUri: service.url,
         DirectdropStorage__queueServiceUri: service.url.replace(/\/devstoreaccount1$/, '/q'),
+        ...PUBLIC,
       },
       {
         service,

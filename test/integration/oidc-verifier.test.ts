@@ -49,6 +49,76 @@ describe('oidc-verifier (local discovery and JWKS)', () => {
     expect(idp.jwksFetches - before).to.equal(1);
   });
 
+  describe('verified tokens are remembered until shortly before they expire', () => {
+    it('a token presented again is not checked again: the very same result comes back', async () => {
+      const v = verifier(30_000);
+      const token = await signToken({ key, issuer, claims });
+      const first = await v.verify(token);
+      const again = await v.verify(token);
+      expect(again).to.equal(first);
+      expect(Object.isFrozen(first.claims)).to.equal(true);
+      // Another token of the same subject is its own entry, checked on its own.
+      const other = await v.verify(await signToken({ key, issuer, claims: { ...claims, n: 1 } }));
+      expect(other).to.not.equal(first);
+    });
+
+    it('an expired token is never accepted from memory, whatever the clock tolerance', async () => {
+      let nowMs = Date.now();
+      const v = new OidcVerifier({
+        issuer,
+        audiences: ['api'],
+        algorithms: ['RS256'],
+        now: () => nowMs,
+      });
+      const token = await signToken({ key, issuer, claims, expiresIn: 120 });
+      const first = await v.verify(token);
+      expect(await v.verify(token)).to.equal(first);
+      // Past exp by more than the tolerance: a fresh check refuses it, and memory must not answer.
+      nowMs += (120 + 31) * 1000;
+      let caught: unknown;
+      await v.verify(token).catch((e) => (caught = e));
+      expect(caught).to.be.instanceOf(InvalidTokenError);
+      // Just before exp it is checked afresh (and still valid then): memory stopped serving it.
+      nowMs -= 40_000;
+      const fresh = await v.verify(token);
+      expect(fresh).to.not.equal(first);
+    });
+
+    it('a token verified within the tolerance after its exp is not remembered at all', async () => {
+      let nowMs = Date.now() + 70_000;
+      const v = new OidcVerifier({
+        issuer,
+        audiences: ['api'],
+        algorithms: ['RS256'],
+        now: () => nowMs,
+      });
+      const token = await signToken({ key, issuer, claims, expiresIn: 60 });
+      const first = await v.verify(token);
+      expect(await v.verify(token)).to.not.equal(first);
+      nowMs += 30_000;
+      let caught: unknown;
+      await v.verify(token).catch((e) => (caught = e));
+      expect(caught).to.be.instanceOf(InvalidTokenError);
+    });
+
+    it('remembers a bounded number of tokens, the oldest leaving first', async () => {
+      const v = new OidcVerifier({
+        issuer,
+        audiences: ['api'],
+        algorithms: ['RS256'],
+        maxCachedTokens: 2,
+      });
+      const tokens = await Promise.all(
+        [1, 2, 3].map((n) => signToken({ key, issuer, claims: { ...claims, n } })),
+      );
+      const results = [];
+      for (const token of tokens) results.push(await v.verify(token));
+      expect(await v.verify(tokens[2])).to.equal(results[2]);
+      expect(await v.verify(tokens[1])).to.equal(results[1]);
+      expect(await v.verify(tokens[0]), 'evicted: checked again').to.not.equal(results[0]);
+    });
+  });
+
   it('an unknown kid makes it fetch the JWKS again, then refuses the token', async () => {
     const v = verifier();
     await v.verify(await signToken({ key, issuer, claims }));

@@ -59,11 +59,16 @@ describe('outcome events (against Azurite and a stand-in topic)', function () {
 
   const deliver = (runtime: Runtime, message: unknown) =>
     processUploadEventHandler(() => runtime)(message, invocationContext('processUploadEvent'));
-  const upload = (runtime: Runtime, bytes: Buffer, headers: Record<string, string> = {}) =>
+  const upload = (
+    runtime: Runtime,
+    bytes: Buffer,
+    headers: Record<string, string> = {},
+    metadata?: Record<string, string>,
+  ) =>
     issueAndPut(
       createUploadHandler(() => runtime),
       bytes,
-      { extraHeaders: headers },
+      { extraHeaders: headers, metadata },
     );
   const manifestOf = async (uploadId: string) => {
     const stored = await readManifest(plain.processed, uploadId);
@@ -208,18 +213,20 @@ describe('outcome events (against Azurite and a stand-in topic)', function () {
     expect(await blobsNamed(plain.landing, blobName)).to.deep.equal(['tombstone']);
   });
 
-  it('never takes metadata from the blob or the headers of its PUT', async () => {
-    const { uploadId, blobName } = await upload(plain, await sidewaysPhotoWithGps(200, 150), {
-      'x-ms-meta-postid': '999',
-      'x-ms-meta-caller': 'admin',
-    });
+  it("carries the app's metadata from issuance, never the blob's or its PUT headers'", async () => {
+    const { uploadId, blobName } = await upload(
+      plain,
+      await sidewaysPhotoWithGps(200, 150),
+      { 'x-ms-meta-postid': '999', 'x-ms-meta-caller': 'admin' },
+      { postId: '42' },
+    );
     expect((await plain.landing.getBlobClient(blobName).getProperties()).metadata).to.include({
       postid: '999',
     });
     await deliver(plain, await blobCreatedEvent(plain.landing, blobName));
     const event = await theEventOf(uploadId);
-    expect((await manifestOf(uploadId)).metadata).to.deep.equal({});
-    expect(event.data.metadata).to.deep.equal({});
+    expect((await manifestOf(uploadId)).metadata).to.deep.equal({ postId: '42' });
+    expect(event.data.metadata).to.deep.equal({ postId: '42' });
     expect(JSON.stringify(event)).not.to.match(/999|admin/);
   });
 });

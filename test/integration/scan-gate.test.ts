@@ -132,7 +132,7 @@ describe('scan gate (against Azurite)', function () {
     const { uploadId, blobName } = await issueAndPut(createUpload, photo);
     await deliver(await blobCreatedEvent(runtime.landing, blobName));
     await sleep(300);
-    expect(await status(uploadId)).to.deep.equal({
+    expect(await status(uploadId)).to.deep.include({
       uploadId,
       status: 'pending',
       stage: 'scanning',
@@ -148,7 +148,7 @@ describe('scan gate (against Azurite)', function () {
   it('processes a clean photo whose verdict arrives before its BlobCreated event', async () => {
     const { uploadId, blobName } = await issueAndPut(createUpload, photo);
     await deliver(await verdict(blobName, 'No threats found'));
-    expect(await status(uploadId)).to.deep.equal({
+    expect(await status(uploadId)).to.deep.include({
       uploadId,
       status: 'pending',
       stage: 'processing',
@@ -186,7 +186,7 @@ describe('scan gate (against Azurite)', function () {
         topic: topic.replace(/-scan-results$/, '-elsewhere'),
       }),
     );
-    expect(await status(uploadId)).to.deep.equal({
+    expect(await status(uploadId)).to.deep.include({
       uploadId,
       status: 'pending',
       stage: 'scanning',

@@ -19,6 +19,7 @@ describe('advertised upload limits', () => {
       variants: [{ name: 'small', width: 200, format: 'avif' }],
       uploadUrlTtlSeconds: 120,
       readUrlTtlSeconds: settings.readUrlTtlSeconds,
+      metadata: { maxEntries: 16, maxBytes: 2048, keyPattern: '^[a-zA-Z][a-zA-Z0-9_.-]{0,63}$' },
     });
   });
 });

@@ -23,8 +23,9 @@ describe('local-settings', () => {
     expect(Values.FUNCTIONS_WORKER_RUNTIME).to.equal('node');
     expect(Values.AzureWebJobsStorage).to.equal('UseDevelopmentStorage=true');
     expect(Values[STORAGE_CONNECTION]).to.equal('UseDevelopmentStorage=true');
-    expect(Values).to.deep.include(toAppSettings(DEFAULT_SETTINGS));
-    expect(parseSettings(Values)).to.deep.equal(parseSettings({}));
+    const local = { ...DEFAULT_SETTINGS, publicBaseUrl: 'http://localhost:7071/api' };
+    expect(Values).to.deep.include(toAppSettings(local));
+    expect(parseSettings(Values)).to.deep.equal(local);
     expect(Host.LocalHttpPort).to.equal(7071);
   });
 

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { connectStorage, createRuntime } from '../../functions/adapters/runtime';
 import { STORAGE_CONNECTION } from '../../functions/core/definitions';
 import { SETTING_KEYS, SettingsError } from '../../functions/core/settings';
-import { DEV_ACCOUNT_KEY } from '../../local/azurite';
+import { DEV_ACCOUNT_KEY, devStorageEndpoints } from '../../local/azurite';
 
 describe('runtime: the connection decides the signer', () => {
   it('signs with the account key for a connection string (Azurite, development)', () => {
@@ -48,5 +48,17 @@ describe('runtime: the connection decides the signer', () => {
       [SETTING_KEYS.maxUploadBytes]: '-3',
     };
     expect(() => createRuntime(env)).to.throw(SettingsError, SETTING_KEYS.maxUploadBytes);
+  });
+
+  it('needs the public base URL: statusUrl is never built from the request', () => {
+    const env = {
+      [STORAGE_CONNECTION]: devStorageEndpoints('127.0.0.1', 10000, 10001).connectionString,
+    };
+    expect(() => createRuntime(env)).to.throw(SettingsError, SETTING_KEYS.publicBaseUrl);
+    const runtime = createRuntime({
+      ...env,
+      [SETTING_KEYS.publicBaseUrl]: 'https://a.example/api',
+    });
+    expect(runtime.settings.publicBaseUrl).to.equal('https://a.example/api');
   });
 });

@@ -29,6 +29,7 @@ describe('settings', () => {
       scanUnverifiedPolicy: 'reject' as const,
       reprocessQueue: 'other-reprocess',
       reprocessConcurrency: 3,
+      publicBaseUrl: 'https://app.example.com/api',
     };
     expect(parseSettings(toAppSettings(custom))).to.deep.equal(custom);
   });
@@ -128,6 +129,11 @@ describe('settings', () => {
     ['quotaBytesPerDay', '-1'],
     ['quotaGlobalUrlsPerMinute', 'many'],
     ['uploadTable', 'has-hyphens'],
+    ['publicBaseUrl', 'http://app.example.com/api'],
+    ['publicBaseUrl', 'app.example.com/api'],
+    ['publicBaseUrl', 'https://app.example.com/api?code=x'],
+    ['publicBaseUrl', 'https://app.example.com/api#x'],
+    ['publicBaseUrl', 'https://user:pass@app.example.com/api'],
     ['dropZones', '[{"name":"Bad_Name"}]'],
     ['dropZones', '[{"name":"cams","maxSasHours":169}]'],
   ];
@@ -137,6 +143,16 @@ describe('settings', () => {
       expect(attempt).to.throw(SettingsError, SETTING_KEYS[field]);
     });
   }
+
+  it('the public base URL: https, or http on loopback only, kept without a trailing slash', () => {
+    const read = (value: string) => parseSettings({ [SETTING_KEYS.publicBaseUrl]: value });
+    expect(read('https://app.example.com/api/').publicBaseUrl).to.equal(
+      'https://app.example.com/api',
+    );
+    expect(read('http://localhost:7071/api').publicBaseUrl).to.equal('http://localhost:7071/api');
+    expect(read('http://[::1]:7071/api').publicBaseUrl).to.equal('http://[::1]:7071/api');
+    expect(parseSettings({}).publicBaseUrl).to.equal('');
+  });
 
   it('oidc needs an issuer and an audience, and an owner key', () => {
     const oidc = { [SETTING_KEYS.authMode]: 'oidc' };

@@ -20,8 +20,35 @@ describe('upload-request', () => {
     );
     expect(result).to.deep.equal({
       ok: true,
-      value: { fileName: 'a.jpg', contentType: 'image/jpeg', size: 10 },
+      value: { fileName: 'a.jpg', contentType: 'image/jpeg', size: 10, metadata: {} },
     });
+  });
+
+  it('carries metadata through, and refuses bad metadata with 400 invalid-metadata naming the field', () => {
+    const ok = parseUploadRequest(
+      body({ fileName: 'a.jpg', contentType: 'image/jpeg', size: 10, metadata: { postId: '42' } }),
+      settings,
+    );
+    expect(ok.ok && ok.value.metadata).to.deep.equal({ postId: '42' });
+    const bad = parseUploadRequest(
+      body({ fileName: 'a.jpg', contentType: 'image/jpeg', size: 10, metadata: { postId: 42 } }),
+      settings,
+    );
+    expect(!bad.ok && bad.error).to.deep.equal({
+      status: 400,
+      code: 'invalid-metadata',
+      message: 'metadata.postId: must be a string.',
+    });
+  });
+
+  it('takes bodies up to 8192 bytes, room for the largest metadata', () => {
+    const metadata = Object.fromEntries(
+      Array.from({ length: 16 }, (_, i) => [`k${String(i).padStart(2, '0')}`, 'v'.repeat(124)]),
+    );
+    const text = body({ fileName: 'a.jpg', contentType: 'image/jpeg', size: 10, metadata });
+    expect(parseUploadRequest(text, settings).ok).to.equal(true);
+    const tooBig = parseUploadRequest(`${text}${' '.repeat(8193 - text.length)}`, settings);
+    expect(!tooBig.ok && tooBig.error).to.include({ status: 413, code: 'body-too-large' });
   });
 
   it('accepts exactly the maximum size and refuses one byte more with 413', () => {
