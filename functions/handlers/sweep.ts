@@ -11,7 +11,8 @@
  *   records of finished uploads;
  * - issued uploads whose URL expired unused: a create-only tombstone first (a 409 means the
  *   upload landed after all, and its event decides), then `failed` / `not-uploaded` through
- *   the normal outcome path.
+ *   the normal outcome path;
+ * - erasures whose inline path and work item both gave up.
  */
 import type { InvocationContext, Timer } from '@azure/functions';
 import type { BlobGetPropertiesResponse, BlobItem, ContainerClient } from '@azure/storage-blob';
@@ -39,6 +40,7 @@ import { type Runtime, getRuntime } from '../adapters/runtime';
 import { isStatus } from '../adapters/storage-errors';
 import { finishOutcome } from './finish-outcome';
 import { recordGaveUp } from './gave-up';
+import { UPLOAD_DELETION_TYPE, type UploadDeletionItem, runDeletion } from './upload-deletion';
 import { processCommit } from './process-upload';
 import { uploadSourceOf } from './upload-source';
 
@@ -49,6 +51,7 @@ interface SweepState {
   containers: Record<string, string | undefined>;
   processed?: string;
   issued?: string;
+  deleted?: string;
 }
 
 export interface SweepCounts {
@@ -60,6 +63,8 @@ export interface SweepCounts {
   folders: number;
   gateRecords: number;
   notUploaded: number;
+  /** Erasures finished whose inline path and work item both gave up. */
+  deletions: number;
 }
 
 async function readState(processed: ContainerClient): Promise<SweepState> {
@@ -250,6 +255,30 @@ async function sweepIssued(
   return page.continuationToken;
 }
 
+/**
+ * A record still marked deleted: its erasure stopped and its work item was used up (a
+ * poison queue drops what it cannot handle). Finished here, its event republished under
+ * the same id; its `time` is now, the first publication's being unknown.
+ */
+async function sweepDeleted(
+  runtime: Runtime,
+  cursor: string | undefined,
+  now: Date,
+  counts: SweepCounts,
+): Promise<string | undefined> {
+  const page = await runtime.uploads.listByStatus('deleted', SWEEP_BATCH, cursor);
+  for (const record of page.records) {
+    const item: UploadDeletionItem = {
+      type: UPLOAD_DELETION_TYPE,
+      owner: record.owner,
+      uploadId: record.uploadId,
+      deletedAt: now.toISOString(),
+    };
+    if ((await runDeletion(runtime, item, false)) === 'deleted') counts.deletions++;
+  }
+  return page.continuationToken;
+}
+
 export async function runSweep(
   runtime: Runtime,
   now: Date,
@@ -264,6 +293,7 @@ export async function runSweep(
     folders: 0,
     gateRecords: 0,
     notUploaded: 0,
+    deletions: 0,
   };
   const watched = [
     { name: settings.landingContainer, ageMs: LANDING_SWEEP_AGE_MS },
@@ -284,6 +314,7 @@ export async function runSweep(
     );
   state.processed = await sweepProcessed(runtime, state.processed, now, counts);
   state.issued = await sweepIssued(runtime, state.issued, now, counts, context);
+  state.deleted = await sweepDeleted(runtime, state.deleted, now, counts);
   await writeState(processed, state);
   return counts;
 }
@@ -295,7 +326,7 @@ export function sweepHandler(runtime: () => Runtime) {
       .map(([container, n]) => `${n} in ${container}`)
       .join(', ');
     context.info(
-      `Sweep: deleted ${deleted || 'no blobs'}; finished ${counts.finished}, gave up ${counts.gaveUp}; ${counts.folders} output folders, ${counts.gateRecords} gate records; ${counts.notUploaded} URLs expired unused`,
+      `Sweep: deleted ${deleted || 'no blobs'}; finished ${counts.finished}, gave up ${counts.gaveUp}; ${counts.folders} output folders, ${counts.gateRecords} gate records; ${counts.notUploaded} URLs expired unused; ${counts.deletions} erasures finished`,
     );
   };
 }
