@@ -183,6 +183,7 @@ describe('infra function package', () => {
           DirectdropStorage__blobServiceUri: 'https://account.blob.core.windows.net',
           DirectdropStorage__tableServiceUri: 'https://account.table.core.windows.net',
           DirectdropStorage__queueServiceUri: 'https://account.queue.core.windows.net',
+          DIRECTDROP_PUBLIC_BASE_URL: 'https://app.azurewebsites.net/api',
         },
       });
       expect(result.status, result.stderr).to.equal(0);

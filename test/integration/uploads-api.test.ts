@@ -5,6 +5,7 @@
  * listing, bodies refused at their limit with bounded memory, CORS-readable headers, and
  * every answer checked against the OpenAPI document.
  */
+import { randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { Writable } from 'node:stream';
 import v8 from 'node:v8';
@@ -196,6 +197,85 @@ describe('uploads API over local HTTP (Azurite, the local Functions host)', func
       const status = await call(`${api.v4}/uploads/${issued.body.uploadId as string}`);
       expect(status.body).to.deep.include({ status: 'pending', stage: 'awaiting-upload' });
       await conforms('GET', '/uploads/{uploadId}', status);
+    });
+
+    it('an upload whose URL expired with nothing received reads failed / not-uploaded, in the status and the list', async () => {
+      const owner = functionKeyOwner();
+      const uploadId = randomUUID();
+      const issuedMs = Date.now() - 20 * 60_000;
+      const blobName = `${owner}/${uploadId}/1234/late.jpg`;
+      const issued = await api.runtime.uploads.issue(
+        {
+          uploadId,
+          owner,
+          status: 'issued',
+          issuedAt: new Date(issuedMs).toISOString(),
+          urlExpiresAt: new Date(issuedMs + 10 * 60_000).toISOString(),
+          container: 'uploads',
+          blobName,
+          fileName: 'late.jpg',
+          contentType: 'image/jpeg',
+          size: 1234,
+          metadata: { postId: '7' },
+          caller: { kind: 'functionKey', keyName: 'none' },
+        },
+        { uploadId, size: 1234, urlExpiresAtMs: issuedMs + 10 * 60_000 },
+      );
+      expect(issued.ok).to.equal(true);
+      const status = await call(`${api.v4}/uploads/${uploadId}`);
+      expect(status.body).to.deep.include({
+        status: 'failed',
+        reason: 'not-uploaded',
+        metadata: { postId: '7' },
+      });
+      await conforms('GET', '/uploads/{uploadId}', status);
+      const listed = await call(`${api.v4}/uploads?limit=100`);
+      const entry = (listed.body.uploads as Array<Record<string, unknown>>).find(
+        (u) => u.uploadId === uploadId,
+      );
+      expect(entry).to.deep.include({ status: 'failed', reason: 'not-uploaded' });
+      await conforms('GET', '/uploads', listed);
+    });
+
+    it('a mirrored outcome is answered from the record, with fresh read URLs for its outputs', async () => {
+      const issued = await call(`${api.v4}/uploads`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: photo(2000, { postId: '9' }),
+      });
+      const uploadId = issued.body.uploadId as string;
+      await api.runtime.uploads.recordOutcome(functionKeyOwner(), uploadId, {
+        status: 'processed',
+        completedAt: new Date().toISOString(),
+        uploadedAt: new Date().toISOString(),
+        original: { format: 'jpeg', width: 640, height: 480, size: 2000 },
+        outputs: [
+          {
+            name: 'thumb',
+            blobName: 'abcdef/thumb.webp',
+            width: 320,
+            height: 240,
+            contentType: 'image/webp',
+            size: 999,
+          },
+        ],
+      });
+      const status = await call(`${api.v4}/uploads/${uploadId}`);
+      expect(status.body).to.deep.include({
+        status: 'processed',
+        metadata: { postId: '9' },
+        original: { format: 'jpeg', width: 640, height: 480, size: 2000 },
+      });
+      const [thumb] = status.body.outputs as Array<{ url: string }>;
+      expect(new URL(thumb.url).pathname).to.equal('/devstoreaccount1/processed/abcdef/thumb.webp');
+      expect(new URL(thumb.url).searchParams.get('sp')).to.equal('r');
+      await conforms('GET', '/uploads/{uploadId}', status);
+      const listed = await call(`${api.v4}/uploads?limit=100`);
+      const entry = (listed.body.uploads as Array<Record<string, unknown>>).find(
+        (u) => u.uploadId === uploadId,
+      );
+      expect(entry).to.deep.include({ status: 'processed', metadata: { postId: '9' } });
+      expect(entry).to.not.have.property('outputs');
     });
 
     it('lists the caller’s uploads newest first in pages; bad queries are 400 invalid-query', async () => {
