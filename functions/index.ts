@@ -14,8 +14,11 @@ for (const registration of registrations) {
   if (registration.kind === 'http') {
     const { name, methods, route, authLevel, handler } = registration;
     app.http(name, { methods, route, authLevel, handler });
-  } else {
+  } else if (registration.kind === 'queue') {
     const { name, queueName, connection, handler } = registration;
     app.storageQueue(name, { queueName, connection, handler });
+  } else {
+    const { name, schedule, handler } = registration;
+    app.timer(name, { schedule, handler });
   }
 }

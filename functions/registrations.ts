@@ -3,17 +3,20 @@
  * connections. `index.ts` hands these to the Azure Functions host; local mode's host
  * serves the very same list without Core Tools.
  */
-import type { HttpHandler, HttpMethod, StorageQueueHandler } from '@azure/functions';
+import type { HttpHandler, HttpMethod, StorageQueueHandler, TimerHandler } from '@azure/functions';
 import { STORAGE_CONNECTION, poisonQueueName } from './core/definitions';
 import { SETTING_KEYS, httpAuthLevel } from './core/settings';
 import { createUpload } from './handlers/create-upload';
 import { getLimits } from './handlers/get-limits';
 import { getOpenApiDocument } from './handlers/get-openapi';
 import { getUploadStatus } from './handlers/get-upload-status';
+import { deleteUpload } from './handlers/delete-upload';
 import { listUploads } from './handlers/list-uploads';
 import { processUploadEvent } from './handlers/process-upload';
 import { recordPoisonedEvent } from './handlers/record-poisoned-event';
 import { reprocessUpload } from './handlers/reprocess-upload';
+import { sweep } from './handlers/sweep';
+import { SWEEP_SCHEDULE } from './core/sweep';
 
 export interface HttpRegistration {
   kind: 'http';
@@ -33,7 +36,15 @@ export interface QueueRegistration {
   handler: StorageQueueHandler;
 }
 
-export type FunctionRegistration = HttpRegistration | QueueRegistration;
+export interface TimerRegistration {
+  kind: 'timer';
+  name: string;
+  /** NCRONTAB, six fields with seconds first, in UTC. */
+  schedule: string;
+  handler: TimerHandler;
+}
+
+export type FunctionRegistration = HttpRegistration | QueueRegistration | TimerRegistration;
 
 const eventsQueue = `%${SETTING_KEYS.eventsQueue}%`;
 const reprocessQueue = `%${SETTING_KEYS.reprocessQueue}%`;
@@ -69,6 +80,14 @@ export const registrations: readonly FunctionRegistration[] = [
     route: 'uploads/{uploadId}',
     authLevel,
     handler: getUploadStatus,
+  },
+  {
+    kind: 'http',
+    name: 'deleteUpload',
+    methods: ['DELETE'],
+    route: 'uploads/{uploadId}',
+    authLevel,
+    handler: deleteUpload,
   },
   {
     kind: 'http',
@@ -109,5 +128,12 @@ export const registrations: readonly FunctionRegistration[] = [
     queueName: reprocessQueue,
     connection: STORAGE_CONNECTION,
     handler: reprocessUpload,
+  },
+  {
+    kind: 'timer',
+    // Removes what outlived its use: tombstones, leftovers, URLs that expired unused.
+    name: 'sweep',
+    schedule: SWEEP_SCHEDULE,
+    handler: sweep,
   },
 ];

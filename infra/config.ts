@@ -552,6 +552,9 @@ export function loadConfig(
       maxDecodeBytes,
       reprocessQueue: DEFAULT_SETTINGS.reprocessQueue,
       reprocessConcurrency: DEFAULT_SETTINGS.reprocessConcurrency,
+      // Set by the outcome-events part of the program (topic endpoint, urn:directdrop:<stack>).
+      outcomeTopicEndpoint: DEFAULT_SETTINGS.outcomeTopicEndpoint,
+      eventSource: DEFAULT_SETTINGS.eventSource,
     },
     queue,
     functionApp: {

@@ -13,15 +13,12 @@
  * dead-lettering with the topic's identity), end-point-validation-cloud-events-schema
  * (the OPTIONS handshake Event Grid makes to a webhook in this schema).
  */
+import { WEBHOOK_SECRET_HEADER } from '../functions/core/definitions';
 import * as pulumi from '@pulumi/pulumi';
 import * as eventgrid from '@pulumi/azure-native/eventgrid';
 import type * as types from '@pulumi/azure-native/types';
 import { deadLetterWithTopicIdentity } from './blob-events';
-import {
-  type OutcomeSubscriber,
-  WEBHOOK_SECRET_HEADER,
-  type WebhookSubscriber,
-} from './outcome-subscribers';
+import { type OutcomeSubscriber, type WebhookSubscriber } from './outcome-subscribers';
 import { type RoleGrant, containerScope, grantRoles, queueScope } from './roles';
 
 export interface OutcomeEventsArgs {
@@ -43,12 +40,6 @@ export interface OutcomeEventsArgs {
 export const WEBHOOK_BATCHING = {
   maxEventsPerBatch: 1,
   preferredBatchSizeInKilobytes: 64,
-} as const;
-
-/** The settings the app reads to publish (`parseSettings`: outcomeTopicEndpoint, eventSource). */
-export const OUTCOME_SETTING_KEYS = {
-  topicEndpoint: 'DIRECTDROP_OUTCOME_TOPIC_ENDPOINT',
-  eventSource: 'DIRECTDROP_EVENT_SOURCE',
 } as const;
 
 /** CloudEvents `source` of every event a stack publishes. */

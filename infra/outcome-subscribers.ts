@@ -4,21 +4,13 @@
  * so a bad entry fails the preview with its position, its name and what is allowed.
  */
 
-/**
- * The outcome event types the worker publishes (docs: DESIGN "Outcome events"). The worker
- * declares them in functions/core/outcome-events.ts; until that module exists they are
- * written out here, and a merge replaces this list with an import.
- */
-export const OUTCOME_EVENT_TYPES = [
-  'directdrop.upload.processed',
-  'directdrop.upload.rejected',
-  'directdrop.upload.failed',
-  'directdrop.upload.deleted',
-] as const;
-export type OutcomeEventType = (typeof OUTCOME_EVENT_TYPES)[number];
+import {
+  OUTCOME_EVENT_TYPES as EVENT_TYPE_OF,
+  type OutcomeEventType,
+} from '../functions/core/outcome-events';
 
-/** The header a webhook receiver checks (the receiver package reads the same name). */
-export const WEBHOOK_SECRET_HEADER = 'X-Directdrop-Webhook-Secret';
+/** Every outcome event type the worker publishes; a subscriber takes all unless it names some. */
+export const OUTCOME_EVENT_TYPES: readonly OutcomeEventType[] = Object.values(EVENT_TYPE_OF);
 
 /**
  * Event Grid's retry limits (learn.microsoft.com event-grid delivery-and-retry): 1-30

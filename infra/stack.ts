@@ -19,7 +19,7 @@ import { MalwareScanning, scanResultsTopicId } from './malware-scanning';
 import { buildFunctionPackage, describeFunctionPackage } from './function-package';
 import { queueHostOverrides } from './host-json';
 import { Monitoring } from './monitoring';
-import { OUTCOME_SETTING_KEYS, OutcomeEvents, eventSourceOf } from './outcome-events';
+import { OutcomeEvents, eventSourceOf } from './outcome-events';
 import { UploadStorage } from './upload-storage';
 
 export function deployStack(config: InfraConfig, stack: string = pulumi.getStack()) {
@@ -91,11 +91,10 @@ export function deployStack(config: InfraConfig, stack: string = pulumi.getStack
         ),
       }
     : {};
-  // The worker change adds these to SETTING_KEYS (outcomeTopicEndpoint, eventSource); they come
-  // last so that empty defaults from toAppSettings cannot replace them.
+  // Last, so that the empty defaults from toAppSettings cannot replace them.
   const outcomeSettings = {
-    [OUTCOME_SETTING_KEYS.topicEndpoint]: outcomeEvents.topicEndpoint,
-    [OUTCOME_SETTING_KEYS.eventSource]: eventSourceOf(stack),
+    [SETTING_KEYS.outcomeTopicEndpoint]: outcomeEvents.topicEndpoint,
+    [SETTING_KEYS.eventSource]: eventSourceOf(stack),
   };
 
   // The owner-hash key, generated once per stack and kept as a Pulumi secret (encrypted in state).

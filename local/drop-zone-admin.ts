@@ -1,8 +1,10 @@
 /**
  * What an operator does with drop zones, with the operator's own credentials: mint a
  * create-only container SAS for a zone (user delegation in Azure, the Azurite key locally)
- * and list what became of each blob dropped there.
+ * and list what became of each blob dropped there, from the upload table (a zone's blobs
+ * are tombstoned after their outcome, so the zone itself says nothing).
  */
+import { AzureNamedKeyCredential, TableClient } from '@azure/data-tables';
 import { DefaultAzureCredential } from '@azure/identity';
 import {
   BlobServiceClient,
@@ -11,10 +13,11 @@ import {
   StorageSharedKeyCredential,
   generateBlobSASQueryParameters,
 } from '@azure/storage-blob';
-import { dropZoneUploadId } from '../functions/core/drop-zones';
+import { dropZoneOwner } from '../functions/core/drop-zones';
 import { CLOCK_SKEW_ALLOWANCE_MS } from '../functions/core/sas-policy';
 import { DEFAULT_SETTINGS, type DropZone, dropZoneContainer } from '../functions/core/settings';
-import { readManifest } from '../functions/adapters/manifest-store';
+import { TableUploadStore } from '../functions/adapters/upload-table';
+import { SAS_SERVICE_VERSION } from '../functions/adapters/sas-signer';
 import { DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME } from './azurite';
 
 /** A user delegation key, and so a SAS signed with it, lives at most 7 days. */
@@ -22,37 +25,55 @@ export const MAX_ZONE_SAS_HOURS = 7 * 24;
 
 export interface OperatorStorage {
   service: BlobServiceClient;
+  /** A table of the same account (the upload table). */
+  table(name: string): TableClient;
   /** A SAS for `container` allowing only blob creation, until `expiresOn`. */
   signCreateOnly(container: string, expiresOn: Date): Promise<string>;
 }
 
-/** Azure: the operator's DefaultAzureCredential (az login) and user delegation keys. */
-export function azureOperatorStorage(blobEndpoint: string): OperatorStorage {
-  const service = new BlobServiceClient(blobEndpoint, new DefaultAzureCredential());
+/**
+ * A zone SAS: create-only on the zone's container, at the service version every directdrop
+ * SAS is signed at (the SDK's default, 2026-10-06, would let `c` also Put Block, Put Block
+ * List and Put Block From URL).
+ */
+function zoneSignatureValues(container: string, expiresOn: Date, protocol: SASProtocol) {
+  return {
+    containerName: container,
+    permissions: ContainerSASPermissions.parse('c'),
+    startsOn: new Date(Date.now() - CLOCK_SKEW_ALLOWANCE_MS),
+    expiresOn,
+    protocol,
+    version: SAS_SERVICE_VERSION,
+  };
+}
+
+/**
+ * Azure: the operator's DefaultAzureCredential (az login) and user delegation keys; `service`
+ * is for tests, which point it at an OAuth Azurite.
+ */
+export function azureOperatorStorage(
+  blobEndpoint: string,
+  service = new BlobServiceClient(blobEndpoint, new DefaultAzureCredential()),
+): OperatorStorage {
   return {
     service,
+    table: (name) =>
+      new TableClient(
+        blobEndpoint.replace('.blob.', '.table.'),
+        name,
+        new DefaultAzureCredential(),
+      ),
     async signCreateOnly(container, expiresOn) {
-      const startsOn = new Date(Date.now() - CLOCK_SKEW_ALLOWANCE_MS);
-      const key = await service.getUserDelegationKey(startsOn, expiresOn);
-      const accountName = new URL(blobEndpoint).hostname.split('.')[0];
-      const sas = generateBlobSASQueryParameters(
-        {
-          containerName: container,
-          permissions: ContainerSASPermissions.parse('c'),
-          startsOn,
-          expiresOn,
-          protocol: SASProtocol.Https,
-        },
-        key,
-        accountName,
-      );
+      const values = zoneSignatureValues(container, expiresOn, SASProtocol.Https);
+      const key = await service.getUserDelegationKey(values.startsOn, expiresOn);
+      const sas = generateBlobSASQueryParameters(values, key, service.accountName);
       return `${service.getContainerClient(container).url}?${sas.toString()}`;
     },
   };
 }
 
 /** Local mode's Azurite: the well-known development account key. */
-export function localOperatorStorage(blobPort: number): OperatorStorage {
+export function localOperatorStorage(blobPort: number, tablePort = blobPort + 2): OperatorStorage {
   const credential = new StorageSharedKeyCredential(DEV_ACCOUNT_NAME, DEV_ACCOUNT_KEY);
   const service = new BlobServiceClient(
     `http://127.0.0.1:${blobPort}/${DEV_ACCOUNT_NAME}`,
@@ -60,15 +81,16 @@ export function localOperatorStorage(blobPort: number): OperatorStorage {
   );
   return {
     service,
+    table: (name) =>
+      new TableClient(
+        `http://127.0.0.1:${tablePort}/${DEV_ACCOUNT_NAME}`,
+        name,
+        new AzureNamedKeyCredential(DEV_ACCOUNT_NAME, DEV_ACCOUNT_KEY),
+        { allowInsecureConnection: true },
+      ),
     async signCreateOnly(container, expiresOn) {
       const sas = generateBlobSASQueryParameters(
-        {
-          containerName: container,
-          permissions: ContainerSASPermissions.parse('c'),
-          startsOn: new Date(Date.now() - CLOCK_SKEW_ALLOWANCE_MS),
-          expiresOn,
-          protocol: SASProtocol.HttpsAndHttp,
-        },
+        zoneSignatureValues(container, expiresOn, SASProtocol.HttpsAndHttp),
         credential,
       );
       return `${service.getContainerClient(container).url}?${sas.toString()}`;
@@ -106,32 +128,46 @@ export async function dropZoneUrl(
 export interface DroppedBlobStatus {
   blobName: string;
   uploadId: string;
-  status: 'pending' | 'processed' | 'rejected' | 'failed';
+  status: 'processed' | 'rejected' | 'failed';
   reason?: string;
   completedAt?: string;
 }
 
-/** Every blob in the zone with its outcome from the manifests, by blob name. */
+/**
+ * Every blob of the zone that has an outcome, by blob name, newest first: the zone's
+ * records in the upload table, in the zone owner's partition (so the owner key is needed).
+ * A blob still being processed is not listed yet.
+ */
 export async function dropZoneStatus(
   storage: OperatorStorage,
   zone: DropZone,
-  processedContainer = DEFAULT_SETTINGS.processedContainer,
+  ownerKey: string | undefined,
+  uploadTable = DEFAULT_SETTINGS.uploadTable,
 ): Promise<DroppedBlobStatus[]> {
-  const processed = storage.service.getContainerClient(processedContainer);
+  // Reading needs no quota: the limits only shape what this store would issue.
+  const store = new TableUploadStore(storage.table(uploadTable), {
+    urlsPerMinute: DEFAULT_SETTINGS.quotaUrlsPerMinute,
+    urlBurst: DEFAULT_SETTINGS.quotaUrlBurst,
+    outstandingUploads: DEFAULT_SETTINGS.quotaOutstandingUploads,
+    bytesPerDay: DEFAULT_SETTINGS.quotaBytesPerDay,
+    globalUrlsPerMinute: DEFAULT_SETTINGS.quotaGlobalUrlsPerMinute,
+  });
+  const owner = dropZoneOwner(ownerKey, zone.name);
   const results: DroppedBlobStatus[] = [];
-  for await (const blob of storage.service
-    .getContainerClient(dropZoneContainer(zone.name))
-    .listBlobsFlat()) {
-    const uploadId = dropZoneUploadId(zone.name, blob.name);
-    const stored = await readManifest(processed, uploadId);
-    const manifest = stored?.manifest;
-    results.push({
-      blobName: blob.name,
-      uploadId,
-      status: manifest?.status ?? 'pending',
-      ...(manifest && manifest.status !== 'processed' ? { reason: manifest.reason } : {}),
-      ...(manifest ? { completedAt: manifest.completedAt } : {}),
-    });
-  }
+  let cursor: string | undefined;
+  do {
+    const page = await store.list(owner, 100, cursor);
+    for (const record of page.records) {
+      if (record.status === 'issued' || record.status === 'deleted') continue;
+      results.push({
+        blobName: record.blobName,
+        uploadId: record.uploadId,
+        status: record.status,
+        ...(record.reason ? { reason: record.reason } : {}),
+        ...(record.completedAt ? { completedAt: record.completedAt } : {}),
+      });
+    }
+    cursor = page.nextCursor;
+  } while (cursor);
   return results;
 }

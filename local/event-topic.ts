@@ -34,10 +34,6 @@ import {
 } from './webhook-subscriber';
 
 export const DEFAULT_EVENTS_PORT = 10003;
-/** The app settings local mode points the functions' outcome publisher at this topic with. */
-export const OUTCOME_TOPIC_ENDPOINT_SETTING = 'DIRECTDROP_OUTCOME_TOPIC_ENDPOINT';
-export const OUTCOME_TOPIC_KEY_SETTING = 'DIRECTDROP_OUTCOME_TOPIC_KEY';
-
 /** The endpoint publishers use for a topic on `port`. */
 export function localTopicEndpoint(port: number): string {
   return `http://127.0.0.1:${port}${PUBLISH_PATH}`;

@@ -25,6 +25,7 @@ import type {
   FunctionRegistration,
   HttpRegistration,
   QueueRegistration,
+  TimerRegistration,
 } from '../functions/registrations';
 import { PortInUseError } from './azurite';
 import { CORS_EXPOSED_HEADERS, mergeExposedHeaders } from './cors';
@@ -33,6 +34,7 @@ import { type RouteMatcher, compileRoute } from './http-routes';
 import { type Logger, describeError } from './log';
 import { type QueueListener, poisonQueueNameFor, startQueueListener } from './queue-listener';
 import { serveStatic } from './static-files';
+import { type TimerRunner, CronError, parseCronSchedule, startTimer } from './timer-trigger';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -78,6 +80,8 @@ export interface RunningFunctionsHost {
   url: string;
   routes: HostedRoute[];
   queueTriggers: HostedQueueTrigger[];
+  /** Timer triggers with their NCRONTAB schedules. */
+  timerTriggers: Array<{ name: string; schedule: string }>;
   /** Stops taking requests and messages; waits up to `drainMs` for running invocations. */
   stop(drainMs?: number): Promise<void>;
 }
@@ -285,6 +289,70 @@ function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
+// Timer triggers: each registration on its NCRONTAB schedule (see timer-trigger.ts).
+
+function compileTimers(registrations: readonly FunctionRegistration[]) {
+  return registrations
+    .filter((r): r is TimerRegistration => r.kind === 'timer')
+    .map((registration) => {
+      try {
+        return { registration, schedule: parseCronSchedule(registration.schedule) };
+      } catch (error) {
+        if (!(error instanceof CronError)) throw error;
+        throw new HostConfigError(`${registration.name}: schedule ${error.message}`);
+      }
+    });
+}
+
+function runTimer(
+  registration: TimerRegistration,
+  schedule: ReturnType<typeof parseCronSchedule>,
+  log: Logger,
+  functionTimeoutMs: number | undefined,
+): TimerRunner {
+  const logHandler = logHandlerFor(log, registration.name);
+  return startTimer(schedule, async (isPastDue, last, next) => {
+    const invocationId = randomUUID();
+    const context = new InvocationContext({
+      invocationId,
+      functionName: registration.name,
+      logHandler,
+      options: {
+        trigger: { type: 'timerTrigger', name: 'myTimer', schedule: registration.schedule },
+      },
+    });
+    const started = Date.now();
+    log.info(`Executing '${registration.name}' (Reason='Timer fired', Id=${invocationId})`);
+    try {
+      await withTimeout(
+        Promise.resolve().then(() =>
+          registration.handler(
+            {
+              isPastDue,
+              schedule: { adjustForDST: false },
+              scheduleStatus: {
+                last: (last ?? new Date(0)).toISOString(),
+                next: next.toISOString(),
+                lastUpdated: new Date().toISOString(),
+              },
+            },
+            context,
+          ),
+        ),
+        functionTimeoutMs,
+        `Function '${registration.name}'`,
+      );
+      log.info(
+        `Executed '${registration.name}' (Succeeded, Id=${invocationId}, Duration=${Date.now() - started}ms)`,
+      );
+    } catch (error) {
+      log.error(
+        `Executed '${registration.name}' (Failed, Id=${invocationId}, Duration=${Date.now() - started}ms): ${describeError(error)}`,
+      );
+    }
+  });
+}
+
 export async function startFunctionsHost(
   options: FunctionsHostOptions,
 ): Promise<RunningFunctionsHost> {
@@ -346,6 +414,8 @@ export async function startFunctionsHost(
       }
       return { registration, queueName, service: queueServiceFor(registration) };
     });
+
+  const timerFunctions = compileTimers(options.registrations);
 
   let activeRequests = 0;
   let stopping = false;
@@ -659,6 +729,10 @@ export async function startFunctionsHost(
     );
   }
 
+  const timers = timerFunctions.map(({ registration, schedule }) =>
+    runTimer(registration, schedule, log, config.functionTimeoutMs),
+  );
+
   return {
     url: `http://localhost:${port}`,
     routes: httpFunctions.map(({ registration, methods }) => ({
@@ -671,6 +745,10 @@ export async function startFunctionsHost(
       queueName,
       poisonQueueName: poisonQueueNameFor(queueName),
     })),
+    timerTriggers: timerFunctions.map(({ registration }) => ({
+      name: registration.name,
+      schedule: registration.schedule,
+    })),
     async stop(drainMs = 10_000) {
       stopping = true;
       const closed = Promise.all(servers.map(closeServer));
@@ -681,6 +759,7 @@ export async function startFunctionsHost(
       await Promise.all([
         closed,
         ...listeners.map((l) => l.stop(Math.max(0, deadline - Date.now()))),
+        ...timers.map((t) => t.stop(Math.max(0, deadline - Date.now()))),
       ]);
     },
   };

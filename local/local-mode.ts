@@ -9,9 +9,14 @@ import { availableParallelism } from 'node:os';
 import { join, relative } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
-import { STORAGE_CONNECTION, STORAGE_NAMES } from '../functions/core/definitions';
+import {
+  STORAGE_CONNECTION,
+  STORAGE_NAMES,
+  WEBHOOK_SECRET_HEADER,
+} from '../functions/core/definitions';
 import {
   type DirectdropSettings,
+  OUTCOME_TOPIC_KEY_SETTING,
   SETTING_KEYS,
   dropZoneContainer,
   parseSettings,
@@ -34,8 +39,6 @@ import { devStackMalwareScanning } from './dev-stack';
 import { corsOriginAllowed } from './cors';
 import { startEventGridEmulator } from './event-grid-emulator';
 import {
-  OUTCOME_TOPIC_ENDPOINT_SETTING,
-  OUTCOME_TOPIC_KEY_SETTING,
   type RunningEventTopic,
   TOPIC_KEY_FILE_NAME,
   ensureTopicKey,
@@ -67,7 +70,6 @@ import {
 } from './options';
 import { type ProvisionedStorage, provisionStorage } from './provision';
 import { DEV_DEFAULT_SUBJECT, DEV_TOKEN_HOURS } from './dev-identity';
-import { WEBHOOK_SECRET_HEADER } from './webhook-delivery';
 
 export interface RunningLocalMode {
   /** Resolves with an exit code when local mode ends by itself (`func` exited). */
@@ -393,7 +395,7 @@ export async function startLocalMode(
     if (topicKey) {
       merged = {
         ...merged,
-        [OUTCOME_TOPIC_ENDPOINT_SETTING]: localTopicEndpoint(options.eventsPort),
+        [SETTING_KEYS.outcomeTopicEndpoint]: localTopicEndpoint(options.eventsPort),
         [OUTCOME_TOPIC_KEY_SETTING]: topicKey,
       };
     }

@@ -8,7 +8,7 @@
 import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DevTokenError, requestDevToken } from '../client/src/dev-token';
-import { SETTING_KEYS, validateDropZones } from '../functions/core/settings';
+import { OWNER_KEY_SETTING, SETTING_KEYS, validateDropZones } from '../functions/core/settings';
 import {
   DEV_DEFAULT_SUBJECT,
   DEV_TOKEN_HOURS,
@@ -33,6 +33,7 @@ import {
 interface StorageFlags {
   blobEndpoint?: string;
   blobPort: number;
+  tablePort?: number;
   zones?: string;
 }
 
@@ -47,10 +48,17 @@ function zonesOf(flags: StorageFlags) {
   }
 }
 
+/** The app's owner key: DIRECTDROP_OWNER_KEY as the app reads it, else local mode's own. */
+async function ownerKeyOf(flags: StorageFlags & { data: string }): Promise<string | undefined> {
+  const fromEnv = process.env[OWNER_KEY_SETTING];
+  if (fromEnv || flags.blobEndpoint) return fromEnv || undefined;
+  return (await findDevIdentity(resolve(flags.data)))?.ownerKey;
+}
+
 function storageOf(flags: StorageFlags): OperatorStorage {
   return flags.blobEndpoint
     ? azureOperatorStorage(flags.blobEndpoint)
-    : localOperatorStorage(flags.blobPort);
+    : localOperatorStorage(flags.blobPort, flags.tablePort);
 }
 
 function port(value: string): number {
@@ -206,13 +214,24 @@ export function operatorProgram(out: (text: string) => void): Command {
       .command('status <zone>')
       .description('list the outcome of every blob in a drop zone, by blob name')
       .option('--json', 'one JSON array instead of a table'),
-  ).action(async (name: string, options: StorageFlags & { json?: boolean }) => {
-    const zone = findZone(zonesOf(options), name);
-    const statuses = await dropZoneStatus(storageOf(options), zone);
-    if (options.json) return out(JSON.stringify(statuses, null, 2));
-    for (const s of statuses)
-      out([s.blobName, s.status, s.reason ?? '', s.completedAt ?? ''].join('\t').trimEnd());
-  });
+  )
+    .option(
+      '--table-port <port>',
+      "local mode's Azurite table port, when no --blob-endpoint (default: the blob port + 2)",
+      port,
+    )
+    .option(
+      '--data <folder>',
+      "local mode's data folder, whose owner key names the zone's records when DIRECTDROP_OWNER_KEY is unset",
+      '.local',
+    )
+    .action(async (name: string, options: StorageFlags & { json?: boolean; data: string }) => {
+      const zone = findZone(zonesOf(options), name);
+      const statuses = await dropZoneStatus(storageOf(options), zone, await ownerKeyOf(options));
+      if (options.json) return out(JSON.stringify(statuses, null, 2));
+      for (const s of statuses)
+        out([s.blobName, s.status, s.reason ?? '', s.completedAt ?? ''].join('\t').trimEnd());
+    });
   return program;
 }
 

@@ -14,12 +14,11 @@
  *   (no zero padding, subscription upper-cased), each holding an array of events.
  */
 import { createHash } from 'node:crypto';
+import { WEBHOOK_SECRET_HEADER } from '../functions/core/definitions';
 import type { PublishedCloudEvent } from './event-topic-publish';
 
 /** What Event Grid puts in `WebHook-Request-Origin`. */
 export const EVENT_GRID_ORIGIN = 'eventgrid.azure.net';
-/** The delivery attribute directdrop's subscriptions carry, marked secret in Azure. */
-export const WEBHOOK_SECRET_HEADER = 'X-Directdrop-Webhook-Secret';
 export const CLOUD_EVENT_DELIVERY_CONTENT_TYPE = 'application/cloudevents+json; charset=utf-8';
 
 /** Event Grid's schedule up to its one-hour step; after that it waits hours between tries. */

@@ -2,14 +2,19 @@
  * Reads back what the pipeline left in storage and in the hosts' logs, to prove the
  * outcome of every upload was recorded exactly once and nothing else was written:
  * one manifest per upload, outputs only in the folder that manifest names (beside the scan
- * gate's records for the same version), every output decodable at the size it claims, no
- * upload's outcome logged twice across hosts, and no finished upload left in the landing
- * container.
+ * gate's records for the same version and the folder's pointer), every output decodable at
+ * the size it claims, no upload's outcome logged twice across hosts, and nothing of a
+ * finished upload left in the landing container but its tombstone.
  */
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import sharp from 'sharp';
 import { readManifest } from '../functions/adapters/manifest-store';
-import { STORAGE_NAMES, manifestBlobName } from '../functions/core/definitions';
+import {
+  STORAGE_NAMES,
+  manifestBlobName,
+  outputFolderPointerName,
+} from '../functions/core/definitions';
+import { isTombstone } from '../functions/adapters/landing-blob';
 import { isUploadId, uploadIdOfBlob } from '../functions/core/upload-request';
 import type { UploadManifest } from '../functions/core/manifest';
 import { gateRecordNames } from '../functions/core/scan-gate';
@@ -62,17 +67,24 @@ export function landingContainerOf(ports: LocalModePorts): ContainerClient {
 }
 
 /**
- * Landing blobs (snapshots included) of uploads whose outcome is recorded: the worker
- * deletes each once its manifest is written, so at the end of a run there are none.
+ * Landing blobs (snapshots included) of uploads whose outcome is recorded, other than
+ * their tombstones: the worker replaces each upload with its tombstone once its outcome is
+ * recorded, so at the end of a run there are none.
  */
 export async function finishedUploadsInLanding(
   landing: ContainerClient,
   audits: ReadonlyMap<string, UploadAudit>,
 ): Promise<string[]> {
   const left: string[] = [];
-  for await (const blob of landing.listBlobsFlat({ includeSnapshots: true })) {
+  for await (const blob of landing.listBlobsFlat({
+    includeSnapshots: true,
+    includeMetadata: true,
+  })) {
     const uploadId = uploadIdOfBlob(blob.name);
-    if (uploadId && audits.get(uploadId)?.manifest)
+    const tombstone =
+      !blob.snapshot &&
+      isTombstone({ contentType: blob.properties.contentType, metadata: blob.metadata });
+    if (uploadId && audits.get(uploadId)?.manifest && !tombstone)
       left.push(blob.snapshot ? `${blob.name} (snapshot ${blob.snapshot})` : blob.name);
   }
   return left;
@@ -132,6 +144,7 @@ export async function auditUploads(
       }
       const found = [...(blobsByUpload.get(uploadId) ?? [])];
       if (manifest?.status === 'processed') {
+        expected.add(outputFolderPointerName(uploadId, manifest.outputPrefix));
         for (const output of manifest.outputs) expected.add(output.blobName);
         found.push(...(blobsByUpload.get(manifest.outputPrefix) ?? []));
       }

@@ -25,6 +25,7 @@ import {
   readOwnerKey,
 } from '../core/settings';
 import { OidcVerifier } from './oidc-verifier';
+import { type OutcomePublisher, createOutcomePublisher } from './outcome-publisher';
 import { AccountKeySasSigner, type BlobSasSigner, UserDelegationSasSigner } from './sas-signer';
 import { TableUploadStore, type UploadStore } from './upload-table';
 
@@ -35,8 +36,8 @@ export interface Runtime {
   /** Only written when `settings.keepOriginals` is on. */
   originals: ContainerClient;
   signer: BlobSasSigner;
-  /** The events queue, for the scan gate's delayed timeout checks; present while scanning is on. */
-  eventsQueue?: QueueClient;
+  /** The events queue, for the scan gate's timeout checks and deletion work items. */
+  eventsQueue: QueueClient;
   /** Key of the owner hash; undefined only on a function-key stack (see readOwnerKey). */
   ownerKey: string | undefined;
   /** Present in oidc mode. */
@@ -45,6 +46,8 @@ export interface Runtime {
   uploads: UploadStore;
   /** A blob container by name, for drop zones. */
   container(name: string): ContainerClient;
+  /** Outcome events to the stack's topic; a no-op without `outcomeTopicEndpoint`. */
+  outcomes: OutcomePublisher;
 }
 
 export interface StorageConnection {
@@ -184,9 +187,7 @@ export function createRuntime(env: Env, storage = connectStorage(env)): Runtime 
     processed: storage.service.getContainerClient(settings.processedContainer),
     originals: storage.service.getContainerClient(settings.originalsContainer),
     signer: storage.signer,
-    eventsQueue: settings.malwareScanning
-      ? connectQueues(env).getQueueClient(settings.eventsQueue)
-      : undefined,
+    eventsQueue: connectQueues(env).getQueueClient(settings.eventsQueue),
     ownerKey,
     oidc,
     uploads: new TableUploadStore(storage.table(settings.uploadTable), {
@@ -197,6 +198,9 @@ export function createRuntime(env: Env, storage = connectStorage(env)): Runtime 
       globalUrlsPerMinute: settings.quotaGlobalUrlsPerMinute,
     }),
     container: (name) => storage.service.getContainerClient(name),
+    outcomes: createOutcomePublisher(settings.outcomeTopicEndpoint, env, () =>
+      identityCredential(env, STORAGE_CONNECTION),
+    ),
   };
 }
 

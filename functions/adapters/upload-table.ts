@@ -36,6 +36,7 @@ import {
   LIST_ROW_PREFIX,
   type OutcomeFields,
   QUOTA_ROW,
+  type RecordStatus,
   type UploadRecord,
   decodeListCursor,
   encodeListCursor,
@@ -74,6 +75,15 @@ export interface UploadStore {
   remove(owner: string, uploadId: string): Promise<void>;
   /** Frees only the outstanding slot; a no-op when none is held. */
   release(owner: string, uploadId: string): Promise<void>;
+  /**
+   * One page of the records in `status`, across every owner (the sweep's bounded scan);
+   * `continuationToken` is the previous page's, absent at the end.
+   */
+  listByStatus(
+    status: RecordStatus,
+    limit: number,
+    continuationToken?: string,
+  ): Promise<{ records: UploadRecord[]; continuationToken?: string }>;
 }
 
 export type QuotaDecision =
@@ -249,6 +259,24 @@ export class TableUploadStore implements UploadStore {
       const next = releaseOutstanding(state, uploadId);
       return next ? { quota: next, ops: [], result: undefined } : { done: undefined };
     });
+  }
+
+  async listByStatus(
+    status: RecordStatus,
+    limit: number,
+    continuationToken?: string,
+  ): Promise<{ records: UploadRecord[]; continuationToken?: string }> {
+    const first = recordRowKey('');
+    const filter = odata`status eq ${status} and RowKey ge ${first} and RowKey lt ${first.replace(/-$/, '.')}`;
+    const page = await this.table
+      .listEntities<RecordEntity>({ queryOptions: { filter } })
+      .byPage({ maxPageSize: limit, continuationToken })
+      .next();
+    if (page.done) return { records: [] };
+    const records = page.value
+      .map((entity) => parseStoredRecord(entity.record))
+      .filter((record): record is UploadRecord => record !== undefined);
+    return { records, continuationToken: page.value.continuationToken };
   }
 
   async get(

@@ -129,12 +129,3 @@ export function parseBlobEvents(
   if (events.length === 0) return [{ kind: 'malformed', reason: 'message holds an empty array' }];
   return events.map((event) => parseOne(event, watched));
 }
-
-/**
- * Orders two sequencers of the same blob. Azure's are fixed-width hex strings, so a
- * plain string comparison works; the length check keeps shorter (older-format) ones first.
- */
-export function compareSequencers(a: string, b: string): number {
-  if (a.length !== b.length) return a.length - b.length;
-  return a < b ? -1 : a > b ? 1 : 0;
-}

@@ -77,10 +77,13 @@ export const COMMITTED_BLOB_APIS = [
 export type CommittedBlobApi = (typeof COMMITTED_BLOB_APIS)[number];
 
 /**
- * What the worker overwrites a finished upload's landing blob with (zero bytes), so its
- * create-only URL cannot write it again. Overwriting raises BlobCreated like any commit.
+ * What the worker writes over a landing (or zone) blob once its outcome is recorded: zero
+ * bytes of this type, with this metadata key naming the outcome. A create-only SAS cannot
+ * overwrite an existing blob, so the upload URL can never create the blob again; the Event
+ * Grid subscription filters out the tombstone's own BlobCreated by its content type.
  */
 export const TOMBSTONE_CONTENT_TYPE = 'application/vnd.directdrop.tombstone';
+export const TOMBSTONE_METADATA_KEY = 'directdroptombstone';
 
 /**
  * Content types the BlobCreated subscriptions drop (advanced filter `data.contentType`
@@ -97,9 +100,24 @@ export function blobSubjectPrefix(containerName: string): string {
   return `/blobServices/default/containers/${containerName}/blobs/`;
 }
 
+/**
+ * The header every webhook delivery of outcome events carries the subscriber's secret in: an
+ * Event Grid delivery attribute marked secret in Azure, set by local mode's delivery too.
+ */
+export const WEBHOOK_SECRET_HEADER = 'X-Directdrop-Webhook-Secret';
+
 /** Name of the per-upload manifest in the processed container; written last. */
 export function manifestBlobName(uploadId: string): string {
   return `${uploadId}/manifest.json`;
+}
+
+/**
+ * A zero-byte pointer from an upload to one of its output folders, written before the
+ * folder, so the sweep can tell whose a folder is without the upload id in the outputs'
+ * own metadata, which read URLs expose.
+ */
+export function outputFolderPointerName(uploadId: string, folder: string): string {
+  return `${uploadId}/folders/${folder}`;
 }
 
 /** Blob CORS rule letting browsers PUT straight to storage from the given origins. */

@@ -3,7 +3,8 @@
  * last, after every output exists, so a manifest always describes complete work.
  */
 import { createHash } from 'node:crypto';
-import { compareSequencers, type BlobCommit } from './blob-events';
+import type { BlobCommit } from './blob-events';
+import type { CallerIdentity } from './upload-record';
 
 export type RejectReason =
   | 'too-large'
@@ -53,7 +54,17 @@ interface ManifestBase {
   owner: string;
   /** Set for uploads dropped into a drop zone: the zone's name. */
   dropZone?: string;
+  /**
+   * Copied from the upload record when the outcome is decided: the caller's metadata and
+   * identity as the server took them at issuance, never from the blob or its PUT's headers.
+   */
+  metadata: Record<string, string>;
+  caller: CallerIdentity;
+  /** When the URL was issued; for a drop zone, when the blob was created. */
+  issuedAt: string;
   source: { blobName: string; eTag: string; sequencer: string };
+  /** The recorded version's Last-Modified; absent when nothing was uploaded. */
+  uploadedAt?: string;
   completedAt: string;
 }
 
@@ -65,7 +76,8 @@ export type UploadManifest =
       outputs: ManifestOutput[];
       /** The validated original in the originals container, when the stack keeps originals. */
       originalBlobName?: string;
-      original: { format: string; width: number; height: number };
+      /** The upload as decoded; `size` is its length in bytes. */
+      original: { format: string; width: number; height: number; size: number };
       /** The variant set the outputs were made with (see reprocess.ts's variantSetHash). */
       variantSet?: string;
       /** Set by reprocessing: when, and the folder it replaced (deleted after the switch). */
@@ -82,22 +94,25 @@ export type UploadManifest =
   | (ManifestBase & { status: 'rejected'; reason: RejectReason; message: string })
   | (ManifestBase & { status: 'failed'; reason: FailReason; message: string });
 
-export type ManifestDecision = 'process' | 'already-done' | 'stale';
+/**
+ * `process`: no outcome yet. `already-done`: the outcome of this very version is recorded
+ * (a repeat; what follows the manifest may still need finishing). `later-version`: an
+ * outcome for another version of the same upload is recorded, and an upload id has exactly
+ * one upload, so this one is refused whatever it holds.
+ */
+export type ManifestDecision = 'process' | 'already-done' | 'later-version';
 
 /**
- * At-least-once delivery means repeats and reordering: the same blob version is done
- * once, and an older version never replaces the outcome of a newer one.
+ * At-least-once delivery means repeats and reordering: the recorded version is done once,
+ * and once any version has an outcome (processed, rejected or failed alike, each announced
+ * by its event) no other version of the upload can change it.
  */
 export function decideAgainstManifest(
   existing: UploadManifest | undefined,
   commit: BlobCommit,
 ): ManifestDecision {
   if (!existing) return 'process';
-  if (existing.source.eTag === commit.eTag) {
-    // A failure recorded from the poison queue is retried if the same event arrives again.
-    return existing.status === 'failed' ? 'process' : 'already-done';
-  }
-  return compareSequencers(commit.sequencer, existing.source.sequencer) > 0 ? 'process' : 'stale';
+  return existing.source.eTag === commit.eTag ? 'already-done' : 'later-version';
 }
 
 /** A blob version as a path segment: its eTag without quotes or punctuation. */
@@ -113,6 +128,33 @@ export function versionSegment(eTag: string): string {
  */
 export function outputPrefix(uploadId: string, eTag: string): string {
   return createHash('sha256').update(`${uploadId}\n${eTag}`).digest('hex').slice(0, 32);
+}
+
+/** The output folders and kept original a manifest names, including a folder a switch left to delete. */
+function namedBy(manifest: UploadManifest | undefined): { folders: string[]; originals: string[] } {
+  if (manifest?.status !== 'processed') return { folders: [], originals: [] };
+  const folders = [manifest.outputPrefix, manifest.replacedOutputPrefix];
+  return {
+    folders: folders.filter((f): f is string => f !== undefined),
+    originals: manifest.originalBlobName ? [manifest.originalBlobName] : [],
+  };
+}
+
+/**
+ * What `previous` names that `next` does not: once `next` replaces it (or, undefined, the
+ * upload is erased), these are deleted, so no output or original outlives the manifest
+ * that named it. A folder an earlier switch left to delete counts as named.
+ */
+export function noLongerNamed(
+  previous: UploadManifest,
+  next: UploadManifest | undefined,
+): { folders: string[]; originals: string[] } {
+  const before = namedBy(previous);
+  const kept = next?.status === 'processed' ? next : undefined;
+  return {
+    folders: before.folders.filter((f) => f !== kept?.outputPrefix),
+    originals: before.originals.filter((o) => o !== kept?.originalBlobName),
+  };
 }
 
 export function isUploadManifest(value: unknown): value is UploadManifest {

@@ -219,6 +219,38 @@ export const OPENAPI_DOCUMENT = {
           ...COMMON_ERRORS,
         },
       },
+      delete: {
+        operationId: 'deleteUpload',
+        summary: 'Erase an upload',
+        description:
+          'Erases the upload: its outputs, manifest, kept original, any landing blob and its record; frees its quota slot and publishes `directdrop.upload.deleted`. Its upload URL can no longer write anything, and a pending upload is refused by the worker instead of processed. The outputs go at once, so read URLs handed out before answer 404 from then on (a browser may still show a copy it cached); no read URL outlives its own lifetime either way.',
+        parameters: [
+          {
+            name: 'uploadId',
+            in: 'path',
+            required: true,
+            description: 'The id `POST /uploads` returned.',
+            schema: { type: 'string', format: 'uuid' },
+          },
+          {
+            name: 'statusToken',
+            in: 'query',
+            required: false,
+            description:
+              'Anonymous mode only: the capability `statusUrl` carries, which makes the caller the upload’s owner.',
+            schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{43}$' },
+          },
+        ],
+        responses: {
+          '204': { description: 'Erased.', headers: NO_STORE },
+          '400': errorResponse('The id is not an upload id.', ['invalid-upload-id']),
+          '404': errorResponse(
+            "No such upload of the caller's: unknown, another caller's, or already deleted.",
+            ['upload-not-found'],
+          ),
+          ...COMMON_ERRORS,
+        },
+      },
     },
     '/limits': {
       get: {

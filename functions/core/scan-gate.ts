@@ -3,7 +3,7 @@
  * event and a clean verdict for the same blob version have arrived, in either order.
  * Verdicts are Defender for Storage's `Microsoft.Security.MalwareScanningResult` events
  * (Event Grid schema), which are claims like any queue message: only the configured topic,
- * the landing container of this account and a well-formed body are believed, and the
+ * the watched containers of this account and a well-formed body are believed, and the
  * adapter still checks the blob exists at the verdict's eTag before recording it.
  *
  * Schema source: learn.microsoft.com/azure/defender-for-cloud/defender-for-storage-configure-malware-scan
@@ -19,6 +19,8 @@ export type VerdictResult = 'clean' | 'malicious' | 'unverified';
 
 export interface ScanVerdict {
   eventId: string;
+  /** The watched container the blob is in: the landing container or a drop zone's. */
+  container: string;
   blobName: string;
   /** Always quoted, like BlobCommit.eTag. */
   eTag: string;
@@ -74,8 +76,11 @@ export type GateMessage =
 export interface VerdictExpectations {
   /** ARM ID of the results topic; compared case-insensitively, as ARM IDs are. */
   topic: string;
-  /** The landing container's URL, e.g. https://acct.blob.core.windows.net/uploads. */
-  landingContainerUrl: string;
+  /**
+   * The containers whose blobs the gate waits on (the landing container, then each drop
+   * zone's), with their URLs, e.g. https://acct.blob.core.windows.net/uploads.
+   */
+  containers: ReadonlyArray<{ name: string; url: string }>;
 }
 
 type Json = Record<string, unknown>;
@@ -115,15 +120,22 @@ function parseVerdict(event: Json, expect: VerdictExpectations): GateMessage {
     return { kind: 'malformed', reason: 'scan result lacks data.blobUri or data.eTag' };
   if (typeof scanResultType !== 'string')
     return { kind: 'malformed', reason: 'scan result lacks data.scanResultType' };
-  const blobName = blobNameFromUri(blobUri, expect.landingContainerUrl);
-  if (!blobName)
-    return { kind: 'ignored', reason: 'scan result for a blob outside the landing container' };
+  const watched = expect.containers
+    .map(({ name, url }) => ({ container: name, blobName: blobNameFromUri(blobUri, url) }))
+    .find((candidate) => candidate.blobName);
+  if (!watched?.blobName)
+    return {
+      kind: 'ignored',
+      reason: 'scan result for a blob outside the landing container and drop zones',
+    };
+  const { container, blobName } = watched;
   const details = isObject(data.scanResultDetails) ? data.scanResultDetails : {};
   const names = Array.isArray(details.malwareNamesFound) ? details.malwareNamesFound : [];
   return {
     kind: 'verdict',
     verdict: {
       eventId: id,
+      container,
       blobName,
       eTag: quotedETag(eTag),
       result: resultOf(scanResultType),

@@ -87,6 +87,13 @@ export interface DirectdropSettings {
    * fetches: its batch settings are app-wide, so this cap keeps live uploads' share.
    */
   reprocessConcurrency: number;
+  /**
+   * The Event Grid custom topic outcome events are published to
+   * (`https://<topic>.<region>-1.eventgrid.azure.net/api/events`); '' publishes nothing.
+   */
+  outcomeTopicEndpoint: string;
+  /** The CloudEvents `source` of every outcome event: `urn:directdrop:<stack>`. */
+  eventSource: string;
 }
 
 /**
@@ -187,6 +194,8 @@ export const DEFAULT_SETTINGS: Readonly<DirectdropSettings> = {
   dropZones: [],
   reprocessQueue: STORAGE_NAMES.reprocessQueue,
   reprocessConcurrency: 1,
+  outcomeTopicEndpoint: '',
+  eventSource: 'urn:directdrop:local',
 };
 
 /** Allowed ranges, shared with the Pulumi config validation. */
@@ -247,6 +256,8 @@ export const SETTING_KEYS: { readonly [K in keyof DirectdropSettings]: string } 
   dropZones: 'DIRECTDROP_DROP_ZONES',
   reprocessQueue: 'DIRECTDROP_REPROCESS_QUEUE',
   reprocessConcurrency: 'DIRECTDROP_REPROCESS_CONCURRENCY',
+  outcomeTopicEndpoint: 'DIRECTDROP_OUTCOME_TOPIC_ENDPOINT',
+  eventSource: 'DIRECTDROP_EVENT_SOURCE',
 };
 
 /**
@@ -254,6 +265,11 @@ export const SETTING_KEYS: { readonly [K in keyof DirectdropSettings]: string } 
  * DirectdropSettings: infra passes a generated secret, local mode one kept per data folder.
  */
 export const OWNER_KEY_SETTING = 'DIRECTDROP_OWNER_KEY';
+/**
+ * The outcome topic's access key (`aeg-sas-key`), local mode only: a secret like the owner
+ * key, so not part of DirectdropSettings. Without it the app's managed identity publishes.
+ */
+export const OUTCOME_TOPIC_KEY_SETTING = 'DIRECTDROP_OUTCOME_TOPIC_KEY';
 /** Shortest owner key accepted: 32 characters, e.g. 24 random bytes in Base64. */
 export const MIN_OWNER_KEY_LENGTH = 32;
 
@@ -487,17 +503,23 @@ export function validatePublicBaseUrl(value: string, setting: string): string {
   return url.href.replace(/\/+$/, '');
 }
 
-/** An issuer is an https URL (http only for loopback, where local mode's provider lives). */
-export function validateIssuer(value: string, setting: string): string {
+/** An https URL, or http on loopback (where local mode serves), or a SettingsError for `example`. */
+function secureUrl(value: string, setting: string, example: string): URL {
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new SettingsError(setting, `"${value}" is not a URL like https://login.example.com/`);
+    throw new SettingsError(setting, `"${value}" is not a URL like ${example}`);
   }
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url))) {
     throw new SettingsError(setting, `"${value}" must use https:// (http:// only on loopback)`);
   }
+  return url;
+}
+
+/** An issuer is an https URL (http only for loopback, where local mode's provider lives). */
+export function validateIssuer(value: string, setting: string): string {
+  const url = secureUrl(value, setting, 'https://login.example.com/');
   if (url.search || url.hash) throw new SettingsError(setting, 'must have no query or fragment');
   return value;
 }
@@ -633,6 +655,26 @@ function readScanUnverifiedPolicy(env: Env): ScanUnverifiedPolicy {
   return policy;
 }
 
+function readOutcomeTopicEndpoint(env: Env): string {
+  const key = SETTING_KEYS.outcomeTopicEndpoint;
+  const raw = env[key] ?? '';
+  if (raw === '') return '';
+  const url = secureUrl(raw, key, 'https://<topic>.<region>-1.eventgrid.azure.net/api/events');
+  if (url.search || url.hash) throw new SettingsError(key, 'must have no query or fragment');
+  return raw;
+}
+
+/** A CloudEvents source is a URI reference; directdrop's are URNs such as urn:directdrop:dev. */
+const EVENT_SOURCE = /^[a-z][a-z0-9+.-]*:[^\s]+$/i;
+
+function readEventSource(env: Env): string {
+  const key = SETTING_KEYS.eventSource;
+  const raw = env[key] || DEFAULT_SETTINGS.eventSource;
+  if (!EVENT_SOURCE.test(raw) || raw.length > 256)
+    throw new SettingsError(key, `"${raw}" must be a URI such as urn:directdrop:dev`);
+  return raw;
+}
+
 /** Reads and validates every directdrop setting; throws a SettingsError naming the bad one. */
 export function parseSettings(env: Env): DirectdropSettings {
   const typesKey = SETTING_KEYS.allowedContentTypes;
@@ -679,35 +721,12 @@ export function parseSettings(env: Env): DirectdropSettings {
             env[SETTING_KEYS.publicBaseUrl] as string,
             SETTING_KEYS.publicBaseUrl,
           ),
-    dropZones: readDropZonesWithoutScanning(env, malwareScanning),
+    dropZones: readDropZones(env),
     reprocessQueue: readName(env, 'reprocessQueue'),
     reprocessConcurrency: readInteger(env, 'reprocessConcurrency'),
+    outcomeTopicEndpoint: readOutcomeTopicEndpoint(env),
+    eventSource: readEventSource(env),
   };
-}
-
-function readDropZonesWithoutScanning(env: Env, malwareScanning: boolean): DropZone[] {
-  return refuseUngatedDropZones(readDropZones(env), malwareScanning, {
-    dropZones: SETTING_KEYS.dropZones,
-    malwareScanning: SETTING_KEYS.malwareScanning,
-  });
-}
-
-/**
- * The scan gate waits on landing uploads only, so drop zones would bypass it: refused while
- * scanning is on. `names` are the two keys as the caller knows them (app setting or stack key).
- */
-export function refuseUngatedDropZones(
-  dropZones: DropZone[],
-  malwareScanning: boolean,
-  names: { dropZones: string; malwareScanning: string },
-): DropZone[] {
-  if (malwareScanning && dropZones.length > 0) {
-    throw new SettingsError(
-      names.dropZones,
-      `drop zones are not yet gated by the malware scan; declare none while ${names.malwareScanning} is true`,
-    );
-  }
-  return dropZones;
 }
 
 /** The app settings that reproduce `settings`; what infra and local mode hand to the app. */
@@ -744,6 +763,8 @@ export function toAppSettings(settings: DirectdropSettings): Record<string, stri
     [SETTING_KEYS.dropZones]: JSON.stringify(settings.dropZones),
     [SETTING_KEYS.reprocessQueue]: settings.reprocessQueue,
     [SETTING_KEYS.reprocessConcurrency]: String(settings.reprocessConcurrency),
+    [SETTING_KEYS.outcomeTopicEndpoint]: settings.outcomeTopicEndpoint,
+    [SETTING_KEYS.eventSource]: settings.eventSource,
   };
 }
 

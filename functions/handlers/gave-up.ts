@@ -1,40 +1,40 @@
 /**
  * The one way an upload is recorded `failed` after its retries, whichever queue gave up
- * on it: the failed manifest, then (outside drop zones) its blob, then its quota slot.
+ * on it: the failed manifest, then what follows every outcome.
  */
 import type { InvocationContext } from '@azure/functions';
+import type { BlobGetPropertiesResponse } from '@azure/storage-blob';
 import type { BlobCommit } from '../core/blob-events';
-import { type StoredManifest, writeManifest } from '../adapters/manifest-store';
+import type { UploadManifest } from '../core/manifest';
+import { writeManifest } from '../adapters/manifest-store';
 import type { Runtime } from '../adapters/runtime';
-import { releaseOutstandingUpload } from './release-quota';
-import { type UploadSource, removeRecordedBlob } from './upload-source';
+import { admitUpload, finishOutcome, refuseUnadmitted } from './finish-outcome';
+import type { UploadSource } from './upload-source';
 
-/** False when another delivery wrote the manifest first. */
+/**
+ * `properties` are the blob's at `commit`'s version, just read. False when another
+ * delivery wrote the manifest first.
+ */
 export async function recordGaveUp(
   runtime: Runtime,
   source: UploadSource,
   commit: BlobCommit,
-  existing: StoredManifest | undefined,
+  properties: BlobGetPropertiesResponse,
   context: InvocationContext,
 ): Promise<boolean> {
-  const { owner, uploadId, dropZone } = source;
-  const written = await writeManifest(
-    runtime.processed,
-    {
-      version: 1,
-      uploadId,
-      owner,
-      ...(dropZone ? { dropZone } : {}),
-      status: 'failed',
-      reason: 'processing-failed',
-      message: 'Processing gave up after repeated failures.',
-      source: { blobName: commit.blobName, eTag: commit.eTag, sequencer: commit.sequencer },
-      completedAt: new Date().toISOString(),
-    },
-    existing,
-  );
-  if (!written) return false;
-  await removeRecordedBlob(source, commit.blobName, commit.eTag);
-  await releaseOutstandingUpload(runtime, source, context);
+  const admission = await admitUpload(runtime, source, commit, properties);
+  if (!admission.admitted) {
+    await refuseUnadmitted(source, commit.blobName, properties, admission.why, context);
+    return true;
+  }
+  const manifest: UploadManifest = {
+    ...admission.base,
+    status: 'failed',
+    reason: 'processing-failed',
+    message: 'Processing gave up after repeated failures.',
+    completedAt: new Date().toISOString(),
+  };
+  if (!(await writeManifest(runtime.processed, manifest, undefined))) return false;
+  await finishOutcome(runtime, source, manifest, properties, context);
   return true;
 }

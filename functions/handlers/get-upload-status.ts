@@ -16,7 +16,6 @@ import {
   uploadWindowClosed,
 } from '../core/upload-record';
 import { isUploadId } from '../core/upload-request';
-import { readManifest } from '../adapters/manifest-store';
 import { readVerdict } from '../adapters/scan-gate-store';
 import { type Runtime, getRuntime } from '../adapters/runtime';
 import { mayRead, recordAccess } from './caller';
@@ -36,33 +35,9 @@ function isOutcome(status: string): status is OutcomeStatus {
   return status === 'processed' || status === 'rejected' || status === 'failed';
 }
 
-/**
- * The outcome of an upload: its record's, once mirrored. Interim, until the worker mirrors
- * every outcome into the record (`uploads.recordOutcome`): an issued record's outcome is
- * read from the manifest (one blob read). Delete this fallback when the worker does.
- */
-export async function outcomeOf(
-  runtime: Runtime,
-  record: UploadRecord | ListedRecord,
-): Promise<Outcome | undefined> {
-  if (isOutcome(record.status)) return record as Outcome;
-  if (record.status !== 'issued' || record.dropZone) return undefined;
-  const stored = await readManifest(runtime.processed, record.uploadId);
-  if (!stored || stored.manifest.owner !== record.owner) return undefined;
-  const { manifest } = stored;
-  return manifest.status === 'processed'
-    ? {
-        status: 'processed',
-        completedAt: manifest.completedAt,
-        original: manifest.original,
-        outputs: manifest.outputs,
-      }
-    : {
-        status: manifest.status,
-        reason: manifest.reason,
-        message: manifest.message,
-        completedAt: manifest.completedAt,
-      };
+/** The outcome of an upload: its record's, mirrored by the worker when it was recorded. */
+export function outcomeOf(record: UploadRecord | ListedRecord): Outcome | undefined {
+  return isOutcome(record.status) ? (record as Outcome) : undefined;
 }
 
 /** Where an upload without an outcome stands: waiting for its bytes, its scan, or the worker. */
@@ -134,7 +109,7 @@ export function getUploadStatusHandler(runtime: () => Runtime) {
     const { record } = found;
     const known = { metadata: record.metadata, issuedAt: record.issuedAt };
 
-    const outcome = await outcomeOf(rt, record);
+    const outcome = outcomeOf(record);
     if (!outcome) {
       const pending = await pendingState(rt, record, Date.now());
       return jsonResponse(200, { uploadId, ...pending, ...known });

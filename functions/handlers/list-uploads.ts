@@ -52,7 +52,7 @@ async function summaryOf(
 ): Promise<UploadSummary> {
   const { uploadId, fileName, contentType, size, metadata, issuedAt, dropZone } = record;
   const base = { uploadId, fileName, contentType, size, metadata, issuedAt, dropZone };
-  const outcome = await outcomeOf(runtime, record);
+  const outcome = outcomeOf(record);
   if (outcome) {
     const { status, reason, completedAt } = outcome;
     return { ...base, status, reason, completedAt };

@@ -1,36 +1,38 @@
 /**
  * Queue trigger on the events queue: turns one committed upload into its variants and
- * manifest, then deletes the landing blob. Rejections are outcomes, not errors; only
- * infrastructure failures throw, so the host retries them and finally moves the message
- * to the poison queue. An event is a claim: nothing is recorded for a blob version that
+ * manifest, then tombstones the landing blob so its URL can never write it again.
+ * Rejections are outcomes, not errors; only infrastructure failures throw, so the host
+ * retries them and finally moves the message to the poison queue. An event is a claim: nothing is recorded for a blob version that
  * does not exist.
  */
 import type { InvocationContext } from '@azure/functions';
 import type { BlobGetPropertiesResponse } from '@azure/storage-blob';
 import { type BlobCommit, parseBlobEvents } from '../core/blob-events';
 import { processImage } from '../core/image-pipeline';
-import {
-  type RejectReason,
-  type UploadManifest,
-  decideAgainstManifest,
-  outputPrefix,
-} from '../core/manifest';
+import { type RejectReason, type UploadManifest, outputPrefix } from '../core/manifest';
 import { plainUploadViolation } from '../core/plain-upload';
 import { variantSetHash } from '../core/reprocess';
 import { readManifest, writeManifest } from '../adapters/manifest-store';
-import { hasSnapshots, inspectLandingBlob } from '../adapters/landing-blob';
+import {
+  hasSnapshots,
+  inspectLandingBlob,
+  isTombstone,
+  tombstoneBlob,
+} from '../adapters/landing-blob';
 import { deleteOutputs, writeOutputs } from '../adapters/processed-outputs';
 import { isStatus } from '../adapters/storage-errors';
 import { BodyTooLargeError, readBody } from '../adapters/read-body';
 import { type Runtime, getRuntime } from '../adapters/runtime';
 import { handleScanGateMessage, passesScanGate } from './scan-gate';
-import { releaseOutstandingUpload } from './release-quota';
 import {
-  type UploadSource,
-  removeRecordedBlob,
-  uploadSourceOf,
-  watchedContainers,
-} from './upload-source';
+  type ManifestBase,
+  admitUpload,
+  finishOutcome,
+  recordedVersion,
+  refuseUnadmitted,
+} from './finish-outcome';
+import { handleUploadDeletion } from './upload-deletion';
+import { type UploadSource, uploadSourceOf, watchedContainers } from './upload-source';
 
 type Outcome =
   | { status: 'processed'; manifest: UploadManifest; folder: string; originalBlobName?: string }
@@ -40,19 +42,13 @@ type Outcome =
 async function produceOutcome(
   runtime: Runtime,
   commit: BlobCommit,
-  { container, owner, uploadId, declaredSize, dropZone }: UploadSource,
+  { container, uploadId, declaredSize }: UploadSource,
+  base: ManifestBase,
   properties: BlobGetPropertiesResponse,
   violation: string | undefined,
 ): Promise<Outcome> {
   const { settings, processed } = runtime;
   const { eTag } = commit;
-  const base = {
-    version: 1 as const,
-    uploadId,
-    owner,
-    ...(dropZone ? { dropZone } : {}),
-    source: { blobName: commit.blobName, eTag, sequencer: commit.sequencer },
-  };
   const completedAt = () => new Date().toISOString();
   const rejected = (reason: RejectReason, message: string): Outcome => ({
     status: 'rejected',
@@ -99,7 +95,7 @@ async function produceOutcome(
   if (!result.ok) return rejected(result.reason, result.message);
 
   const folder = outputPrefix(uploadId, eTag);
-  const outputs = await writeOutputs(processed, folder, result.variants);
+  const outputs = await writeOutputs(processed, uploadId, folder, result.variants);
   const originalBlobName = settings.keepOriginals
     ? await keepOriginal(
         runtime,
@@ -116,7 +112,7 @@ async function produceOutcome(
       ...base,
       status: 'processed',
       outputPrefix: folder,
-      original: result.original,
+      original: { ...result.original, size: bytes.length },
       outputs,
       originalBlobName,
       variantSet: variantSetHash(settings.variants),
@@ -146,16 +142,42 @@ async function keepOriginal(
 }
 
 /**
- * The landing blob of a recorded outcome goes, snapshots included, pinned to the version
- * the outcome describes, unless the blob was refused as not a plain upload: page and append
- * blobs change their ETag in place, and no version of a refused blob is ever accepted.
+ * A recorded outcome's blob still here: the crash or failed step after its manifest is
+ * finished. Any other version is a later write through the same URL (or a version made
+ * while a refused blob was being replaced): refused, and tombstoned without touching the
+ * recorded outcome, its event or its quota.
  */
-function removeLanding(source: UploadSource, commit: BlobCommit, outcome: UploadManifest) {
-  const refused = outcome.status === 'rejected' && outcome.reason === 'not-a-plain-upload';
-  return removeRecordedBlob(source, commit.blobName, refused ? undefined : commit.eTag);
+async function finishOrRefuse(
+  runtime: Runtime,
+  source: UploadSource,
+  commit: BlobCommit,
+  recorded: UploadManifest,
+  properties: BlobGetPropertiesResponse,
+  context: InvocationContext,
+): Promise<void> {
+  const { uploadId } = source;
+  const pinned = recordedVersion(recorded);
+  const holdsRecorded =
+    pinned === undefined ? properties.blobType !== 'BlockBlob' : properties.etag === pinned;
+  if (holdsRecorded) {
+    await finishOutcome(runtime, source, recorded, properties, context);
+    context.info(`Upload ${uploadId}: event ${commit.eventId} repeats its recorded outcome`);
+    return;
+  }
+  const plain = properties.blobType === 'BlockBlob';
+  await tombstoneBlob(
+    source.container,
+    commit.blobName,
+    'refused',
+    plain ? properties.etag : undefined,
+  );
+  context.warn(
+    `Upload ${uploadId}: refused version ${properties.etag ?? '?'}, written after its outcome (${recorded.status}) was recorded; the outcome stands`,
+  );
 }
 
-async function processCommit(
+/** One committed blob through the worker; the sweep sends its leftovers here too. */
+export async function processCommit(
   runtime: Runtime,
   commit: BlobCommit,
   context: InvocationContext,
@@ -166,68 +188,78 @@ async function processCommit(
     return;
   }
   const { uploadId } = source;
-  const existing = await readManifest(runtime.processed, uploadId);
-  const decision = decideAgainstManifest(existing?.manifest, commit);
-  if (decision === 'already-done') {
-    // A crash between the manifest and the delete leaves the blob; its redelivery removes it.
-    if (existing) await removeLanding(source, commit, existing.manifest);
-    context.info(`Upload ${uploadId}: event ${commit.eventId} is already-done; nothing to do`);
-    return;
-  }
-  if (decision === 'stale') {
-    context.info(`Upload ${uploadId}: event ${commit.eventId} is stale; nothing to do`);
-    return;
-  }
   const landed = await inspectLandingBlob(source.container, commit.blobName, commit.eTag);
-  // A changed block blob has a newer event on its way; a page or append blob is refused as it is.
-  const properties =
-    landed.state === 'current' || (landed.state === 'changed' && !landed.isBlockBlob)
-      ? landed.properties
-      : undefined;
-  if (!properties) {
+  if (landed.state === 'gone') {
     context.info(
-      `Upload ${uploadId}: the blob version of event ${commit.eventId} is ${landed.state}; nothing recorded`,
+      `Upload ${uploadId}: the blob version of event ${commit.eventId} is gone; nothing recorded`,
     );
     return;
   }
+  // The tombstone's own event, or one for a version the tombstone has replaced.
+  if (isTombstone(landed.properties)) {
+    context.info(
+      `Upload ${uploadId}: the blob of event ${commit.eventId} is a tombstone; nothing to do`,
+    );
+    return;
+  }
+  const existing = await readManifest(runtime.processed, uploadId);
+  if (existing)
+    return finishOrRefuse(runtime, source, commit, existing.manifest, landed.properties, context);
+
+  // A changed block blob has a newer event on its way; a page or append blob is refused as it is.
+  if (landed.state === 'changed' && landed.isBlockBlob) {
+    context.info(
+      `Upload ${uploadId}: the blob version of event ${commit.eventId} is changed; nothing recorded`,
+    );
+    return;
+  }
+  const { properties } = landed;
+  const admission = await admitUpload(runtime, source, commit, properties);
+  if (!admission.admitted)
+    return refuseUnadmitted(source, commit.blobName, properties, admission.why, context);
   const violation = plainUploadViolation({
     api: commit.api,
     blobType: properties.blobType,
     copied: properties.copyId !== undefined,
-    hasSnapshots: await hasSnapshots(source.container, commit.blobName),
+    // Anyone holding a zone's URL may snapshot any blob in it: noise, removed with the blob.
+    hasSnapshots: source.dropZone ? false : await hasSnapshots(source.container, commit.blobName),
+    explicitTier: properties.accessTierInferred ? undefined : properties.accessTier,
   });
   // What is refused anyway need not wait for a verdict (Defender scans only what it scans).
   if (
     !violation &&
     runtime.settings.malwareScanning &&
-    !(await passesScanGate(runtime, commit, uploadId, existing, context))
+    !(await passesScanGate(runtime, commit, uploadId, context))
   )
     return;
 
-  const outcome = await produceOutcome(runtime, commit, source, properties, violation);
+  const outcome = await produceOutcome(
+    runtime,
+    commit,
+    source,
+    admission.base,
+    properties,
+    violation,
+  );
   if (outcome.status === 'stale') {
     context.info(
       `Upload ${uploadId}: blob changed since event ${commit.eventId}; nothing recorded`,
     );
     return;
   }
-  if (await writeManifest(runtime.processed, outcome.manifest, existing)) {
-    await removeLanding(source, commit, outcome.manifest);
+  if (await writeManifest(runtime.processed, outcome.manifest, undefined)) {
     const detail = outcome.manifest.status === 'rejected' ? ` (${outcome.manifest.reason})` : '';
     context.info(`Upload ${uploadId}: ${outcome.manifest.status}${detail}`);
-    await releaseOutstandingUpload(runtime, source, context);
+    await finishOutcome(runtime, source, outcome.manifest, properties, context);
     return;
   }
 
-  // Another delivery wrote the manifest meanwhile: keep whichever describes the newer version.
+  // Another delivery wrote the manifest meanwhile: its outcome stands, and ours goes.
   const current = await readManifest(runtime.processed, uploadId);
-  if (decideAgainstManifest(current?.manifest, commit) === 'process') {
-    throw new Error(`Upload ${uploadId}: manifest changed concurrently; retrying`);
-  }
   const currentFolder =
     current?.manifest.status === 'processed' ? current.manifest.outputPrefix : undefined;
   if (outcome.status === 'processed' && outcome.folder !== currentFolder) {
-    await deleteOutputs(runtime.processed, outcome.folder);
+    await deleteOutputs(runtime.processed, uploadId, outcome.folder);
     if (outcome.originalBlobName)
       await runtime.originals.deleteBlob(outcome.originalBlobName).catch((error) => {
         if (!isStatus(error, 404)) throw error;
@@ -243,6 +275,7 @@ export function processUploadEventHandler(runtime: () => Runtime) {
   ): Promise<void> {
     const rt = runtime();
     const resume = (commit: BlobCommit) => processCommit(rt, commit, context);
+    if (await handleUploadDeletion(rt, message, context)) return;
     if (await handleScanGateMessage(rt, message, context, resume)) return;
     for (const event of parseBlobEvents(message, watchedContainers(rt))) {
       if (event.kind === 'malformed')

@@ -1,7 +1,7 @@
 /**
  * Queue trigger on `<events queue>-poison`: the host moved an event here after
  * maxDequeueCount failed attempts. Records `failed` so the client learns about it, then
- * deletes the landing blob; never overrides an outcome that was reached after all, and
+ * tombstones the landing blob; never overrides an outcome that was reached after all, and
  * records nothing for a blob version that does not exist. A poison queue has no poison
  * queue of its own, so a message that keeps failing here is logged and dropped.
  */
@@ -10,7 +10,7 @@ import { type BlobCommit, parseBlobEvents } from '../core/blob-events';
 import { POISON_RECORD_ATTEMPTS } from '../core/definitions';
 import { decideAgainstManifest } from '../core/manifest';
 import { readManifest } from '../adapters/manifest-store';
-import { inspectLandingBlob } from '../adapters/landing-blob';
+import { inspectLandingBlob, isTombstone } from '../adapters/landing-blob';
 import { describeStorageError } from '../adapters/storage-errors';
 import { type Runtime, getRuntime } from '../adapters/runtime';
 import { recordPoisonedGateMessage } from './scan-gate';
@@ -28,16 +28,15 @@ async function recordFailure(
   // Two attempts cover one concurrent writer; losing both means an outcome now exists.
   for (let attempt = 0; attempt < 2; attempt++) {
     const existing = await readManifest(runtime.processed, uploadId);
-    const decision = decideAgainstManifest(existing?.manifest, commit);
-    if (decision !== 'process' || existing?.manifest.status === 'failed') return;
+    if (decideAgainstManifest(existing?.manifest, commit) !== 'process') return;
     const landed = await inspectLandingBlob(source.container, commit.blobName, commit.eTag);
-    if (landed.state !== 'current') {
+    if (landed.state !== 'current' || isTombstone(landed.properties)) {
       context.info(
-        `Upload ${uploadId}: the blob version of poisoned event ${commit.eventId} is ${landed.state}; nothing recorded`,
+        `Upload ${uploadId}: the blob version of poisoned event ${commit.eventId} is ${landed.state === 'current' ? 'a tombstone' : landed.state}; nothing recorded`,
       );
       return;
     }
-    if (await recordGaveUp(runtime, source, commit, existing, context)) {
+    if (await recordGaveUp(runtime, source, commit, landed.properties, context)) {
       context.warn(
         `Upload ${uploadId}: recorded as failed after its retries (event ${commit.eventId})`,
       );

@@ -10,7 +10,7 @@ import type { InvocationContext } from '@azure/functions';
 import type { ContainerClient } from '@azure/storage-blob';
 import { concurrencyLimit } from '../core/concurrency-limit';
 import { processImage } from '../core/image-pipeline';
-import type { ReprocessFailReason, UploadManifest } from '../core/manifest';
+import { type ReprocessFailReason, type UploadManifest, noLongerNamed } from '../core/manifest';
 import {
   type ReprocessWorkItem,
   parseReprocessWorkItem,
@@ -74,6 +74,20 @@ async function recordFailure(
   context.warn(`Upload ${manifest.uploadId}: reprocessing failed (${reason}): ${message}`);
 }
 
+/** Every folder and original the old manifest named and the new one does not. */
+async function deleteReplaced(
+  { processed, originals }: ReprocessStorage,
+  previous: ProcessedManifest,
+  next: ProcessedManifest,
+): Promise<void> {
+  const stale = noLongerNamed(previous, next);
+  for (const folder of stale.folders) await deleteOutputs(processed, previous.uploadId, folder);
+  for (const original of stale.originals)
+    await originals.deleteBlob(original).catch((error) => {
+      if (!isStatus(error, 404)) throw error;
+    });
+}
+
 async function reprocess(
   storage: ReprocessStorage,
   item: ReprocessWorkItem,
@@ -86,7 +100,7 @@ async function reprocess(
   if (need === 'current') {
     // A repeat after a crash between the switch and the clean-up finishes the clean-up.
     const replaced = (stored?.manifest as ProcessedManifest).replacedOutputPrefix;
-    if (replaced) await deleteOutputs(processed, replaced);
+    if (replaced) await deleteOutputs(processed, uploadId, replaced);
     context.info(`Upload ${uploadId}: variant set ${variantSet} is current; nothing to do`);
     return;
   }
@@ -111,12 +125,12 @@ async function reprocess(
     return recordFailure(storage, stored, item, result.reason, result.message, context);
 
   const folder = reprocessedOutputPrefix(uploadId, manifest.source.eTag, variantSet);
-  const outputs = await writeOutputs(processed, folder, result.variants);
+  const outputs = await writeOutputs(processed, uploadId, folder, result.variants);
   const next: ProcessedManifest = {
     ...manifest,
     outputPrefix: folder,
     outputs,
-    original: result.original,
+    original: { ...result.original, size: bytes.length },
     variantSet,
     reprocessedAt: new Date().toISOString(),
     replacedOutputPrefix: manifest.outputPrefix,
@@ -124,7 +138,7 @@ async function reprocess(
   // An earlier failure no longer applies.
   delete next.reprocessFailure;
   if (await writeManifest(processed, next, stored)) {
-    await deleteOutputs(processed, manifest.outputPrefix);
+    await deleteReplaced(storage, manifest, next);
     context.info(`Upload ${uploadId}: reprocessed to variant set ${variantSet}`);
     return;
   }
@@ -137,7 +151,7 @@ async function reprocess(
   }
   if (current?.source.eTag !== manifest.source.eTag) {
     // A newer upload version was processed, with the stack's current variants.
-    await deleteOutputs(processed, folder);
+    await deleteOutputs(processed, uploadId, folder);
     context.info(`Upload ${uploadId}: replaced by a newer upload meanwhile; nothing to do`);
     return;
   }

@@ -17,8 +17,7 @@ import {
   remainingWaitMs,
   verdictRecord,
 } from '../core/scan-gate';
-import { parseLandingBlobName } from '../core/upload-request';
-import { type StoredManifest, readManifest, writeManifest } from '../adapters/manifest-store';
+import { readManifest, writeManifest } from '../adapters/manifest-store';
 import type { Runtime } from '../adapters/runtime';
 import {
   createPending,
@@ -27,50 +26,44 @@ import {
   readVerdict,
   scheduleTimeoutCheck,
 } from '../adapters/scan-gate-store';
+import { currentVersion } from '../adapters/landing-blob';
 import { isStatus } from '../adapters/storage-errors';
+import { admitUpload, finishOutcome, refuseUnadmitted } from './finish-outcome';
 import { recordGaveUp } from './gave-up';
-import { releaseOutstandingUpload } from './release-quota';
-import { type UploadSource, removeRecordedBlob, uploadSourceOf } from './upload-source';
+import { type UploadSource, uploadSourceOf, watchedContainers } from './upload-source';
 
 type Resume = (commit: BlobCommit) => Promise<void>;
 type GateOutcome = Extract<GateDecision, { action: 'reject' | 'fail' }>;
 
-/** The gate waits only on landing uploads (drop zones and scanning are exclusive, see settings). */
+/** The gate waits on landing uploads and drop zone blobs alike. */
 function requireSource(runtime: Runtime, commit: BlobCommit): UploadSource {
   const source = uploadSourceOf(runtime, commit);
   if (!source) throw new Error(`The gate holds a blob not named by directdrop: ${commit.blobName}`);
   return source;
 }
 
-function requireQueue(runtime: Runtime) {
-  if (!runtime.eventsQueue) throw new Error('Malware scanning is on but no events queue is set');
-  return runtime.eventsQueue;
-}
-
-/** A scan-gate failure already recorded for this version ends it; a later verdict cannot revive it. */
-function endedByGate(existing: UploadManifest | undefined, commit: BlobCommit): boolean {
-  return (
-    existing?.source.eTag === commit.eTag &&
-    existing.status === 'failed' &&
-    (existing.reason === 'scan-timeout' || existing.reason === 'scan-failed')
-  );
-}
-
-/** Records a refusal or failure decided by the gate, then removes the untrusted blob. */
+/**
+ * Records a refusal or failure decided by the gate, then finishes it as any outcome; only
+ * for a version the blob still holds, of an upload that may still have an outcome.
+ */
 async function recordGateOutcome(
   runtime: Runtime,
   commit: BlobCommit,
-  uploadId: string,
   decision: GateOutcome,
-  existing: StoredManifest | undefined,
   context: InvocationContext,
 ): Promise<void> {
   const source = requireSource(runtime, commit);
+  const { uploadId } = source;
+  const properties = await currentVersion(source.container, commit.blobName, commit.eTag);
+  if (!properties) {
+    context.info(`Upload ${uploadId}: ${commit.eTag} is no longer its blob; nothing recorded`);
+    return;
+  }
+  const admission = await admitUpload(runtime, source, commit, properties);
+  if (!admission.admitted)
+    return refuseUnadmitted(source, commit.blobName, properties, admission.why, context);
   const base = {
-    version: 1 as const,
-    uploadId,
-    owner: source.owner,
-    source: { blobName: commit.blobName, eTag: commit.eTag, sequencer: commit.sequencer },
+    ...admission.base,
     message: decision.message,
     completedAt: new Date().toISOString(),
   };
@@ -78,16 +71,14 @@ async function recordGateOutcome(
     decision.action === 'reject'
       ? { ...base, status: 'rejected', reason: decision.reason }
       : { ...base, status: 'failed', reason: decision.reason };
-  if (!(await writeManifest(runtime.processed, manifest, existing))) {
+  if (!(await writeManifest(runtime.processed, manifest, undefined))) {
     // Another delivery got there first; the retry re-decides against what it wrote.
     throw new Error(`Upload ${uploadId}: manifest changed concurrently; retrying`);
   }
-  // Exactly this version: a newer one has its own scan coming.
-  await removeRecordedBlob(source, commit.blobName, commit.eTag);
   context.info(
     `Upload ${uploadId}: ${manifest.status} (${decision.reason}) by the malware scan gate`,
   );
-  await releaseOutstandingUpload(runtime, source, context);
+  await finishOutcome(runtime, source, manifest, properties, context);
 }
 
 /**
@@ -100,19 +91,14 @@ export async function passesScanGate(
   runtime: Runtime,
   commit: BlobCommit,
   uploadId: string,
-  existing: StoredManifest | undefined,
   context: InvocationContext,
 ): Promise<boolean> {
   const { processed, settings } = runtime;
-  if (endedByGate(existing?.manifest, commit)) {
-    context.info(`Upload ${uploadId}: the scan gate already ended this version; nothing to do`);
-    return false;
-  }
   // Waiting is written before the verdict is read, and a verdict is written before the
   // waiting record is read: whichever arrives second sees the first.
   if (!(await readPending(processed, uploadId, commit.eTag))) {
     await scheduleTimeoutCheck(
-      requireQueue(runtime),
+      runtime.eventsQueue,
       uploadId,
       commit.eTag,
       settings.scanVerdictTimeoutSeconds,
@@ -132,7 +118,7 @@ export async function passesScanGate(
     context.info(`Upload ${uploadId}: waiting for the malware scan of ${commit.eTag}`);
     return false;
   }
-  await recordGateOutcome(runtime, commit, uploadId, decision, existing, context);
+  await recordGateOutcome(runtime, commit, decision, context);
   return false;
 }
 
@@ -142,15 +128,15 @@ async function acceptVerdict(
   context: InvocationContext,
   resume: Resume,
 ): Promise<void> {
-  const landing = parseLandingBlobName(verdict.blobName);
-  if (!landing) {
+  const source = uploadSourceOf(runtime, verdict);
+  if (!source) {
     context.warn(`Ignored a scan result for a blob not named by directdrop (${verdict.eventId})`);
     return;
   }
-  const { uploadId } = landing;
+  const { uploadId } = source;
   // The verdict is a claim: it counts only for a version that exists right now.
   try {
-    await runtime.landing
+    await source.container
       .getBlobClient(verdict.blobName)
       .getProperties({ conditions: { ifMatch: verdict.eTag } });
   } catch (error) {
@@ -194,11 +180,7 @@ async function checkTimeout(
     return;
   }
   const existing = await readManifest(processed, uploadId);
-  if (
-    decideAgainstManifest(existing?.manifest, pending.commit) !== 'process' ||
-    endedByGate(existing?.manifest, pending.commit)
-  )
-    return;
+  if (decideAgainstManifest(existing?.manifest, pending.commit) !== 'process') return;
   if (await readVerdict(processed, uploadId, eTag)) {
     await resume(pending.commit);
     return;
@@ -209,25 +191,24 @@ async function checkTimeout(
     settings.scanVerdictTimeoutSeconds,
   );
   if (remaining > 0) {
-    await scheduleTimeoutCheck(requireQueue(runtime), uploadId, eTag, remaining / 1000);
+    await scheduleTimeoutCheck(runtime.eventsQueue, uploadId, eTag, remaining / 1000);
     return;
   }
   context.warn(
     `Upload ${uploadId}: no malware-scan result for ${eTag} after ${settings.scanVerdictTimeoutSeconds} s`,
   );
-  await recordGateOutcome(
-    runtime,
-    pending.commit,
-    uploadId,
-    SCAN_TIMEOUT_DECISION,
-    existing,
-    context,
-  );
+  await recordGateOutcome(runtime, pending.commit, SCAN_TIMEOUT_DECISION, context);
 }
 
-/** Verdicts count only from the configured topic, for this account's landing container. */
+/** Verdicts count only from the configured topic, for this account's watched containers. */
 function gateExpectations(runtime: Runtime) {
-  return { topic: runtime.settings.scanResultsTopic, landingContainerUrl: runtime.landing.url };
+  return {
+    topic: runtime.settings.scanResultsTopic,
+    containers: watchedContainers(runtime).map((name) => ({
+      name,
+      url: runtime.container(name).url,
+    })),
+  };
 }
 
 /**
@@ -270,10 +251,7 @@ export async function recordPoisonedGateMessage(
       item.kind === 'timeout-check'
         ? { uploadId: item.check.uploadId, eTag: item.check.eTag }
         : item.kind === 'verdict'
-          ? {
-              uploadId: parseLandingBlobName(item.verdict.blobName)?.uploadId,
-              eTag: item.verdict.eTag,
-            }
+          ? { uploadId: uploadSourceOf(runtime, item.verdict)?.uploadId, eTag: item.verdict.eTag }
           : undefined;
     const pending =
       version?.uploadId && (await readPending(runtime.processed, version.uploadId, version.eTag));
@@ -283,10 +261,14 @@ export async function recordPoisonedGateMessage(
     }
     const existing = await readManifest(runtime.processed, version.uploadId);
     if (decideAgainstManifest(existing?.manifest, pending.commit) !== 'process') continue;
-    if (existing?.manifest.status === 'failed') continue;
     const { commit } = pending;
     const source = requireSource(runtime, commit);
-    if (await recordGaveUp(runtime, source, commit, existing, context))
+    const properties = await currentVersion(source.container, commit.blobName, commit.eTag);
+    if (!properties) {
+      context.info(`Upload ${version.uploadId}: its waiting version is gone; nothing recorded`);
+      continue;
+    }
+    if (await recordGaveUp(runtime, source, commit, properties, context))
       context.warn(
         `Upload ${version.uploadId}: recorded as failed after its scan message's retries`,
       );

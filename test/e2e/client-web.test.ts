@@ -9,7 +9,8 @@ import { dirname, resolve } from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
-import { STORAGE_NAMES } from '../../functions/core/definitions';
+import { STORAGE_NAMES, TOMBSTONE_CONTENT_TYPE } from '../../functions/core/definitions';
+import { eventually } from '../integration/local-fixtures';
 import { DEFAULT_SETTINGS, SETTING_KEYS } from '../../functions/core/settings';
 import { DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME } from '../../local/azurite';
 import { buildWebClient } from '../../client/web/build';
@@ -55,10 +56,16 @@ async function processedBlobs(local: LocalMode, uploadId: string): Promise<strin
   return names.sort();
 }
 
-/** What landed for this file name: its kept original, since the landing blob is deleted once processed. */
+/** What landed for this file name: its kept original, since a tombstone replaces the landing blob once processed. */
 async function landedBlob(local: LocalMode, fileName: string): Promise<Buffer> {
   const landing = await blobsNamed(local, STORAGE_NAMES.landingContainer, fileName);
-  expect(landing.names, 'the landing blob is deleted once processed').to.deep.equal([]);
+  expect(landing.names).to.have.length(1);
+  // The outcome is readable once recorded; its tombstone follows a moment later.
+  const replaced = await eventually(async () => {
+    const properties = await landing.container.getBlobClient(landing.names[0]).getProperties();
+    return properties.contentType === TOMBSTONE_CONTENT_TYPE && properties.contentLength === 0;
+  }, 10_000);
+  expect(replaced, 'a tombstone replaces the landing blob once processed').to.equal(true);
   const { container, names } = await blobsNamed(local, STORAGE_NAMES.originalsContainer, fileName);
   expect(names).to.have.length(1);
   return container.getBlobClient(names[0]).downloadToBuffer();

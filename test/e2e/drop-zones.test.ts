@@ -1,8 +1,8 @@
 /**
  * Drop zones in local mode: the operator mints a create-only container SAS with
  * `npx directdrop dropzone-url`, a device PUTs blobs under names of its choosing, the
- * emulator raises their events, the worker processes them like any upload, and
- * `npx directdrop dropzone status` lists each outcome by blob name.
+ * emulator raises their events and scans them, the worker processes them like any upload
+ * once clean, and `npx directdrop dropzone status` lists each outcome by blob name.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -16,7 +16,10 @@ import {
   freeLocalModePorts,
   startLocalModeProcess,
 } from '../../local/local-mode-process';
+import { EICAR_TEST_STRING } from '../../local/malware-scanner';
+import { localOperatorStorage } from '../../local/drop-zone-admin';
 import { sidewaysPhotoWithGps } from '../helpers/images';
+import { blobsNamed } from '../helpers/uploads';
 
 const REPO_ROOT = resolve(__dirname, '../..');
 const ZONES = JSON.stringify([{ name: 'cameras', retentionDays: 2, maxSasHours: 48 }]);
@@ -65,9 +68,8 @@ describe('drop zones in local mode', function () {
       role: 'all',
       ports,
       dataDir,
+      // Local mode's default: the malware scan gate on, zone blobs included.
       env: { DIRECTDROP_DROP_ZONES: ZONES },
-      // Drop zones are not gated by the malware scan yet, so the two are exclusive.
-      args: ['--malware-scanning', 'off'],
     });
     await local.ready();
     const minted = await cli(['dropzone-url', 'cameras', '--hours', '24']);
@@ -93,28 +95,73 @@ describe('drop zones in local mode', function () {
     expect(unknown.stderr).to.contain('No drop zone "doorbells"');
   });
 
-  it('processes dropped photos and rejects dropped junk, listing each by blob name', async () => {
-    const photo = await sidewaysPhotoWithGps(640, 480);
-    expect((await drop('cam-1/2026-12-01T10-00.jpg', new Uint8Array(photo))).status).to.equal(201);
-    expect((await drop('cam-1/notes.jpg', 'not an image')).status).to.equal(201);
+  const status = (extra: string[] = []) =>
+    cli([
+      'dropzone',
+      'status',
+      'cameras',
+      '--table-port',
+      String(ports.tablePort),
+      '--data',
+      dataDir,
+      ...extra,
+    ]);
 
+  /** `dropzone status` until every named blob has an outcome, sorted by blob name. */
+  async function outcomes(names: string[]) {
     const deadline = Date.now() + 60_000;
     let statuses: Array<{ blobName: string; status: string; reason?: string }> = [];
     while (Date.now() < deadline) {
-      const listed = await cli(['dropzone', 'status', 'cameras', '--json']);
+      const listed = await status(['--json']);
       expect(listed.code, listed.stderr).to.equal(0);
       statuses = JSON.parse(listed.stdout);
-      if (statuses.length === 2 && statuses.every((s) => s.status !== 'pending')) break;
+      if (names.every((name) => statuses.some((s) => s.blobName === name))) break;
       await sleep(500);
     }
+    return statuses
+      .filter((s) => names.includes(s.blobName))
+      .map(({ blobName, status, reason }) => ({ blobName, status, reason }))
+      .sort((a, b) => a.blobName.localeCompare(b.blobName));
+  }
+
+  it('scans, then processes dropped photos, rejects junk and malware, listing each by blob name', async () => {
+    const photo = await sidewaysPhotoWithGps(640, 480);
+    const eicar = Buffer.concat([
+      Buffer.from([0xff, 0xd8]),
+      Buffer.from(EICAR_TEST_STRING, 'latin1'),
+    ]);
+    expect((await drop('cam-1/2026-12-01T10-00.jpg', new Uint8Array(photo))).status).to.equal(201);
+    expect((await drop('cam-1/notes.jpg', 'not an image')).status).to.equal(201);
+    expect((await drop('cam-1/eicar.jpg', new Uint8Array(eicar))).status).to.equal(201);
+
     expect(
-      statuses.map(({ blobName, status, reason }) => ({ blobName, status, reason })),
+      await outcomes(['cam-1/2026-12-01T10-00.jpg', 'cam-1/notes.jpg', 'cam-1/eicar.jpg']),
     ).to.deep.equal([
       { blobName: 'cam-1/2026-12-01T10-00.jpg', status: 'processed', reason: undefined },
+      { blobName: 'cam-1/eicar.jpg', status: 'rejected', reason: 'malware' },
       { blobName: 'cam-1/notes.jpg', status: 'rejected', reason: 'not-an-image' },
     ]);
-    const table = await cli(['dropzone', 'status', 'cameras']);
+    const table = await status();
     expect(table.stdout).to.match(/^cam-1\/2026-12-01T10-00\.jpg\tprocessed\t\t\S+$/m);
+    // Each name is used up: the zone URL cannot write it again.
+    expect((await drop('cam-1/2026-12-01T10-00.jpg', new Uint8Array(photo))).status).to.be.oneOf([
+      403, 409,
+    ]);
+  });
+
+  it('processes a pending blob another device snapshotted, and leaves no snapshot', async () => {
+    const photo = await sidewaysPhotoWithGps(320, 240);
+    expect((await drop('cam-2/a.jpg', new Uint8Array(photo))).status).to.equal(201);
+    const snapshot = inZone('cam-2/a.jpg');
+    snapshot.searchParams.set('comp', 'snapshot');
+    expect((await fetch(snapshot, { method: 'PUT' })).status).to.equal(201);
+    expect(await outcomes(['cam-2/a.jpg'])).to.deep.equal([
+      { blobName: 'cam-2/a.jpg', status: 'processed', reason: undefined },
+    ]);
+    const zone = localOperatorStorage(ports.blobPort).service.getContainerClient(
+      'dropzone-cameras',
+    );
+    expect(await blobsNamed(zone, 'cam-2/a.jpg')).to.deep.equal(['tombstone']);
   });
 
   it('the zone SAS may not read, list or overwrite', async () => {

@@ -182,6 +182,7 @@ describe('infra function package', () => {
           ...process.env,
           DirectdropStorage__blobServiceUri: 'https://account.blob.core.windows.net',
           DirectdropStorage__tableServiceUri: 'https://account.table.core.windows.net',
+          DirectdropStorage__queueServiceUri: 'https://account.queue.core.windows.net',
           DIRECTDROP_PUBLIC_BASE_URL: 'https://app.azurewebsites.net/api',
         },
       });

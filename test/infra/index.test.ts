@@ -4,7 +4,6 @@ import { expect } from 'chai';
 import { STORAGE_NAMES, poisonQueueName } from '../../functions/core/definitions';
 import { SETTING_KEYS, toAppSettings } from '../../functions/core/settings';
 import { loadConfig } from '../../infra/config';
-import { OUTCOME_SETTING_KEYS } from '../../infra/outcome-events';
 import { PROGRAM_CONFIG, type Program, runProgram } from './helpers/program';
 import { type RecordedResource, ofType, single, valueOf } from './helpers/pulumi-mocks';
 
@@ -128,8 +127,8 @@ describe('infra program (index.ts)', () => {
       disableLocalAuth: true,
     });
     expect(settings).to.deep.include({
-      [OUTCOME_SETTING_KEYS.topicEndpoint]: `https://${topic.inputs.topicName}.westeurope-1.eventgrid.azure.net/api/events`,
-      [OUTCOME_SETTING_KEYS.eventSource]: 'urn:directdrop:test',
+      [SETTING_KEYS.outcomeTopicEndpoint]: `https://${topic.inputs.topicName}.westeurope-1.eventgrid.azure.net/api/events`,
+      [SETTING_KEYS.eventSource]: 'urn:directdrop:test',
       [SETTING_KEYS.publicBaseUrl]: `https://${app.name}.azurewebsites.net/api`,
     });
     const sender = ofType('authorization:RoleAssignment', resources).filter((a) =>

@@ -1,12 +1,7 @@
 import { expect } from 'chai';
 import * as pulumi from '@pulumi/pulumi';
 import { STORAGE_NAMES } from '../../functions/core/definitions';
-import {
-  OUTCOME_SETTING_KEYS,
-  OutcomeEvents,
-  WEBHOOK_BATCHING,
-  eventSourceOf,
-} from '../../infra/outcome-events';
+import { OutcomeEvents, WEBHOOK_BATCHING, eventSourceOf } from '../../infra/outcome-events';
 import { OUTCOME_EVENT_TYPES, type OutcomeSubscriber } from '../../infra/outcome-subscribers';
 import { roleDefinitionId } from '../../infra/roles';
 import {
@@ -128,15 +123,11 @@ describe('infra OutcomeEvents', () => {
     });
   });
 
-  it('exposes the endpoint the app publishes to, and the setting names and source it is told', async () => {
+  it('exposes the endpoint the app publishes to, and the source it is told', async () => {
     expect(await valueOf(outcomes.topicEndpoint)).to.equal(
       `https://${TOPIC_NAME}.swedencentral-1.eventgrid.azure.net/api/events`,
     );
     expect(await valueOf(outcomes.topicId)).to.equal(topic.id);
-    expect(OUTCOME_SETTING_KEYS).to.deep.equal({
-      topicEndpoint: 'DIRECTDROP_OUTCOME_TOPIC_ENDPOINT',
-      eventSource: 'DIRECTDROP_EVENT_SOURCE',
-    });
     expect(eventSourceOf('prod')).to.equal('urn:directdrop:prod');
   });
 

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { WEBHOOK_SECRET_HEADER } from '../../functions/core/definitions';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -8,11 +9,7 @@ import { expect } from 'chai';
 import { freePort } from '../../local/azurite-sandbox';
 import { type RunningEventTopic, startEventTopic } from '../../local/event-topic';
 import type { Logger } from '../../local/log';
-import {
-  type DeliveryPolicy,
-  WEBHOOK_SECRET_HEADER,
-  webhookSubscription,
-} from '../../local/webhook-delivery';
+import { type DeliveryPolicy, webhookSubscription } from '../../local/webhook-delivery';
 import { type LocalAzurite, eventually, startLocalAzurite } from './local-fixtures';
 
 const silent: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };

@@ -7,7 +7,8 @@ import type { QueueClient } from '@azure/storage-queue';
 import { expect } from 'chai';
 import type { FunctionRegistration } from '../../functions/registrations';
 import { type RunningFunctionsHost, startFunctionsHost } from '../../local/functions-host';
-import { type HostConfig, parseHostConfig } from '../../local/host-config';
+import { type HostConfig, HostConfigError, parseHostConfig } from '../../local/host-config';
+import { rejection } from '../helpers/rejection';
 import { type Logger, consoleLogger } from '../../local/log';
 import { freePort } from '../../local/azurite-sandbox';
 import {
@@ -587,6 +588,49 @@ describe('functions-host (real Azurite, real HTTP)', function () {
       host = undefined;
       const [back] = await peekAll(queue);
       expect(back?.dequeueCount).to.equal(1);
+    });
+  });
+
+  describe('timer triggers', () => {
+    it('invokes a timer on its schedule, never twice at once, and says when it passed one over', async () => {
+      const calls: Array<{ isPastDue: boolean; at: number }> = [];
+      let running = 0;
+      let overlapped = false;
+      const { lines, log } = capture();
+      const hosted = await start(
+        [
+          {
+            kind: 'timer',
+            name: 'tick',
+            schedule: '* * * * * *',
+            handler: async (timer, context) => {
+              overlapped ||= running > 0;
+              running++;
+              calls.push({ isPastDue: timer.isPastDue, at: Date.now() });
+              context.info('ticked');
+              // The first run outlasts the next occurrence, which is passed over.
+              if (calls.length === 1) await sleep(1_500);
+              running--;
+            },
+          },
+        ],
+        hostConfig(),
+        { log },
+      );
+      expect(hosted.timerTriggers).to.deep.equal([{ name: 'tick', schedule: '* * * * * *' }]);
+      expect(await eventually(() => calls.length >= 3, 6_000)).to.equal(true);
+      expect(overlapped).to.equal(false);
+      expect(calls[1].isPastDue).to.equal(true);
+      expect(calls[2].isPastDue).to.equal(false);
+      expect(lines.some((l) => l.includes("Executed 'tick' (Succeeded"))).to.equal(true);
+      expect(lines.some((l) => l.includes('[tick] ticked'))).to.equal(true);
+    });
+
+    it('refuses a schedule that is not six NCRONTAB fields before it listens', async () => {
+      const bad = (schedule: string) =>
+        start([{ kind: 'timer', name: 'bad', schedule, handler: async () => undefined }]);
+      for (const schedule of ['*/5 * * * *', '0 61 * * * *', 'every minute'])
+        await rejection(bad(schedule), HostConfigError);
     });
   });
 });

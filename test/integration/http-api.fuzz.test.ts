@@ -118,12 +118,21 @@ function send(port: number, probe: Probe): Promise<Answer> {
 }
 
 type Owner =
-  'createUpload' | 'getUploadStatus' | 'getLimits' | 'getOpenApiDocument' | 'host' | 'wrongMethod';
+  | 'createUpload'
+  | 'listUploads'
+  | 'getUploadStatus'
+  | 'deleteUpload'
+  | 'getLimits'
+  | 'getOpenApiDocument'
+  | 'host'
+  | 'wrongMethod';
 
 /** Each function's operation in the OpenAPI document. */
 const OPERATIONS: Record<Exclude<Owner, 'host' | 'wrongMethod'>, [string, string]> = {
   createUpload: ['POST', '/uploads'],
+  listUploads: ['GET', '/uploads'],
   getUploadStatus: ['GET', '/uploads/{uploadId}'],
+  deleteUpload: ['DELETE', '/uploads/{uploadId}'],
   getLimits: ['GET', '/limits'],
   getOpenApiDocument: ['GET', '/openapi.json'],
 };
@@ -160,8 +169,14 @@ function ownerOf(method: string, target: string): Owner {
     return method === 'GET' ? 'getOpenApiDocument' : 'wrongMethod';
   }
   if (segments[0]?.toLowerCase() !== 'uploads') return 'host';
-  if (segments.length === 1) return method === 'POST' ? 'createUpload' : 'wrongMethod';
-  if (segments.length === 2) return method === 'GET' ? 'getUploadStatus' : 'wrongMethod';
+  if (segments.length === 1)
+    return method === 'POST' ? 'createUpload' : method === 'GET' ? 'listUploads' : 'wrongMethod';
+  if (segments.length === 2)
+    return method === 'GET'
+      ? 'getUploadStatus'
+      : method === 'DELETE'
+        ? 'deleteUpload'
+        : 'wrongMethod';
   return 'host';
 }
 
@@ -329,7 +344,9 @@ describe('HTTP API fuzzing (real registrations, local Functions host, real Azuri
 
   /** Sends a probe and checks every property that holds for any request. */
   async function check(probe: Probe): Promise<Answer> {
-    const sent = { ...probe, path: probe.path.replaceAll(PENDING, pendingId) };
+    // The pending upload stays for the whole run: a DELETE names one that was never issued.
+    const target = probe.method === 'DELETE' ? crypto.randomUUID() : pendingId;
+    const sent = { ...probe, path: probe.path.replaceAll(PENDING, target) };
     const answer = await send(port, sent);
     const what = `${sent.method} ${sent.path.slice(0, 120)} → ${answer.status}`;
     expect(answer.status, what).to.be.at.least(200).and.below(500);
@@ -398,7 +415,7 @@ describe('HTTP API fuzzing (real registrations, local Functions host, real Azuri
     if (!UPLOAD_ID_V4.test(uploadId)) {
       expect(answer.status, what).to.equal(400);
       expect(expectFunctionError(body, what), what).to.equal('invalid-upload-id');
-    } else if (uploadId !== pendingId) {
+    } else if (uploadId !== pendingId || owner === 'deleteUpload') {
       expect(answer.status, what).to.equal(404);
       expect(expectFunctionError(body, what), what).to.equal('upload-not-found');
     } else {

@@ -95,7 +95,11 @@ describe('http-responses: storage outages answer 503 (real clients, dead endpoin
       STORAGE_PIPELINE_OPTIONS,
     );
     const runtime: Runtime = createRuntime(
-      { DirectdropStorage__blobServiceUri: service.url, ...PUBLIC },
+      {
+        DirectdropStorage__blobServiceUri: service.url,
+        DirectdropStorage__queueServiceUri: service.url.replace(/\/devstoreaccount1$/, '/q'),
+        ...PUBLIC,
+      },
       {
         service,
         signer: new UserDelegationSasSigner(service),

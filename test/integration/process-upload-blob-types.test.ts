@@ -4,11 +4,20 @@ import { getUploadStatusHandler } from '../../functions/handlers/get-upload-stat
 import { createUploadHandler } from '../../functions/handlers/create-upload';
 import type { Runtime } from '../../functions/adapters/runtime';
 import { readSasPolicy } from '../../functions/core/sas-policy';
+import { SAS_SERVICE_VERSION } from '../../functions/adapters/sas-signer';
 import { type AzuriteSandbox, startAzuriteSandbox } from '../../local/azurite-sandbox';
 import { blobCreatedEvent } from '../helpers/events';
-import { bodyOf, getStatus, invocationContext, postJson, runtimeFor } from '../helpers/functions';
+import {
+  type LoggedLine,
+  bodyOf,
+  getStatus,
+  invocationContext,
+  postJson,
+  runtimeFor,
+} from '../helpers/functions';
 import { sidewaysPhotoWithGps } from '../helpers/images';
 import { rejection } from '../helpers/rejection';
+import { blobsNamed } from '../helpers/uploads';
 
 /**
  * The create permission of an issued upload URL allows more than a plain upload: Copy
@@ -35,17 +44,6 @@ describe('process-upload refuses what is not a plain block-blob upload (against 
     processUploadEvent(event, invocationContext('processUploadEvent'));
   const status = async (uploadId: string) =>
     bodyOf(await getUploadStatus(getStatus(uploadId), invocationContext('getUploadStatus')));
-  /** The blob and every snapshot of it. */
-  const remaining = async (blobName: string) => {
-    const found: string[] = [];
-    for await (const item of runtime.landing.listBlobsFlat({
-      prefix: blobName,
-      includeSnapshots: true,
-    }))
-      found.push(item.snapshot ?? 'base');
-    return found;
-  };
-
   /** An upload URL from the real handler, for a file of `size` bytes. */
   async function issue(
     size: number,
@@ -59,12 +57,13 @@ describe('process-upload refuses what is not a plain block-blob upload (against 
     return { uploadId, uploadUrl, blobName: decodeURIComponent(path) };
   }
 
-  async function expectRefusedAndDeleted(uploadId: string, blobName: string) {
+  /** Refused, and nothing of it left: a tombstone holds the name, no snapshot stays. */
+  async function expectRefusedAndTombstoned(uploadId: string, blobName: string) {
     expect(await status(uploadId)).to.include({ status: 'rejected', reason: 'not-a-plain-upload' });
-    expect(await remaining(blobName)).to.deep.equal([]);
+    expect(await blobsNamed(runtime.landing, blobName)).to.deep.equal(['tombstone']);
   }
 
-  it('refuses and deletes a blob copied in server-side with Copy Blob through an issued URL', async () => {
+  it('refuses and tombstones a blob copied in server-side with Copy Blob through an issued URL', async () => {
     const photo = await sidewaysPhotoWithGps(400, 300);
     const source = `sources/${crypto.randomUUID()}.jpg`;
     await runtime.processed.getBlockBlobClient(source).uploadData(photo);
@@ -80,7 +79,7 @@ describe('process-upload refuses what is not a plain block-blob upload (against 
     });
     expect(copy.status).to.be.oneOf([201, 202]);
     await deliver(await blobCreatedEvent(runtime.landing, blobName, { api: 'CopyBlob' }));
-    await expectRefusedAndDeleted(uploadId, blobName);
+    await expectRefusedAndTombstoned(uploadId, blobName);
   });
 
   it('refuses a copied blob by its properties even when the event claims Put Blob', async () => {
@@ -98,10 +97,10 @@ describe('process-upload refuses what is not a plain block-blob upload (against 
         ),
       );
     await deliver(await blobCreatedEvent(runtime.landing, blobName));
-    await expectRefusedAndDeleted(uploadId, blobName);
+    await expectRefusedAndTombstoned(uploadId, blobName);
   });
 
-  it('refuses and deletes a 1 TiB page blob created with an issued URL', async () => {
+  it('refuses and tombstones a 1 TiB page blob created with an issued URL', async () => {
     const { uploadId, uploadUrl, blobName } = await issue(1000);
     const put = await fetch(uploadUrl, {
       method: 'PUT',
@@ -114,20 +113,20 @@ describe('process-upload refuses what is not a plain block-blob upload (against 
     expect(put.status).to.equal(201);
     // Azure announces a page blob's creation as Put Blob of blobType PageBlob.
     await deliver(await blobCreatedEvent(runtime.landing, blobName, { blobType: 'PageBlob' }));
-    await expectRefusedAndDeleted(uploadId, blobName);
+    await expectRefusedAndTombstoned(uploadId, blobName);
   });
 
-  it('refuses a page blob whose pages changed after its event, and deletes it anyway', async () => {
+  it('refuses a page blob whose pages changed after its event, and tombstones it anyway', async () => {
     const { uploadId, blobName } = await issue(1000);
     const pageBlob = runtime.landing.getPageBlobClient(blobName);
     await pageBlob.create(4096);
     const event = await blobCreatedEvent(runtime.landing, blobName, { blobType: 'PageBlob' });
     await pageBlob.uploadPages(Buffer.alloc(512, 7), 0, 512);
     await deliver(event);
-    await expectRefusedAndDeleted(uploadId, blobName);
+    await expectRefusedAndTombstoned(uploadId, blobName);
   });
 
-  it('deletes a refused page blob on redelivery after a crash, even though its pages changed since', async () => {
+  it('tombstones a refused page blob on redelivery after a crash, even though its pages changed since', async () => {
     const { uploadId, blobName } = await issue(1000);
     const pageBlob = runtime.landing.getPageBlobClient(blobName);
     await pageBlob.create(4096);
@@ -142,31 +141,10 @@ describe('process-upload refuses what is not a plain block-blob upload (against 
     await rejection(crashingWorker(event, invocationContext('processUploadEvent')), Error);
     await pageBlob.uploadPages(Buffer.alloc(512, 7), 0, 512);
     await deliver(event);
-    await expectRefusedAndDeleted(uploadId, blobName);
+    await expectRefusedAndTombstoned(uploadId, blobName);
   });
 
-  it('deletes a refused page blob on redelivery after a crash, even though its pages changed since', async () => {
-    const { uploadId, blobName } = await issue(1000);
-    const pageBlob = runtime.landing.getPageBlobClient(blobName);
-    await pageBlob.create(4096);
-    const event = await blobCreatedEvent(runtime.landing, blobName, { blobType: 'PageBlob' });
-    const crashing = new Proxy(runtime.landing, {
-      get: (target, property) =>
-        property === 'deleteBlob'
-          ? () => Promise.reject(new Error('host crashed'))
-          : Reflect.get(target, property, target),
-    });
-    const crashingWorker = processUploadEventHandler(() => ({ ...runtime, landing: crashing }));
-    await crashingWorker(event, invocationContext('processUploadEvent')).then(
-      () => expect.fail('the injected crash should have surfaced'),
-      () => undefined,
-    );
-    await pageBlob.uploadPages(Buffer.alloc(512, 7), 0, 512);
-    await deliver(event);
-    await expectRefusedAndDeleted(uploadId, blobName);
-  });
-
-  it('refuses and deletes an append blob created with an issued URL', async () => {
+  it('refuses and tombstones an append blob created with an issued URL', async () => {
     const { uploadId, uploadUrl, blobName } = await issue(1000);
     const put = await fetch(uploadUrl, {
       method: 'PUT',
@@ -175,10 +153,10 @@ describe('process-upload refuses what is not a plain block-blob upload (against 
     expect(put.status).to.equal(201);
     // Whatever the event says, the blob's own properties decide.
     await deliver(await blobCreatedEvent(runtime.landing, blobName));
-    await expectRefusedAndDeleted(uploadId, blobName);
+    await expectRefusedAndTombstoned(uploadId, blobName);
   });
 
-  it('refuses an upload that has snapshots, and deletes it with them', async () => {
+  it('refuses an upload that has snapshots, and tombstones it, snapshots removed', async () => {
     const photo = await sidewaysPhotoWithGps(400, 300);
     const { uploadId, uploadUrl, blobName } = await issue(photo.length);
     const put = await fetch(uploadUrl, {
@@ -192,8 +170,73 @@ describe('process-upload refuses what is not a plain block-blob upload (against 
       headers: { 'x-ms-version': '2025-11-05' },
     });
     expect(snapshot.status).to.equal(201);
-    expect(await remaining(blobName)).to.have.length(2);
+    expect((await blobsNamed(runtime.landing, blobName)).sort()).to.deep.equal([
+      'blob',
+      'snapshot',
+    ]);
     await deliver(await blobCreatedEvent(runtime.landing, blobName));
-    await expectRefusedAndDeleted(uploadId, blobName);
+    await expectRefusedAndTombstoned(uploadId, blobName);
+  });
+
+  /** The worker's view of the landing container with every download refused: a rejection must come before one. */
+  const withoutDownloads = (): Runtime => ({
+    ...runtime,
+    landing: new Proxy(runtime.landing, {
+      get: (target, property) =>
+        property === 'getBlobClient'
+          ? (name: string) =>
+              new Proxy(target.getBlobClient(name), {
+                get: (blob, member) =>
+                  member === 'download'
+                    ? () => Promise.reject(new Error('downloaded a blob the worker should refuse'))
+                    : Reflect.get(blob, member, blob),
+              })
+          : Reflect.get(target, property, target),
+    }),
+  });
+
+  for (const tier of ['Archive', 'Cold', 'Cool']) {
+    it(`rejects an upload PUT with x-ms-access-tier: ${tier} from its properties, before any download and without an error`, async () => {
+      const photo = await sidewaysPhotoWithGps(400, 300);
+      const { uploadId, uploadUrl, blobName } = await issue(photo.length);
+      const put = await fetch(uploadUrl, {
+        method: 'PUT',
+        headers: {
+          'x-ms-blob-type': 'BlockBlob',
+          'x-ms-access-tier': tier,
+          'x-ms-version': SAS_SERVICE_VERSION,
+        },
+        body: new Uint8Array(photo),
+      });
+      expect(put.status).to.equal(201);
+      const log: LoggedLine[] = [];
+      const worker = processUploadEventHandler(withoutDownloads);
+      await worker(
+        await blobCreatedEvent(runtime.landing, blobName),
+        invocationContext('processUploadEvent', log),
+      );
+      expect(log.filter((line) => line.level === 'error')).to.deep.equal([]);
+      const body = await status(uploadId);
+      expect(body).to.include({ status: 'rejected', reason: 'not-a-plain-upload' });
+      expect(body.message).to.contain(tier);
+      expect(await blobsNamed(runtime.landing, blobName)).to.deep.equal(['tombstone']);
+    });
+  }
+
+  it('processes an upload whose PUT names the Hot tier, the default, explicitly', async () => {
+    const photo = await sidewaysPhotoWithGps(400, 300);
+    const { uploadId, uploadUrl, blobName } = await issue(photo.length);
+    const put = await fetch(uploadUrl, {
+      method: 'PUT',
+      headers: {
+        'x-ms-blob-type': 'BlockBlob',
+        'x-ms-access-tier': 'Hot',
+        'x-ms-version': SAS_SERVICE_VERSION,
+      },
+      body: new Uint8Array(photo),
+    });
+    expect(put.status).to.equal(201);
+    await deliver(await blobCreatedEvent(runtime.landing, blobName));
+    expect(await status(uploadId)).to.include({ status: 'processed' });
   });
 });

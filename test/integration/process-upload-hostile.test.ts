@@ -118,15 +118,15 @@ describe('process-upload: hostile files (against Azurite)', function () {
       }
 
       expect(body, JSON.stringify(body)).to.include({ status: 'processed' });
-      expect(body.original).to.deep.equal(expected.original);
+      expect(body.original).to.deep.equal({ ...expected.original, size: bytes.length });
       const outputs = body.outputs as Array<Record<string, unknown>>;
       expect(outputs.map((o) => o.name)).to.deep.equal(
         DEFAULT_SETTINGS.variants.map((v) => v.name),
       );
       if (expected.variants)
         expect(outputs.map((o) => [o.width, o.height])).to.deep.equal(expected.variants);
-      // One blob per variant plus the manifest: nothing else was written.
-      expect(await blobsUnder(uploadId)).to.have.length(outputs.length + 1);
+      // One blob per variant, the folder's pointer and the manifest: nothing else was written.
+      expect(await blobsUnder(uploadId)).to.have.length(outputs.length + 2);
       for (const output of outputs) {
         const response = await fetch(output.url as string);
         expect(response.status).to.equal(200);

@@ -23,7 +23,13 @@ import {
   truncatedJpeg,
 } from '../helpers/images';
 import { rejection } from '../helpers/rejection';
-import { type UploadOptions, issueAndPut, processedBlobsOf } from '../helpers/uploads';
+import {
+  type UploadOptions,
+  blobsNamed,
+  failingTombstones,
+  issueAndPut,
+  processedBlobsOf,
+} from '../helpers/uploads';
 
 describe('process-upload (against Azurite)', function () {
   this.timeout(60_000);
@@ -59,11 +65,12 @@ describe('process-upload (against Azurite)', function () {
     );
     return { code: response.status, body: bodyOf(response) };
   };
-  const landed = (blobName: string) => runtime.landing.getBlobClient(blobName).exists();
+  const landed = (blobName: string) => blobsNamed(runtime.landing, blobName);
   const outputBlobs = (uploadId: string) => processedBlobsOf(runtime.processed, uploadId);
 
   it('turns a real upload into oriented, metadata-free variants that the status endpoint serves', async () => {
-    const { uploadId, blobName } = await upload(await sidewaysPhotoWithGps(2400, 1600));
+    const photo = await sidewaysPhotoWithGps(2400, 1600);
+    const { uploadId, blobName } = await upload(photo);
     expect((await status(uploadId)).body).to.deep.include({
       uploadId,
       status: 'pending',
@@ -75,9 +82,14 @@ describe('process-upload (against Azurite)', function () {
     const { code, body } = await status(uploadId);
     expect(code).to.equal(200);
     expect(body.status).to.equal('processed');
-    // The original, EXIF and GPS included, is gone from the landing container.
-    expect(await landed(blobName)).to.equal(false);
-    expect(body.original).to.deep.equal({ format: 'image/jpeg', width: 1600, height: 2400 });
+    // The original, EXIF and GPS included, is gone from the landing container: a tombstone holds its name.
+    expect(await landed(blobName)).to.deep.equal(['tombstone']);
+    expect(body.original).to.deep.equal({
+      format: 'image/jpeg',
+      width: 1600,
+      height: 2400,
+      size: photo.length,
+    });
     const outputs = body.outputs as Array<Record<string, unknown>>;
     expect(outputs.map((o) => [o.name, o.width, o.height])).to.deep.equal([
       ['thumb', 320, 480],
@@ -124,7 +136,7 @@ describe('process-upload (against Azurite)', function () {
       .getBlobClient(`${uploadId}/manifest.json`)
       .getProperties();
     expect(after.etag).to.equal(before.etag);
-    expect(await outputBlobs(uploadId)).to.have.length(3);
+    expect(await outputBlobs(uploadId)).to.have.length(4);
   });
 
   it('never lets an out-of-order older event replace the newer outcome', async () => {
@@ -144,7 +156,7 @@ describe('process-upload (against Azurite)', function () {
     await deliver(older);
     const { body } = await status(uploadId);
     expect((body.original as Record<string, number>).width).to.equal(480);
-    expect(await outputBlobs(uploadId)).to.have.length(3);
+    expect(await outputBlobs(uploadId)).to.have.length(4);
     const olderFolder = runtime.processed.listBlobsFlat({
       prefix: `${outputPrefix(uploadId, older.data.eTag)}/`,
     });
@@ -189,7 +201,7 @@ describe('process-upload (against Azurite)', function () {
       expect(body).to.include({ uploadId: bad.uploadId, status: 'rejected', reason });
       expect(body.message).to.be.a('string');
       expect(await outputBlobs(bad.uploadId)).to.deep.equal([`${bad.uploadId}/manifest.json`]);
-      expect(await landed(bad.blobName)).to.equal(false);
+      expect(await landed(bad.blobName)).to.deep.equal(['tombstone']);
 
       const good = await upload(await sidewaysPhotoWithGps(400, 300));
       await deliver(await blobCreatedEvent(runtime.landing, good.blobName));
@@ -241,7 +253,7 @@ describe('process-upload (against Azurite)', function () {
     expect(body.message).to.equal(
       `The upload holds ${photo.length} bytes, not the ${photo.length - 1} declared when its upload URL was issued.`,
     );
-    expect(await landed(blobName)).to.equal(false);
+    expect(await landed(blobName)).to.deep.equal(['tombstone']);
   });
 
   it('rejects an oversize blob by its real length even when the event understates it', async () => {
@@ -268,7 +280,7 @@ describe('process-upload (against Azurite)', function () {
     const event = await blobCreatedEvent(runtime.landing, blobName);
     await Promise.all([deliver(event), deliver(event)]);
     expect((await status(uploadId)).body.status).to.equal('processed');
-    expect(await outputBlobs(uploadId)).to.have.length(3);
+    expect(await outputBlobs(uploadId)).to.have.length(4);
   });
 
   it('drops truncated JSON and undecoded Base64 of a real event without an outcome', async () => {
@@ -313,24 +325,21 @@ describe('process-upload (against Azurite)', function () {
     });
   });
 
-  it('deletes the landing blob on redelivery when a crash came between the manifest and the delete', async () => {
+  it('tombstones the landing blob on redelivery when a crash came between the manifest and the tombstone', async () => {
     const { uploadId, blobName } = await upload(await sidewaysPhotoWithGps(400, 300));
     const event = await blobCreatedEvent(runtime.landing, blobName);
-    const crashing = new Proxy(runtime.landing, {
-      get: (target, property) =>
-        property === 'deleteBlob'
-          ? () => Promise.reject(new Error('host crashed'))
-          : Reflect.get(target, property, target),
-    });
-    const crashingWorker = processUploadEventHandler(() => ({ ...runtime, landing: crashing }));
+    const crashingWorker = processUploadEventHandler(() => ({
+      ...runtime,
+      landing: failingTombstones(runtime.landing),
+    }));
     await rejection(crashingWorker(event, invocationContext('processUploadEvent')), Error);
-    expect(await landed(blobName)).to.equal(true);
+    expect(await landed(blobName)).to.deep.equal(['blob']);
     const manifest = runtime.processed.getBlobClient(`${uploadId}/manifest.json`);
     const recorded = (await manifest.getProperties()).etag;
     expect((await status(uploadId)).body.status).to.equal('processed');
 
     await deliver(event);
-    expect(await landed(blobName)).to.equal(false);
+    expect(await landed(blobName)).to.deep.equal(['tombstone']);
     await deliver(event);
     expect((await manifest.getProperties()).etag).to.equal(recorded);
   });
@@ -364,7 +373,7 @@ describe('process-upload (against Azurite)', function () {
     );
     const original = runtime.originals.getBlobClient(manifest.originalBlobName!);
     expect((await original.downloadToBuffer()).equals(photo)).to.equal(true);
-    expect(await landed(blobName)).to.equal(false);
+    expect(await landed(blobName)).to.deep.equal(['tombstone']);
     // Never served: the status response names no original blob and signs no URL for it.
     expect(JSON.stringify((await status(uploadId)).body)).not.to.contain(
       runtime.settings.originalsContainer,

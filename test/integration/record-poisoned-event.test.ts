@@ -3,8 +3,7 @@ import { recordPoisonedEventHandler } from '../../functions/handlers/record-pois
 import { processUploadEventHandler } from '../../functions/handlers/process-upload';
 import { getUploadStatusHandler } from '../../functions/handlers/get-upload-status';
 import type { Runtime } from '../../functions/adapters/runtime';
-import { functionKeyOwner } from '../../functions/core/auth';
-import { landingBlobName } from '../../functions/core/upload-request';
+import { createUploadHandler } from '../../functions/handlers/create-upload';
 import { PENDING_DEADLINE_MS, POISON_RECORD_ATTEMPTS } from '../../functions/core/definitions';
 import { SETTING_KEYS } from '../../functions/core/settings';
 import { rejection } from '../helpers/rejection';
@@ -18,7 +17,7 @@ import {
   runtimeFor,
 } from '../helpers/functions';
 import { sidewaysPhotoWithGps } from '../helpers/images';
-import { recordIssued } from '../helpers/uploads';
+import { blobsNamed, issueAndPut } from '../helpers/uploads';
 
 describe('record-poisoned-event (against Azurite)', () => {
   let fixture: AzuriteSandbox;
@@ -37,14 +36,10 @@ describe('record-poisoned-event (against Azurite)', () => {
   after(() => fixture.stop());
 
   async function landedEvent() {
-    const uploadId = crypto.randomUUID();
-    const photo = await sidewaysPhotoWithGps(400, 300);
-    const blobName = landingBlobName(functionKeyOwner(), uploadId, {
-      fileName: 'p.jpg',
-      size: photo.length,
-    });
-    await recordIssued(runtime, blobName);
-    await runtime.landing.getBlockBlobClient(blobName).uploadData(photo);
+    const { uploadId, blobName } = await issueAndPut(
+      createUploadHandler(() => runtime),
+      await sidewaysPhotoWithGps(400, 300),
+    );
     return { uploadId, event: await blobCreatedEvent(runtime.landing, blobName) };
   }
   const statusOf = async (uploadId: string) =>
@@ -67,11 +62,11 @@ describe('record-poisoned-event (against Azurite)', () => {
     expect((await statusOf(uploadId)).status).to.equal('processed');
   });
 
-  it('deletes the landing blob once failed is recorded, so a redelivered event changes nothing', async () => {
+  it('tombstones the landing blob once failed is recorded, so a redelivered event changes nothing', async () => {
     const { uploadId, event } = await landedEvent();
     await recordPoisonedEvent(event, invocationContext('recordPoisonedEvent'));
     const blobName = event.subject.split('/blobs/')[1];
-    expect(await runtime.landing.getBlobClient(blobName).exists()).to.equal(false);
+    expect(await blobsNamed(runtime.landing, blobName)).to.deep.equal(['tombstone']);
     await processUploadEvent(event, invocationContext('processUploadEvent'));
     expect((await statusOf(uploadId)).status).to.equal('failed');
   });

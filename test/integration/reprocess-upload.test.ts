@@ -118,7 +118,7 @@ describe('reprocess-upload (against Azurite)', function () {
     expect(await allBlobs(newStack, 'originals')).to.deep.equal(originalsBefore);
     const landingSubjects = blobSubjectPrefix(newStack.settings.landingContainer);
     const written = (await allBlobs(newStack, 'processed')).filter((b) => !processedBefore.has(b));
-    expect(written.length).to.equal(4); // three outputs and the manifest
+    expect(written.length).to.equal(5); // three outputs, the folder's pointer and the manifest
     for (const entry of written) {
       const subject = `${blobSubjectPrefix(newStack.settings.processedContainer)}${entry.split(' ')[0]}`;
       expect(subject.startsWith(landingSubjects), subject).to.equal(false);
@@ -158,6 +158,32 @@ describe('reprocess-upload (against Azurite)', function () {
     await reprocess({ uploadId: id, variantSet: newSet });
     expect(await blobsIn(old.outputPrefix)).to.deep.equal([]);
     expect((await manifestOf(id)).outputs).to.have.length(3);
+  });
+
+  it('deletes a folder an unfinished switch left behind when the next variant set replaces the manifest', async () => {
+    const { id, manifest: old } = await processedUpload();
+    // The switch to the new set, as if its clean-up of the old folder never ran (and never will:
+    // its work item was used up).
+    await reprocess({ uploadId: id, variantSet: newSet });
+    await newStack.processed
+      .getBlockBlobClient(`${old.outputPrefix}/thumb.webp`)
+      .uploadData(Buffer.from('x'));
+    const switched = await manifestOf(id);
+    const thirdVariants: VariantSpec[] = [
+      { name: 'only', width: 100, format: 'webp', quality: 60 },
+    ];
+    const third = runtimeFor({
+      ...fixture.env,
+      [SETTING_KEYS.keepOriginals]: 'true',
+      [SETTING_KEYS.variants]: JSON.stringify(thirdVariants),
+    });
+    await reprocess({ uploadId: id, variantSet: variantSetHash(thirdVariants) }, third);
+
+    const latest = await manifestOf(id);
+    expect(latest.outputs.map((o) => o.name)).to.deep.equal(['only']);
+    expect(await blobsIn(old.outputPrefix), 'the folder the first switch left').to.deep.equal([]);
+    expect(await blobsIn(switched.outputPrefix), 'the folder just replaced').to.deep.equal([]);
+    expect(await blobsIn(latest.outputPrefix)).to.have.length(1);
   });
 
   it('skips an upload processed without a kept original, and records a missing original as a failure', async () => {

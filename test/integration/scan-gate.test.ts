@@ -26,7 +26,7 @@ import {
   runtimeFor,
 } from '../helpers/functions';
 import { sidewaysPhotoWithGps } from '../helpers/images';
-import { issueAndPut } from '../helpers/uploads';
+import { blobsNamed, issueAndPut } from '../helpers/uploads';
 
 const TIMEOUT_SECONDS = 2;
 
@@ -68,7 +68,7 @@ describe('scan gate (against Azurite)', function () {
     processUploadEvent(event, invocationContext('processUploadEvent', log));
   const status = async (uploadId: string) =>
     bodyOf(await getUploadStatus(getStatus(uploadId), invocationContext('getUploadStatus')));
-  const landingExists = (blobName: string) => runtime.landing.getBlobClient(blobName).exists();
+  const landed = (blobName: string) => blobsNamed(runtime.landing, blobName);
   /** The outputs in the folder a processed manifest names; none before or without one. */
   const outputs = async (uploadId: string) => {
     const stored = await readManifest(runtime.processed, uploadId);
@@ -101,7 +101,7 @@ describe('scan gate (against Azurite)', function () {
     });
   }
 
-  it('rejects EICAR inside a file declared as a JPEG as malware, deletes the blob and writes no outputs', async () => {
+  it('rejects EICAR inside a file declared as a JPEG as malware, tombstones the blob and writes no outputs', async () => {
     const jpegHeader = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10]);
     const bytes = Buffer.concat([jpegHeader, Buffer.from(EICAR_TEST_STRING, 'latin1')]);
     const { uploadId, blobName } = await issueAndPut(createUpload, bytes, {
@@ -123,7 +123,7 @@ describe('scan gate (against Azurite)', function () {
     const body = await status(uploadId);
     expect(body).to.include({ status: 'rejected', reason: 'malware' });
     expect(JSON.stringify(body)).not.to.match(/EICAR/i);
-    expect(await landingExists(blobName)).to.equal(false);
+    expect(await landed(blobName)).to.deep.equal(['tombstone']);
     expect(await outputs(uploadId)).to.deep.equal([]);
     expect(log.some((l) => l.text.includes('DOS/EICAR_Test_File'))).to.equal(true);
   });
@@ -191,13 +191,13 @@ describe('scan gate (against Azurite)', function () {
       status: 'pending',
       stage: 'scanning',
     });
-    expect(await landingExists(blobName)).to.equal(true);
+    expect(await landed(blobName)).to.deep.equal(['blob']);
 
     await deliver(await verdict(blobName, 'No threats found'));
     expect((await status(uploadId)).status).to.equal('processed');
   });
 
-  it('fails an upload whose verdict never arrives once the wait is over, and deletes its blob', async () => {
+  it('fails an upload whose verdict never arrives once the wait is over, and tombstones its blob', async () => {
     const { uploadId, blobName } = await issueAndPut(createUpload, photo);
     await deliver(await blobCreatedEvent(runtime.landing, blobName));
     const late = await verdict(blobName, 'No threats found');
@@ -213,7 +213,7 @@ describe('scan gate (against Azurite)', function () {
     await deliver(text);
 
     expect(await status(uploadId)).to.include({ status: 'failed', reason: 'scan-timeout' });
-    expect(await landingExists(blobName)).to.equal(false);
+    expect(await landed(blobName)).to.deep.equal(['tombstone']);
     // A verdict arriving after the wait changes nothing.
     await deliver(late);
     expect(await status(uploadId)).to.include({ status: 'failed', reason: 'scan-timeout' });
@@ -225,7 +225,7 @@ describe('scan gate (against Azurite)', function () {
     const properties = await runtime.landing.getBlobClient(blobName).getProperties();
     await deliver({ type: 'directdrop.ScanVerdictTimeoutCheck', uploadId, eTag: properties.etag });
     expect(await status(uploadId)).to.include({ status: 'pending', stage: 'scanning' });
-    expect(await landingExists(blobName)).to.equal(true);
+    expect(await landed(blobName)).to.deep.equal(['blob']);
   });
 
   it('waits only for a version that exists: a stale or vanished one records nothing', async () => {
@@ -253,8 +253,8 @@ describe('scan gate (against Azurite)', function () {
     await poisoned({ type: 'directdrop.ScanVerdictTimeoutCheck', uploadId, eTag: etag });
     const failed = await status(uploadId);
     expect(failed).to.include({ status: 'failed', reason: 'processing-failed' });
-    // Like every recorded outcome, it takes the untrusted blob with it.
-    expect(await landingExists(blobName)).to.equal(false);
+    // Like every recorded outcome, it tombstones the untrusted blob.
+    expect(await landed(blobName)).to.deep.equal(['tombstone']);
 
     // So a verdict or a poisoned message arriving after it changes nothing.
     await deliver(clean);
@@ -276,7 +276,7 @@ describe('scan gate (against Azurite)', function () {
         await deliver(await verdict(blobName, resultType));
         await deliver(await blobCreatedEvent(runtime.landing, blobName));
         expect(await status(uploadId)).to.include(expected);
-        if (policy !== 'process') expect(await landingExists(blobName)).to.equal(false);
+        if (policy !== 'process') expect(await landed(blobName)).to.deep.equal(['tombstone']);
       } finally {
         runtime.settings.scanUnverifiedPolicy = saved;
       }

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { compareSequencers, parseBlobEvents } from '../../functions/core/blob-events';
+import { parseBlobEvents } from '../../functions/core/blob-events';
 
 const landing = 'uploads';
 const blobName = '3f2b8c1e-9d4a-4b6f-8e2a-1c3d5e7f9a0b/photo one.jpg';
@@ -131,15 +131,4 @@ describe('blob-events', () => {
       expect(parseBlobEvents(message, landing)[0].kind).to.equal('malformed');
     });
   }
-
-  it('orders sequencers of equal width by value and shorter ones first', () => {
-    expect(
-      compareSequencers('00000000000000000000000000000002', '00000000000000000000000000000010'),
-    ).to.be.lessThan(0);
-    expect(
-      compareSequencers('0000000000000000000000000000000a', '00000000000000000000000000000009'),
-    ).to.be.greaterThan(0);
-    expect(compareSequencers('ff', '0000')).to.be.lessThan(0);
-    expect(compareSequencers('01', '01')).to.equal(0);
-  });
 });

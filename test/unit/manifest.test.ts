@@ -3,6 +3,7 @@ import type { BlobCommit } from '../../functions/core/blob-events';
 import {
   type UploadManifest,
   decideAgainstManifest,
+  noLongerNamed,
   outputPrefix,
 } from '../../functions/core/manifest';
 
@@ -27,7 +28,11 @@ const manifest = (
     version: 1 as const,
     uploadId,
     owner: '0123456789abcdef0123456789abcdef',
+    metadata: {},
+    caller: { kind: 'anonymous' as const },
+    issuedAt: '',
     source: { blobName: `${uploadId}/a.jpg`, eTag, sequencer },
+    uploadedAt: '',
     completedAt: '',
   };
   return status === 'processed'
@@ -36,7 +41,7 @@ const manifest = (
         status,
         outputPrefix: outputPrefix(uploadId, eTag),
         outputs: [],
-        original: { format: 'image/jpeg', width: 1, height: 1 },
+        original: { format: 'image/jpeg', width: 1, height: 1, size: 1 },
       }
     : { ...base, status, reason: 'processing-failed', message: '' };
 };
@@ -52,19 +57,41 @@ describe('manifest', () => {
     );
   });
 
-  it('retries a version the poison queue marked failed when its event comes again', () => {
+  it('keeps a failed outcome final: its event has gone out', () => {
     expect(decideAgainstManifest(manifest('failed', '"a"', '01'), commit('"a"', '01'))).to.equal(
-      'process',
+      'already-done',
     );
   });
 
-  it('lets a newer version replace an older outcome, never the reverse', () => {
+  it('refuses any other version once an outcome is recorded, newer or older', () => {
     expect(decideAgainstManifest(manifest('processed', '"a"', '01'), commit('"b"', '02'))).to.equal(
-      'process',
+      'later-version',
     );
-    expect(decideAgainstManifest(manifest('processed', '"b"', '02'), commit('"a"', '01'))).to.equal(
-      'stale',
+    expect(decideAgainstManifest(manifest('failed', '"b"', '02'), commit('"a"', '01'))).to.equal(
+      'later-version',
     );
+  });
+
+  it('names for deletion what a replacing manifest no longer names, and everything on erasure', () => {
+    const previous = {
+      ...manifest('processed', '"a"', '01'),
+      outputPrefix: 'b'.repeat(32),
+      replacedOutputPrefix: 'a'.repeat(32),
+      originalBlobName: `${uploadId}/original.jpg`,
+    } as UploadManifest;
+    const next = {
+      ...previous,
+      outputPrefix: 'c'.repeat(32),
+      replacedOutputPrefix: 'b'.repeat(32),
+    };
+    expect(noLongerNamed(previous, next)).to.deep.equal({
+      folders: ['b'.repeat(32), 'a'.repeat(32)],
+      originals: [],
+    });
+    expect(noLongerNamed(previous, undefined)).to.deep.equal({
+      folders: ['b'.repeat(32), 'a'.repeat(32)],
+      originals: [`${uploadId}/original.jpg`],
+    });
   });
 
   it('gives each blob version its own output folder, from which the upload id cannot be read', () => {

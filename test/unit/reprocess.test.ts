@@ -60,7 +60,11 @@ describe('reprocess (work items and variant sets)', () => {
       version: 1 as const,
       uploadId: id,
       owner: 'o',
+      metadata: {},
+      caller: { kind: 'anonymous' as const },
+      issuedAt: '2026-01-01T00:00:00Z',
       source: { blobName: 'b', eTag: 'e', sequencer: '1' },
+      uploadedAt: '2026-01-01T00:00:00Z',
       completedAt: '2026-01-01T00:00:00Z',
     };
     const processed = {
@@ -68,7 +72,7 @@ describe('reprocess (work items and variant sets)', () => {
       status: 'processed' as const,
       outputPrefix: 'p',
       outputs: [],
-      original: { format: 'image/jpeg', width: 1, height: 1 },
+      original: { format: 'image/jpeg', width: 1, height: 1, size: 1 },
     };
     expect(reprocessNeed(undefined, 'v')).to.equal('not-processed');
     expect(

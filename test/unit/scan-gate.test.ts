@@ -9,7 +9,10 @@ import {
 
 const expectations: VerdictExpectations = {
   topic: '/subscriptions/1/resourceGroups/rg/providers/Microsoft.EventGrid/topics/results',
-  landingContainerUrl: 'https://acct.blob.core.windows.net/uploads',
+  containers: [
+    { name: 'uploads', url: 'https://acct.blob.core.windows.net/uploads' },
+    { name: 'dropzone-cameras', url: 'https://acct.blob.core.windows.net/dropzone-cameras' },
+  ],
 };
 const uploadId = '3f2b8c1e-9d4a-4b6f-8e2a-1c3d5e7f9a0b';
 
@@ -51,10 +54,20 @@ describe('scan-gate', () => {
     expect(item).to.deep.include({ kind: 'verdict' });
     if (item.kind === 'verdict')
       expect(item.verdict).to.include({
+        container: 'uploads',
         blobName: `${uploadId}/10/a b.jpg`,
         eTag: '"0x8D1"',
         result: 'clean',
       });
+  });
+
+  it("reads a verdict for a drop zone's blob as that zone container's", () => {
+    const [item] = parseGateMessages(
+      verdictEvent({ blobUri: 'https://acct.blob.core.windows.net/dropzone-cameras/cam1/a.jpg' }),
+      expectations,
+    )!;
+    if (item.kind !== 'verdict') throw new Error(`expected a verdict, got ${item.kind}`);
+    expect(item.verdict).to.include({ container: 'dropzone-cameras', blobName: 'cam1/a.jpg' });
   });
 
   it('maps each result type, in any case, and treats unknown ones as unverified', () => {

@@ -39,19 +39,44 @@ describe('settings', () => {
     expect(attempt).to.throw(SettingsError, `${SETTING_KEYS.scanResultsTopic}: is required`);
   });
 
-  it('refuses drop zones while malware scanning is on, since zones would bypass the gate', () => {
+  it('takes drop zones with malware scanning on: the gate waits on zone blobs too', () => {
     const zones = JSON.stringify([{ name: 'cameras' }]);
     const scanning = {
       [SETTING_KEYS.malwareScanning]: 'true',
       [SETTING_KEYS.scanResultsTopic]:
         '/subscriptions/1/resourceGroups/rg/providers/Microsoft.EventGrid/topics/scan-results',
     };
-    expect(() => parseSettings({ ...scanning, [SETTING_KEYS.dropZones]: zones })).to.throw(
-      SettingsError,
-      `${SETTING_KEYS.dropZones}: drop zones are not yet gated by the malware scan; declare none while ${SETTING_KEYS.malwareScanning} is true`,
-    );
-    expect(parseSettings({ [SETTING_KEYS.dropZones]: zones }).dropZones).to.have.length(1);
-    expect(parseSettings(scanning).dropZones).to.deep.equal([]);
+    expect(
+      parseSettings({ ...scanning, [SETTING_KEYS.dropZones]: zones }).dropZones,
+    ).to.have.length(1);
+  });
+
+  it('publishes outcome events only to an https topic endpoint, or http on loopback', () => {
+    expect(parseSettings({})).to.include({
+      outcomeTopicEndpoint: '',
+      eventSource: 'urn:directdrop:local',
+    });
+    const endpoint = 'https://outcomes.westeurope-1.eventgrid.azure.net/api/events';
+    expect(
+      parseSettings({
+        [SETTING_KEYS.outcomeTopicEndpoint]: endpoint,
+        [SETTING_KEYS.eventSource]: 'urn:directdrop:prod',
+      }),
+    ).to.include({ outcomeTopicEndpoint: endpoint, eventSource: 'urn:directdrop:prod' });
+    const local = 'http://127.0.0.1:10003/api/events';
+    expect(
+      parseSettings({ [SETTING_KEYS.outcomeTopicEndpoint]: local }).outcomeTopicEndpoint,
+    ).to.equal(local);
+    for (const bad of ['http://topic.example.com/api/events', 'not a url', 'ftp://127.0.0.1/x'])
+      expect(() => parseSettings({ [SETTING_KEYS.outcomeTopicEndpoint]: bad }), bad).to.throw(
+        SettingsError,
+        SETTING_KEYS.outcomeTopicEndpoint,
+      );
+    for (const bad of ['directdrop dev', 'not-a-uri'])
+      expect(() => parseSettings({ [SETTING_KEYS.eventSource]: bad }), bad).to.throw(
+        SettingsError,
+        SETTING_KEYS.eventSource,
+      );
   });
 
   it('allows only content types a decoder exists for, and lists them when refusing one', () => {

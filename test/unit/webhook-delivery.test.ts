@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { WEBHOOK_SECRET_HEADER } from '../../functions/core/definitions';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import type { PublishedCloudEvent } from '../../local/event-topic-publish';
@@ -6,7 +7,6 @@ import {
   EVENT_GRID_RETRY_SCHEDULE_MS,
   LOCAL_DELIVERY_POLICY,
   LOCAL_RETRY_SCHEDULE_MS,
-  WEBHOOK_SECRET_HEADER,
   deadLetterBlobName,
   deadLetterRecord,
   decideAfterAttempt,
