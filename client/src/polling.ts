@@ -4,7 +4,14 @@
  */
 import { sleep } from './abort.js';
 import { DirectdropError, describeFailReason, describeRejectReason } from './errors.js';
-import { type ApiResponse, apiError, callApi, invalidResponse, isTransient } from './http.js';
+import {
+  type ApiResponse,
+  apiError,
+  apiUrl,
+  callApi,
+  invalidResponse,
+  isTransient,
+} from './http.js';
 import type {
   ApiOptions,
   PendingStage,
@@ -60,6 +67,21 @@ export async function getUploadStatus(
   return readStatus(await callApi(url, { method: 'GET' }, options, 'processing'), url);
 }
 
+/**
+ * Where an issued upload's status is read: under the API base the client was given, with
+ * the query of the `statusUrl` the server issued (an anonymous stack's `statusToken`). The
+ * server builds `statusUrl` from its configured public URL, which a client reaching the API
+ * by another name (a custom domain, 127.0.0.1 for localhost) would not share credentials with.
+ */
+export function ticketStatusUrl(
+  ticket: Pick<UploadTicket, 'uploadId' | 'statusUrl'>,
+  options: ApiOptions,
+): URL {
+  const url = apiUrl(options, `uploads/${encodeURIComponent(ticket.uploadId)}`);
+  url.search = new URL(ticket.statusUrl).search;
+  return url;
+}
+
 /** True once storage has the upload's bytes: the status is past `awaiting-upload`. */
 export function hasLanded(status: UploadStatus | undefined): boolean {
   if (status === undefined) return false;
@@ -78,7 +100,7 @@ export async function waitForProcessing(
   options: PollOptions,
 ): Promise<Extract<UploadStatus, { status: 'processed' }>> {
   const { uploadId } = ticket;
-  const url = new URL(ticket.statusUrl);
+  const url = ticketStatusUrl(ticket, options);
   const timeoutMs = options.pollTimeoutMs ?? DEFAULTS.pollTimeoutMs;
   const graceMs = options.notFoundGraceMs ?? DEFAULTS.notFoundGraceMs;
   const maxDelay = options.maxPollIntervalMs ?? DEFAULTS.maxPollIntervalMs;

@@ -6,7 +6,7 @@ import { abortedError, sleep, throwIfAborted } from './abort.js';
 import { DirectdropError } from './errors.js';
 import { callApi, isTransient } from './http.js';
 import type { ApiOptions, UploadOptions, UploadSource, UploadTicket } from './models.js';
-import { hasLanded, readStatus } from './polling.js';
+import { hasLanded, readStatus, ticketStatusUrl } from './polling.js';
 import { type PutResponse, TransportError, defaultTransport } from './transport.js';
 
 /** `uploadAttempts` when not given; docs/clients.md states it (a test compares). */
@@ -181,7 +181,7 @@ async function refusal(
 
 /** Whether the status endpoint knows the bytes arrived (so a refused PUT found them there). */
 async function blobHasLanded(ticket: UploadTicket, options: ApiOptions): Promise<boolean> {
-  const url = new URL(ticket.statusUrl);
+  const url = ticketStatusUrl(ticket, options);
   try {
     const response = await callApi(url, { method: 'GET' }, options, 'upload');
     return hasLanded(readStatus(response, url, ticket.uploadId));

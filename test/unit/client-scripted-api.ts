@@ -19,6 +19,8 @@ import { DEFAULT_SETTINGS } from '../../functions/core/settings';
 export interface Recorded {
   method: string;
   path: string;
+  /** The query, with its `?`, or ''. */
+  search: string;
   headers: IncomingHttpHeaders;
   body: string;
   at: number;
@@ -70,6 +72,7 @@ export class ScriptedApi {
       this.requests.push({
         method: req.method ?? '',
         path,
+        search: url.search,
         headers: req.headers,
         body,
         at: Date.now(),
