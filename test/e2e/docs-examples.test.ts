@@ -119,7 +119,11 @@ describe('the docs’ shell examples, run as printed against local mode', functi
     it(`${doc}: every example that talks to local mode passes`, async function () {
       const failures: string[] = [];
       for (const example of examples.filter((e) => e.doc === doc && e.info === '')) {
-        const script = example.script.replaceAll('http://localhost:7071', local.baseUrl);
+        // The examples name npm start's defaults: its ports and its data folder.
+        const script = example.script
+          .replaceAll('http://localhost:7071', local.baseUrl)
+          .replaceAll('http://127.0.0.1:10003', local.eventsBaseUrl)
+          .replaceAll('.local/', `${local.dataDir}/`);
         const started = Date.now();
         const { code, output } = await bash(script, folder, 120_000);
         console.log(`      ${doc}:${example.line}: exit ${code} in ${Date.now() - started} ms`);

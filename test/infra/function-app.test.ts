@@ -196,7 +196,11 @@ describe('infra FunctionApp', () => {
   });
 
   it('hands the functions every name and limit they read', () => {
-    expect(settings).to.deep.include(toAppSettings(DEFAULT_SETTINGS));
+    // The API's own public URL is the function app's to know, never a default's.
+    const { [SETTING_KEYS.publicBaseUrl]: publicBaseUrl, ...rest } =
+      toAppSettings(DEFAULT_SETTINGS);
+    expect(publicBaseUrl).to.equal('');
+    expect(settings).to.deep.include(rest);
   });
 
   it('writes host.json overrides as AzureFunctionsJobHost__ settings', () => {

@@ -66,10 +66,15 @@ describe('infra program (index.ts)', () => {
     const {
       [SETTING_KEYS.scanResultsTopic]: topic,
       [SETTING_KEYS.publicBaseUrl]: publicBaseUrl,
+      [SETTING_KEYS.outcomeTopicEndpoint]: outcomeTopicEndpoint,
+      [SETTING_KEYS.eventSource]: eventSource,
       ...fromConfig
     } = toAppSettings(config.app);
+    // Known only once deployed (or per stack): the stack and the function app fill them in.
     expect(topic, 'filled in by the stack').to.equal('');
     expect(publicBaseUrl, 'filled in by the function app').to.equal('');
+    expect(outcomeTopicEndpoint, 'filled in by the stack').to.equal('');
+    expect(eventSource, 'filled in by the stack').to.be.a('string');
     expect(settings).to.deep.include(fromConfig);
     expect(settings).to.deep.include({ [SETTING_KEYS.malwareScanning]: 'true' });
     expect(settings).to.deep.include({ AzureFunctionsJobHost__extensions__queues__batchSize: '3' });

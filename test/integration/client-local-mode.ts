@@ -16,6 +16,10 @@ export interface LocalMode {
   apiBaseUrl: string;
   /** Local mode's Azurite blob endpoint; the well-known development key opens it. */
   blobEndpoint: string;
+  /** The local Event Grid topic's origin, e.g. http://127.0.0.1:41235. */
+  eventsBaseUrl: string;
+  /** Its data folder (what `.local` is to `npm start`). */
+  dataDir: string;
   /** The token local mode printed, when started with sign-in. */
   token?: string;
   /** Everything local mode printed, for failure messages. */
@@ -100,6 +104,8 @@ export async function startLocalMode(
         token,
         apiBaseUrl: `${baseUrl}/api`,
         blobEndpoint: `http://127.0.0.1:${blobPort}/${DEV_ACCOUNT_NAME}`,
+        eventsBaseUrl: `http://127.0.0.1:${eventsPort}`,
+        dataDir,
         output: () => output,
         stop,
       };

@@ -124,23 +124,22 @@ describe('client library against local mode', function () {
   it('aborts an upload in flight; the upload stays awaiting its bytes', async function () {
     const path = join(dir, 'large.jpg');
     await writeFile(path, Buffer.alloc(24 * 1024 * 1024, 2));
+    const options = { apiBaseUrl: local.apiBaseUrl };
+    // The ticket's statusUrl carries the anonymous capability that reads this upload's status.
+    const { ticket, source, contentType } = await requestUpload(await fileSource(path), options);
     const controller = new AbortController();
-    let statusUrl: string | undefined;
     const error = await clientRejection(
-      uploadFile(path, {
-        apiBaseUrl: local.apiBaseUrl,
+      sendToStorage(ticket, source, contentType, {
+        ...options,
         signal: controller.signal,
         onProgress: (p) => {
-          if (p.stage !== 'uploading' || p.loadedBytes === 0) return;
-          statusUrl = `${local.apiBaseUrl}/uploads/${p.uploadId}`;
-          controller.abort();
+          if (p.stage === 'uploading' && p.loadedBytes > 0) controller.abort();
         },
       }),
     );
     expect(error).to.include({ code: 'aborted', stage: 'upload' });
-    expect(statusUrl).to.be.a('string');
     // No blob landed: the record made at issuance still awaits the upload.
-    expect(await getUploadStatus(statusUrl!, { apiBaseUrl: local.apiBaseUrl })).to.deep.include({
+    expect(await getUploadStatus(ticket.statusUrl, options)).to.deep.include({
       status: 'pending',
       stage: 'awaiting-upload',
     });
