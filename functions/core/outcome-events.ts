@@ -29,33 +29,68 @@ export interface OutcomeEventOutput {
   blobPath: string;
 }
 
-export interface UploadOutcomeData {
+interface OutcomeDataBase {
   uploadId: string;
-  status: OutcomeStatus;
-  reason?: RejectReason | FailReason;
-  message?: string;
-  outputs?: OutcomeEventOutput[];
-  original?: { format: string; size: number; width: number; height: number };
   /** The caller's own claim, set when the URL was issued: authorize it against your data. */
   metadata: Record<string, string>;
   caller: CallerIdentity;
   dropZone?: string;
-  issuedAt?: string;
+  /** When the upload URL was issued (for drop zones, when the blob was created). */
+  issuedAt: string;
+  /** The uploaded blob version's Last-Modified, when one was uploaded. */
   uploadedAt?: string;
-  completedAt?: string;
-  deletedAt?: string;
 }
 
-export interface UploadOutcomeEvent {
+export interface ProcessedData extends OutcomeDataBase {
+  status: 'processed';
+  outputs: OutcomeEventOutput[];
+  original: { format: string; size: number; width: number; height: number };
+  completedAt: string;
+}
+
+export interface RejectedData extends OutcomeDataBase {
+  status: 'rejected';
+  reason: RejectReason;
+  message?: string;
+  completedAt: string;
+}
+
+export interface FailedData extends OutcomeDataBase {
+  status: 'failed';
+  reason: FailReason;
+  message?: string;
+  completedAt: string;
+}
+
+export interface DeletedData extends OutcomeDataBase {
+  status: 'deleted';
+  /** Set when the upload had reached an outcome before it was deleted. */
+  completedAt?: string;
+  deletedAt: string;
+}
+
+export type UploadOutcomeData = ProcessedData | RejectedData | FailedData | DeletedData;
+
+interface OutcomeEnvelope<Status extends OutcomeStatus, Data extends UploadOutcomeData> {
   specversion: '1.0';
-  type: OutcomeEventType;
+  type: (typeof OUTCOME_EVENT_TYPES)[Status];
   source: string;
   id: string;
   subject: string;
   time: string;
   datacontenttype: 'application/json';
-  data: UploadOutcomeData;
+  data: Data;
 }
+
+/**
+ * One type per kind, so a receiver narrowing on `type` reaches each kind's own fields; the
+ * receiver package declares the same union, and a test keeps the two equal.
+ */
+export type UploadOutcomeEvent =
+  | OutcomeEnvelope<'processed', ProcessedData>
+  | OutcomeEnvelope<'rejected', RejectedData>
+  | OutcomeEnvelope<'failed', FailedData>
+  | OutcomeEnvelope<'deleted', DeletedData>;
 
 /** What every event of one stack shares. */
 export interface EventContext {
@@ -73,14 +108,13 @@ export function outcomeEventId(type: OutcomeEventType, uploadId: string, version
   return createHash('sha256').update(`${type}\n${uploadId}\n${version}`).digest('hex').slice(0, 32);
 }
 
-function envelope(
-  status: OutcomeStatus,
+function envelope<Data extends UploadOutcomeData>(
+  data: Data,
   version: string,
   time: string,
-  data: UploadOutcomeData,
   { source }: EventContext,
-): UploadOutcomeEvent {
-  const type = OUTCOME_EVENT_TYPES[status];
+): OutcomeEnvelope<Data['status'], Data> {
+  const type = OUTCOME_EVENT_TYPES[data.status as Data['status']];
   return {
     specversion: '1.0',
     type,
@@ -89,20 +123,17 @@ function envelope(
     subject: `uploads/${data.uploadId}`,
     time,
     datacontenttype: 'application/json',
-    data,
+    // Fields that apply only sometimes are left out rather than sent empty.
+    data: Object.fromEntries(
+      Object.entries(data).filter(([, value]) => value !== undefined),
+    ) as Data,
   };
-}
-
-/** Fields that apply only sometimes are left out rather than sent empty. */
-function defined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
 
 /** The event of a recorded outcome, from its manifest alone. */
 export function outcomeEvent(manifest: UploadManifest, context: EventContext): UploadOutcomeEvent {
   const common = {
     uploadId: manifest.uploadId,
-    status: manifest.status,
     metadata: manifest.metadata,
     caller: manifest.caller,
     dropZone: manifest.dropZone,
@@ -110,10 +141,13 @@ export function outcomeEvent(manifest: UploadManifest, context: EventContext): U
     uploadedAt: manifest.uploadedAt,
     completedAt: manifest.completedAt,
   };
-  const data: UploadOutcomeData =
-    manifest.status === 'processed'
-      ? {
+  const { eTag } = manifest.source;
+  switch (manifest.status) {
+    case 'processed':
+      return envelope<ProcessedData>(
+        {
           ...common,
+          status: 'processed',
           outputs: manifest.outputs.map(({ name, contentType, size, width, height, blobName }) => ({
             name,
             contentType,
@@ -123,15 +157,25 @@ export function outcomeEvent(manifest: UploadManifest, context: EventContext): U
             blobPath: `${context.processedContainer}/${blobName}`,
           })),
           original: manifest.original,
-        }
-      : { ...common, reason: manifest.reason, message: manifest.message };
-  return envelope(
-    manifest.status,
-    manifest.source.eTag,
-    manifest.completedAt,
-    defined(data),
-    context,
-  );
+        },
+        eTag,
+        manifest.completedAt,
+        context,
+      );
+    case 'rejected':
+    case 'failed':
+      return envelope<RejectedData | FailedData>(
+        {
+          ...common,
+          status: manifest.status,
+          reason: manifest.reason,
+          message: manifest.message,
+        } as RejectedData | FailedData,
+        eTag,
+        manifest.completedAt,
+        context,
+      ) as UploadOutcomeEvent;
+  }
 }
 
 /** What a deletion's event tells: the upload as its record knew it. */
@@ -140,7 +184,7 @@ export interface DeletedUpload {
   metadata: Record<string, string>;
   caller: CallerIdentity;
   dropZone?: string;
-  issuedAt?: string;
+  issuedAt: string;
   uploadedAt?: string;
   completedAt?: string;
 }
@@ -151,16 +195,21 @@ export function deletedEvent(
   deletedAt: string,
   context: EventContext,
 ): UploadOutcomeEvent {
-  const data = defined({
-    uploadId: upload.uploadId,
-    status: 'deleted' as const,
-    metadata: upload.metadata,
-    caller: upload.caller,
-    dropZone: upload.dropZone,
-    issuedAt: upload.issuedAt,
-    uploadedAt: upload.uploadedAt,
-    completedAt: upload.completedAt,
+  const { uploadId, metadata, caller, dropZone, issuedAt, uploadedAt, completedAt } = upload;
+  return envelope<DeletedData>(
+    {
+      uploadId,
+      status: 'deleted',
+      metadata,
+      caller,
+      dropZone,
+      issuedAt,
+      uploadedAt,
+      completedAt,
+      deletedAt,
+    },
+    'deleted',
     deletedAt,
-  });
-  return envelope('deleted', 'deleted', deletedAt, data, context);
+    context,
+  );
 }

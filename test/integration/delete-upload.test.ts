@@ -107,6 +107,7 @@ describe('delete-upload (against Azurite and a stand-in topic)', function () {
       'directdrop.upload.deleted',
     ]);
     const deleted = events[1];
+    if (deleted.type !== 'directdrop.upload.deleted') throw new Error(deleted.type);
     expect(deleted.id).to.equal(outcomeEventId('directdrop.upload.deleted', uploadId, 'deleted'));
     expect(deleted.time).to.equal(deleted.data.deletedAt);
     expect(deleted.data).to.include({ uploadId, status: 'deleted' });
@@ -232,7 +233,9 @@ describe('delete-upload (against Azurite and a stand-in topic)', function () {
     expect(await runtime.uploads.get(owner, uploadId)).to.equal(undefined);
     const events = topic.eventsOf(uploadId);
     expect(events.map((e) => e.type)).to.deep.equal(['directdrop.upload.deleted']);
-    expect(events[0].data.deletedAt).to.equal(JSON.parse(item).deletedAt);
+    const [deleted] = events;
+    if (deleted.type !== 'directdrop.upload.deleted') throw new Error(deleted.type);
+    expect(deleted.data.deletedAt).to.equal(JSON.parse(item).deletedAt);
     expect(await blobsNamed(runtime.landing, blobName)).to.deep.equal(['tombstone']);
   });
 

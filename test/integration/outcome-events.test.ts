@@ -125,13 +125,14 @@ describe('outcome events (against Azurite and a stand-in topic)', function () {
     const event = await theEventOf(uploadId);
     const manifest = await manifestOf(uploadId);
     if (manifest.status !== 'processed') throw new Error(manifest.status);
+    if (event.type !== 'directdrop.upload.processed') throw new Error(event.type);
     expect(event.data.original).to.deep.equal({
       format: 'image/jpeg',
       width: 600,
       height: 800,
       size: photo.length,
     });
-    expect(event.data.outputs?.map((o) => o.blobPath)).to.deep.equal(
+    expect(event.data.outputs.map((o) => o.blobPath)).to.deep.equal(
       manifest.outputs.map((o) => `processed/${o.blobName}`),
     );
     expect(event.data).not.to.have.any.keys('reason', 'message', 'deletedAt', 'dropZone');

@@ -66,7 +66,12 @@ describe('outcome-publisher (against a stand-in for the publish API)', () => {
 
   const event = (uploadId: string): UploadOutcomeEvent =>
     deletedEvent(
-      { uploadId, metadata: { postId: '42' }, caller: { kind: 'anonymous' } },
+      {
+        uploadId,
+        metadata: { postId: '42' },
+        caller: { kind: 'anonymous' },
+        issuedAt: '2026-12-01T17:59:00.000Z',
+      },
       '2026-12-01T18:00:00.123Z',
       { source: 'urn:directdrop:test', processedContainer: 'processed' },
     );
