@@ -34,8 +34,8 @@ export interface OutcomeEventsArgs {
 }
 
 /**
- * One event per webhook POST, as the receiver and local mode expect (DESIGN "Webhook
- * delivery"); Event Grid's batch size only matters if maxEventsPerBatch is above 1.
+ * One event per webhook POST, as the receiver package and local mode's delivery expect
+ * (docs/events.md); Event Grid's batch size only matters if maxEventsPerBatch is above 1.
  */
 export const WEBHOOK_BATCHING = {
   maxEventsPerBatch: 1,

@@ -37,7 +37,6 @@ export function deployStack(config: InfraConfig, stack: string = pulumi.getStack
     processedContainer: config.app.processedContainer,
     deadLetterContainer: STORAGE_NAMES.deadLetterContainer,
     eventsQueue: config.app.eventsQueue,
-    // The records change renames the setting to `uploadTable` ('directdropuploads').
     uploadTable: config.app.uploadTable,
     dropZones: config.app.dropZones,
     reprocessQueue: config.app.reprocessQueue,

@@ -1,5 +1,5 @@
 /**
- * Outcome events as directdrop publishes them (DESIGN.md's schema, docs/events.md's examples),
+ * Outcome events as directdrop publishes them (docs/events.md's schema and examples),
  * one per kind, for the receiver's and the example backend's tests, and how Event Grid
  * delivers them to a webhook in the CloudEvents schema.
  */
