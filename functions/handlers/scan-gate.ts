@@ -26,7 +26,7 @@ import {
   readVerdict,
   scheduleTimeoutCheck,
 } from '../adapters/scan-gate-store';
-import { currentVersion } from '../adapters/landing-blob';
+import { currentVersion, isTombstone } from '../adapters/landing-blob';
 import { isStatus } from '../adapters/storage-errors';
 import { admitUpload, finishOutcome, refuseUnadmitted } from './finish-outcome';
 import { recordGaveUp } from './gave-up';
@@ -136,9 +136,16 @@ async function acceptVerdict(
   const { uploadId } = source;
   // The verdict is a claim: it counts only for a version that exists right now.
   try {
-    await source.container
+    const properties = await source.container
       .getBlobClient(verdict.blobName)
       .getProperties({ conditions: { ifMatch: verdict.eTag } });
+    // Defender scans every write, the worker's own tombstones included: nothing waits on those.
+    if (isTombstone(properties)) {
+      context.info(
+        `Upload ${uploadId}: scan result ${verdict.eventId} is for a tombstone; ignored`,
+      );
+      return;
+    }
   } catch (error) {
     if (!isStatus(error, 404, 412)) throw error;
     context.info(

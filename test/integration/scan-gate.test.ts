@@ -197,6 +197,27 @@ describe('scan gate (against Azurite)', function () {
     expect((await status(uploadId)).status).to.equal('processed');
   });
 
+  it('keeps nothing for the scan of a tombstone, which Defender scans like any write', async () => {
+    const { uploadId, blobName } = await issueAndPut(createUpload, photo);
+    await deliver(await verdict(blobName, 'No threats found'));
+    await deliver(await blobCreatedEvent(runtime.landing, blobName));
+    expect((await status(uploadId)).status).to.equal('processed');
+    expect(await landed(blobName)).to.deep.equal(['tombstone']);
+    const gateRecords = async () => {
+      const names: string[] = [];
+      for await (const blob of runtime.processed.listBlobsFlat({ prefix: `${uploadId}/gate/` }))
+        names.push(blob.name);
+      return names.sort();
+    };
+    const before = await gateRecords();
+
+    await deliver(await verdict(blobName, 'No threats found'));
+    expect(await gateRecords()).to.deep.equal(before);
+    expect(log.some((l) => /scan result .* is for a tombstone; ignored/.test(l.text))).to.equal(
+      true,
+    );
+  });
+
   it('fails an upload whose verdict never arrives once the wait is over, and tombstones its blob', async () => {
     const { uploadId, blobName } = await issueAndPut(createUpload, photo);
     await deliver(await blobCreatedEvent(runtime.landing, blobName));
