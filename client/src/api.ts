@@ -13,6 +13,7 @@ import {
   isTransient,
 } from './http.js';
 import { validateLocally } from './limits.js';
+import { ticketStatusUrl } from './polling.js';
 import { contentTypeForName, normaliseContentType } from './media-types.js';
 import type {
   ApiOptions,
@@ -202,12 +203,21 @@ export function listUploads(options: ApiOptions & { pageSize?: number }): PagedU
 
 /**
  * Erases one of the caller's uploads: outputs, manifest, kept original, any landing blob
- * and its record (`DELETE /uploads/{id}`, 204). Another caller's or an unknown id, and one
- * already deleted, reject with code `upload-not-found` (404). Read URLs already handed
- * out keep working until they expire.
+ * and its record (`DELETE /uploads/{id}`, 204); read URLs handed out before answer 404 from
+ * then on. Another caller's or an unknown id, and one already deleted, reject with code
+ * `upload-not-found` (404). Pass the ticket or result (anything with `uploadId` and
+ * `statusUrl`) on an anonymous stack: its `statusUrl` carries the capability that proves
+ * the upload is yours.
  */
-export async function deleteUpload(uploadId: string, options: ApiOptions): Promise<void> {
-  const url = apiUrl(options, `uploads/${encodeURIComponent(uploadId)}`);
+export async function deleteUpload(
+  upload: string | Pick<UploadTicket, 'uploadId' | 'statusUrl'>,
+  options: ApiOptions,
+): Promise<void> {
+  const uploadId = typeof upload === 'string' ? upload : upload.uploadId;
+  const url =
+    typeof upload === 'string'
+      ? apiUrl(options, `uploads/${encodeURIComponent(uploadId)}`)
+      : ticketStatusUrl(upload, options);
   const response = await callApi(url, { method: 'DELETE' }, options, 'request', uploadId);
   if (response.status !== 204 && response.status !== 200) {
     throw apiError(response, 'request', `DELETE ${url.pathname}`, uploadId);

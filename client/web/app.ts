@@ -3,9 +3,10 @@
  * processed thumbnail (click it for the display size). Bundled to app.js by build.ts.
  */
 import {
-  type ProcessedOutput,
   type UploadLimits,
+  type UploadResult,
   DirectdropError,
+  deleteUpload,
   formatBytes,
   getLimits,
   getUploadStatus,
@@ -118,7 +119,14 @@ getLimits({ apiBaseUrl }).then(showLimits, (error: unknown) => {
 });
 
 type State =
-  'queued' | 'uploading' | 'processing' | 'processed' | 'rejected' | 'error' | 'cancelled';
+  | 'queued'
+  | 'uploading'
+  | 'processing'
+  | 'processed'
+  | 'rejected'
+  | 'error'
+  | 'cancelled'
+  | 'deleted';
 
 function element<K extends keyof HTMLElementTagNameMap>(
   tag: K,
@@ -150,7 +158,13 @@ function uploadItem(file: File) {
   return { item, cancel, progress, setState };
 }
 
-function showResult(item: HTMLLIElement, fileName: string, outputs: ProcessedOutput[]) {
+function showResult(
+  item: HTMLLIElement,
+  fileName: string,
+  result: UploadResult,
+  setState: (state: State, text: string) => void,
+) {
+  const { outputs } = result;
   const bySize = [...outputs].sort((a, b) => a.width - b.width);
   const thumb = outputs.find((o) => o.name === 'thumb') ?? bySize[0];
   const display = outputs.find((o) => o.name === 'display') ?? bySize[bySize.length - 1];
@@ -178,7 +192,22 @@ function showResult(item: HTMLLIElement, fileName: string, outputs: ProcessedOut
       textContent: outputs.map((o) => `${o.name} ${o.width} × ${o.height}`).join(', '),
     }),
   );
-  item.append(figure);
+  // Erases the outputs, the record and anything left of the upload; its read URLs stop working.
+  const remove = element('button', { type: 'button', textContent: 'Delete' });
+  remove.setAttribute('aria-label', `Delete ${fileName}`);
+  remove.addEventListener('click', async () => {
+    remove.disabled = true;
+    try {
+      await deleteUpload(result, { apiBaseUrl, token });
+      figure.remove();
+      remove.remove();
+      setState('deleted', 'Deleted.');
+    } catch (error) {
+      remove.disabled = false;
+      setState('error', `Not deleted: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  });
+  item.append(figure, remove);
 }
 
 async function uploadOne(file: File) {
@@ -213,7 +242,7 @@ async function uploadOne(file: File) {
         ),
     });
     setState('processed', 'Ready.');
-    showResult(item, file.name, result.outputs);
+    showResult(item, file.name, result, setState);
   } catch (error) {
     if (error instanceof DirectdropError && error.code === 'aborted') {
       setState('cancelled', 'Cancelled.');

@@ -250,6 +250,27 @@ describe('upload page in headless Chromium (local mode)', function () {
     expect(await page.getByRole('dialog').isVisible()).to.equal(false);
   });
 
+  it('deletes a processed photo from the page, after which its output URLs answer 404', async function () {
+    await page.setInputFiles('#file-input', {
+      name: 'to-delete.jpg',
+      mimeType: 'image/jpeg',
+      buffer: photo,
+    });
+    const item = page.locator('li.upload', { hasText: 'to-delete.jpg' });
+    await expectOutcome(item, 'processed', 60_000);
+    const thumbUrl = await item
+      .getByRole('img', { name: 'Thumbnail of to-delete.jpg' })
+      .getAttribute('src');
+    expect((await fetch(thumbUrl!)).status).to.equal(200);
+
+    await item.getByRole('button', { name: 'Delete to-delete.jpg' }).click();
+    await item.and(page.locator('[data-state=deleted]')).waitFor({ timeout: 10_000 });
+    expect(await item.getByRole('status').textContent()).to.equal('Deleted.');
+    expect(await item.getByRole('img').count()).to.equal(0);
+    // The read URL the page held is signed for a blob that no longer exists.
+    expect((await fetch(thumbUrl!)).status).to.equal(404);
+  });
+
   it('shows a readable message for a file that is not an image', async function () {
     await page.setInputFiles('#file-input', {
       name: 'holiday-notes.jpg',

@@ -363,6 +363,21 @@ describe('client library API calls (scripted API, real Azurite)', function () {
       const error = await clientRejection(deleteUpload(uploadId, { apiBaseUrl: api.baseUrl }));
       expect(error).to.include({ code: 'upload-not-found', status: 404, uploadId });
     });
+    it('deletes by ticket with its statusUrl’s capability, under the API it was given', async function () {
+      const uploadId = randomUUID();
+      await deleteUpload(
+        {
+          uploadId,
+          statusUrl: `https://elsewhere.example/api/uploads/${uploadId}?statusToken=cap`,
+        },
+        { apiBaseUrl: api.baseUrl },
+      );
+      expect(api.requests[0]).to.include({
+        method: 'DELETE',
+        path: `/api/uploads/${uploadId}`,
+        search: '?statusToken=cap',
+      });
+    });
   });
 
   describe('an upload the server knows before its bytes arrive', function () {
