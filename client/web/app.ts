@@ -193,7 +193,7 @@ function showResult(
     }),
   );
   // Erases the outputs, the record and anything left of the upload; its read URLs stop working.
-  const remove = element('button', { type: 'button', textContent: 'Delete' });
+  const remove = element('button', { type: 'button', className: 'delete', textContent: 'Delete' });
   remove.setAttribute('aria-label', `Delete ${fileName}`);
   remove.addEventListener('click', async () => {
     remove.disabled = true;
