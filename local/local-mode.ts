@@ -230,6 +230,9 @@ function describeStartup(summary: StartupSummary): string {
     for (const trigger of host.queueTriggers) {
       lines.push(`  queue  ${trigger.queueName}  → ${trigger.name}`);
     }
+    for (const trigger of host.timerTriggers) {
+      lines.push(`  timer  ${trigger.schedule} (NCRONTAB, UTC)  → ${trigger.name}`);
+    }
     lines.push(
       `  queue semantics (host.json + AzureFunctionsJobHost__* overrides): batchSize ${q.batchSize}, ` +
         `newBatchThreshold ${q.newBatchThreshold}, maxDequeueCount ${q.maxDequeueCount}, ` +

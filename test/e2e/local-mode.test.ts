@@ -14,6 +14,7 @@ import { QueueServiceClient } from '@azure/storage-queue';
 import { expect } from 'chai';
 import sharp from 'sharp';
 import { STORAGE_NAMES } from '../../functions/core/definitions';
+import { SWEEP_SCHEDULE } from '../../functions/core/sweep';
 import { DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME } from '../../local/azurite';
 import { buildBlobCreatedEvent, encodeQueueMessage } from '../../local/event-grid-event';
 import { type LocalModePorts, freeLocalModePorts } from '../../local/local-mode-process';
@@ -178,6 +179,9 @@ describe('local mode end to end (npm start)', function () {
   it('prints where everything runs and a curl walkthrough, without secrets', () => {
     const output = local.output();
     expect(output).to.contain(`POST   http://localhost:${ports.port}/api/uploads`);
+    // Every trigger the host runs: routes, queues and timers (the sweep).
+    expect(output).to.contain(`  queue  ${STORAGE_NAMES.eventsQueue}  → processUploadEvent`);
+    expect(output).to.contain(`  timer  ${SWEEP_SCHEDULE} (NCRONTAB, UTC)  → sweep`);
     expect(output).to.contain(`http://127.0.0.1:${ports.blobPort}/${DEV_ACCOUNT_NAME}`);
     expect(output).to.match(/curl -sS -X POST .*\/api\/uploads/);
     expect(output).to.not.contain(DEV_ACCOUNT_KEY);

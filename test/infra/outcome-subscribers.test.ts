@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
+import { parse } from 'yaml';
 import { ConfigError, loadConfig } from '../../infra/config';
 import { OUTCOME_EVENT_TYPES } from '../../infra/outcome-subscribers';
 
@@ -212,5 +214,27 @@ describe('infra config: outcomeSubscribers', () => {
     );
     const malformed = `[{"name":"backend","webhookSecret":"${SECRET}"`;
     expect(refusal(malformed)).not.to.contain(SECRET);
+  });
+
+  it("docs/events.md's example stack config is a list the program takes", () => {
+    const events = readFileSync('docs/events.md', 'utf8');
+    const section = events.slice(events.indexOf('## Subscribers: `outcomeSubscribers`'));
+    const yaml = /```yaml\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+    // As Pulumi hands the program a decrypted secret, with the placeholders filled in.
+    const filled = yaml
+      .replaceAll('<sub>', '11111111-2222-3333-4444-555555555555')
+      .replaceAll('<rg>', 'app')
+      .replaceAll('<account>', 'appevents')
+      .replaceAll('<ns>', 'appbus');
+    const config = parse(filled) as { config: Record<string, unknown> };
+    const value = (config.config['directdrop:outcomeSubscribers'] as Record<string, unknown>[]).map(
+      (entry) =>
+        typeof entry.webhookSecret === 'object' ? { ...entry, webhookSecret: SECRET } : entry,
+    );
+    expect(subscribers(value).map((s) => [s.name, s.kind])).to.deep.equal([
+      ['backend', 'webhook'],
+      ['outcomes-queue', 'storageQueue'],
+      ['outcomes-bus', 'serviceBusQueue'],
+    ]);
   });
 });
