@@ -184,7 +184,15 @@ async function main(): Promise<number> {
     console.log('Auditing storage and logs…');
     const ids = records.flatMap((r) => (r.uploadId ? [r.uploadId] : []));
     const audits = await auditUploads(processedContainerOf(ports), ids);
-    const leftInLanding = await finishedUploadsInLanding(landingContainerOf(ports), audits);
+    // A client sees its outcome once it is recorded; the event and the tombstone follow it,
+    // and a host killed in between finishes them when its leased message returns. So the
+    // landing container is judged once that has had its time.
+    const settleBy = performance.now() + (2 * LEASE_SECONDS + 10) * 1000;
+    let leftInLanding = await finishedUploadsInLanding(landingContainerOf(ports), audits);
+    while (leftInLanding.length > 0 && performance.now() < settleBy) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      leftInLanding = await finishedUploadsInLanding(landingContainerOf(ports), audits);
+    }
     const hostLogs = hosts.map((h) => h.process.output());
     const outcomeLines = countOutcomeLines(hostLogs);
 
