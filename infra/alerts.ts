@@ -86,8 +86,10 @@ export function triggerStalledQuery(
 /**
  * A metric alert created minutes after its resource can fail with "Couldn't find a metric
  * named …" until Azure Monitor knows the new resource's metrics
- * (hashicorp/terraform-provider-azurerm#22210), and a log alert on a new workspace with
- * "Failed to resolve table …". Both pass on a later try, so the rule is retried on those
+ * (hashicorp/terraform-provider-azurerm#22210), and a log alert whose table the new
+ * workspace has not seen yet with Kusto's SEM0100, "'where' operator: Failed to resolve
+ * table or column expression named '…'" (as CDCgov/prime-reportstream#11773 quotes it; also
+ * "column or scalar"). Both pass on a later try, so the rule is retried on those
  * errors alone, every 30 s for up to 10 minutes, within the same `pulumi up` (an onError
  * hook: the engine retries the create while the hook says so). A wait for the metric
  * definitions would need its own ARM calls and credentials in a command; the retry reacts
@@ -96,7 +98,7 @@ export function triggerStalledQuery(
 export const NOT_YET_READY_RETRY = { delayMs: 30_000, maxAttempts: 20 } as const;
 const NOT_YET_READY = [
   /Couldn't find a metric named/i,
-  /Failed to resolve (table|scalar|column) expression/i,
+  /Failed to resolve (?:table|column|scalar)(?: or (?:table|column|scalar))? expression named/i,
 ];
 
 /** Whether an alert rule's create should be tried again; `errors` is newest first. */

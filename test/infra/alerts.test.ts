@@ -320,8 +320,14 @@ describe('infra Alerts retry of rules Azure cannot resolve yet', () => {
   it('retries "Couldn\'t find a metric named" and unresolved tables, for a bounded number of tries', () => {
     const missingMetric =
       'Code="BadRequest" Message="Couldn\'t find a metric named DeadLetteredCount. Make sure the name is correct."';
-    const missingTable = "'where' operator: Failed to resolve table expression named 'AppRequests'";
+    // Kusto's SEM0100 as Azure Monitor returns it for a scheduled query rule's create.
+    const missingTable =
+      '{"code":"SEM0100","message":"\'where\' operator: Failed to resolve table or column expression named \'AppRequests\'"}';
+    const missingColumn =
+      "'extend' operator: Failed to resolve column or scalar expression named 'customDimensions'";
     expect(shouldRetryAlertRule([missingMetric])).to.equal(true);
+    expect(shouldRetryAlertRule([missingTable])).to.equal(true);
+    expect(shouldRetryAlertRule([missingColumn])).to.equal(true);
     expect(shouldRetryAlertRule([missingTable, missingMetric])).to.equal(true);
     expect(
       shouldRetryAlertRule(Array(NOT_YET_READY_RETRY.maxAttempts - 1).fill(missingMetric)),
