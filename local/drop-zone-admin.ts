@@ -141,7 +141,7 @@ export interface DroppedBlobStatus {
 export async function dropZoneStatus(
   storage: OperatorStorage,
   zone: DropZone,
-  ownerKey: string | undefined,
+  ownerKey: string,
   uploadTable = DEFAULT_SETTINGS.uploadTable,
 ): Promise<DroppedBlobStatus[]> {
   // Reading needs no quota: the limits only shape what this store would issue.

@@ -48,11 +48,27 @@ function zonesOf(flags: StorageFlags) {
   }
 }
 
-/** The app's owner key: DIRECTDROP_OWNER_KEY as the app reads it, else local mode's own. */
-async function ownerKeyOf(flags: StorageFlags & { data: string }): Promise<string | undefined> {
+/**
+ * The app's owner key: DIRECTDROP_OWNER_KEY as the app reads it, else local mode's own. A
+ * zone's records are keyed by a hash under it, so without the key nothing could be found:
+ * refused, saying where the key is, rather than listing an empty zone.
+ */
+async function ownerKeyOf(flags: StorageFlags & { data: string }): Promise<string> {
   const fromEnv = process.env[OWNER_KEY_SETTING];
-  if (fromEnv || flags.blobEndpoint) return fromEnv || undefined;
-  return (await findDevIdentity(resolve(flags.data)))?.ownerKey;
+  if (fromEnv) return fromEnv;
+  if (flags.blobEndpoint) {
+    throw new DropZoneError(
+      `Set ${OWNER_KEY_SETTING} to the app's owner key (the function app's setting of that name: ` +
+        `az functionapp config appsettings list -g <group> -n <app>); zone records are found by it.`,
+    );
+  }
+  const local = (await findDevIdentity(resolve(flags.data)))?.ownerKey;
+  if (!local) {
+    throw new DropZoneError(
+      `No owner key in ${resolve(flags.data)}: point --data at local mode's data folder, or set ${OWNER_KEY_SETTING}.`,
+    );
+  }
+  return local;
 }
 
 function storageOf(flags: StorageFlags): OperatorStorage {
