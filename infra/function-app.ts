@@ -52,7 +52,7 @@ export interface FunctionAppArgs {
   /** Origins whose pages may call the HTTP API from a browser. */
   allowedCorsOrigins: string[];
   functionPackage: FunctionPackage;
-  /** How long the deploy step retries 401/403/404 while roles propagate. */
+  /** How long the code deploy retries what is transient (roles propagating, 404, 409, 429, 5xx, resets). */
   deployRetryMinutes: number;
   tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
