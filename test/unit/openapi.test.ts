@@ -17,6 +17,14 @@ describe('OpenAPI document', () => {
     expect((await validate(broken as never)).valid).to.equal(false);
   });
 
+  it('says what local mode checks: tokens of its development provider, no function keys', () => {
+    const text = OPENAPI_DOCUMENT.info.description;
+    // Issue 20: it used to say local mode checks neither a key nor a token.
+    expect(text).to.not.match(/checks neither/i);
+    expect(text).to.match(/local mode checks tokens of its built-in development provider/);
+    expect(text).to.match(/local mode checks no keys/);
+  });
+
   it('describes exactly the registered HTTP routes and methods', () => {
     const registered = registrations
       .filter((r): r is HttpRegistration => r.kind === 'http')
