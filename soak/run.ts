@@ -307,6 +307,16 @@ async function main(): Promise<number> {
     );
     console.log(`\nSaved ${file}`);
     exitCode = checks.every(([, , ok]) => ok) ? 0 : 1;
+    if (exitCode !== 0) {
+      // A failed check is investigated from what each process logged; the data folder goes.
+      const logs = file.replace(/\.json$/, '-logs');
+      await mkdir(logs, { recursive: true });
+      await writeFile(join(logs, 'storage.log'), storage.output());
+      await Promise.all(
+        hostLogs.map((log, index) => writeFile(join(logs, `host-${index + 1}.log`), log)),
+      );
+      console.log(`Logs of every process: ${logs}`);
+    }
   } finally {
     await restarting.catch(() => undefined);
     await Promise.all(hosts.map((h) => h.process.signal('SIGINT')));
