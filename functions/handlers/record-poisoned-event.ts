@@ -1,8 +1,9 @@
 /**
  * Queue trigger on `<events queue>-poison`: the host moved an event here after
  * maxDequeueCount failed attempts. Records `failed` so the client learns about it, then
- * tombstones the landing blob; never overrides an outcome that was reached after all, and
- * records nothing for a blob version that does not exist. A poison queue has no poison
+ * tombstones the landing blob; never overrides an outcome that was reached after all (it
+ * finishes one a crash left unfinished), and records nothing for a blob version that does
+ * not exist. A poison queue has no poison
  * queue of its own, so a message that keeps failing here is logged and dropped.
  */
 import type { InvocationContext } from '@azure/functions';
@@ -15,6 +16,7 @@ import { describeStorageError } from '../adapters/storage-errors';
 import { type Runtime, getRuntime } from '../adapters/runtime';
 import { recordPoisonedGateMessage } from './scan-gate';
 import { recordGaveUp } from './gave-up';
+import { processCommit } from './process-upload';
 import { uploadSourceOf, watchedContainers } from './upload-source';
 
 async function recordFailure(
@@ -28,7 +30,10 @@ async function recordFailure(
   // Two attempts cover one concurrent writer; losing both means an outcome now exists.
   for (let attempt = 0; attempt < 2; attempt++) {
     const existing = await readManifest(runtime.processed, uploadId);
-    if (decideAgainstManifest(existing?.manifest, commit) !== 'process') return;
+    const decision = decideAgainstManifest(existing?.manifest, commit);
+    if (decision === 'later-version') return;
+    // Recorded, but its event, tombstone or quota release kept failing: finish those.
+    if (decision === 'already-done') return processCommit(runtime, commit, context);
     const landed = await inspectLandingBlob(source.container, commit.blobName, commit.eTag);
     if (landed.state !== 'current' || isTombstone(landed.properties)) {
       context.info(
@@ -57,7 +62,8 @@ export function recordPoisonedEventHandler(runtime: () => Runtime) {
     context: InvocationContext,
   ): Promise<void> {
     const rt = runtime();
-    if (await recordPoisonedGateMessage(rt, message, context)) return;
+    const resume = (commit: BlobCommit) => processCommit(rt, commit, context);
+    if (await recordPoisonedGateMessage(rt, message, context, resume)) return;
     for (const event of parseBlobEvents(message, watchedContainers(rt))) {
       if (event.kind !== 'commit') {
         context.warn(`Poisoned message holds no upload to mark failed: ${event.reason}`);

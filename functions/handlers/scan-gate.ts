@@ -168,7 +168,9 @@ async function acceptVerdict(
   const pending = await readPending(runtime.processed, uploadId, verdict.eTag);
   if (!pending) return; // Its BlobCreated event has not arrived; it will find the verdict.
   const existing = await readManifest(runtime.processed, uploadId);
-  if (decideAgainstManifest(existing?.manifest, pending.commit) !== 'process') return;
+  // Resumed also when its outcome is recorded: a crash or failed publish after the manifest
+  // left steps only this message's redelivery can finish (the BlobCreated one is gone).
+  if (decideAgainstManifest(existing?.manifest, pending.commit) === 'later-version') return;
   await resume(pending.commit);
 }
 
@@ -187,8 +189,10 @@ async function checkTimeout(
     return;
   }
   const existing = await readManifest(processed, uploadId);
-  if (decideAgainstManifest(existing?.manifest, pending.commit) !== 'process') return;
-  if (await readVerdict(processed, uploadId, eTag)) {
+  const decision = decideAgainstManifest(existing?.manifest, pending.commit);
+  if (decision === 'later-version') return;
+  // A recorded outcome is resumed to finish what a crash after its manifest left undone.
+  if (decision === 'already-done' || (await readVerdict(processed, uploadId, eTag))) {
     await resume(pending.commit);
     return;
   }
@@ -250,6 +254,7 @@ export async function recordPoisonedGateMessage(
   runtime: Runtime,
   message: unknown,
   context: InvocationContext,
+  resume: Resume,
 ): Promise<boolean> {
   const messages = parseGateMessages(message, gateExpectations(runtime));
   if (!messages) return false;
@@ -267,7 +272,13 @@ export async function recordPoisonedGateMessage(
       continue;
     }
     const existing = await readManifest(runtime.processed, version.uploadId);
-    if (decideAgainstManifest(existing?.manifest, pending.commit) !== 'process') continue;
+    const decision = decideAgainstManifest(existing?.manifest, pending.commit);
+    if (decision === 'later-version') continue;
+    // Recorded but not finished (its event, tombstone or quota release kept failing).
+    if (decision === 'already-done') {
+      await resume(pending.commit);
+      continue;
+    }
     const { commit } = pending;
     const source = requireSource(runtime, commit);
     const properties = await currentVersion(source.container, commit.blobName, commit.eTag);

@@ -75,7 +75,11 @@ describe('outcome events (against Azurite and a stand-in topic)', function () {
     if (!stored) throw new Error(`no manifest for ${uploadId}`);
     return stored.manifest;
   };
-  async function verdict(runtime: Runtime, blobName: string, resultType: 'Malicious') {
+  async function verdict(
+    runtime: Runtime,
+    blobName: string,
+    resultType: 'Malicious' | 'No threats found',
+  ) {
     const blob = runtime.landing.getBlobClient(blobName);
     return buildScanResultEvent({
       accountName: runtime.landing.accountName,
@@ -84,7 +88,7 @@ describe('outcome events (against Azurite and a stand-in topic)', function () {
       url: blob.url,
       eTag: (await blob.getProperties()).etag ?? '',
       resultType,
-      malwareNamesFound: [EICAR_MALWARE_NAME],
+      malwareNamesFound: resultType === 'Malicious' ? [EICAR_MALWARE_NAME] : [],
       sha256: Buffer.alloc(32),
       scanFinishedTime: new Date(),
       topic: scanTopic,
@@ -211,6 +215,53 @@ describe('outcome events (against Azurite and a stand-in topic)', function () {
     expect(topic.eventsOf(uploadId)).to.deep.equal([]);
     await deliver(plain, event);
     await theEventOf(uploadId);
+    expect(await blobsNamed(plain.landing, blobName)).to.deep.equal(['tombstone']);
+  });
+
+  // The BlobCreated message of a gated upload is gone once it waits: when the delivery that
+  // resumes it records the outcome and then fails, only that message's return can finish it.
+  it('finishes an outcome its verdict recorded but could not publish when the verdict comes again', async () => {
+    const { uploadId, blobName } = await upload(gated, await sidewaysPhotoWithGps(400, 300));
+    await deliver(gated, await blobCreatedEvent(gated.landing, blobName));
+    const clean = await verdict(gated, blobName, 'No threats found');
+    topic.refuse(1);
+    await rejection(deliver(gated, clean), OutcomePublishError);
+    expect((await manifestOf(uploadId)).status).to.equal('processed');
+    expect(await blobsNamed(gated.landing, blobName)).to.deep.equal(['blob']);
+    await deliver(gated, clean);
+    expect((await theEventOf(uploadId)).data).to.include({ status: 'processed' });
+    expect(await blobsNamed(gated.landing, blobName)).to.deep.equal(['tombstone']);
+  });
+
+  it('finishes a scan timeout recorded but not published when its check comes again', async () => {
+    const { uploadId, blobName } = await upload(gated, await sidewaysPhotoWithGps(200, 150));
+    await deliver(gated, await blobCreatedEvent(gated.landing, blobName));
+    await sleep(TIMEOUT_SECONDS * 1000 + 300);
+    const checks = (
+      await gated.eventsQueue.receiveMessages({ numberOfMessages: 32 })
+    ).receivedMessageItems
+      .map((m) => Buffer.from(m.messageText, 'base64').toString('utf8'))
+      .filter((text) => text.includes(uploadId));
+    expect(checks).to.have.length(1);
+    topic.refuse(1);
+    await rejection(deliver(gated, checks[0]), OutcomePublishError);
+    expect((await manifestOf(uploadId)).status).to.equal('failed');
+    await deliver(gated, checks[0]);
+    expect((await theEventOf(uploadId)).data).to.include({
+      status: 'failed',
+      reason: 'scan-timeout',
+    });
+    expect(await blobsNamed(gated.landing, blobName)).to.deep.equal(['tombstone']);
+  });
+
+  it('finishes from the poison queue an outcome whose publish kept failing', async () => {
+    const { uploadId, blobName } = await upload(plain, await sidewaysPhotoWithGps(200, 150));
+    const event = await blobCreatedEvent(plain.landing, blobName);
+    topic.refuse(1);
+    await rejection(deliver(plain, event), OutcomePublishError);
+    await recordPoisonedEventHandler(() => plain)(event, invocationContext('recordPoisonedEvent'));
+    // The recorded outcome stands (not `failed`), and it is now published and tombstoned.
+    expect((await theEventOf(uploadId)).data).to.include({ status: 'processed' });
     expect(await blobsNamed(plain.landing, blobName)).to.deep.equal(['tombstone']);
   });
 
