@@ -12,6 +12,8 @@ import {
   type UserDelegationKey,
   generateBlobSASQueryParameters,
 } from '@azure/storage-blob';
+import type { KeyObject } from 'node:crypto';
+import { hmacSha256, preparedKey } from '../core/hmac';
 import type { SasPolicy } from '../core/sas-policy';
 import { SETTING_LIMITS } from '../core/settings';
 
@@ -55,6 +57,23 @@ function signatureValues(
     protocol,
     version: SAS_SERVICE_VERSION,
   };
+}
+
+/**
+ * The account key credential with its key prepared once (see core/hmac.ts): the SDK calls
+ * computeHMACSHA256 for each SAS it signs with it.
+ */
+export class PreparedSharedKeyCredential extends StorageSharedKeyCredential {
+  private readonly prepared: KeyObject;
+
+  constructor(accountName: string, accountKey: string) {
+    super(accountName, accountKey);
+    this.prepared = preparedKey(accountKey, 'base64');
+  }
+
+  override computeHMACSHA256(stringToSign: string): string {
+    return hmacSha256(this.prepared, stringToSign, 'base64');
+  }
 }
 
 export class AccountKeySasSigner implements BlobSasSigner {
