@@ -13,6 +13,7 @@ import {
 } from '@azure/core-rest-pipeline';
 import {
   BlobSASPermissions,
+  type BlobSASSignatureValues,
   SASProtocol,
   StorageSharedKeyCredential,
   generateBlobSASQueryParameters,
@@ -21,6 +22,8 @@ import { expect } from 'chai';
 import {
   AccountKeySasSigner,
   PreparedSharedKeyCredential,
+  SAS_SERVICE_VERSION,
+  userDelegationSas,
 } from '../../functions/adapters/sas-signer';
 import { trimmedPipeline } from '../../functions/adapters/table-batch';
 import { ownerHash } from '../../functions/core/auth';
@@ -110,6 +113,49 @@ describe('PreparedSharedKeyCredential', () => {
     expect(
       await new AccountKeySasSigner(url, prepared).signBlobUrl('landing', name, policy),
     ).to.equal(await new AccountKeySasSigner(url, sdk).signBlobUrl('landing', name, policy));
+  });
+});
+
+describe('userDelegationSas', () => {
+  const key = {
+    signedObjectId: '6d0f3c3e-1b7a-4c8e-9d61-2f5b8f0e9a11',
+    signedTenantId: '72f988bf-86f1-41af-91ab-2d7cd011db47',
+    signedStartsOn: new Date('2026-12-06T06:00:00Z'),
+    signedExpiresOn: new Date('2026-12-07T06:00:00Z'),
+    signedService: 'b',
+    signedVersion: '2025-11-05',
+    value: Buffer.from('a user delegation key, 32 bytes!').toString('base64'),
+  };
+  const values = (over: Partial<BlobSASSignatureValues>): BlobSASSignatureValues => ({
+    containerName: 'landing',
+    blobName: 'owner/3f0c/photo é ✓ (1).jpg',
+    permissions: BlobSASPermissions.parse('c'),
+    startsOn: new Date('2026-12-06T11:55:00.123Z'),
+    expiresOn: new Date('2026-12-06T12:10:00.456Z'),
+    protocol: SASProtocol.Https,
+    version: SAS_SERVICE_VERSION,
+    ...over,
+  });
+
+  it('signs what the SDK signs, for every shape of value our signers pass', () => {
+    for (const v of [
+      values({}),
+      values({ permissions: BlobSASPermissions.parse('r'), protocol: SASProtocol.HttpsAndHttp }),
+      values({ startsOn: undefined }),
+      values({ blobName: 'a/b/c.webp' }),
+    ]) {
+      for (const k of [key, { ...key, signedDelegatedUserTenantId: 'another-tenant' }]) {
+        expect(userDelegationSas(v, k, 'acct').toString()).to.equal(
+          generateBlobSASQueryParameters(v, k, 'acct').toString(),
+        );
+      }
+    }
+  });
+
+  it('refuses what it was not written for: another version, no blob, no expiry', () => {
+    expect(() => userDelegationSas(values({ version: '2026-04-06' }), key, 'acct')).to.throw();
+    expect(() => userDelegationSas(values({ blobName: undefined }), key, 'acct')).to.throw();
+    expect(() => userDelegationSas(values({ expiresOn: undefined }), key, 'acct')).to.throw();
   });
 });
 
