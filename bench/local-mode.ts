@@ -9,6 +9,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
 import { upload } from '../client/src/node';
@@ -16,6 +17,7 @@ import { findDevIdentity, signDevToken } from '../local/dev-identity';
 import { readHostConfig } from '../local/host-config';
 import { loadFixtures } from './fixtures';
 import { freePort } from '../local/azurite-sandbox';
+import { devStorageEndpoints } from '../local/azurite';
 import {
   InvocationCounter,
   freeLocalModePorts,
@@ -23,6 +25,7 @@ import {
   UNTHROTTLED_QUOTA_ENV,
 } from '../local/local-mode-process';
 import { BENCH_DIR } from './lib/child';
+import { type WebhookReceiver, startWebhookReceiver } from './lib/webhook-receiver';
 import { fmt, median, percentile, times } from './lib/measure';
 import type { Row, SectionResult, TargetCheck } from './lib/report';
 
@@ -42,10 +45,14 @@ export interface LocalMode {
   tokens: string[];
   /** One more user's, for load from one caller. */
   loneToken: string;
+  /** A token for any other user of this local mode's dev identity. */
+  signToken(subject: string): Promise<string>;
   /** When each upload's manifest was written, by our clock, from the handler's log line. */
   processedAt: Map<string, number>;
   inFlight: InvocationCounter;
   failures: string[];
+  /** The development account on this local mode's Azurite, for reading queue depths. */
+  storageConnectionString: string;
   stop(): Promise<void>;
 }
 
@@ -56,7 +63,10 @@ function exited(child: ChildProcess): Promise<void> {
 }
 
 /** Local mode as `npm start -- <args>` runs it, watched through its log lines. */
-export async function startLocalMode(args: readonly string[] = []): Promise<LocalMode> {
+export async function startLocalMode(
+  args: readonly string[] = [],
+  env: Record<string, string> = {},
+): Promise<LocalMode> {
   const dataDir = await mkdtemp(join(tmpdir(), 'directdrop-bench-local-'));
   const ports = await freeLocalModePorts();
   // Signed in and with quota checks on (limits out of reach): the whole production path.
@@ -65,7 +75,7 @@ export async function startLocalMode(args: readonly string[] = []): Promise<Loca
     ports,
     dataDir,
     signIn: true,
-    env: UNTHROTTLED_QUOTA_ENV,
+    env: { ...UNTHROTTLED_QUOTA_ENV, ...env },
     args,
   });
   const processedAt = new Map<string, number>();
@@ -100,9 +110,17 @@ export async function startLocalMode(args: readonly string[] = []): Promise<Loca
     token,
     tokens: tokens.slice(0, 64),
     loneToken: tokens[64],
+    signToken: (subject) => signDevToken(identity, { subject, issuer }),
     processedAt,
     inFlight,
     failures,
+    storageConnectionString: devStorageEndpoints(
+      '127.0.0.1',
+      ports.blobPort,
+      ports.queuePort,
+      'http',
+      ports.tablePort,
+    ).connectionString,
     async stop() {
       // SIGTERM is Ctrl-C's graceful path: drain, stop the emulator and Azurite.
       const timer = setTimeout(() => local.child.kill('SIGKILL'), 20_000);
@@ -218,7 +236,9 @@ async function issuanceOverHttp(
   return { rows, data };
 }
 
-async function endToEnd(local: LocalMode, quick: boolean) {
+const PROCESSED_EVENT = 'directdrop.upload.processed';
+
+async function endToEnd(local: LocalMode, quick: boolean, webhook: WebhookReceiver) {
   const { jpeg } = await loadFixtures();
   const committedAt = new Map<string, number>();
   const send = () =>
@@ -278,63 +298,118 @@ async function endToEnd(local: LocalMode, quick: boolean) {
         throw new Error(`${output.url} decodes ${info.width} px wide`);
     }
   const latencies = results.map((r) => latency(r.uploadId));
+  // Every upload's processed event must reach the webhook; it may trail the status poll.
+  const events = () => webhook.received.get(PROCESSED_EVENT) ?? new Map<string, number>();
+  const deadline = performance.now() + 30_000;
+  while (results.some((r) => !events().has(r.uploadId)) && performance.now() < deadline)
+    await sleep(50);
+  const missing = results.filter((r) => !events().has(r.uploadId));
+  if (missing.length > 0)
+    throw new Error(
+      `${missing.length} processed events never reached the webhook (first ${missing[0].uploadId})`,
+    );
+  const eventLatencies = results.map(
+    (r) => (events().get(r.uploadId) ?? Number.NaN) - (committedAt.get(r.uploadId) ?? Number.NaN),
+  );
   return {
     uploads: results.length,
     clients,
     seconds,
     latencies,
+    eventLatencies,
     aloneMs: median(alone),
     maxInFlight: local.inFlight.max,
   };
 }
 
+type EndToEnd = Awaited<ReturnType<typeof endToEnd>>;
+
 export async function runLocalMode(options: { quick: boolean }): Promise<SectionResult> {
   const config = await readHostConfig(join(REPO, 'host.json'), process.env, availableParallelism());
   const cap = config.queues.batchSize + config.queues.newBatchThreshold;
-  const local = await startLocalMode();
+  // Outcome events go to a webhook of ours, as a subscriber's would.
+  const webhook = await startWebhookReceiver();
+  const hook = ['--webhook', webhook.url];
   let http: Awaited<ReturnType<typeof issuanceOverHttp>>;
-  let e2e: Awaited<ReturnType<typeof endToEnd>>;
+  const e2e = {} as Record<'off' | 'on', EndToEnd>;
   try {
-    http = await issuanceOverHttp(local, options.quick);
-    e2e = await endToEnd(local, options.quick);
+    // The scan gate on, as `npm start` runs the dev stack, for issuance and the gated run.
+    const gated = await startLocalMode(['--malware-scanning', 'on', ...hook]);
+    try {
+      http = await issuanceOverHttp(gated, options.quick);
+      e2e.on = await endToEnd(gated, options.quick, webhook);
+    } finally {
+      await gated.stop();
+    }
+    // Then the same load with the gate off, one local mode at a time on the two cores.
+    const ungated = await startLocalMode(['--malware-scanning', 'off', ...hook]);
+    try {
+      e2e.off = await endToEnd(ungated, options.quick, webhook);
+    } finally {
+      await ungated.stop();
+    }
   } finally {
-    await local.stop();
+    await webhook.stop();
   }
+  if (webhook.malformed > 0) throw new Error(`${webhook.malformed} malformed webhook deliveries`);
 
-  const p = (q: number) => percentile(e2e.latencies, q);
   const s = (ms: number) => fmt(ms / 1000);
+  const pct = (values: number[], q: number) => percentile(values, q);
+  const three = (values: number[]) =>
+    `${s(pct(values, 50))} / ${s(pct(values, 95))} / ${s(pct(values, 99))}`;
+  const { on, off } = e2e;
   const rows: Row[] = [
     ...http.rows,
+    ...(['off', 'on'] as const).map((gate) => ({
+      benchmark: 'end to end',
+      case: `${e2e[gate].uploads} uploads, ${e2e[gate].clients} clients, gate ${gate}: commit → processed p50 / p95 / p99 s (vs one upload alone)`,
+      ours: three(e2e[gate].latencies),
+      baseline: `${s(e2e[gate].aloneMs)} alone`,
+      ratio: `p95 ${times(pct(e2e[gate].latencies, 95), e2e[gate].aloneMs)}`,
+    })),
     {
       benchmark: 'end to end',
-      case: `${e2e.uploads} uploads, ${e2e.clients} clients: commit → processed p50 / p95 / p99 s (vs one upload alone)`,
-      ours: `${s(p(50))} / ${s(p(95))} / ${s(p(99))}`,
-      baseline: `${s(e2e.aloneMs)} alone`,
-      ratio: `p50 ${times(p(50), e2e.aloneMs)}`,
+      case: `${on.uploads} uploads, ${on.clients} clients: the gate's share, commit → processed p50 / p95 s, gate on (vs off)`,
+      ours: `${s(pct(on.latencies, 50))} / ${s(pct(on.latencies, 95))}`,
+      baseline: `${s(pct(off.latencies, 50))} / ${s(pct(off.latencies, 95))}`,
+      ratio: `p95 ${times(pct(on.latencies, 95), pct(off.latencies, 95))}`,
     },
-    {
+    ...(['off', 'on'] as const).map((gate) => ({
+      benchmark: 'outcome events',
+      case: `${e2e[gate].uploads} uploads, gate ${gate}: commit → event at a local webhook p50 / p95 s (vs commit → processed)`,
+      ours: `${s(pct(e2e[gate].eventLatencies, 50))} / ${s(pct(e2e[gate].eventLatencies, 95))}`,
+      baseline: `${s(pct(e2e[gate].latencies, 50))} / ${s(pct(e2e[gate].latencies, 95))}`,
+      ratio: `+${fmt(pct(e2e[gate].eventLatencies, 50) - pct(e2e[gate].latencies, 50))} ms at p50`,
+    })),
+    ...(['off', 'on'] as const).map((gate) => ({
       benchmark: 'end to end',
-      case: `${e2e.uploads} uploads, ${e2e.clients} clients: throughput and max queue invocations in flight (vs cap)`,
-      ours: `${fmt(e2e.uploads / e2e.seconds)} uploads/s, max ${e2e.maxInFlight} in flight`,
+      case: `${e2e[gate].uploads} uploads, ${e2e[gate].clients} clients, gate ${gate}: throughput and max queue invocations in flight (vs cap)`,
+      ours: `${fmt(e2e[gate].uploads / e2e[gate].seconds)} uploads/s, max ${e2e[gate].maxInFlight} in flight`,
       baseline: `cap ${cap} (batchSize ${config.queues.batchSize} + newBatchThreshold ${config.queues.newBatchThreshold})`,
-      ratio: `${e2e.maxInFlight}/${cap}`,
-    },
+      ratio: `${e2e[gate].maxInFlight}/${cap}`,
+    })),
   ];
+  const maxInFlight = Math.max(on.maxInFlight, off.maxInFlight);
   const targets: TargetCheck[] = [
     {
-      target: `local end to end p95 ≤ 2 s at ${e2e.clients} concurrent clients`,
-      measured: `p95 ${s(p(95))} s over ${e2e.uploads} uploads of the 12 MP JPEG`,
-      met: p(95) <= 2000,
+      target: `local end to end p95 ≤ 2 s at ${on.clients} concurrent clients, gate on`,
+      measured: `p95 ${s(pct(on.latencies, 95))} s over ${on.uploads} uploads of the 12 MP JPEG (gate off: ${s(pct(off.latencies, 95))} s)`,
+      met: pct(on.latencies, 95) <= 2000,
+    },
+    {
+      target: `end to end p95 ≤ 2.5× one upload alone at ${on.clients} clients, gate on`,
+      measured: `p95 ${s(pct(on.latencies, 95))} s ÷ alone ${s(on.aloneMs)} s = ${times(pct(on.latencies, 95), on.aloneMs)} (gate off: ${times(pct(off.latencies, 95), off.aloneMs)})`,
+      met: pct(on.latencies, 95) <= 2.5 * on.aloneMs,
     },
     {
       target: 'local queue concurrency cap never exceeded',
-      measured: `max ${e2e.maxInFlight} in flight, cap ${cap}`,
-      met: e2e.maxInFlight <= cap,
+      measured: `max ${maxInFlight} in flight, cap ${cap}`,
+      met: maxInFlight <= cap,
     },
   ];
   const notes = [
-    `Local mode: ${e2e.uploads} uploads of the 12 MP JPEG through client/src/upload.ts (request URL, PUT to Azurite, poll status), each client waiting for its result before the next; all came back processed with 320 and 1600 px outputs, and the first and last uploads' outputs were downloaded and decoded.`,
-    'Local mode: commit is when the client saw the PUT acknowledged; processed is when the host logged the handler’s "processed" line (after the manifest write). In-flight counts come from the host’s Executing/Executed lines. Load generator, local host, Azurite and the emulator share the two cores.',
+    `Local mode: ${on.uploads} uploads of the 12 MP JPEG per gate setting through client/src/upload.ts (request URL, PUT to Azurite, poll status), each client waiting for its result before the next; all came back processed with 320 and 1600 px outputs, the first and last uploads' outputs were downloaded and decoded, and every upload's directdrop.upload.processed event reached the bench's webhook.`,
+    'Local mode: commit is when the client saw the PUT acknowledged; processed is when the host logged the handler’s "processed" line (after the manifest write); event is when the bench’s node:http webhook (registered with --webhook) received the CloudEvent. In-flight counts come from the host’s Executing/Executed lines. Gate on runs first (with issuance over HTTP before it), then a fresh local mode with --malware-scanning off takes the same load; load generator, local host, Azurite and the emulator share the two cores.',
   ];
   return { rows, targets, notes, data: { http: http.data, endToEnd: e2e, cap } };
 }

@@ -19,10 +19,11 @@ import {
   HEIC_DECODE_TIMEOUT_MS,
   STORAGE_CONNECTION,
 } from '../functions/core/definitions';
-import { DEFAULT_SETTINGS, type VariantSpec } from '../functions/core/settings';
+import { DEFAULT_SETTINGS } from '../functions/core/settings';
 import { decodeHeicInWorker } from '../functions/core/heic-decode';
 import { type HeicDecodeResult, decodeHeic } from '../functions/core/libheif';
 import { processUploadEventHandler } from '../functions/handlers/process-upload';
+import { decodeOnce, perVariant } from './sharp-alone';
 
 export interface ProcessingJob {
   /** heic-thread / heic-worker: libheif's decode alone, on this thread or as the handler runs it. */
@@ -54,42 +55,6 @@ export interface ProcessingReply {
   threads: number;
   /** sharp mode checks its own outputs; handler outputs are checked by the parent. */
   problems: string[];
-}
-
-async function decodeOnce(
-  input: Buffer,
-  variants: readonly VariantSpec[],
-  sequentialRead: boolean,
-) {
-  const largest = Math.max(...variants.map((v) => v.width));
-  const base = await sharp(input, { sequentialRead })
-    .rotate()
-    .resize({ width: largest, withoutEnlargement: true })
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  const raw = { width: base.info.width, height: base.info.height, channels: base.info.channels };
-  return Promise.all(
-    variants.map((v) =>
-      sharp(base.data, { raw })
-        .resize({ width: v.width, withoutEnlargement: true })
-        .webp({ quality: v.quality, effort: 2 })
-        .toBuffer({ resolveWithObject: true }),
-    ),
-  );
-}
-
-/** Each clone decodes on its own, with shrink-on-load for its own width. */
-function perVariant(input: Buffer, variants: readonly VariantSpec[], sequentialRead: boolean) {
-  const base = sharp(input, { sequentialRead }).rotate();
-  return Promise.all(
-    variants.map((v) =>
-      base
-        .clone()
-        .resize({ width: v.width, withoutEnlargement: true })
-        .webp({ quality: v.quality, effort: 2 })
-        .toBuffer({ resolveWithObject: true }),
-    ),
-  );
 }
 
 /** Runs `work(i)` for i in [0, count) with at most `batch` in flight. */

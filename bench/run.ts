@@ -4,7 +4,7 @@
  * Results also go to bench/results/latest.{json,md} for docs/performance.md.
  *
  * Options: --only <names> (comma-separated: upload,issuance,processing,heic,local, and the
- * opt-in options, gate and memory), --quick (fewer repetitions, for trying the harness; not for publishing).
+ * opt-in options, gate, memory and spike), --quick (fewer repetitions, for trying the harness; not for publishing).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
@@ -28,11 +28,12 @@ import { runPipelineOptions } from './pipeline-options';
 import { runProcessing } from './processing';
 import { runHeic } from './heic';
 import { runScanGate } from './scan-gate';
+import { runSpike } from './spike';
 import { runUploadPath } from './upload-path';
 
 const SECTIONS = ['upload', 'issuance', 'processing', 'heic', 'local'] as const;
 /** Sections that run only when named with --only: they exceed the default run's budget. */
-const OPT_IN = ['options', 'gate', 'memory'] as const;
+const OPT_IN = ['options', 'gate', 'memory', 'spike'] as const;
 type SectionName = (typeof SECTIONS)[number] | (typeof OPT_IN)[number];
 
 function parseArgs(argv: string[]): { only: Set<SectionName>; quick: boolean } {
@@ -69,7 +70,9 @@ async function main(): Promise<void> {
     const t = Date.now();
     process.stderr.write(`bench: ${name}…\n`);
     try {
-      results.push([name, await fn()]);
+      const result = await fn();
+      results.push([name, result]);
+      failures.push(...(result.failures ?? []).map((f) => `${name}: ${f}`));
       process.stderr.write(`bench: ${name} done in ${((Date.now() - t) / 1000).toFixed(1)} s\n`);
     } catch (error) {
       // A broken benchmark is reported, never hidden, and the others still run.
@@ -89,6 +92,7 @@ async function main(): Promise<void> {
     // Last: it starts its own Azurite, inside local mode.
     await run('local', () => runLocalMode({ quick }));
     await run('gate', () => runScanGate({ quick }));
+    await run('spike', () => runSpike({ quick }));
   } finally {
     await storage?.stop();
   }

@@ -11,6 +11,8 @@ import { BlobServiceClient } from '@azure/storage-blob';
 export interface ProxyTiming {
   cpuMs: number;
   busyMs: number;
+  /** The proxy process's peak resident memory so far: what an instance serving it needs. */
+  maxRssBytes: number;
 }
 
 const connectionString = process.env.BENCH_STORAGE ?? '';
@@ -33,6 +35,7 @@ const server = createServer((req: IncomingMessage, res: ServerResponse) => {
         const timing: ProxyTiming = {
           cpuMs: (user + system) / 1000,
           busyMs: performance.now() - start,
+          maxRssBytes: process.resourceUsage().maxRSS * 1024,
         };
         res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify(timing));
       },

@@ -1,5 +1,5 @@
 /** CPU accounting from Linux /proc; every function degrades to "unknown" elsewhere. */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 
 /** USER_HZ, the unit of /proc CPU times; 100 on every Linux build we run on. */
@@ -71,4 +71,33 @@ export function watchOutsideLoad(): () => number | undefined {
     const outside = end.machine - start.machine - (end.ours - start.ours);
     return Math.max(0, outside) / capacity;
   };
+}
+
+/**
+ * CPU each kind of thread of this process has used so far, in milliseconds, by thread
+ * name (MainThread, V8Worker for the garbage collector's helpers, libuv-worker for sharp's
+ * pipelines, vips-* for libvips' own); threads that have exited are not counted.
+ */
+export function threadCpuMs(): Map<string, number> {
+  const byName = new Map<string, number>();
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      try {
+        const name = readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim();
+        const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+        const [utime, stime] = stat
+          .slice(stat.lastIndexOf(')') + 2)
+          .split(' ')
+          .slice(11, 13)
+          .map(Number);
+        const kind = name.replace(/[-_ ]?\d+$/, '');
+        byName.set(kind, (byName.get(kind) ?? 0) + ((utime + stime) * 1000) / CLOCK_TICKS);
+      } catch {
+        // The thread ended while we looked.
+      }
+    }
+  } catch {
+    // Not Linux: nothing to report.
+  }
+  return byName;
 }

@@ -26,6 +26,8 @@ export interface SectionResult {
   notes: string[];
   /** Raw numbers, written to bench/results/latest.json for later comparison. */
   data: Record<string, unknown>;
+  /** Checks of its own results that failed: printed, and the run exits non-zero. */
+  failures?: string[];
 }
 
 const HEADERS = ['benchmark', 'case', 'ours', 'baseline', 'ratio'] as const;

@@ -26,7 +26,12 @@ import {
 } from '../core/settings';
 import { OidcVerifier } from './oidc-verifier';
 import { type OutcomePublisher, createOutcomePublisher } from './outcome-publisher';
-import { AccountKeySasSigner, type BlobSasSigner, UserDelegationSasSigner } from './sas-signer';
+import {
+  AccountKeySasSigner,
+  type BlobSasSigner,
+  PreparedSharedKeyCredential,
+  UserDelegationSasSigner,
+} from './sas-signer';
 import { TableUploadStore, type UploadStore } from './upload-table';
 
 export interface Runtime {
@@ -102,9 +107,15 @@ export function connectStorage(env: Env, prefix = STORAGE_CONNECTION): StorageCo
     if (!(service.credential instanceof StorageSharedKeyCredential)) {
       throw new SettingsError(prefix, 'must include an AccountKey so upload URLs can be signed');
     }
+    // The key as written in the connection string signs faster prepared (core/hmac.ts);
+    // `UseDevelopmentStorage=true` names none, and the SDK's credential signs as it is.
+    const accountKey = /(?:^|;)\s*AccountKey=([^;]+)/i.exec(connectionString)?.[1];
+    const signing = accountKey
+      ? new PreparedSharedKeyCredential(service.credential.accountName, accountKey)
+      : service.credential;
     return {
       service,
-      signer: new AccountKeySasSigner(service.url, service.credential),
+      signer: new AccountKeySasSigner(service.url, signing),
       // Azurite serves tables over plain http; in Azure the connection has no key at all.
       table: (name) =>
         TableClient.fromConnectionString(connectionString, name, {

@@ -8,10 +8,13 @@ import {
   type BlobSASSignatureValues,
   type BlobServiceClient,
   SASProtocol,
+  SASQueryParameters,
   StorageSharedKeyCredential,
   type UserDelegationKey,
   generateBlobSASQueryParameters,
 } from '@azure/storage-blob';
+import type { KeyObject } from 'node:crypto';
+import { hmacSha256, preparedKey } from '../core/hmac';
 import type { SasPolicy } from '../core/sas-policy';
 import { SETTING_LIMITS } from '../core/settings';
 
@@ -55,6 +58,85 @@ function signatureValues(
     protocol,
     version: SAS_SERVICE_VERSION,
   };
+}
+
+/**
+ * The account key credential with its key prepared once (see core/hmac.ts): the SDK calls
+ * computeHMACSHA256 for each SAS it signs with it.
+ */
+export class PreparedSharedKeyCredential extends StorageSharedKeyCredential {
+  private readonly prepared: KeyObject;
+
+  constructor(accountName: string, accountKey: string) {
+    super(accountName, accountKey);
+    this.prepared = preparedKey(accountKey, 'base64');
+  }
+
+  override computeHMACSHA256(stringToSign: string): string {
+    return hmacSha256(this.prepared, stringToSign, 'base64');
+  }
+}
+
+/** `2026-12-06T12:00:00Z`: what the SDK writes into a string-to-sign (truncatedISO8061Date). */
+function sasTime(date: Date): string {
+  return `${date.toISOString().slice(0, -5)}Z`;
+}
+
+/**
+ * A user delegation SAS for one blob, as generateBlobSASQueryParameters signs it at
+ * SAS_SERVICE_VERSION (its string-to-sign for 2025-07-05 and later, before 2026-04-06),
+ * with the key prepared once (core/hmac.ts): the SDK makes a new credential holding the
+ * key as bytes for every SAS, and Node 24's createHmac is slow with those. Only the fields
+ * signatureValues() sets; test/unit/hmac.test.ts holds it to the SDK's bytes.
+ */
+export function userDelegationSas(
+  values: BlobSASSignatureValues,
+  key: UserDelegationKey,
+  accountName: string,
+): SASQueryParameters {
+  const { version = '', permissions, startsOn, expiresOn, protocol, blobName } = values;
+  if (version !== SAS_SERVICE_VERSION || !blobName || !permissions || !expiresOn)
+    throw new Error(
+      'userDelegationSas signs one blob, with permissions and an expiry, at 2025-11-05',
+    );
+  const signedPermissions = BlobSASPermissions.parse(permissions.toString()).toString();
+  const stringToSign = [
+    signedPermissions,
+    startsOn ? sasTime(startsOn) : '',
+    sasTime(expiresOn),
+    `/blob/${accountName}/${values.containerName}/${blobName}`,
+    key.signedObjectId,
+    key.signedTenantId,
+    key.signedStartsOn ? sasTime(key.signedStartsOn) : '',
+    key.signedExpiresOn ? sasTime(key.signedExpiresOn) : '',
+    key.signedService,
+    key.signedVersion,
+    '', // preauthorized agent object id
+    '', // agent object id
+    '', // correlation id
+    key.signedDelegatedUserTenantId ?? '',
+    '', // delegated user object id
+    '', // IP range
+    protocol ?? '',
+    version,
+    'b', // resource: a blob
+    '', // snapshot time
+    '', // encryption scope
+    '', // Cache-Control, Content-Disposition, -Encoding, -Language, -Type
+    '',
+    '',
+    '',
+    '',
+  ].join('\n');
+  const signature = hmacSha256(preparedKey(key.value, 'base64'), stringToSign, 'base64');
+  return new SASQueryParameters(version, signature, {
+    permissions: signedPermissions,
+    protocol,
+    startsOn,
+    expiresOn,
+    resource: 'b',
+    userDelegationKey: key,
+  });
 }
 
 export class AccountKeySasSigner implements BlobSasSigner {
@@ -139,7 +221,7 @@ export class UserDelegationSasSigner implements BlobSasSigner {
 
   async signBlobUrl(containerName: string, blobName: string, policy: SasPolicy): Promise<string> {
     const key = await this.currentKey(policy.expiresOn);
-    const sas = generateBlobSASQueryParameters(
+    const sas = userDelegationSas(
       signatureValues(containerName, blobName, policy, this.protocol),
       key,
       this.service.accountName,

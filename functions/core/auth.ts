@@ -3,8 +3,9 @@
  * checks jose does not make (audience in each provider's shape, a required scope or role),
  * the client address Azure's front end reports, and the keyed owner hash an upload carries.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
+import { hmacSha256, preparedKey } from './hmac';
 
 /** A verified caller: the identity provider (or a directdrop pseudo-issuer) and a subject in it. */
 export interface Principal {
@@ -55,10 +56,7 @@ export const OWNER_HASH = /^[0-9a-f]{32}$/;
  */
 export function ownerHash(key: string | undefined, principal: Principal): string {
   const input = `${principal.issuer.length}:${principal.issuer}|${principal.subject}`;
-  return createHmac('sha256', key ?? FUNCTION_KEY_OWNER_KEY)
-    .update(input)
-    .digest('hex')
-    .slice(0, 32);
+  return hmacSha256(preparedKey(key ?? FUNCTION_KEY_OWNER_KEY), input, 'hex').slice(0, 32);
 }
 
 export type BearerToken =

@@ -42,7 +42,9 @@ export type ManifestBase = Pick<
   | 'uploadedAt'
 >;
 
-export type Admission = { admitted: true; base: ManifestBase } | { admitted: false; why: string };
+export type Admission =
+  /** `recordEtag`: the upload record's ETag as admitted (none for a zone's blob). */
+  { admitted: true; base: ManifestBase; recordEtag?: string } | { admitted: false; why: string };
 
 /**
  * Whether the upload may have an outcome, and what its manifest carries of it. A landing
@@ -79,7 +81,7 @@ export async function admitUpload(
   if (!stored) return { admitted: false, why: 'it has no upload record' };
   if (stored.record.status === 'deleted') return { admitted: false, why: 'it is being deleted' };
   const { metadata, caller, issuedAt } = stored.record;
-  return { admitted: true, base: { ...blob, metadata, caller, issuedAt } };
+  return { admitted: true, base: { ...blob, metadata, caller, issuedAt }, recordEtag: stored.etag };
 }
 
 /** Refuses a blob that may not have an outcome: tombstoned, nothing recorded or published. */
@@ -126,13 +128,17 @@ const MIRROR_ATTEMPTS = 3;
 
 /**
  * Mirrors the outcome into the upload record (If-Match the record read), or, when the
- * upload was deleted meanwhile, undoes it: false then.
+ * upload was deleted meanwhile, undoes it: false then. `admittedEtag`, the record's ETag
+ * when the upload was admitted, saves the first read: recordOutcome refuses it, as
+ * RecordChangedError, if the record has changed, been marked deleted or gone since, and
+ * the next attempt reads the record afresh.
  */
 async function mirror(
   runtime: Runtime,
   source: UploadSource,
   manifest: UploadManifest,
   properties: BlobGetPropertiesResponse,
+  admittedEtag: string | undefined,
 ): Promise<boolean> {
   const { owner, uploadId } = source;
   const fields = outcomeFields(manifest, source, properties);
@@ -140,11 +146,18 @@ async function mirror(
     await runtime.uploads.recordOutcome(owner, uploadId, fields);
     return true;
   }
-  for (let attempt = 0; attempt < MIRROR_ATTEMPTS; attempt++) {
-    const stored = await runtime.uploads.get(owner, uploadId);
-    if (!stored || stored.record.status === 'deleted') return false;
+  let known = admittedEtag;
+  // The admitted ETag's attempt comes on top of the fresh reads'.
+  for (let attempt = admittedEtag === undefined ? 1 : 0; attempt <= MIRROR_ATTEMPTS; attempt++) {
+    let etag = known;
+    known = undefined;
+    if (etag === undefined) {
+      const stored = await runtime.uploads.get(owner, uploadId);
+      if (!stored || stored.record.status === 'deleted') return false;
+      etag = stored.etag;
+    }
     try {
-      await runtime.uploads.recordOutcome(owner, uploadId, fields, stored.etag);
+      await runtime.uploads.recordOutcome(owner, uploadId, fields, etag);
       return true;
     } catch (error) {
       if (!(error instanceof RecordChangedError)) throw error;
@@ -164,9 +177,10 @@ export async function finishOutcome(
   manifest: UploadManifest,
   properties: BlobGetPropertiesResponse,
   context: InvocationContext,
+  admittedEtag?: string,
 ): Promise<void> {
   const { blobName } = manifest.source;
-  if (!(await mirror(runtime, source, manifest, properties))) {
+  if (!(await mirror(runtime, source, manifest, properties, admittedEtag))) {
     // The owner deleted it while it was being processed: what this run wrote goes too.
     await eraseProcessed(runtime, source.uploadId);
     await tombstoneBlob(source.container, blobName, 'deleted');

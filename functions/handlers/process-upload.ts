@@ -202,27 +202,34 @@ export async function processCommit(
     );
     return;
   }
-  const existing = await readManifest(runtime.processed, uploadId);
-  if (existing)
-    return finishOrRefuse(runtime, source, commit, existing.manifest, landed.properties, context);
-
+  const { properties } = landed;
   // A changed block blob has a newer event on its way; a page or append blob is refused as it is.
-  if (landed.state === 'changed' && landed.isBlockBlob) {
+  const changed = landed.state === 'changed' && landed.isBlockBlob;
+  // The three reads a new upload needs, side by side rather than one after another (each
+  // is a round trip); only reads, so one whose answer goes unused has changed nothing.
+  // The manifest decides first, as it did when they ran in turn.
+  const reads = Promise.all([
+    readManifest(runtime.processed, uploadId),
+    changed ? undefined : admitUpload(runtime, source, commit, properties),
+    // Anyone holding a zone's URL may snapshot any blob in it: noise, removed with the blob.
+    changed || source.dropZone ? false : hasSnapshots(source.container, commit.blobName),
+  ]);
+  const [existing, admission, snapshots] = await reads;
+  if (existing)
+    return finishOrRefuse(runtime, source, commit, existing.manifest, properties, context);
+  if (changed || !admission) {
     context.info(
       `Upload ${uploadId}: the blob version of event ${commit.eventId} is changed; nothing recorded`,
     );
     return;
   }
-  const { properties } = landed;
-  const admission = await admitUpload(runtime, source, commit, properties);
   if (!admission.admitted)
     return refuseUnadmitted(source, commit.blobName, properties, admission.why, context);
   const violation = plainUploadViolation({
     api: commit.api,
     blobType: properties.blobType,
     copied: properties.copyId !== undefined,
-    // Anyone holding a zone's URL may snapshot any blob in it: noise, removed with the blob.
-    hasSnapshots: source.dropZone ? false : await hasSnapshots(source.container, commit.blobName),
+    hasSnapshots: snapshots,
     explicitTier: properties.accessTierInferred ? undefined : properties.accessTier,
   });
   // What is refused anyway need not wait for a verdict (Defender scans only what it scans).
@@ -250,7 +257,14 @@ export async function processCommit(
   if (await writeManifest(runtime.processed, outcome.manifest, undefined)) {
     const detail = outcome.manifest.status === 'rejected' ? ` (${outcome.manifest.reason})` : '';
     context.info(`Upload ${uploadId}: ${outcome.manifest.status}${detail}`);
-    await finishOutcome(runtime, source, outcome.manifest, properties, context);
+    await finishOutcome(
+      runtime,
+      source,
+      outcome.manifest,
+      properties,
+      context,
+      admission.recordEtag,
+    );
     return;
   }
 
