@@ -19,7 +19,7 @@ import {
   HEIC_DECODE_TIMEOUT_MS,
   STORAGE_CONNECTION,
 } from '../functions/core/definitions';
-import { DEFAULT_SETTINGS } from '../functions/core/settings';
+import { DEFAULT_SETTINGS, SETTING_KEYS } from '../functions/core/settings';
 import { decodeHeicInWorker } from '../functions/core/heic-decode';
 import { type HeicDecodeResult, decodeHeic } from '../functions/core/libheif';
 import { processUploadEventHandler } from '../functions/handlers/process-upload';
@@ -83,6 +83,8 @@ async function measure(count: number, batch: number, work: (i: number) => Promis
 
 async function runHandler(job: ProcessingJob) {
   const runtime = createRuntime({
+    // Required since status URLs stopped following the Host header; the handler never serves one here.
+    [SETTING_KEYS.publicBaseUrl]: 'http://localhost:7071/api',
     ...job.appSettings,
     [STORAGE_CONNECTION]: job.connectionString,
   });
