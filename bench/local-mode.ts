@@ -329,7 +329,7 @@ export async function runLocalMode(options: { quick: boolean }): Promise<Section
   const cap = config.queues.batchSize + config.queues.newBatchThreshold;
   // Outcome events go to a webhook of ours, as a subscriber's would.
   const webhook = await startWebhookReceiver();
-  const hook = ['--webhook', webhook.url];
+  const hook = webhook.webhookArgs;
   let http: Awaited<ReturnType<typeof issuanceOverHttp>>;
   const e2e = {} as Record<'off' | 'on', EndToEnd>;
   try {
@@ -351,7 +351,6 @@ export async function runLocalMode(options: { quick: boolean }): Promise<Section
   } finally {
     await webhook.stop();
   }
-  if (webhook.malformed > 0) throw new Error(`${webhook.malformed} malformed webhook deliveries`);
 
   const s = (ms: number) => fmt(ms / 1000);
   const pct = (values: number[], q: number) => percentile(values, q);
@@ -409,7 +408,7 @@ export async function runLocalMode(options: { quick: boolean }): Promise<Section
   ];
   const notes = [
     `Local mode: ${on.uploads} uploads of the 12 MP JPEG per gate setting through client/src/upload.ts (request URL, PUT to Azurite, poll status), each client waiting for its result before the next; all came back processed with 320 and 1600 px outputs, the first and last uploads' outputs were downloaded and decoded, and every upload's directdrop.upload.processed event reached the bench's webhook.`,
-    'Local mode: commit is when the client saw the PUT acknowledged; processed is when the host logged the handler’s "processed" line (after the manifest write); event is when the bench’s node:http webhook (registered with --webhook) received the CloudEvent. In-flight counts come from the host’s Executing/Executed lines. Gate on runs first (with issuance over HTTP before it), then a fresh local mode with --malware-scanning off takes the same load; load generator, local host, Azurite and the emulator share the two cores.',
+    'Local mode: commit is when the client saw the PUT acknowledged; processed is when the host logged the handler’s "processed" line (after the manifest write); event is when the bench’s webhook (@directdrop/receiver on node:http, registered with --webhook and --webhook-secret) had checked and parsed the CloudEvent. In-flight counts come from the host’s Executing/Executed lines. Gate on runs first (with issuance over HTTP before it), then a fresh local mode with --malware-scanning off takes the same load; load generator, local host, Azurite and the emulator share the two cores.',
   ];
   return { rows, targets, notes, data: { http: http.data, endToEnd: e2e, cap } };
 }

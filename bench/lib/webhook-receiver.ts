@@ -1,58 +1,42 @@
 /**
- * A tiny outcome-event subscriber for the benchmarks: a node:http server that answers
- * Event Grid's CloudEvents handshake (OPTIONS → WebHook-Allowed-Origin) and records, for
- * each delivered event, when it arrived by our clock, keyed by upload id and event type.
- * Local mode delivers to it when started with `--webhook <url>`.
+ * An outcome-event subscriber for the benchmarks, as an app's backend would run one: the
+ * `@directdrop/receiver` middleware on a node:http server (handshake, secret check, parsing),
+ * recording for each event when it arrived by our clock, keyed by event type and upload id.
+ * Local mode delivers to it when started with `webhookArgs()`.
  */
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createReceiver } from '@directdrop/receiver';
+import { receiverMiddleware } from '@directdrop/receiver/express';
 
 export interface WebhookReceiver {
-  url: string;
+  /** `--webhook <url> --webhook-secret <secret>` for local mode. */
+  webhookArgs: string[];
   /** `<type>` → upload id → performance.now() of the first delivery. */
   received: Map<string, Map<string, number>>;
-  /** Deliveries that were not a parsable CloudEvent with data.uploadId. */
-  malformed: number;
   stop(): Promise<void>;
 }
 
 export async function startWebhookReceiver(): Promise<WebhookReceiver> {
+  const secret = randomBytes(24).toString('base64url');
   const received = new Map<string, Map<string, number>>();
-  const receiver: WebhookReceiver = {
-    url: '',
-    received,
-    malformed: 0,
-    stop: () => new Promise((resolve) => server.close(() => resolve())),
-  };
-  const server = createServer((req, res) => {
-    if (req.method === 'OPTIONS') {
-      res
-        .writeHead(200, { 'WebHook-Allowed-Origin': req.headers['webhook-request-origin'] ?? '*' })
-        .end();
-      return;
-    }
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
+  const server = createServer(
+    receiverMiddleware(createReceiver({ secret }), (events) => {
       const at = performance.now();
-      try {
-        const event = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
-          type?: string;
-          data?: { uploadId?: string };
-        };
-        const id = event.data?.uploadId;
-        if (!event.type || !id) throw new Error('no type or uploadId');
+      for (const event of events) {
         let byId = received.get(event.type);
         if (!byId) received.set(event.type, (byId = new Map()));
-        if (!byId.has(id)) byId.set(id, at);
-      } catch {
-        receiver.malformed += 1;
+        if (!byId.has(event.data.uploadId)) byId.set(event.data.uploadId, at);
       }
-      res.writeHead(200).end();
-    });
-  });
+    }),
+  );
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  receiver.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/events`;
-  return receiver;
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/events`;
+  return {
+    webhookArgs: ['--webhook', url, '--webhook-secret', secret],
+    received,
+    stop: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }

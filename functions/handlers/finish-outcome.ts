@@ -146,22 +146,21 @@ async function mirror(
     await runtime.uploads.recordOutcome(owner, uploadId, fields);
     return true;
   }
-  let known = admittedEtag;
-  // The admitted ETag's attempt comes on top of the fresh reads'.
-  for (let attempt = admittedEtag === undefined ? 1 : 0; attempt <= MIRROR_ATTEMPTS; attempt++) {
-    let etag = known;
-    known = undefined;
-    if (etag === undefined) {
-      const stored = await runtime.uploads.get(owner, uploadId);
-      if (!stored || stored.record.status === 'deleted') return false;
-      etag = stored.etag;
-    }
+  /** False when the record changed since `etag` was read. */
+  const recordAt = async (etag: string) => {
     try {
       await runtime.uploads.recordOutcome(owner, uploadId, fields, etag);
       return true;
     } catch (error) {
       if (!(error instanceof RecordChangedError)) throw error;
+      return false;
     }
+  };
+  if (admittedEtag !== undefined && (await recordAt(admittedEtag))) return true;
+  for (let attempt = 0; attempt < MIRROR_ATTEMPTS; attempt++) {
+    const stored = await runtime.uploads.get(owner, uploadId);
+    if (!stored || stored.record.status === 'deleted') return false;
+    if (await recordAt(stored.etag)) return true;
   }
   throw new Error(`Upload ${uploadId}: its record kept changing; retrying`);
 }

@@ -3,8 +3,8 @@
  * maxDequeueCount failed attempts. Records `failed` so the client learns about it, then
  * tombstones the landing blob; never overrides an outcome that was reached after all (it
  * finishes one a crash left unfinished), and records nothing for a blob version that does
- * not exist. A poison queue has no poison
- * queue of its own, so a message that keeps failing here is logged and dropped.
+ * not exist. A poison queue has no poison queue of its own, so a message that keeps
+ * failing here is logged and dropped.
  */
 import type { InvocationContext } from '@azure/functions';
 import { type BlobCommit, parseBlobEvents } from '../core/blob-events';

@@ -6,7 +6,11 @@
  */
 import type { InvocationContext } from '@azure/functions';
 import type { BlobCommit } from '../core/blob-events';
-import { type UploadManifest, decideAgainstManifest } from '../core/manifest';
+import {
+  type ManifestDecision,
+  type UploadManifest,
+  decideAgainstManifest,
+} from '../core/manifest';
 import {
   type GateDecision,
   type ScanTimeoutCheck,
@@ -122,6 +126,20 @@ export async function passesScanGate(
   return false;
 }
 
+/**
+ * What the manifest says of a waiting upload. `already-done` is resumed too, not dropped:
+ * its BlobCreated message was done once it waited, so when a crash or failed publish cut
+ * the steps after the manifest short, only a gate message's return can finish them.
+ */
+async function decideWaiting(
+  runtime: Runtime,
+  uploadId: string,
+  commit: BlobCommit,
+): Promise<ManifestDecision> {
+  const existing = await readManifest(runtime.processed, uploadId);
+  return decideAgainstManifest(existing?.manifest, commit);
+}
+
 async function acceptVerdict(
   runtime: Runtime,
   verdict: ScanVerdict,
@@ -167,10 +185,7 @@ async function acceptVerdict(
   if (!isNew) context.info(`Upload ${uploadId}: verdict for ${verdict.eTag} already recorded`);
   const pending = await readPending(runtime.processed, uploadId, verdict.eTag);
   if (!pending) return; // Its BlobCreated event has not arrived; it will find the verdict.
-  const existing = await readManifest(runtime.processed, uploadId);
-  // Resumed also when its outcome is recorded: a crash or failed publish after the manifest
-  // left steps only this message's redelivery can finish (the BlobCreated one is gone).
-  if (decideAgainstManifest(existing?.manifest, pending.commit) === 'later-version') return;
+  if ((await decideWaiting(runtime, uploadId, pending.commit)) === 'later-version') return;
   await resume(pending.commit);
 }
 
@@ -188,10 +203,8 @@ async function checkTimeout(
     context.info(`Upload ${uploadId}: no upload waits for a scan of ${eTag}; check ignored`);
     return;
   }
-  const existing = await readManifest(processed, uploadId);
-  const decision = decideAgainstManifest(existing?.manifest, pending.commit);
+  const decision = await decideWaiting(runtime, uploadId, pending.commit);
   if (decision === 'later-version') return;
-  // A recorded outcome is resumed to finish what a crash after its manifest left undone.
   if (decision === 'already-done' || (await readVerdict(processed, uploadId, eTag))) {
     await resume(pending.commit);
     return;
@@ -271,10 +284,8 @@ export async function recordPoisonedGateMessage(
       context.warn('Poisoned scan message has no waiting upload to mark failed');
       continue;
     }
-    const existing = await readManifest(runtime.processed, version.uploadId);
-    const decision = decideAgainstManifest(existing?.manifest, pending.commit);
+    const decision = await decideWaiting(runtime, version.uploadId, pending.commit);
     if (decision === 'later-version') continue;
-    // Recorded but not finished (its event, tombstone or quota release kept failing).
     if (decision === 'already-done') {
       await resume(pending.commit);
       continue;
