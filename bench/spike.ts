@@ -19,10 +19,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { QueueClient } from '@azure/storage-queue';
 import sharp from 'sharp';
 import { STORAGE_NAMES, STORAGE_CONNECTION } from '../functions/core/definitions';
+import { DEFAULT_SETTINGS, SETTING_KEYS } from '../functions/core/settings';
 import { getUploadStatus, requestUpload, sendToStorage } from '../client/src/node';
 import { ticketStatusUrl } from '../client/src/polling';
-import { startAzuriteSandbox } from '../local/azurite-sandbox';
+import { UNTHROTTLED_QUOTA_ENV, startAzuriteSandbox } from '../local/azurite-sandbox';
 import { readHostConfig } from '../local/host-config';
+import { PRICES } from './cost-model';
 import { loadFixtures } from './fixtures';
 import { startLocalMode } from './local-mode';
 import { BENCH_DIR, ChildChannel } from './lib/child';
@@ -35,8 +37,8 @@ import type { ProxyTiming } from './upload-proxy';
 
 const REPO = join(BENCH_DIR, '..');
 const QUEUE_FUNCTION_CAP_NOTE = 'batchSize + newBatchThreshold';
-/** Flex Consumption's default instance memory (cost-model.ts). */
-const FLEX_INSTANCE_MIB = 2048;
+/** Flex Consumption's default instance memory, as the cost model prices it. */
+const FLEX_INSTANCE_MIB = PRICES.instanceGb * 1024;
 
 interface Photo {
   label: string;
@@ -114,12 +116,12 @@ export async function runSpike(options: { quick: boolean }): Promise<SectionResu
 
   const config = await readHostConfig(join(REPO, 'host.json'), process.env, availableParallelism());
   const cap = config.queues.batchSize + config.queues.newBatchThreshold;
-  const globalPerMinute = 6000; // the functions' default global cap (functions/core/settings.ts)
+  const globalPerMinute = DEFAULT_SETTINGS.quotaGlobalUrlsPerMinute;
   // The gate off: with it on, each upload also parks a delayed timeout check in the same
   // queue, which the queue's approximate count includes until it comes due, hiding the
   // backlog. The gate's own share is measured side by side in the local section.
   const local = await startLocalMode(['--malware-scanning', 'off'], {
-    DIRECTDROP_QUOTA_GLOBAL_URLS_PER_MINUTE: String(globalPerMinute),
+    [SETTING_KEYS.quotaGlobalUrlsPerMinute]: String(globalPerMinute),
   });
   const calls: ApiCall[] = [];
   const errors: string[] = [];
@@ -410,7 +412,7 @@ export async function runSpike(options: { quick: boolean }): Promise<SectionResu
     },
   ];
   const notes = [
-    `Spike: ${clients} clients, each its own signed-in user, arrive evenly over ${arrivalWindowMs / 1000} s and upload ${perClient} photos each, ${parallelPerClient} at a time, with the client library's requestUpload and sendToStorage (no status polling during the burst); per-caller quotas raised (${'DIRECTDROP_QUOTA_URL_BURST'} 10,000), global cap ${fmt(globalPerMinute)}/min (the default), scan gate off (with it on, each upload parks a delayed timeout check in the same queue, which the approximate count includes, hiding the backlog; the gate's share is the local section's gate on/off rows). Queue depth is the events queue's approximate message count (BlobCreated events, including messages leased to running invocations), sampled every 250 ms with the in-flight count from the host's Executing/Executed lines; chart: bench/results/spike.svg.`,
+    `Spike: ${clients} clients, each its own signed-in user, arrive evenly over ${arrivalWindowMs / 1000} s and upload ${perClient} photos each, ${parallelPerClient} at a time, with the client library's requestUpload and sendToStorage (no status polling during the burst); per-caller quotas raised (${SETTING_KEYS.quotaUrlBurst} ${fmt(Number(UNTHROTTLED_QUOTA_ENV[SETTING_KEYS.quotaUrlBurst]))}), global cap ${fmt(globalPerMinute)}/min (the default), scan gate off (with it on, each upload parks a delayed timeout check in the same queue, which the approximate count includes, hiding the backlog; the gate's share is the local section's gate on/off rows). Queue depth is the events queue's approximate message count (BlobCreated events, including messages leased to running invocations), sampled every 250 ms with the in-flight count from the host's Executing/Executed lines; chart: bench/results/spike.svg.`,
     `Spike, proxy cost: the proxy baseline (bench/upload-proxy.ts, its own process and Azurite, before the burst) received each photo size ${options.quick ? 1 : 3} times from a client on loopback at full speed: busy ${fmt(proxy.model.fixedMs)} ms + ${fmt(proxy.model.perMibMs)} ms/MiB (least squares), peak RSS ${fmt(proxy.memoryMib)} MiB. The burst is replayed through that model from each upload's PUT start as measured; real clients on slower links keep the proxy busy far longer, so these are lower bounds. Ours is replayed the same way: each issuance busy for ${fmt(oursBusyMs)} ms, the median of 20 POST /uploads one at a time on the idle local mode before the burst (client-side, so including loopback HTTP: an upper bound), from each issuance's start in the burst.`,
   ];
   // The run exits non-zero on any of these, with the rows still printed.
