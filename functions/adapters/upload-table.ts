@@ -391,9 +391,9 @@ export class TableUploadStore implements UploadStore {
    * Writes the plan for an owner's partition as one transaction, its quota entity first and
    * conditional on the ETag last seen, one change per owner at a time within this instance
    * (so its own requests never conflict). Another instance's write fails the condition, and
-   * then the entity is read afresh and the plan made again. Refusals and no-ops are never
-   * decided on remembered state alone, since another instance (the worker freeing a slot)
-   * may have changed it since.
+   * then the entity is read afresh and the plan made again. Nothing that leaves the quota
+   * entity unwritten (a refusal, a no-op, an outcome with no slot to free) is decided on
+   * remembered state alone, since another instance may have changed it since.
    */
   private change<R>(
     owner: string,
@@ -428,13 +428,13 @@ export class TableUploadStore implements UploadStore {
           };
       }
       const decision = await plan(current?.state, this.now());
-      if ('done' in decision) {
-        if (remembered) {
-          this.known.delete(owner);
-          continue;
-        }
-        return decision.done;
+      // Only a write of the quota entity (If-Match) checks remembered state: a plan that
+      // writes none, a no-op or "no slot to free" alike, is made again on a fresh read.
+      if (remembered && ('done' in decision || !decision.quota)) {
+        this.known.delete(owner);
+        continue;
       }
+      if ('done' in decision) return decision.done;
       const ops: BatchOperation[] = [...decision.ops];
       const text = decision.quota && JSON.stringify(decision.quota);
       if (text !== undefined) {

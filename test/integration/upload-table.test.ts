@@ -249,6 +249,23 @@ describe('upload-table (against Azurite tables)', function () {
     expect((await store.get(zoneOwner, uploadId))?.etag).to.equal(got?.etag);
   });
 
+  // Found by the suite under load: the worker planned on its remembered quota entity, saw
+  // no slot to free, and wrote the record without the quota entity, so nothing re-checked it.
+  it('an outcome recorded on an instance whose memory of the caller is stale still frees its slot', async () => {
+    const issuer = newStore();
+    const worker = newStore();
+    const owner = newOwner();
+    const first = upload(owner);
+    expect((await issuer.issue(first.record, first.reservation)).ok).to.equal(true);
+    // The worker now remembers the caller's quota entity as it wrote it.
+    await worker.recordOutcome(owner, first.record.uploadId, processed);
+    const second = upload(owner);
+    expect((await issuer.issue(second.record, second.reservation)).ok).to.equal(true);
+    await worker.recordOutcome(owner, second.record.uploadId, processed);
+    expect(await outstanding(owner)).to.deep.equal([]);
+    expect((await worker.get(owner, second.record.uploadId))?.record.status).to.equal('processed');
+  });
+
   it('outcomes recorded on other instances while issuing goes on keep the counters exact', async () => {
     const issuers = [newStore({ outstandingUploads: 5 }), newStore({ outstandingUploads: 5 })];
     const worker = newStore({ outstandingUploads: 5 });
