@@ -27,9 +27,10 @@ import {
   parseCallerState,
   parseGlobalState,
   refundCaller,
-  releaseOutstanding,
+  releaseSlot,
   remainingUrls,
   reserveForCaller,
+  slotKey,
 } from '../core/quota';
 import {
   LIST_ROW_END,
@@ -73,8 +74,6 @@ export interface UploadStore {
   /** Mark 'deleted' (If-Match), then later remove record + list entry + slot in one transaction. */
   markDeleted(owner: string, uploadId: string, expectedEtag: string): Promise<void>;
   remove(owner: string, uploadId: string): Promise<void>;
-  /** Frees only the outstanding slot; a no-op when none is held. */
-  release(owner: string, uploadId: string): Promise<void>;
   /**
    * One page of the records in `status`, across every owner (the sweep's bounded scan);
    * `continuationToken` is the previous page's, absent at the end.
@@ -130,7 +129,16 @@ type RecordEntity = {
   rowKey: string;
   status: string;
   record: string;
+  /** On an upload's own row while it holds an outstanding slot: the slot's minute (slotKey). */
+  slot?: string;
 };
+
+/** A record as read, with the slot its row holds. */
+interface StoredRecord {
+  record: UploadRecord;
+  etag: string;
+  slot?: string;
+}
 
 type Plan<R> = { done: R } | { quota?: CallerQuotaState; ops: BatchOperation[]; result: R };
 
@@ -153,13 +161,14 @@ const pause = (attempt: number) =>
   );
 
 /** Every upload key of one owner's partition; `rowKey` alone for deletes. */
-function rows(record: UploadRecord): { record: RecordEntity; list: RecordEntity } {
+function rows(record: UploadRecord, slot?: string): { record: RecordEntity; list: RecordEntity } {
   return {
     record: {
       partitionKey: record.owner,
       rowKey: recordRowKey(record.uploadId),
       status: record.status,
       record: JSON.stringify(record),
+      ...(slot !== undefined && { slot }),
     },
     list: {
       partitionKey: record.owner,
@@ -204,15 +213,18 @@ export class TableUploadStore implements UploadStore {
   }
 
   async issue(record: UploadRecord, reservation: Reservation): Promise<QuotaDecision> {
-    const { record: row, list } = rows(record);
+    const { record: row, list } = rows(record, slotKey(reservation.urlExpiresAtMs));
+    let planned = false;
     const [global, caller] = await Promise.allSettled([
       this.takeGlobal(),
       this.change<{ ok: true; state: CallerQuotaState } | { ok: false; exceeded: QuotaExceeded }>(
         record.owner,
-        (state, nowMs) => {
-          // A transaction whose answer was lost but which took effect: it is issued.
-          if (state && reservation.uploadId in state.outstanding)
+        async (state, nowMs) => {
+          // Planned again after a refused write: one whose answer was lost but which took
+          // effect left the record (its id is ours alone), and then the upload is issued.
+          if (planned && state && (await this.batches.get(record.owner, row.rowKey)))
             return { done: { ok: true, state } };
+          planned = true;
           const result = reserveForCaller(state, this.limits, reservation, nowMs);
           if (!result.ok) return { done: result };
           return {
@@ -244,22 +256,15 @@ export class TableUploadStore implements UploadStore {
   }
 
   async refund(record: UploadRecord, reservation: Reservation): Promise<void> {
-    await this.change<void>(record.owner, (state, nowMs) =>
-      // Only an issue() that took effect holds the slot, and then its record exists too.
-      state && reservation.uploadId in state.outstanding
-        ? {
-            quota: refundCaller(state, this.limits, reservation, nowMs),
-            ops: deletions(record),
-            result: undefined,
-          }
-        : { done: undefined },
-    );
-  }
-
-  async release(owner: string, uploadId: string): Promise<void> {
-    await this.change<void>(owner, (state) => {
-      const next = releaseOutstanding(state, uploadId);
-      return next ? { quota: next, ops: [], result: undefined } : { done: undefined };
+    await this.change<void>(record.owner, async (state, nowMs) => {
+      // Only an issue() that took effect wrote the record, in the transaction that took quota.
+      const stored = await this.read(record.owner, record.uploadId);
+      if (!stored || !state) return { done: undefined };
+      return {
+        quota: refundCaller(state, this.limits, reservation, stored.slot, nowMs),
+        ops: deletions(stored.record),
+        result: undefined,
+      };
     });
   }
 
@@ -285,9 +290,16 @@ export class TableUploadStore implements UploadStore {
     owner: string,
     uploadId: string,
   ): Promise<{ record: UploadRecord; etag: string } | undefined> {
+    const stored = await this.read(owner, uploadId);
+    return stored && { record: stored.record, etag: stored.etag };
+  }
+
+  private async read(owner: string, uploadId: string): Promise<StoredRecord | undefined> {
     const found = await this.batches.get(owner, recordRowKey(uploadId));
     const record = found && parseStoredRecord(stringProperty(found.entity, 'record'));
-    return record ? { record, etag: found.etag } : undefined;
+    if (!record) return undefined;
+    const slot = stringProperty(found.entity, 'slot');
+    return { record, etag: found.etag, ...(slot !== undefined && { slot }) };
   }
 
   async list(
@@ -323,8 +335,8 @@ export class TableUploadStore implements UploadStore {
     outcome: OutcomeFields,
     expectedEtag?: string,
   ): Promise<void> {
-    await this.change<void>(owner, async (state) => {
-      const current = await this.get(owner, uploadId);
+    await this.change<void>(owner, async (state, nowMs) => {
+      const current = await this.read(owner, uploadId);
       const next = withOutcome(current?.record, owner, uploadId, outcome);
       // Mirrored already (a redelivery, or an answer lost after the write took effect).
       const unchanged =
@@ -337,7 +349,8 @@ export class TableUploadStore implements UploadStore {
         : expectedEtag !== undefined;
       if (!unchanged && changedMeanwhile) throw new RecordChangedError(uploadId);
       const ops: BatchOperation[] = [];
-      if (next && !unchanged) {
+      // The outcome frees the slot the record holds; the row is written without it.
+      if (next && (!unchanged || current?.slot !== undefined)) {
         const { record: row, list } = rows(next);
         ops.push(
           current
@@ -346,15 +359,17 @@ export class TableUploadStore implements UploadStore {
           { kind: 'upsert', entity: list },
         );
       }
-      const quota = releaseOutstanding(state, uploadId);
+      const quota =
+        current?.slot !== undefined ? releaseSlot(state, current.slot, nowMs) : undefined;
       return quota || ops.length > 0 ? { quota, ops, result: undefined } : { done: undefined };
     });
   }
 
   async markDeleted(owner: string, uploadId: string, expectedEtag: string): Promise<void> {
-    const current = await this.get(owner, uploadId);
+    const current = await this.read(owner, uploadId);
     if (!current || current.etag !== expectedEtag) throw new RecordChangedError(uploadId);
-    const { record: row, list } = rows({ ...current.record, status: 'deleted' });
+    // The slot stays held until remove() takes the record.
+    const { record: row, list } = rows({ ...current.record, status: 'deleted' }, current.slot);
     try {
       await this.batches.submit([
         { kind: 'replace', entity: row, etag: expectedEtag },
@@ -367,9 +382,10 @@ export class TableUploadStore implements UploadStore {
   }
 
   async remove(owner: string, uploadId: string): Promise<void> {
-    await this.change<void>(owner, async (state) => {
-      const current = await this.get(owner, uploadId);
-      const quota = releaseOutstanding(state, uploadId);
+    await this.change<void>(owner, async (state, nowMs) => {
+      const current = await this.read(owner, uploadId);
+      const quota =
+        current?.slot !== undefined ? releaseSlot(state, current.slot, nowMs) : undefined;
       const ops = current ? deletions(current.record) : [];
       return quota || ops.length > 0 ? { quota, ops, result: undefined } : { done: undefined };
     });

@@ -16,8 +16,12 @@ export interface CallerQuotaState {
   /** Token bucket of upload URLs: `urlBurst` deep, refilled at `urlsPerMinute`. */
   tokens: number;
   refilledAtMs: number;
-  /** Upload id → when its reservation lapses if no outcome is ever recorded. */
-  outstanding: Record<string, number>;
+  /**
+   * Outstanding uploads counted by the minute their slot lapses (see slotKey) → how many, so
+   * the entity and the work on it stay as small with 500 held as with one. Which upload holds
+   * a slot is said by its own record, changed in the same transaction.
+   */
+  slots: Record<string, number>;
   /** UTC day (YYYY-MM-DD) `bytes` counts. */
   day: string;
   bytes: number;
@@ -72,8 +76,26 @@ function refilled(state: CallerQuotaState | undefined, limits: QuotaLimits, nowM
   return Math.min(limits.urlBurst, state.tokens + (elapsed * limits.urlsPerMinute) / MINUTE_MS);
 }
 
-function live(outstanding: Record<string, number>, nowMs: number): Record<string, number> {
-  return Object.fromEntries(Object.entries(outstanding).filter(([, until]) => until > nowMs));
+/**
+ * The slot an upload whose URL expires at `urlExpiresAtMs` holds: the end of the minute in
+ * which it lapses, so a slot counts at most a minute longer than its grace period.
+ */
+export function slotKey(urlExpiresAtMs: number): string {
+  return String(Math.ceil((urlExpiresAtMs + OUTSTANDING_GRACE_MS) / MINUTE_MS) * MINUTE_MS);
+}
+
+/** The slots still held at `nowMs`; lapsed minutes are dropped. */
+function liveSlots(slots: Record<string, number>, nowMs: number): Record<string, number> {
+  const live: Record<string, number> = {};
+  for (const key in slots) if (Number(key) > nowMs && slots[key] > 0) live[key] = slots[key];
+  return live;
+}
+
+/** How many outstanding uploads a caller holds at `nowMs`. */
+export function heldSlots(state: CallerQuotaState | undefined, nowMs: number): number {
+  let held = 0;
+  for (const count of Object.values(liveSlots(state?.slots ?? {}, nowMs))) held += count;
+  return held;
 }
 
 /** Takes one URL, one outstanding slot and `size` bytes from the caller, or names the limit hit. */
@@ -95,15 +117,14 @@ export function reserveForCaller(
       },
     };
   }
-  const outstanding = live(state?.outstanding ?? {}, nowMs);
-  const lapses = Object.values(outstanding);
-  if (lapses.length >= limits.outstandingUploads) {
+  const slots = liveSlots(state?.slots ?? {}, nowMs);
+  if (heldSlots(state, nowMs) >= limits.outstandingUploads) {
     return {
       ok: false,
       exceeded: {
         limit: 'outstanding-uploads',
         max: limits.outstandingUploads,
-        resetsAt: new Date(Math.min(...lapses)),
+        resetsAt: new Date(Math.min(...Object.keys(slots).map(Number))),
       },
     };
   }
@@ -119,47 +140,49 @@ export function reserveForCaller(
       },
     };
   }
-  outstanding[reservation.uploadId] = reservation.urlExpiresAtMs + OUTSTANDING_GRACE_MS;
+  const slot = slotKey(reservation.urlExpiresAtMs);
+  slots[slot] = (slots[slot] ?? 0) + 1;
   return {
     ok: true,
-    state: {
-      tokens: tokens - 1,
-      refilledAtMs: nowMs,
-      outstanding,
-      day,
-      bytes: bytes + reservation.size,
-    },
+    state: { tokens: tokens - 1, refilledAtMs: nowMs, slots, day, bytes: bytes + reservation.size },
   };
 }
 
-/** Gives back what a reservation took, when the URL could not be issued after all. */
+/**
+ * The state without one slot of minute `slot`, or undefined when there is nothing to free
+ * (the slot lapsed already). The caller knows the upload held it from its record.
+ */
+export function releaseSlot(
+  state: CallerQuotaState | undefined,
+  slot: string,
+  nowMs: number,
+): CallerQuotaState | undefined {
+  if (!state || Number(slot) <= nowMs || !(state.slots[slot] > 0)) return undefined;
+  const slots = liveSlots(state.slots, nowMs);
+  if (slots[slot] > 1) slots[slot]--;
+  else delete slots[slot];
+  return { ...state, slots };
+}
+
+/**
+ * Gives back what a reservation took, when the URL could not be issued after all: the
+ * token, the bytes and, when the upload's record still holds it, the slot.
+ */
 export function refundCaller(
   state: CallerQuotaState,
   limits: QuotaLimits,
   reservation: Reservation,
+  slot: string | undefined,
   nowMs: number,
 ): CallerQuotaState {
-  const outstanding = { ...state.outstanding };
-  delete outstanding[reservation.uploadId];
   const day = utcDay(nowMs);
   return {
     tokens: Math.min(limits.urlBurst, refilled(state, limits, nowMs) + 1),
     refilledAtMs: nowMs,
-    outstanding,
+    slots: (slot !== undefined && releaseSlot(state, slot, nowMs)?.slots) || state.slots,
     day,
     bytes: state.day === day ? Math.max(0, state.bytes - reservation.size) : 0,
   };
-}
-
-/** The state without `uploadId`'s outstanding slot, or undefined when it holds none. */
-export function releaseOutstanding(
-  state: CallerQuotaState | undefined,
-  uploadId: string,
-): CallerQuotaState | undefined {
-  if (!state || !(uploadId in state.outstanding)) return undefined;
-  const outstanding = { ...state.outstanding };
-  delete outstanding[uploadId];
-  return { ...state, outstanding };
 }
 
 /** What one caller may still take now, for RateLimit headers on a 201. */
@@ -228,19 +251,40 @@ export function retryAfterSeconds(exceeded: QuotaExceeded, nowMs: number): numbe
   return Math.max(1, Math.ceil((exceeded.resetsAt.getTime() - nowMs) / 1000));
 }
 
-/** Parses stored state, tolerating nothing it did not write. */
+function isCountMap(value: unknown): value is Record<string, number> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    Object.values(value).every((v) => typeof v === 'number')
+  );
+}
+
+/**
+ * Parses stored state, tolerating nothing it did not write. State written before slots were
+ * counted per minute (`outstanding`: upload id → lapse ms) is counted into minutes; those
+ * uploads' records name no slot, so theirs lapse rather than being freed by an outcome.
+ */
 export function parseCallerState(text: string | undefined): CallerQuotaState | undefined {
   if (!text) return undefined;
   try {
-    const v = JSON.parse(text) as CallerQuotaState;
-    const ok =
-      typeof v.tokens === 'number' &&
-      typeof v.refilledAtMs === 'number' &&
-      typeof v.outstanding === 'object' &&
-      v.outstanding !== null &&
-      typeof v.day === 'string' &&
-      typeof v.bytes === 'number';
-    return ok ? v : undefined;
+    const v = JSON.parse(text) as Partial<CallerQuotaState> & { outstanding?: unknown };
+    if (
+      typeof v.tokens !== 'number' ||
+      typeof v.refilledAtMs !== 'number' ||
+      typeof v.day !== 'string' ||
+      typeof v.bytes !== 'number'
+    )
+      return undefined;
+    let slots = v.slots;
+    if (slots === undefined && isCountMap(v.outstanding)) {
+      slots = {};
+      for (const lapsesAtMs of Object.values(v.outstanding)) {
+        const key = String(Math.ceil(lapsesAtMs / MINUTE_MS) * MINUTE_MS);
+        slots[key] = (slots[key] ?? 0) + 1;
+      }
+    }
+    if (!isCountMap(slots)) return undefined;
+    return { tokens: v.tokens, refilledAtMs: v.refilledAtMs, slots, day: v.day, bytes: v.bytes };
   } catch {
     return undefined;
   }

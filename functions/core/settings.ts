@@ -213,7 +213,7 @@ export const SETTING_LIMITS = {
   scanVerdictTimeoutSeconds: { min: 2, max: 24 * 3600 },
   quotaUrlsPerMinute: { min: 1, max: 100_000 },
   quotaUrlBurst: { min: 1, max: 10_000 },
-  /** Outstanding uploads are tracked one by one in the caller's quota entity (64 KiB per property). */
+  /** Counted per minute in the caller's quota entity, so its size sets no bound; 500 keeps one caller's unused URLs in check. */
   quotaOutstandingUploads: { min: 1, max: 500 },
   quotaBytesPerDay: { min: 1, max: 1024 * 1024 * MIB },
   quotaGlobalUrlsPerMinute: { min: 1, max: 1_000_000 },

@@ -5,7 +5,9 @@
  * while new ones arrive.
  */
 import { randomUUID } from 'node:crypto';
-import { TableClient } from '@azure/data-tables';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { TableClient, odata } from '@azure/data-tables';
 import { expect } from 'chai';
 import {
   InvalidListCursorError,
@@ -14,7 +16,7 @@ import {
 } from '../../functions/adapters/upload-table';
 import { ownerHash } from '../../functions/core/auth';
 import { STORAGE_NAMES } from '../../functions/core/definitions';
-import { parseCallerState } from '../../functions/core/quota';
+import { heldSlots, parseCallerState } from '../../functions/core/quota';
 import type { OutcomeFields, UploadRecord } from '../../functions/core/upload-record';
 import { type AzuriteSandbox, startAzuriteSandbox } from '../../local/azurite-sandbox';
 
@@ -65,9 +67,21 @@ describe('upload-table (against Azurite tables)', function () {
     return { record, reservation: { uploadId, size: 1234, urlExpiresAtMs } };
   }
 
+  /** The uploads whose rows hold a slot; the quota entity must count exactly as many. */
   async function outstanding(owner: string): Promise<string[]> {
+    const held: string[] = [];
+    const rows = table.listEntities<{ record: string; slot?: string }>({
+      queryOptions: {
+        filter: odata`PartitionKey eq ${owner} and RowKey gt 'upload-' and RowKey lt 'upload.'`,
+      },
+    });
+    for await (const row of rows)
+      if (row.slot !== undefined) held.push((JSON.parse(row.record) as UploadRecord).uploadId);
     const entity = await table.getEntity<{ state: string }>(owner, 'quota');
-    return Object.keys(parseCallerState(entity.state)?.outstanding ?? {});
+    expect(heldSlots(parseCallerState(entity.state), Date.now()), 'slots counted').to.equal(
+      held.length,
+    );
+    return held;
   }
 
   const processed: OutcomeFields = {
@@ -103,6 +117,65 @@ describe('upload-table (against Azurite tables)', function () {
     expect(await outstanding(owner)).to.deep.equal([record.uploadId]);
     // Another owner's partition holds nothing of it.
     expect(await store.get(newOwner(), record.uploadId)).to.equal(undefined);
+  });
+
+  // The pipeline retries a request whose answer never came; the transaction it sent may
+  // have taken effect. A proxy that forwards the first $batch and then drops the connection
+  // makes exactly that happen.
+  it('an issue whose answer was lost after it took effect is issued once, not twice', async () => {
+    const tableEndpoint = new URL(
+      /TableEndpoint=([^;]+)/.exec(storage.azurite.connectionString)![1],
+    );
+    let dropped = 0;
+    const proxy = createServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const body = Buffer.concat(chunks);
+      // The caller's transaction (its record row in it), not the global cap's lease.
+      const drop = body.includes('upload-') && dropped++ === 0;
+      const upstream = httpRequest(
+        {
+          host: tableEndpoint.hostname,
+          port: tableEndpoint.port,
+          path: req.url,
+          method: req.method,
+          headers: req.headers,
+        },
+        (answer) => {
+          if (drop) {
+            answer.resume();
+            answer.on('end', () => res.socket?.destroy());
+            return;
+          }
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      upstream.end(body);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (proxy.address() as AddressInfo).port;
+      const viaProxy = storage.azurite.connectionString.replace(
+        tableEndpoint.origin,
+        `http://127.0.0.1:${port}`,
+      );
+      const store = new TableUploadStore(
+        TableClient.fromConnectionString(viaProxy, STORAGE_NAMES.uploadTable, {
+          allowInsecureConnection: true,
+        }),
+        { ...limits, urlBurst: 5, urlsPerMinute: 1 },
+      );
+      const owner = newOwner();
+      const { record, reservation } = upload(owner);
+      const decision = await store.issue(record, reservation);
+      expect(dropped, 'the transaction was sent again').to.be.at.least(2);
+      expect(decision).to.include({ ok: true, remaining: 4 });
+      expect(await outstanding(owner)).to.deep.equal([record.uploadId]);
+      expect((await store.list(owner, 10)).records).to.have.length(1);
+    } finally {
+      await new Promise((resolve) => proxy.close(resolve));
+    }
   });
 
   it('recordOutcome mirrors the outcome into record and list entry and frees the slot, idempotently', async () => {
@@ -304,7 +377,7 @@ describe('upload-table (against Azurite tables)', function () {
           const issuedMs = start + (batch * 50 + i) * 7 - (i % 3);
           const { record, reservation } = upload(owner, issuedMs);
           expect((await store.issue(record, reservation)).ok).to.equal(true);
-          await store.release(owner, record.uploadId);
+          await store.recordOutcome(owner, record.uploadId, processed);
           ids.push({ uploadId: record.uploadId, issuedMs });
         }),
       );
