@@ -123,7 +123,6 @@ export async function issuanceGuards(storage: AzuriteSandbox) {
     issuer: 'bench',
     subject: 'busy',
   });
-  for (let i = 0; i < 400; i++) await issueRecord(busyOwner);
 
   const folder = await mkdtemp(join(tmpdir(), 'directdrop-bench-idp-'));
   const identity = await loadDevIdentity(folder);
@@ -187,6 +186,10 @@ export async function issuanceGuards(storage: AzuriteSandbox) {
   };
   return {
     issueRecord: () => issueRecord(),
+    /** Gives the busy caller its 400 outstanding uploads; only the runs that measure it pay. */
+    async fillBusyCaller() {
+      for (let i = 0; i < 400; i++) await issueRecord(busyOwner);
+    },
     issueRecordBusyCaller: () => issueRecord(busyOwner),
     verify: () => verifier.verify(token),
     verifyUncached: () => uncached.verify(token),
@@ -347,6 +350,7 @@ export async function runIssuance(
     });
 
   const guards = await issuanceGuards(storage);
+  await guards.fillBusyCaller();
   const variants: Record<string, Variant> = {
     hmac: { call: hmac },
     hmacBufferKey: { call: hmacBufferKey },
@@ -425,32 +429,36 @@ export async function runIssuance(
     row('ES256 token check, every call afresh (diagnostic)', 'signInUncached'),
     row('one bare node:http round trip to the table service (diagnostic)', 'roundTrip'),
   ];
+  const costUs = (name: string) => 1e6 / rate(name);
+  const costRow = (label: string, oursUs: number, baselineUs: number): Row => ({
+    benchmark: 'issuance in-process',
+    case: `CPU per issuance: ${label}`,
+    ours: `${fmt(oursUs)} µs`,
+    baseline: `${fmt(baselineUs)} µs`,
+    ratio: `${fmt(oursUs / baselineUs)}×`,
+  });
   // CPU per issuance, the whole handler over the signing path alone, measured side by side.
-  const handlerRatio = rate('accountKey') / rate('handlerSignedIn');
-  rows.push({
-    benchmark: 'issuance in-process',
-    case: 'CPU per issuance: signed-in handler with quotas ÷ signing path alone',
-    ours: `${fmt(1e6 / rate('handlerSignedIn'))} µs`,
-    baseline: `${fmt(1e6 / rate('accountKey'))} µs`,
-    ratio: `${fmt(handlerRatio)}×`,
-  });
+  const handlerRatio = costUs('handlerSignedIn') / costUs('accountKey');
   // What any design paying one table round trip per URL could reach, beside what we pay.
-  const floorUs = 1e6 / rate('accountKey') + 1e6 / rate('roundTrip');
-  rows.push({
-    benchmark: 'issuance in-process',
-    case: 'CPU per issuance: signed-in handler ÷ (signing path + one bare round trip)',
-    ours: `${fmt(1e6 / rate('handlerSignedIn'))} µs`,
-    baseline: `${fmt(floorUs)} µs`,
-    ratio: `${fmt(1e6 / rate('handlerSignedIn') / floorUs)}×`,
-  });
-  const heldRatio = rate('accountKeyQuota') / rate('accountKeyQuotaBusyCaller');
-  rows.push({
-    benchmark: 'issuance in-process',
-    case: 'CPU per issuance: caller holding 400+ outstanding ÷ callers holding few',
-    ours: `${fmt(1e6 / rate('accountKeyQuotaBusyCaller'))} µs`,
-    baseline: `${fmt(1e6 / rate('accountKeyQuota'))} µs`,
-    ratio: `${fmt(heldRatio)}×`,
-  });
+  const floorUs = costUs('accountKey') + costUs('roundTrip');
+  const heldRatio = costUs('accountKeyQuotaBusyCaller') / costUs('accountKeyQuota');
+  rows.push(
+    costRow(
+      'signed-in handler with quotas ÷ signing path alone',
+      costUs('handlerSignedIn'),
+      costUs('accountKey'),
+    ),
+    costRow(
+      'signed-in handler ÷ (signing path + one bare round trip)',
+      costUs('handlerSignedIn'),
+      floorUs,
+    ),
+    costRow(
+      'caller holding 400+ outstanding ÷ callers holding few',
+      costUs('accountKeyQuotaBusyCaller'),
+      costUs('accountKeyQuota'),
+    ),
+  );
   const targets: TargetCheck[] = [
     {
       target: 'in-process issuance, account key ≥ 40,000/s per core',
@@ -464,7 +472,7 @@ export async function runIssuance(
     },
     {
       target: 'CPU per issuance with sign-in and quotas ≤ 15× the signing path alone',
-      measured: `${fmt(handlerRatio)}× (${fmt(1e6 / rate('handlerSignedIn'))} µs vs ${fmt(1e6 / rate('accountKey'))} µs)`,
+      measured: `${fmt(handlerRatio)}× (${fmt(costUs('handlerSignedIn'))} µs vs ${fmt(costUs('accountKey'))} µs)`,
       met: handlerRatio <= 15,
     },
     {

@@ -359,8 +359,7 @@ export class TableUploadStore implements UploadStore {
           { kind: 'upsert', entity: list },
         );
       }
-      const quota =
-        current?.slot !== undefined ? releaseSlot(state, current.slot, nowMs) : undefined;
+      const quota = releaseSlot(state, current?.slot, nowMs);
       return quota || ops.length > 0 ? { quota, ops, result: undefined } : { done: undefined };
     });
   }
@@ -384,8 +383,7 @@ export class TableUploadStore implements UploadStore {
   async remove(owner: string, uploadId: string): Promise<void> {
     await this.change<void>(owner, async (state, nowMs) => {
       const current = await this.read(owner, uploadId);
-      const quota =
-        current?.slot !== undefined ? releaseSlot(state, current.slot, nowMs) : undefined;
+      const quota = releaseSlot(state, current?.slot, nowMs);
       const ops = current ? deletions(current.record) : [];
       return quota || ops.length > 0 ? { quota, ops, result: undefined } : { done: undefined };
     });

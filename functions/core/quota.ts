@@ -81,7 +81,12 @@ function refilled(state: CallerQuotaState | undefined, limits: QuotaLimits, nowM
  * which it lapses, so a slot counts at most a minute longer than its grace period.
  */
 export function slotKey(urlExpiresAtMs: number): string {
-  return String(Math.ceil((urlExpiresAtMs + OUTSTANDING_GRACE_MS) / MINUTE_MS) * MINUTE_MS);
+  return lapseMinute(urlExpiresAtMs + OUTSTANDING_GRACE_MS);
+}
+
+/** The end of the minute in which a slot lapses at `lapsesAtMs`, as a slot key. */
+function lapseMinute(lapsesAtMs: number): string {
+  return String(Math.ceil(lapsesAtMs / MINUTE_MS) * MINUTE_MS);
 }
 
 /** The slots still held at `nowMs`; lapsed minutes are dropped. */
@@ -91,11 +96,15 @@ function liveSlots(slots: Record<string, number>, nowMs: number): Record<string,
   return live;
 }
 
+function total(slots: Record<string, number>): number {
+  let held = 0;
+  for (const key in slots) held += slots[key];
+  return held;
+}
+
 /** How many outstanding uploads a caller holds at `nowMs`. */
 export function heldSlots(state: CallerQuotaState | undefined, nowMs: number): number {
-  let held = 0;
-  for (const count of Object.values(liveSlots(state?.slots ?? {}, nowMs))) held += count;
-  return held;
+  return total(liveSlots(state?.slots ?? {}, nowMs));
 }
 
 /** Takes one URL, one outstanding slot and `size` bytes from the caller, or names the limit hit. */
@@ -118,7 +127,7 @@ export function reserveForCaller(
     };
   }
   const slots = liveSlots(state?.slots ?? {}, nowMs);
-  if (heldSlots(state, nowMs) >= limits.outstandingUploads) {
+  if (total(slots) >= limits.outstandingUploads) {
     return {
       ok: false,
       exceeded: {
@@ -149,15 +158,16 @@ export function reserveForCaller(
 }
 
 /**
- * The state without one slot of minute `slot`, or undefined when there is nothing to free
- * (the slot lapsed already). The caller knows the upload held it from its record.
+ * The state without one slot of minute `slot` (from the upload's record, undefined when it
+ * holds none), or undefined when there is nothing to free, the slot having lapsed already.
  */
 export function releaseSlot(
   state: CallerQuotaState | undefined,
-  slot: string,
+  slot: string | undefined,
   nowMs: number,
 ): CallerQuotaState | undefined {
-  if (!state || Number(slot) <= nowMs || !(state.slots[slot] > 0)) return undefined;
+  if (!state || slot === undefined || Number(slot) <= nowMs || !(state.slots[slot] > 0))
+    return undefined;
   const slots = liveSlots(state.slots, nowMs);
   if (slots[slot] > 1) slots[slot]--;
   else delete slots[slot];
@@ -179,7 +189,7 @@ export function refundCaller(
   return {
     tokens: Math.min(limits.urlBurst, refilled(state, limits, nowMs) + 1),
     refilledAtMs: nowMs,
-    slots: (slot !== undefined && releaseSlot(state, slot, nowMs)?.slots) || state.slots,
+    slots: releaseSlot(state, slot, nowMs)?.slots ?? state.slots,
     day,
     bytes: state.day === day ? Math.max(0, state.bytes - reservation.size) : 0,
   };
@@ -279,7 +289,7 @@ export function parseCallerState(text: string | undefined): CallerQuotaState | u
     if (slots === undefined && isCountMap(v.outstanding)) {
       slots = {};
       for (const lapsesAtMs of Object.values(v.outstanding)) {
-        const key = String(Math.ceil(lapsesAtMs / MINUTE_MS) * MINUTE_MS);
+        const key = lapseMinute(lapsesAtMs);
         slots[key] = (slots[key] ?? 0) + 1;
       }
     }
