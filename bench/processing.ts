@@ -13,7 +13,7 @@ import { build } from 'esbuild';
 import sharp from 'sharp';
 import { type Runtime, createRuntime } from '../functions/adapters/runtime';
 import { readManifest } from '../functions/adapters/manifest-store';
-import { STORAGE_CONNECTION } from '../functions/core/definitions';
+import { STORAGE_CONNECTION, WORKER_PROCESS_ENV } from '../functions/core/definitions';
 import { DEFAULT_SETTINGS } from '../functions/core/settings';
 import { functionKeyOwner } from '../functions/core/auth';
 import { landingBlobName } from '../functions/core/upload-request';
@@ -243,7 +243,9 @@ export const DEFAULT_JOB: Omit<ProcessingJob, 'connectionString' | 'fixturePath'
 
 /**
  * One configuration in a fresh worker process. Handler jobs get `count + 1` freshly
- * landed uploads (the first warms up) and have every output checked afterwards.
+ * landed uploads (the first warms up) and have every output checked afterwards. `env` is
+ * added to the worker's environment: by default what infra gives the function app, for
+ * the handler and sharp alone alike.
  */
 export async function runWorker(
   worker: string,
@@ -251,7 +253,7 @@ export async function runWorker(
   runtime: Runtime,
   fixture: Fixture,
   job: ProcessingJob,
-  env: Record<string, string> = {},
+  env: Readonly<Record<string, string>> = WORKER_PROCESS_ENV,
 ): Promise<Throughput> {
   const landed =
     job.mode === 'handler' ? await landCopies(runtime, fixture, job.count + 1) : undefined;

@@ -11,7 +11,7 @@ import * as authorization from '@pulumi/azure-native/authorization';
 import * as managedidentity from '@pulumi/azure-native/managedidentity';
 import * as storage from '@pulumi/azure-native/storage';
 import * as web from '@pulumi/azure-native/web';
-import { STORAGE_CONNECTION } from '../functions/core/definitions';
+import { STORAGE_CONNECTION, WORKER_PROCESS_ENV } from '../functions/core/definitions';
 import type { NodeVersion } from './config';
 import { OWNER_KEY_SETTING, SETTING_KEYS } from '../functions/core/settings';
 import type { FunctionPackage } from './function-package';
@@ -386,9 +386,7 @@ function appSettings(
     APPLICATIONINSIGHTS_CONNECTION_STRING: args.appInsights.connectionString,
     // The azd quickstart's form for a user-assigned identity.
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING: pulumi.interpolate`ClientId=${clientId};Authorization=AAD`,
-    // Fewer glibc malloc arenas: 6-21 % more images/s and 4-28 % less peak memory with sharp
-    // in docs/performance.md's pipeline-options run. glibc reads it at process start only.
-    MALLOC_ARENA_MAX: '2',
+    ...WORKER_PROCESS_ENV,
     ...args.appSettings,
     // The API base URL clients reach, from which statusUrl is built (never from a request's
     // Host header); last, so the empty default from toAppSettings cannot replace it.
