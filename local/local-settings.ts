@@ -4,7 +4,7 @@
  * `localSettingsExample()`; a unit test fails when the two drift apart.
  */
 import { readFile } from 'node:fs/promises';
-import { STORAGE_CONNECTION } from '../functions/core/definitions';
+import { STORAGE_CONNECTION, WORKER_PROCESS_ENV } from '../functions/core/definitions';
 import { DEFAULT_SETTINGS, toAppSettings } from '../functions/core/settings';
 import { WEBHOOK_FLAG } from './options';
 
@@ -30,6 +30,8 @@ export function localSettingsExample(): LocalSettingsFile {
       ...toAppSettings({ ...DEFAULT_SETTINGS, publicBaseUrl: LOCAL_PUBLIC_BASE_URL }),
       // Local mode's, not the app's: webhooks its Event Grid topic delivers outcome events to.
       [WEBHOOK_FLAG.env]: '',
+      // Core Tools starts the Node worker with these in its environment, as Azure does.
+      ...WORKER_PROCESS_ENV,
     },
     Host: { LocalHttpPort: LOCAL_HTTP_PORT },
   };

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { STORAGE_CONNECTION } from '../../functions/core/definitions';
+import { STORAGE_CONNECTION, WORKER_PROCESS_ENV } from '../../functions/core/definitions';
 import { DEFAULT_SETTINGS, parseSettings, toAppSettings } from '../../functions/core/settings';
 import {
   localSettingsExample,
@@ -27,6 +27,11 @@ describe('local-settings', () => {
     expect(Values).to.deep.include(toAppSettings(local));
     expect(parseSettings(Values)).to.deep.equal(local);
     expect(Host.LocalHttpPort).to.equal(7071);
+  });
+
+  it("starts func start's Node worker with the environment Azure gives the function app", () => {
+    // Core Tools puts Values in the worker's environment; glibc reads MALLOC_ARENA_MAX at start.
+    expect(localSettingsExample().Values).to.deep.include(WORKER_PROCESS_ENV);
   });
 
   describe('readLocalSettingsValues', () => {
