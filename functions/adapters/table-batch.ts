@@ -155,23 +155,35 @@ function isNamedKeyCredential(credential: unknown): credential is NamedKeyCreden
 }
 
 /**
- * Shared Key Lite for the Table service
+ * The Authorization header of a Table service request to `path` dated `date` (its
+ * `x-ms-date`): Shared Key Lite for the Table service
  * (learn.microsoft.com/rest/api/storageservices/authorize-with-shared-key#shared-key-lite-and-table-service-format-for-2009-09-19-and-later),
  * as the SDK's policy signs it, with the key prepared once (core/hmac.ts). None of these
  * requests has a `comp` parameter, the only query the canonical resource includes.
  */
+export function sharedKeyLiteAuthorization(
+  credential: NamedKeyCredential,
+  date: string,
+  path: string,
+): string {
+  // Looked up each time: the credential's key can be rotated in place (update()).
+  const key = preparedKey(credential.key, 'base64');
+  const signature = hmacSha256(key, `${date}\n/${credential.name}${path || '/'}`, 'base64');
+  return `SharedKeyLite ${credential.name}:${signature}`;
+}
+
+/** Signs every request with sharedKeyLiteAuthorization, as the SDK's own policy would. */
 function sharedKeyLitePolicy(credential: NamedKeyCredential): PipelinePolicy {
   return {
     name: 'directdropSharedKeyLite',
     sendRequest(request, next) {
       // A date already set (a retry's, say) is kept, as the SDK's policy keeps it.
       const date = request.headers.get('x-ms-date') || new Date().toUTCString();
-      const path = new URL(request.url).pathname || '/';
-      // Looked up each time: the credential's key can be rotated in place (update()).
-      const key = preparedKey(credential.key, 'base64');
-      const signature = hmacSha256(key, `${date}\n/${credential.name}${path}`, 'base64');
       request.headers.set('x-ms-date', date);
-      request.headers.set('Authorization', `SharedKeyLite ${credential.name}:${signature}`);
+      request.headers.set(
+        'Authorization',
+        sharedKeyLiteAuthorization(credential, date, new URL(request.url).pathname),
+      );
       return next(request);
     },
   };
@@ -194,6 +206,38 @@ export function trimmedPipeline(table: TableClient): Pipeline {
   return pipeline;
 }
 
+type TableAddress = Pick<TableClient, 'url' | 'tableName'>;
+
+/** TableClient.url is the account's endpoint; the table is named apart. */
+function tableUrlOf(table: TableAddress): string {
+  return `${table.url.replace(/\/+$/, '')}/${table.tableName}`;
+}
+
+/** The `$batch` request that runs `operations` on `table` as one changeset, unsigned. */
+export function batchRequest(
+  table: TableAddress,
+  operations: readonly BatchOperation[],
+): { url: string; headers: Record<string, string>; body: string } {
+  const tableUrl = tableUrlOf(table);
+  const batch = `batch_${randomUUID()}`;
+  const changeset = `changeset_${randomUUID()}`;
+  const body =
+    `--${batch}${CRLF}Content-Type: multipart/mixed; boundary=${changeset}${CRLF}${CRLF}` +
+    operations.map((op) => `--${changeset}${CRLF}${part(tableUrl, op)}`).join('') +
+    `--${changeset}--${CRLF}--${batch}--${CRLF}`;
+  return {
+    url: `${table.url.replace(/\/+$/, '')}/$batch`,
+    headers: {
+      'Content-Type': `multipart/mixed; boundary=${batch}`,
+      Accept: 'application/json',
+      'x-ms-version': BATCH_SERVICE_VERSION,
+      DataServiceVersion: '3.0;',
+      MaxDataServiceVersion: '3.0;NetFx',
+    },
+    body,
+  };
+}
+
 export class TableBatches {
   private readonly http: HttpClient = createDefaultHttpClient();
   private readonly pipeline: Pipeline;
@@ -201,8 +245,7 @@ export class TableBatches {
 
   constructor(private readonly table: TableClient) {
     this.pipeline = trimmedPipeline(table);
-    // TableClient.url is the account's endpoint; the table is named apart.
-    this.tableUrl = `${table.url.replace(/\/+$/, '')}/${table.tableName}`;
+    this.tableUrl = tableUrlOf(table);
   }
 
   /**
@@ -239,27 +282,14 @@ export class TableBatches {
 
   /** Runs the operations as one transaction; resolves with each one's new ETag (none for deletes). */
   async submit(operations: readonly BatchOperation[]): Promise<Array<string | undefined>> {
-    const { tableUrl } = this;
-    const batch = `batch_${randomUUID()}`;
-    const changeset = `changeset_${randomUUID()}`;
-    const body =
-      `--${batch}${CRLF}Content-Type: multipart/mixed; boundary=${changeset}${CRLF}${CRLF}` +
-      operations.map((op) => `--${changeset}${CRLF}${part(tableUrl, op)}`).join('') +
-      `--${changeset}--${CRLF}--${batch}--${CRLF}`;
-    const url = new URL(`${this.table.url.replace(/\/+$/, '')}/$batch`);
+    const { url, headers, body } = batchRequest(this.table, operations);
     const request = createPipelineRequest({
-      url: url.toString(),
+      url,
       method: 'POST',
       body,
-      headers: createHttpHeaders({
-        'Content-Type': `multipart/mixed; boundary=${batch}`,
-        Accept: 'application/json',
-        'x-ms-version': BATCH_SERVICE_VERSION,
-        DataServiceVersion: '3.0;',
-        MaxDataServiceVersion: '3.0;NetFx',
-      }),
+      headers: createHttpHeaders(headers),
       // Azurite serves plain http; in Azure the endpoint is https.
-      allowInsecureConnection: url.protocol === 'http:',
+      allowInsecureConnection: url.startsWith('http:'),
     });
     const response = await this.pipeline.sendRequest(this.http, request);
     const text = response.bodyAsText ?? '';
