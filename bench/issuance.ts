@@ -44,9 +44,10 @@ import {
 import { UNTHROTTLED_QUOTA_ENV } from '../local/local-mode-process';
 import { AzureNamedKeyCredential, TableClient, odata } from '@azure/data-tables';
 import {
+  TableBatches,
   batchRequest,
   sharedKeyLiteAuthorization,
-  TableBatches,
+  tableEndpoint,
 } from '../functions/adapters/table-batch';
 import {
   LIST_ROW_PREFIX,
@@ -238,30 +239,29 @@ async function bareBatchPost(
           !['partitionKey', 'rowKey', 'etag', 'timestamp'].includes(name),
       ),
     ) as Record<string, string>;
-  const sample: Record<'quota' | 'record' | 'list', Record<string, string> | undefined> = {
-    quota: undefined,
-    record: undefined,
-    list: undefined,
-  };
+  let quota: Record<string, string> | undefined;
+  let record: Record<string, string> | undefined;
+  let list: Record<string, string> | undefined;
   for await (const entity of table.listEntities({
     queryOptions: { filter: odata`PartitionKey eq ${owner}` },
   })) {
     const rowKey = entity.rowKey ?? '';
-    if (rowKey === QUOTA_ROW) sample.quota = stringsOf(entity);
-    else if (rowKey.startsWith(recordRowKey(''))) sample.record ??= stringsOf(entity);
-    else if (rowKey.startsWith(LIST_ROW_PREFIX)) sample.list ??= stringsOf(entity);
+    if (rowKey === QUOTA_ROW) quota = stringsOf(entity);
+    else if (rowKey.startsWith(recordRowKey(''))) record ??= stringsOf(entity);
+    else if (rowKey.startsWith(LIST_ROW_PREFIX)) list ??= stringsOf(entity);
   }
-  const { quota, record, list } = sample;
   if (!quota || !record || !list) throw new Error(`no issuance to copy in partition ${owner}`);
   const partitionKey = 'f'.repeat(owner.length);
   await new TableBatches(table).submit([
     { kind: 'upsert', entity: { partitionKey, rowKey: QUOTA_ROW, ...quota } },
   ]);
   const credential = new AzureNamedKeyCredential(DEV_ACCOUNT_NAME, DEV_ACCOUNT_KEY);
+  const endpoint = tableEndpoint(table);
+  const target = new URL(endpoint.batchUrl);
   return () =>
     new Promise<void>((resolve, reject) => {
       const uploadId = randomUUID();
-      const { url, headers, body } = batchRequest(table, [
+      const { headers, body } = batchRequest(endpoint, [
         { kind: 'replace', entity: { partitionKey, rowKey: QUOTA_ROW, ...quota }, etag: '*' },
         { kind: 'create', entity: { partitionKey, rowKey: recordRowKey(uploadId), ...record } },
         {
@@ -269,7 +269,6 @@ async function bareBatchPost(
           entity: { partitionKey, rowKey: listRowKey(new Date().toISOString(), uploadId), ...list },
         },
       ]);
-      const target = new URL(url);
       const date = new Date().toUTCString();
       const req = httpRequest(
         target,

@@ -206,19 +206,23 @@ export function trimmedPipeline(table: TableClient): Pipeline {
   return pipeline;
 }
 
-type TableAddress = Pick<TableClient, 'url' | 'tableName'>;
-
-/** TableClient.url is the account's endpoint; the table is named apart. */
-function tableUrlOf(table: TableAddress): string {
-  return `${table.url.replace(/\/+$/, '')}/${table.tableName}`;
+/** Where a table's entities and its transactions are addressed, worked out once per client. */
+export interface TableEndpoint {
+  tableUrl: string;
+  batchUrl: string;
 }
 
-/** The `$batch` request that runs `operations` on `table` as one changeset, unsigned. */
+/** TableClient.url is the account's endpoint; the table is named apart. */
+export function tableEndpoint(table: Pick<TableClient, 'url' | 'tableName'>): TableEndpoint {
+  const account = table.url.replace(/\/+$/, '');
+  return { tableUrl: `${account}/${table.tableName}`, batchUrl: `${account}/$batch` };
+}
+
+/** The `$batch` request that runs `operations` on the table as one changeset, unsigned. */
 export function batchRequest(
-  table: TableAddress,
+  { tableUrl, batchUrl }: TableEndpoint,
   operations: readonly BatchOperation[],
 ): { url: string; headers: Record<string, string>; body: string } {
-  const tableUrl = tableUrlOf(table);
   const batch = `batch_${randomUUID()}`;
   const changeset = `changeset_${randomUUID()}`;
   const body =
@@ -226,7 +230,7 @@ export function batchRequest(
     operations.map((op) => `--${changeset}${CRLF}${part(tableUrl, op)}`).join('') +
     `--${changeset}--${CRLF}--${batch}--${CRLF}`;
   return {
-    url: `${table.url.replace(/\/+$/, '')}/$batch`,
+    url: batchUrl,
     headers: {
       'Content-Type': `multipart/mixed; boundary=${batch}`,
       Accept: 'application/json',
@@ -241,11 +245,11 @@ export function batchRequest(
 export class TableBatches {
   private readonly http: HttpClient = createDefaultHttpClient();
   private readonly pipeline: Pipeline;
-  private readonly tableUrl: string;
+  private readonly endpoint: TableEndpoint;
 
-  constructor(private readonly table: TableClient) {
+  constructor(table: TableClient) {
     this.pipeline = trimmedPipeline(table);
-    this.tableUrl = tableUrlOf(table);
+    this.endpoint = tableEndpoint(table);
   }
 
   /**
@@ -257,7 +261,7 @@ export class TableBatches {
     rowKey: string,
   ): Promise<{ entity: Record<string, unknown>; etag: string } | undefined> {
     if (!SAFE_KEY.test(partitionKey) || !SAFE_KEY.test(rowKey)) return undefined;
-    const url = entityUrl(this.tableUrl, partitionKey, rowKey);
+    const url = entityUrl(this.endpoint.tableUrl, partitionKey, rowKey);
     const response = await this.pipeline.sendRequest(
       this.http,
       createPipelineRequest({
@@ -282,7 +286,7 @@ export class TableBatches {
 
   /** Runs the operations as one transaction; resolves with each one's new ETag (none for deletes). */
   async submit(operations: readonly BatchOperation[]): Promise<Array<string | undefined>> {
-    const { url, headers, body } = batchRequest(this.table, operations);
+    const { url, headers, body } = batchRequest(this.endpoint, operations);
     const request = createPipelineRequest({
       url,
       method: 'POST',
