@@ -21,7 +21,7 @@ import { DEV_ACCOUNT_NAME } from '../local/azurite';
 import { buildBlobCreatedEvent } from '../local/event-grid-event';
 import { type Fixture, loadFixtures } from './fixtures';
 import type { AzuriteSandbox } from '../local/azurite-sandbox';
-import { BENCH_DIR, runOnce } from './lib/child';
+import { BENCH_DIR, type ChildEnv, runOnce } from './lib/child';
 import { fmt, median, percent, times } from './lib/measure';
 import { processCpuMs } from './lib/proc';
 import type { Row, SectionResult, TargetCheck } from './lib/report';
@@ -253,7 +253,7 @@ export async function runWorker(
   runtime: Runtime,
   fixture: Fixture,
   job: ProcessingJob,
-  env: Readonly<Record<string, string>> = WORKER_PROCESS_ENV,
+  env: ChildEnv = WORKER_PROCESS_ENV,
 ): Promise<Throughput> {
   const landed =
     job.mode === 'handler' ? await landCopies(runtime, fixture, job.count + 1) : undefined;

@@ -4,13 +4,22 @@ import { join, resolve } from 'node:path';
 
 export const BENCH_DIR = join(__dirname, '..');
 
+/** Added to the child's copy of our environment; a name set to undefined is left out of it. */
+export type ChildEnv = Readonly<Record<string, string | undefined>>;
+
+/** What leaves every variable of `env` out of a child's environment, whatever ours holds. */
+export function without(env: Readonly<Record<string, string>>): ChildEnv {
+  return Object.fromEntries(Object.keys(env).map((name) => [name, undefined]));
+}
+
 function spawnBenchChild(
   file: string,
-  env: Record<string, string> = {},
+  env: ChildEnv = {},
   execArgv: string[] = ['--import', 'tsx'],
 ): ChildProcess {
   return spawn(process.execPath, [...execArgv, resolve(BENCH_DIR, file)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    // spawn leaves out variables whose value is undefined.
     env: { ...process.env, ...env },
   });
 }
@@ -19,7 +28,7 @@ function spawnBenchChild(
 export class ChildChannel<Req, Res> {
   private constructor(private readonly child: ChildProcess) {}
 
-  static open<Req, Res>(file: string, env: Record<string, string> = {}): ChildChannel<Req, Res> {
+  static open<Req, Res>(file: string, env: ChildEnv = {}): ChildChannel<Req, Res> {
     return new ChildChannel<Req, Res>(spawnBenchChild(file, env));
   }
 
@@ -55,7 +64,7 @@ export class ChildChannel<Req, Res> {
 export function runOnce<Res>(
   file: string,
   input: unknown,
-  env: Record<string, string> = {},
+  env: ChildEnv = {},
   execArgv?: string[],
 ): Promise<Res> {
   const child = spawnBenchChild(file, env, execArgv);
